@@ -13,6 +13,7 @@ from typing import Any
 
 import redis
 from celery import Celery, Task, shared_task
+from marshmallow import ValidationError
 
 from wiredesk.config import Config, load
 
@@ -33,7 +34,7 @@ class WiredeskTask(Task):  # type: ignore[misc]
     reject_on_worker_lost = True
     ignore_result = True
     autoretry_for = (Exception,)
-    dont_autoretry_for = (PermanentError,)
+    dont_autoretry_for = (PermanentError, ValidationError)
     retry_backoff = 2
     retry_backoff_max = 300
     retry_jitter = True

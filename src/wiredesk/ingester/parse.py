@@ -30,6 +30,10 @@ ALLOWED_ATTRIBUTES = {
 _BLOCK_BOUNDARY = re.compile(r"(?i)<\s*(/?(p|div|br|li|h[1-6]|tr|blockquote|pre|figure)\b)[^>]*>")
 
 
+# Complaints feedparser makes about feeds it read correctly anyway.
+_HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+
+
 class ParseError(Exception):
     """The body is not a readable feed; ``outcome`` is parse_error or not_a_feed."""
 
@@ -107,10 +111,11 @@ def parse_feed(body: bytes, *, feed_id: int, url: str, headers: dict[str, str] |
     response_headers.setdefault("content-location", url)
     parsed = feedparser.parse(body, response_headers=response_headers, sanitize_html=False,
                               resolve_relative_uris=True)
-    if not parsed.version and not parsed.entries:
-        if parsed.bozo:
+    if not parsed.entries:
+        if not parsed.version:
+            raise ParseError("not_a_feed", "the document is not RSS, Atom or JSON Feed")
+        if parsed.bozo and not isinstance(parsed.bozo_exception, _HARMLESS):
             raise ParseError("parse_error", f"unreadable feed: {parsed.bozo_exception}")
-        raise ParseError("not_a_feed", "the document is not RSS, Atom or JSON Feed")
     hint = language_hint or (parsed.feed.get("language") or "").split("-")[0].lower() or None
     result = ParsedFeed(title=html_to_text(parsed.feed.get("title", "") or ""))
     if parsed.bozo:
