@@ -85,6 +85,8 @@ def entry_to_article(entry: Any, feed_id: int, fetched_at: datetime,
     link = entry.get("link")
     guid = (entry.get("id") or "").strip() or None
     authors = [a.get("name", "") for a in entry.get("authors", []) if a.get("name")]
+    # dict.get: FeedParserDict.get("updated_parsed") silently falls back to published_parsed.
+    published, updated = dict.get(entry, "published_parsed"), dict.get(entry, "updated_parsed")
     return Article(
         id=article_id(feed_id, guid, link, fallback=title + "\n" + body_text),
         feed_id=feed_id,
@@ -96,8 +98,8 @@ def entry_to_article(entry: Any, feed_id: int, fetched_at: datetime,
         body_text=body_text,
         authors=authors,
         language_hint=language_hint,
-        published_at=_utc(entry.get("published_parsed")) or _utc(entry.get("updated_parsed")),
-        updated_at=_utc(entry.get("updated_parsed")),
+        published_at=_utc(published) or _utc(updated),
+        updated_at=_utc(updated),
         fetched_at=fetched_at,
         content_hash=content_hash(title, body_text),
     )
