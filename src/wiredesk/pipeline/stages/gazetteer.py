@@ -126,8 +126,9 @@ class Gazetteer:
         key = normalize(alias.replace("*", " ").strip()) if not stem else ""
         pattern = None
         if stem:
+            tail = rf"\w{{0,{STEM_EXTRA}}}"
             words = [
-                re.escape(normalize(w.rstrip("*"))) + (r"\w{0,%d}" % STEM_EXTRA if w.endswith("*") else "")
+                re.escape(normalize(w.rstrip("*"))) + (tail if w.endswith("*") else "")
                 for w in alias.split()
             ]
             pattern = re.compile(" ".join(words) + r"(?!\w)")
@@ -177,15 +178,16 @@ class Gazetteer:
                     continue
                 if alias.cased and not _printed_upper(text, offsets, start, end):
                     continue
-                found.append(Match(self.entries[alias.entry], start, end, offsets[start]))
+                # An Arabic match owns its whole word, clitics included (بالقاهرة).
+                begin = normalized.rfind(" ", 0, start) + 1 if alias.arabic else start
+                found.append(Match(self.entries[alias.entry], begin, end, offsets[begin]))
         return _longest_first(found)
 
     def _accept(self, text: str, start: int, end: int, alias: _Alias) -> int | None:
         """End of the match if ``alias`` really occurs at ``start``; None when it does not."""
         if alias.cjk:
             return end
-        word_start = text.rfind(" ", 0, start) + 1
-        prefix = text[word_start:start]
+        prefix = text[text.rfind(" ", 0, start) + 1 : start]
         if alias.arabic:
             if prefix not in (_AR_DEFINITE if alias.definite else _AR_BARE):
                 return None
