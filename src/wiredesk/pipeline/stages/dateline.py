@@ -22,12 +22,12 @@ _LATIN_ETC = re.compile(
     rf"""
     ^[ \t]*
     (?P<place>{_WORD}(?:[ '’.\-]{_WORD}){{0,3}})
-    (?:[ \t]*,[ \t]*(?P<region>{_WORD}(?:[ .\-]{_WORD}){{0,2}})\b)?
-    (?:[ \t]*,?[ \t]*\b(?P<date>
+    (?:[ \t]*[,،][ \t]*(?P<region>{_WORD}(?:[ .\-]{_WORD}){{0,2}})\b)?
+    (?:[ \t]*[,،]?[ \t]*\b(?P<date>
         \d{{1,2}}\.?[ \t]+(?:de[ \t]+)?{_WORD}\.?(?:[ \t]+(?:de[ \t]+)?\d{{4}})?
       | {_WORD}\.?[ \t]+\d{{1,2}}(?:,?[ \t]+\d{{4}})?
     ))?
-    [ \t]*[.,]?[ \t]*
+    [ \t]*[.,،]?[ \t]*
     (?:
         (?:{_DASH}[ \t]*)?
         (?:\([ \t]*(?P<agency>[^()\n]{{1,40}}?)[ \t]*\)|/[ \t]*(?P<agency2>[^/\n]{{1,40}}?)[ \t]*/)
@@ -108,7 +108,7 @@ def parse_dateline(
             agency=agency_entry.name if agency_entry else cjk["agency"],
             text=cjk.group(0).strip(),
         )
-        return dateline, text[cjk.end():]
+        return dateline, text[cjk.end() :]
     match = _LATIN_ETC.match(head)
     if not match:
         return None, text
@@ -128,7 +128,7 @@ def parse_dateline(
         agency=agency_entry.name if agency_entry else (agency.strip() if agency else None),
         text=match.group(0).strip(),
     )
-    return dateline, text[match.end():]
+    return dateline, text[match.end() :]
 
 
 def apply_dateline(article: Article) -> Article:

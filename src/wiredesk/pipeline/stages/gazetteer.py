@@ -140,9 +140,13 @@ class Gazetteer:
         if definite:
             key = key[2:]
         spec = _Alias(
-            entry=index, arabic=arabic, definite=definite,
-            nisba=arabic and not stem and key.endswith("ي"), cjk=_is_cjk(key),
-            cased=_is_acronym(alias), pattern=pattern,
+            entry=index,
+            arabic=arabic,
+            definite=definite,
+            nisba=arabic and not stem and key.endswith("ي"),
+            cjk=_is_cjk(key),
+            cased=_is_acronym(alias),
+            pattern=pattern,
         )
         existing = self._aliases.get(key, [])
         # Locale names never take a key a curated alias already holds (عمان is Amman first).
@@ -207,8 +211,10 @@ class Gazetteer:
         """The entry whose alias is the whole of ``name`` (of one of ``types``), if any."""
         length = len(normalize(name))
         for match in self.find(name):
-            if match.start == 0 and match.end == length and (
-                not types or match.entry.type in types
+            if (
+                match.start == 0
+                and match.end == length
+                and (not types or match.entry.type in types)
             ):
                 return match.entry
         return None

@@ -17,12 +17,13 @@ from typing import Any
 from wiredesk.schemas import Article
 
 # Enough text to decide; longer bodies only cost time.
-MAX_CHARS = 2000
+MAX_CHARS = 600
 # Below this many letters the text says too little and the hint (if any) is preferred.
 MIN_LETTERS = 12
 # Under this confidence a hint that scores within HINT_MARGIN of the winner takes over.
 LOW_CONFIDENCE = 0.90
 HINT_MARGIN = 0.25
+
 
 @dataclass(frozen=True)
 class Guess:
@@ -60,14 +61,18 @@ def identify(text: str, languages: Sequence[str], hint: str | None = None) -> Gu
     if hint not in langs:
         hint = None
     sample = text[:MAX_CHARS]
-    if _letters(sample) == 0:
+    letters = _letters(sample[:200])  # enough to tell "too short" from "long enough"
+    if letters == 0:
         return Guess(hint, 0.0)
     identifier = _identifier(langs)
+    if not hint:
+        best, confidence = identifier.classify(sample)
+        return Guess(best, float(confidence))
     ranked = identifier.rank(sample)
     best, confidence = ranked[0]
-    if hint and hint != best:
+    if hint != best:
         hint_score = dict(ranked).get(hint, 0.0)
-        too_short = _letters(sample) < MIN_LETTERS
+        too_short = letters < MIN_LETTERS
         unsure = confidence < LOW_CONFIDENCE and confidence - hint_score < HINT_MARGIN
         if too_short or unsure:
             return Guess(hint, float(hint_score))

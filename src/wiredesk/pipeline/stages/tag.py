@@ -14,11 +14,9 @@ from wiredesk.pipeline.stages import gazetteer
 from wiredesk.schemas import Article, Entity
 
 MAX_KEYWORDS = 8
-MAX_KEYWORD_CHARS = 5000  # YAKE cost grows with length; the lede carries the keywords
+MAX_KEYWORD_CHARS = 1500  # YAKE cost grows with length; the lede carries the keywords
 # YAKE ships stopword lists for these; Chinese and Japanese have no spaces to split words on.
-_YAKE_LANGUAGES = frozenset(
-    "ar de el en es fa fr hi it nl pl pt ru sk tr uk".split()
-)
+_YAKE_LANGUAGES = frozenset("ar de el en es fa fr hi it nl pl pt ru sk tr uk".split())
 ENTITY_ORDER = ("country", "place", "organisation", "agency", "person")
 
 
@@ -38,7 +36,10 @@ def find_entities(text: str) -> list[Entity]:
             found[entry.id].mentions += 1
         else:
             found[entry.id] = Entity(
-                type=entry.type, name=entry.name, id=entry.id, mentions=1,
+                type=entry.type,
+                name=entry.name,
+                id=entry.id,
+                mentions=1,
                 first_offset=match.source_offset,
             )
     return sorted(found.values(), key=lambda e: e.first_offset)
