@@ -130,6 +130,10 @@ class Config:
          "ru", "sk", "tr", "uk", "ur", "zh"),
         "Languages the language detector may answer (BCP 47 primary subtags).", _csv,
     )
+    corpus_dir: str = setting(
+        "WIREDESK_CORPUS_DIR", "",
+        "Folder of the shared evaluation corpus. Empty: `<repo>/../shared/corpus`.",
+    )
     log_level: str = setting("WIREDESK_LOG_LEVEL", "INFO", "Python logging level.")
 
     @property
