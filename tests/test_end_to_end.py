@@ -125,7 +125,10 @@ def test_exact_duplicates_across_feeds_make_one_story(worker: Any, database: Any
     asean = next(s for s in stories if s["headlines"][0]["value"].startswith("ASEAN"))
     assert sorted(a["value"] for a in asean["altIds"]) == ["partner-88231",
                                                             "wiredesk-sample-en-0001"]
-    assert len(asean["infoSources"]) == 2
+    assert [s["role"] for s in asean["infoSources"]] == ["source", "source", "originator"]
+    assert asean["infoSources"][-1]["name"] == "Xinhua"  # the agency in the dateline
+    assert asean["located"] == "Kuala Lumpur"
+    assert {"name": "Malaysia", "literal": "MY"} in asean.get("places", [])
 
 
 def _count(database: Any) -> int:

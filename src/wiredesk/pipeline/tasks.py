@@ -14,8 +14,12 @@ from sqlalchemy import select
 
 from wiredesk import events, keys, metrics
 from wiredesk.broker import Services, wiredesk_task
+from wiredesk.config import Config
+from wiredesk.pipeline.stages.dateline import apply_dateline
 from wiredesk.pipeline.stages.exact import resolve_exact
+from wiredesk.pipeline.stages.language import detect_language
 from wiredesk.pipeline.stages.route import FeedInfo, RoutingDecision, route
+from wiredesk.pipeline.stages.tag import tag
 from wiredesk.schemas import Article
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
@@ -27,8 +31,19 @@ PENDING_STATUSES = ("received", "processed")
 ACTION_STATUS = {"publish": "published", "review": "pending_review", "reject": "rejected"}
 
 
-def run_stages(article: Article, candidates: list[Article]) -> Article:
-    """Every built stage, in order. Stages not built yet are absent, not faked."""
+def enrich(article: Article, config: Config) -> Article:
+    """The stages that need nothing but the article: language, then entities and dateline."""
+    with metrics.stage_timer("language"):
+        article = detect_language(article, config.news_languages)
+    metrics.STAGE_ITEMS.labels("language", "ok").inc()
+    with metrics.stage_timer("tag"):
+        article = apply_dateline(tag(article))
+    metrics.STAGE_ITEMS.labels("tag", "ok").inc()
+    return article
+
+
+def resolve_story(article: Article, candidates: list[Article]) -> Article:
+    """Dedupe: join an existing story or found one."""
     with metrics.stage_timer("dedupe"):
         article = resolve_exact(article, candidates)
         metrics.STAGE_ITEMS.labels("dedupe", article.duplicate_tier or "unique").inc()
@@ -47,14 +62,14 @@ def process_article(services: Services, article_id: str) -> str:
                 return "missing"
             if row.status not in PENDING_STATUSES:
                 return row.status  # done already: a redelivery changes nothing
-            article = article_store.to_article(row)
+            article = enrich(article_store.to_article(row), services.config)
             # Exact duplicates race on the content hash: one story per hash at a time.
             story_lock = services.redis.lock(keys.story_lock(article.content_hash),
                                              timeout=keys.STORY_LOCK_TTL_SECONDS,
                                              blocking_timeout=keys.STORY_LOCK_TTL_SECONDS)
             with story_lock:
                 candidates = article_store.exact_candidates(session, article)
-                article = run_stages(article, candidates)
+                article = resolve_story(article, candidates)
                 feed = session.get(models.Feed, article.feed_id)
                 assert feed is not None
                 decision = route(article, FeedInfo(feed.id, feed.name, feed.trust, feed.language))
