@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import yaml
@@ -43,11 +44,16 @@ def require_tool(name: str) -> str:
     """Path of a tool; skip the test when it is missing (fail in CI, which must install it)."""
     path = find_tool(name)
     if path is None:
-        message = f"{name} is not installed: {INSTALL_HINT}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(name)
     return path
+
+
+def missing(name: str) -> NoReturn:
+    """Skip a test whose tool is not installed; in CI (which must install it) fail instead."""
+    message = f"{name} is not installed: {INSTALL_HINT}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
