@@ -125,6 +125,17 @@ def test_commands_are_the_compose_commands() -> None:
     assert job_container["command"] == SERVICE_COMMANDS["migrate"]
 
 
+def test_read_only_pods_can_write_where_the_app_writes() -> None:
+    """The image's WIREDESK_DATA_DIR, PROMETHEUS_MULTIPROC_DIR and /tmp are writable volumes."""
+    pods = [d["spec"]["template"]["spec"] for d in _by_kind("Deployment").values()]
+    pods += [j["spec"]["template"]["spec"] for j in _by_kind("Job").values()]
+    for pod in pods:
+        (container,) = pod["containers"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        mounts = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
+        assert {"/var/lib/wiredesk", "/run/wiredesk/metrics", "/tmp"} <= mounts, container["name"]
+
+
 def test_probes_resources_and_secrets() -> None:
     for name, deployment in _by_kind("Deployment").items():
         pod = deployment["spec"]["template"]["spec"]
