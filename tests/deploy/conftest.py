@@ -8,6 +8,6 @@ from .helpers import COMPOSE_FILE, load_yaml
 
 
 @pytest.fixture(scope="session")
-def compose() -> dict:
+def compose_file() -> dict:
     """docker-compose.yml as data (anchors and merge keys resolved)."""
     return load_yaml(COMPOSE_FILE)  # type: ignore[return-value]

@@ -30,8 +30,7 @@ def _compose_env(docker_config: Path | None = None) -> dict[str, str]:
 
 def test_compose_v2_accepts_the_file() -> None:
     binary = require_tool("docker-compose")
-    version = run([binary, "version"]).stdout
-    assert "v2." in version or "v5." in version or "version v" in version, version
+    assert "Docker Compose version" in run([binary, "version"]).stdout
     run([binary, "-f", str(COMPOSE_FILE), "config", "-q"], cwd=REPO, env=_compose_env())
 
 
@@ -68,13 +67,13 @@ def test_compose_json_schema() -> None:
     run([checker, "--builtin-schema", "vendor.compose-spec", str(COMPOSE_FILE)])
 
 
-def test_service_commands_are_the_wiredesk_commands(compose: dict) -> None:
-    commands = {name: compose["services"][name].get("command") for name in SERVICE_COMMANDS}
+def test_service_commands_are_the_wiredesk_commands(compose_file: dict) -> None:
+    commands = {name: compose_file["services"][name].get("command") for name in SERVICE_COMMANDS}
     assert commands == SERVICE_COMMANDS
 
 
-def test_app_services_share_one_image(compose: dict) -> None:
-    services = compose["services"]
+def test_app_services_share_one_image(compose_file: dict) -> None:
+    services = compose_file["services"]
     images = {services[name]["image"] for name in APP_SERVICES}
     builds = {repr(services[name]["build"]) for name in APP_SERVICES}
     assert len(images) == 1 and len(builds) == 1
@@ -82,8 +81,8 @@ def test_app_services_share_one_image(compose: dict) -> None:
     assert (REPO / "deploy" / "Dockerfile").is_file()
 
 
-def test_start_order(compose: dict) -> None:
-    services = compose["services"]
+def test_start_order(compose_file: dict) -> None:
+    services = compose_file["services"]
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in ("ingester", "pipeline", "publisher"):
         depends = services[name]["depends_on"]
@@ -93,8 +92,8 @@ def test_start_order(compose: dict) -> None:
     assert services["migrate"]["restart"] == "no"
 
 
-def test_every_long_running_service_has_a_healthcheck(compose: dict) -> None:
-    services = compose["services"]
+def test_every_long_running_service_has_a_healthcheck(compose_file: dict) -> None:
+    services = compose_file["services"]
     for name, service in services.items():
         if name == "migrate":
             continue
@@ -104,35 +103,36 @@ def test_every_long_running_service_has_a_healthcheck(compose: dict) -> None:
         assert f"127.0.0.1:{port}/healthz" in probe and "urllib" in probe, name
 
 
-def test_redis_is_a_safe_broker(compose: dict) -> None:
-    command = compose["services"]["redis"]["command"]
+def test_redis_is_a_safe_broker(compose_file: dict) -> None:
+    command = compose_file["services"]["redis"]["command"]
     assert command[command.index("--appendonly") + 1] == "yes"
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
-    assert "redis-cli ping" in " ".join(compose["services"]["redis"]["healthcheck"]["test"])
+    assert "redis-cli ping" in " ".join(compose_file["services"]["redis"]["healthcheck"]["test"])
 
 
-def test_pipeline_has_no_fixed_name_or_host_port(compose: dict) -> None:
-    pipeline = compose["services"]["pipeline"]
+def test_pipeline_has_no_fixed_name_or_host_port(compose_file: dict) -> None:
+    pipeline = compose_file["services"]["pipeline"]
     assert "container_name" not in pipeline
     assert "ports" not in pipeline
 
 
-def test_environment_names_the_app_reads(compose: dict) -> None:
-    env = compose["services"]["publisher"]["environment"]
+def test_environment_names_the_app_reads(compose_file: dict) -> None:
+    env = compose_file["services"]["publisher"]["environment"]
     assert env["DATABASE_URL"].startswith("postgresql+psycopg://")
     assert env["REDIS_URL"].startswith("redis://redis:6379/")
     assert env["WIREDESK_PUBLISHER_HOST"] == "0.0.0.0"
     assert env["WIREDESK_FEEDS_FILE"] == "/etc/wiredesk/feeds.yaml"
     assert (REPO / "deploy" / "config" / "feeds.yaml").is_file()
     assert env["PROMETHEUS_MULTIPROC_DIR"]
-    (port,) = compose["services"]["publisher"]["ports"]
+    assert env["WIREDESK_METRICS_HOST"] == "0.0.0.0"
+    (port,) = compose_file["services"]["publisher"]["ports"]
     assert port.endswith(":8000")
 
 
-def test_prometheus_and_grafana_mount_deploy_files(compose: dict) -> None:
-    prometheus = " ".join(compose["services"]["prometheus"]["volumes"])
+def test_prometheus_and_grafana_mount_deploy_files(compose_file: dict) -> None:
+    prometheus = " ".join(compose_file["services"]["prometheus"]["volumes"])
     assert "./deploy/prometheus/prometheus.yml:" in prometheus
     assert "./deploy/prometheus/rules:/etc/prometheus/rules" in prometheus
-    grafana = " ".join(compose["services"]["grafana"]["volumes"])
+    grafana = " ".join(compose_file["services"]["grafana"]["volumes"])
     assert "./deploy/grafana/provisioning:/etc/grafana/provisioning" in grafana
     assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards" in grafana
