@@ -4,17 +4,17 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock pyproject.toml | sha1sum | cut -c1-12)
 UV_VERSION := 0.13.9
 
 .PHONY: install run test lint lock bench eval clean
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install -q -p $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q -p $(BIN)/python -r requirements-dev.lock
 	$(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
@@ -29,9 +29,11 @@ test: install lint
 lint: install
 	$(BIN)/ruff check src tests
 
-## Re-resolve every pinned dependency (after editing pyproject.toml).
+## Re-resolve every pinned dependency (after editing pyproject.toml): runtime (the image) and dev.
 lock:
-	$(BIN)/uv pip compile -q pyproject.toml --extra test --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile -q pyproject.toml --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile -q pyproject.toml --extra test --python-version 3.11 \
+	  -c requirements.lock -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) data bench-results eval-results

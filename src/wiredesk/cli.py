@@ -21,6 +21,11 @@ log = logging.getLogger("wiredesk")
 SERVICES = ("ingester", "pipeline", "publisher")
 
 
+def service_command(service: str) -> list[str]:
+    """The command that runs one service: `make run` spawns it, compose and k8s run it too."""
+    return ["wiredesk", "serve", service]
+
+
 def _config() -> config_module.Config:
     return config_module.load()
 
@@ -175,7 +180,8 @@ def run() -> None:
         allow = ",".join(filter(None, [env.get("WIREDESK_FETCH_ALLOW_NETWORKS"), "127.0.0.1/32"]))
         env["WIREDESK_FETCH_ALLOW_NETWORKS"] = allow
     database.dispose()
-    children = {name: subprocess.Popen([sys.executable, "-m", "wiredesk", "serve", name], env=env)
+    # The same commands compose runs, with this interpreter so no PATH lookup is involved.
+    children = {name: subprocess.Popen([sys.executable, "-m", *service_command(name)], env=env)
                 for name in SERVICES}
     click.echo(f"publisher: http://{config.publisher_host}:{config.publisher_port}/  "
                "(Ctrl-C stops everything)")

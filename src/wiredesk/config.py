@@ -71,6 +71,11 @@ class Config:
         "WIREDESK_PUBLIC_URL", "http://127.0.0.1:8000",
         "Base URL consumers reach the publisher at (used for links and ids in feeds).",
     )
+    metrics_host: str = setting(
+        "WIREDESK_METRICS_HOST", "127.0.0.1",
+        "Bind address of the ingester's and pipeline's /metrics and /healthz (0.0.0.0 in "
+        "containers).",
+    )
     ingester_metrics_port: int = setting(
         "WIREDESK_INGESTER_METRICS_PORT", 9101, "Port of the ingester's /metrics and /healthz.", int,
     )

@@ -114,6 +114,22 @@ class QueueDepthCollector:
         yield family
 
 
+class FeedsInErrorCollector:
+    """Counts feeds whose last fetch failed, from the database at scrape time."""
+
+    def __init__(self, count: Callable[[], int]):
+        self.count = count
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            value = float(self.count())
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the database is down
+            return
+        yield GaugeMetricFamily("wiredesk_feeds_in_error",
+                                "Feeds whose last fetch failed (they back off, never stop).",
+                                value=value)
+
+
 def metrics_wsgi(reg: CollectorRegistry, healthy: Callable[[], bool]) -> Callable[..., Any]:
     """A tiny WSGI app with /metrics and /healthz for the worker services."""
 

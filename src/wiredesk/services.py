@@ -33,12 +33,24 @@ def _healthy(services: Services) -> bool:
     return True
 
 
+def feeds_in_error(services: Services) -> int:
+    from sqlalchemy import func, select
+
+    from wiredesk.store.models import Feed
+
+    with services.db.session() as session:
+        return session.scalar(select(func.count()).select_from(Feed).where(
+            Feed.error_count > 0, Feed.enabled.is_(True))) or 0
+
+
 def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool) -> None:
     app = create_celery(config)
     services: Services = app.wiredesk  # type: ignore[attr-defined]
     registry = metrics.registry()
     registry.register(metrics.QueueDepthCollector(services.redis, QUEUES))
-    metrics.serve_metrics("0.0.0.0", port, registry, lambda: _healthy(services))
+    if beat:  # one ingester per deployment runs beat: it alone reports the registry's state
+        registry.register(metrics.FeedsInErrorCollector(lambda: feeds_in_error(services)))
+    metrics.serve_metrics(config.metrics_host, port, registry, lambda: _healthy(services))
     argv = ["worker", "-Q", queue, "-n", f"{name}@%h", "-c", str(config.worker_concurrency),
             "--loglevel", config.log_level, "--without-gossip", "--without-mingle"]
     if beat:
