@@ -30,9 +30,14 @@ def fetch_json(url: str) -> dict | None:
         return None
 
 
+def fetch_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
+
+
 @pytest.mark.slow
 def test_run_serves_sample_stories_and_stops_cleanly(tmp_path: Path) -> None:
-    port = free_port()
+    port, ingester_port, pipeline_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("REDIS_URL", "DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
     env.update({
@@ -41,8 +46,8 @@ def test_run_serves_sample_stories_and_stops_cleanly(tmp_path: Path) -> None:
         "WIREDESK_SAMPLE_FEEDS_PORT": str(free_port()),
         "WIREDESK_PUBLISHER_PORT": str(port),
         "WIREDESK_PUBLISHER_WORKERS": "1",
-        "WIREDESK_INGESTER_METRICS_PORT": str(free_port()),
-        "WIREDESK_PIPELINE_METRICS_PORT": str(free_port()),
+        "WIREDESK_INGESTER_METRICS_PORT": str(ingester_port),
+        "WIREDESK_PIPELINE_METRICS_PORT": str(pipeline_port),
         "WIREDESK_WORKER_CONCURRENCY": "1",
         "WIREDESK_SCHEDULE_EVERY_SECONDS": "1",
     })
@@ -55,6 +60,16 @@ def test_run_serves_sample_stories_and_stops_cleanly(tmp_path: Path) -> None:
             return bool(body) and len(body["data"]) == 6
 
         wait_until(six_stories, timeout=90, interval=0.5, message="the sample stories")
+        # Every service reports what it did (multiprocess metrics from worker children).
+        expectations = {
+            ingester_port: 'wiredesk_ingest_fetches_total{outcome="ok"} 4.0',
+            pipeline_port: 'wiredesk_pipeline_stage_items_total{outcome="publish",stage="route"}',
+            port: "wiredesk_publisher_requests_total",
+        }
+        for metrics_port, needle in expectations.items():
+            assert needle in fetch_text(f"http://127.0.0.1:{metrics_port}/metrics")
+            assert fetch_text(f"http://127.0.0.1:{metrics_port}/healthz").strip() == "ok"
+        assert "wiredesk_queue_depth" in fetch_text(f"http://127.0.0.1:{pipeline_port}/metrics")
         child.send_signal(signal.SIGINT)
         assert child.wait(timeout=60) == 0
     finally:

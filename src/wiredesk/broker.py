@@ -23,6 +23,10 @@ QUEUES = ("ingest", "process", "deliver")
 TASK_MODULES = ("wiredesk.ingester.tasks", "wiredesk.pipeline.tasks")
 
 
+# Task name -> queue, filled by @wiredesk_task; create_celery turns it into task_routes.
+TASK_QUEUES: dict[str, str] = {}
+
+
 class PermanentError(Exception):
     """An error retrying cannot fix (bad data, a refused feed): fail at once, keep the reason."""
 
@@ -57,7 +61,8 @@ def wiredesk_task(queue: str, name: str, **options: Any) -> Callable[[Callable[.
         raise ValueError(f"unknown queue {queue!r}")
 
     def decorate(fn: Callable[..., Any]) -> Any:
-        return shared_task(base=WiredeskTask, bind=True, name=name, queue=queue, **options)(fn)
+        TASK_QUEUES[name] = queue
+        return shared_task(base=WiredeskTask, bind=True, name=name, **options)(fn)
 
     return decorate
 
@@ -94,6 +99,8 @@ def create_celery(config: Config | None = None) -> Celery:
         task_soft_time_limit=max(1, config.task_time_limit - 10),
         task_ignore_result=True,
         task_default_queue="process",
+        task_routes=lambda name, *_args, **_kw: (
+            {"queue": TASK_QUEUES[name]} if name in TASK_QUEUES else None),
         task_annotations={"*": {"max_retries": config.task_max_retries}},
         # A message unacked this long (its worker died hard) is delivered again.
         broker_transport_options={"visibility_timeout": max(300, config.task_time_limit * 3)},

@@ -26,7 +26,10 @@ def article_process_lock(article_id: str) -> str:
     return f"{PREFIX}lock:process:{article_id}"
 
 
-ARTICLE_PROCESS_LOCK_TTL_SECONDS = 180
+def article_process_lock_ttl(task_time_limit: int) -> int:
+    """Outlives any run of the task (the hard time limit kills longer ones), and no more: a
+    dead worker's lock must not keep the article from the reconciler for long."""
+    return task_time_limit + 10
 
 
 def story_lock(story_key: str) -> str:

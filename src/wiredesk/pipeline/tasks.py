@@ -10,6 +10,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from redis.exceptions import LockError
 from sqlalchemy import select
 
 from wiredesk import events, keys, metrics
@@ -52,29 +53,44 @@ def resolve_story(article: Article, candidates: list[Article]) -> Article:
 
 def process_article(services: Services, article_id: str) -> str:
     """Process one article; returns its status afterwards."""
-    lock_names = sorted({keys.article_process_lock(article_id)})
-    with services.redis.lock(lock_names[0], timeout=keys.ARTICLE_PROCESS_LOCK_TTL_SECONDS,
-                             blocking_timeout=keys.ARTICLE_PROCESS_LOCK_TTL_SECONDS):
-        with services.db.session() as session:
-            row = session.get(models.Article, article_id)
-            if row is None:
-                log.warning("process: no article %s", article_id)
-                return "missing"
-            if row.status not in PENDING_STATUSES:
-                return row.status  # done already: a redelivery changes nothing
-            article = enrich(article_store.to_article(row), services.config)
-            # Exact duplicates race on the content hash: one story per hash at a time.
-            story_lock = services.redis.lock(keys.story_lock(article.content_hash),
-                                             timeout=keys.STORY_LOCK_TTL_SECONDS,
-                                             blocking_timeout=keys.STORY_LOCK_TTL_SECONDS)
-            with story_lock:
-                candidates = article_store.exact_candidates(session, article)
-                article = resolve_story(article, candidates)
-                feed = session.get(models.Feed, article.feed_id)
-                assert feed is not None
-                decision = route(article, FeedInfo(feed.id, feed.name, feed.trust, feed.language))
-                status = _apply(session, row, article, decision)
-                session.commit()
+    lock = services.redis.lock(keys.article_process_lock(article_id),
+                               timeout=keys.article_process_lock_ttl(services.config.task_time_limit),
+                               blocking=False)
+    if not lock.acquire():
+        # Another worker has it now. Should that worker die, its lock expires and the
+        # reconciler sends the article again; waiting here would only tie up this worker.
+        return "busy"
+    try:
+        return _process_locked(services, article_id)
+    finally:
+        try:
+            lock.release()
+        except LockError:
+            pass  # expired while we worked; the work is idempotent
+
+
+def _process_locked(services: Services, article_id: str) -> str:
+    """Process one article while holding its lock."""
+    with services.db.session() as session:
+        row = session.get(models.Article, article_id)
+        if row is None:
+            log.warning("process: no article %s", article_id)
+            return "missing"
+        if row.status not in PENDING_STATUSES:
+            return row.status  # done already: a redelivery changes nothing
+        article = enrich(article_store.to_article(row), services.config)
+        # Exact duplicates race on the content hash: one story per hash at a time.
+        story_lock = services.redis.lock(keys.story_lock(article.content_hash),
+                                         timeout=keys.STORY_LOCK_TTL_SECONDS,
+                                         blocking_timeout=keys.STORY_LOCK_TTL_SECONDS)
+        with story_lock:
+            candidates = article_store.exact_candidates(session, article)
+            article = resolve_story(article, candidates)
+            feed = session.get(models.Feed, article.feed_id)
+            assert feed is not None
+            decision = route(article, FeedInfo(feed.id, feed.name, feed.trust, feed.language))
+            status = _apply(session, row, article, decision)
+            session.commit()
     metrics.ROUTING.labels(decision.action).inc()
     metrics.STAGE_ITEMS.labels("route", decision.action).inc()
     if status in ("published", "corrected") and article.fetched_at:
