@@ -1,0 +1,262 @@
+"""Dedupe stage, pure part: MinHash/LSH fingerprints (tier 2) and same-story anchors (tier 3).
+
+Nothing here touches Redis; ``wiredesk.pipeline.dedupe_index`` stores what this computes. Tier 1
+(exact id, canonical link, content hash) is the database's job and is not repeated here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from wiredesk.schemas import Article
+from wiredesk.text.normalize import normalize
+
+# Bumped whenever shingling, hashing or banding changes: stored fingerprints are then stale and
+# the index must be rebuilt (the index key layout carries this version).
+FINGERPRINT_VERSION = 1
+
+SHINGLE_SIZE = 3  # word 3-grams: chosen on the near-duplicate eval (see evaluation/dedupe.py)
+NUM_PERM = 40  # permutations kept in the stored signature (40 bytes: fits a listpack entry)
+SIGNATURE_BITS = 8  # b-bit MinHash: only the low byte of each minimum is stored
+BANDS = 16
+ROWS = 2  # the first BANDS * ROWS permutations are banded: candidate curve 1-(1-s^2)^16
+NEAR_THRESHOLD = 0.30  # estimated Jaccard a candidate must reach; tuned on the eval split
+MIN_TOKENS = 8  # bodies shorter than this are left to tier 1 and tier 3
+
+
+def _constants(name: str, n: int, odd: bool = True) -> np.ndarray:
+    # Derived from SHA-256, not a numpy RNG, so the stream can never change under an upgrade.
+    out = []
+    for i in range(n):
+        v = int.from_bytes(hashlib.sha256(f"wiredesk-dedupe:{name}:{i}".encode()).digest()[:8])
+        out.append(v | 1 if odd else v)
+    return np.array(out, dtype=np.uint64)
+
+
+# Multiply-shift hashing (Dietzfelbinger): h(x) = (a*x + b) mod 2^64 >> 32, a odd.
+_PERM_A = _constants("perm-a", NUM_PERM)
+_PERM_B = _constants("perm-b", NUM_PERM, odd=False)
+_SHINGLE_MIX = _constants("shingle", 8)
+_BAND_MIX = _constants("band", ROWS)
+_BAND_SALT = _constants("band-salt", BANDS, odd=False)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_SHIFT32 = np.uint64(32)
+_B_MASK = (1 << SIGNATURE_BITS) - 1
+_B_COLLIDE = 1.0 / (1 << SIGNATURE_BITS)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What tier 2 needs of an article: its LSH band keys and compact signature."""
+
+    bands: tuple[int, ...]  # one 64-bit key per band, band index mixed in
+    signature: bytes  # NUM_PERM bytes, b-bit MinHash
+    tokens: int  # number of tokens shingled (0: too short to index)
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """Language-independent evidence that two articles report the same event."""
+
+    entities: frozenset[str]  # entity ids (ISO 3166 codes, Wikidata QIDs)
+    numbers: frozenset[str]  # numbers written in the text, normalised digits
+    place: str | None  # dateline place id or name
+    date: str | None  # dateline ISO date
+    agency: str | None
+    published: float | None  # POSIX seconds
+
+
+@dataclass(frozen=True)
+class StoryMatch:
+    """The outcome of dedupe for one article."""
+
+    story_id: str
+    tier: str | None  # None: founded its own story; else one of schemas.DUPLICATE_TIERS
+    score: float | None
+    matched_article: str | None = None
+
+
+def matching_body(article: Article) -> str:
+    """The body text dedupe compares: body (else summary, else title) without the dateline."""
+    text = article.body_text or article.summary or article.title
+    dateline = article.dateline.text.strip() if article.dateline and article.dateline.text else ""
+    if dateline:
+        stripped = text.lstrip()
+        if stripped.startswith(dateline):
+            text = stripped[len(dateline):]
+    return text
+
+
+def _token_hashes(words: Sequence[str]) -> np.ndarray:
+    # crc32 is stable across processes (unlike hash()) and fast from C.
+    return np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), np.uint64, len(words))
+
+
+def shingle_hashes(text: str, size: int = SHINGLE_SIZE) -> np.ndarray:
+    """64-bit hashes of the distinct word ``size``-grams of the normalized text."""
+    words = normalize(text).split()
+    if not words:
+        return np.zeros(0, np.uint64)
+    th = _token_hashes(words)
+    if len(words) < size:
+        size = len(words)
+    n = len(words) - size + 1
+    acc = np.zeros(n, np.uint64)
+    for j in range(size):
+        acc += th[j : j + n] * _SHINGLE_MIX[j]  # wraps mod 2^64 on purpose
+    return np.unique(acc)
+
+
+def minhash(shingles: np.ndarray) -> np.ndarray:
+    """NUM_PERM 32-bit MinHash values of a shingle-hash set (all ones when empty)."""
+    if shingles.size == 0:
+        return np.full(NUM_PERM, 0xFFFFFFFF, np.uint64)
+    with np.errstate(over="ignore"):
+        hashed = (shingles[:, None] * _PERM_A[None, :] + _PERM_B[None, :]) >> _SHIFT32
+    return hashed.min(axis=0)
+
+
+def band_keys(mins: np.ndarray) -> tuple[int, ...]:
+    """One 64-bit key per LSH band; two articles are candidates when any key is equal."""
+    rows = mins[: BANDS * ROWS].reshape(BANDS, ROWS)
+    with np.errstate(over="ignore"):
+        keys = (rows * _BAND_MIX[None, :]).sum(axis=1, dtype=np.uint64) ^ _BAND_SALT
+        keys = keys * np.uint64(0x9E3779B97F4A7C15)  # spread low bits for sharding
+    return tuple(int(k) for k in keys)
+
+
+def compact_signature(mins: np.ndarray) -> bytes:
+    """The stored signature: the low SIGNATURE_BITS bits of each minimum (b-bit MinHash)."""
+    return (mins & np.uint64(_B_MASK)).astype(np.uint8).tobytes()
+
+
+def fingerprint_text(text: str) -> Fingerprint:
+    """Fingerprint a matching body."""
+    sh = shingle_hashes(text)
+    words = len(normalize(text).split())
+    if words < MIN_TOKENS:
+        return Fingerprint(bands=(), signature=b"", tokens=0)
+    mins = minhash(sh)
+    return Fingerprint(bands=band_keys(mins), signature=compact_signature(mins), tokens=words)
+
+
+def fingerprint(article: Article) -> Fingerprint:
+    """Fingerprint an article for tier 2 (empty bands when the body is too short)."""
+    return fingerprint_text(matching_body(article))
+
+
+def estimate_jaccard(sig_a: bytes, sig_b: bytes) -> float:
+    """Jaccard estimated from two b-bit signatures, corrected for chance byte collisions."""
+    if not sig_a or len(sig_a) != len(sig_b):
+        return 0.0
+    a = np.frombuffer(sig_a, np.uint8)
+    b = np.frombuffer(sig_b, np.uint8)
+    equal = float(np.count_nonzero(a == b)) / len(a)
+    return max(0.0, (equal - _B_COLLIDE) / (1.0 - _B_COLLIDE))
+
+
+def is_near_duplicate(a: Fingerprint, b: Fingerprint, threshold: float = NEAR_THRESHOLD) -> bool:
+    """Tier 2 decision for two fingerprints: an LSH band collides and the estimate passes."""
+    if not a.bands or not b.bands:
+        return False
+    if not set(a.bands) & set(b.bands):
+        return False
+    return estimate_jaccard(a.signature, b.signature) >= threshold
+
+
+# --- tier 3: same story from anchors ------------------------------------------------------------
+
+_NUMBER = re.compile(r"\d+")
+# Numbers that say little about which event it is (small counts, common years are kept apart).
+_WEAK_NUMBERS = {str(n) for n in range(0, 11)}
+STORY_THRESHOLD = 0.5  # tuned on the same-story eval split
+STORY_WINDOW_SECONDS = 72 * 3600
+
+
+def number_anchors(text: str) -> frozenset[str]:
+    """Distinct numbers of the normalized text, minus the tiny ones every article has."""
+    found = {m.lstrip("0") or "0" for m in _NUMBER.findall(normalize(text))}
+    return frozenset(found - _WEAK_NUMBERS)
+
+
+def anchors(article: Article) -> Anchors:
+    """The language-independent anchors of an article (entities come from the tag stage)."""
+    d = article.dateline
+    when = article.published_at or article.fetched_at
+    return Anchors(
+        entities=frozenset(e.id for e in article.entities),
+        numbers=number_anchors(f"{article.title}\n{matching_body(article)}"),
+        place=(d.place_id or (normalize(d.place) if d.place else None)) if d else None,
+        date=d.date if d else None,
+        agency=normalize(d.agency) if d and d.agency else None,
+        published=when.timestamp() if isinstance(when, datetime) else None,
+    )
+
+
+def _overlap(a: frozenset[str], b: frozenset[str], smooth: float = 1.0) -> float:
+    # Shared anchors over the smaller side, smoothed so one shared anchor of one is not 1.0.
+    if not a or not b:
+        return 0.0
+    return len(a & b) / (min(len(a), len(b)) + smooth)
+
+
+def story_score(
+    a: Anchors,
+    b: Anchors,
+    entity_weights: dict[str, float] | None = None,
+    window_seconds: float = STORY_WINDOW_SECONDS,
+) -> float:
+    """Same-story score in [0, 1] from shared anchors; 0 outside the publication window."""
+    if a.published is not None and b.published is not None:
+        if abs(a.published - b.published) > window_seconds:
+            return 0.0
+    if entity_weights:
+        shared = sum(entity_weights.get(e, 1.0) for e in a.entities & b.entities)
+        smaller = min(
+            sum(entity_weights.get(e, 1.0) for e in a.entities),
+            sum(entity_weights.get(e, 1.0) for e in b.entities),
+        )
+        ent = shared / (smaller + 1.0) if smaller else 0.0
+    else:
+        ent = _overlap(a.entities, b.entities)
+    num = _overlap(a.numbers, b.numbers, smooth=2.0)
+    score = 0.6 * ent + 0.3 * num
+    if a.place and a.place == b.place:
+        score += 0.05
+    if a.date and a.date == b.date:
+        score += 0.05
+    if a.place and b.place and a.place != b.place:
+        score -= 0.1  # two datelines in two places: usually two events
+    return max(0.0, min(1.0, score))
+
+
+def is_same_story(a: Anchors, b: Anchors, threshold: float = STORY_THRESHOLD) -> bool:
+    """Tier 3 decision for two articles' anchors."""
+    return story_score(a, b) >= threshold
+
+
+# --- stories -------------------------------------------------------------------------------------
+
+
+def completeness(article: Article) -> int:
+    """How complete an article is, for the canonical choice: body length, then summary, title."""
+    return len(article.body_text) * 4 + len(article.summary) * 2 + len(article.title)
+
+
+def canonical(members: Iterable[Article]) -> Article:
+    """The story's canonical article: earliest, then most complete, then smallest id."""
+    far = math.inf
+
+    def key(a: Article) -> tuple[float, int, str]:
+        when = a.published_at or a.fetched_at
+        return (when.timestamp() if when else far, -completeness(a), a.id)
+
+    return min(members, key=key)
