@@ -17,7 +17,7 @@ from datetime import datetime
 import numpy as np
 
 from wiredesk.schemas import Article
-from wiredesk.text.normalize import normalize
+from wiredesk.text.normalize import normalize, tokens
 
 # Bumped whenever shingling, hashing or banding changes: stored fingerprints are then stale and
 # the index must be rebuilt (the index key layout carries this version).
@@ -102,12 +102,14 @@ def _token_hashes(words: Sequence[str]) -> np.ndarray:
 
 def shingle_hashes(text: str, size: int = SHINGLE_SIZE) -> np.ndarray:
     """64-bit hashes of the distinct word ``size``-grams of the normalized text."""
-    words = normalize(text).split()
+    return _shingles(tokens(text), size)
+
+
+def _shingles(words: Sequence[str], size: int = SHINGLE_SIZE) -> np.ndarray:
     if not words:
         return np.zeros(0, np.uint64)
     th = _token_hashes(words)
-    if len(words) < size:
-        size = len(words)
+    size = min(size, len(words))
     n = len(words) - size + 1
     acc = np.zeros(n, np.uint64)
     for j in range(size):
@@ -140,12 +142,11 @@ def compact_signature(mins: np.ndarray) -> bytes:
 
 def fingerprint_text(text: str) -> Fingerprint:
     """Fingerprint a matching body."""
-    sh = shingle_hashes(text)
-    words = len(normalize(text).split())
-    if words < MIN_TOKENS:
+    words = tokens(text)
+    if len(words) < MIN_TOKENS:
         return Fingerprint(bands=(), signature=b"", tokens=0)
-    mins = minhash(sh)
-    return Fingerprint(bands=band_keys(mins), signature=compact_signature(mins), tokens=words)
+    mins = minhash(_shingles(words))
+    return Fingerprint(bands=band_keys(mins), signature=compact_signature(mins), tokens=len(words))
 
 
 def fingerprint(article: Article) -> Fingerprint:
