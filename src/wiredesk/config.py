@@ -71,6 +71,11 @@ class Config:
         "WIREDESK_PUBLIC_URL", "http://127.0.0.1:8000",
         "Base URL consumers reach the publisher at (used for links and ids in feeds).",
     )
+    metrics_host: str = setting(
+        "WIREDESK_METRICS_HOST", "127.0.0.1",
+        "Bind address of the ingester's and pipeline's /metrics and /healthz (0.0.0.0 in "
+        "containers).",
+    )
     ingester_metrics_port: int = setting(
         "WIREDESK_INGESTER_METRICS_PORT", 9101, "Port of the ingester's /metrics and /healthz.", int,
     )
@@ -130,6 +135,10 @@ class Config:
          "ru", "sk", "tr", "uk", "ur", "zh"),
         "Languages the language detector may answer (BCP 47 primary subtags).", _csv,
     )
+    corpus_dir: str = setting(
+        "WIREDESK_CORPUS_DIR", "",
+        "Folder of the shared evaluation corpus. Empty: `<repo>/../shared/corpus`.",
+    )
     log_level: str = setting("WIREDESK_LOG_LEVEL", "INFO", "Python logging level.")
     dedupe_window_seconds: int = setting(
         "WIREDESK_DEDUPE_WINDOW_SECONDS", 72 * 3600,
@@ -138,10 +147,6 @@ class Config:
     dedupe_near_threshold: float = setting(
         "WIREDESK_DEDUPE_NEAR_THRESHOLD", 0.0,
         "Estimated Jaccard a near-duplicate candidate must reach. 0: the tuned default.", float,
-    )
-    corpus_dir: str = setting(
-        "WIREDESK_CORPUS_DIR", "",
-        "Evaluation corpus folder (evals and tests only). Empty: `<repo>/../shared/corpus`.",
     )
 
     @property

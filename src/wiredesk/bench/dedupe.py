@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import redis
 
-from wiredesk.evaluation.corpus import corpus_dir, read_jsonl
+from wiredesk.evaluation.corpus import corpus_dir, labeled, read_jsonl
 from wiredesk.pipeline.dedupe_index import DedupeIndex
 from wiredesk.pipeline.stages import dedupe
 from wiredesk.schemas import Article
@@ -31,10 +31,12 @@ QUERIES = 1000
 
 def _corpus_articles(limit: int) -> list[Article]:
     out: list[Article] = []
-    sources = ["labeled/bbc-news-en/bbc_news_2225.jsonl",
-               "labeled/ant-corpus-ar/multisource_v2.1_sample.jsonl"]
+    sources = ["bbc-news-en/bbc_news_2225.jsonl", "ant-corpus-ar/multisource_v2.1_sample.jsonl"]
     for src in sources:
-        for i, row in enumerate(read_jsonl(src)):
+        path = labeled(src)
+        if path is None:
+            continue
+        for i, row in enumerate(read_jsonl(path)):
             if i >= limit // len(sources):
                 break
             out.append(Article(id=f"a1-{i:032x}", feed_id=0, guid=None, url=None,
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result: dict[str, Any] = {"machine": {"python": platform.python_version(),
                                           "cpus": os.cpu_count()}}
-    if corpus_dir().exists():
+    if corpus_dir() is not None:
         result["stage"] = bench_stage(_corpus_articles(args.stage_articles))
         s = result["stage"]
         print(f"stage: {s['articles']} corpus articles, mean {s['mean_tokens']} tokens")

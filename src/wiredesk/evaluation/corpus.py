@@ -1,7 +1,11 @@
-"""Where the shared evaluation corpus lives: `<repo>/../shared/corpus`, or WIREDESK_CORPUS_DIR."""
+"""Where the shared evaluation corpus lives, and small readers for its labeled sets.
+
+The corpus is read in place and never copied into the repository; tests skip when it is absent.
+"""
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,18 +13,34 @@ from typing import Any
 
 from wiredesk import config
 
-_REPO = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
-def corpus_dir() -> Path:
-    """The corpus folder (it may not exist: callers skip with a reason)."""
-    override = config.load().corpus_dir
-    return Path(override) if override else _REPO.parent / "shared" / "corpus"
+def corpus_dir() -> Path | None:
+    """The corpus folder (WIREDESK_CORPUS_DIR or `<repo>/../shared/corpus`), None when absent."""
+    configured = config.load().corpus_dir
+    path = Path(configured) if configured else REPO_ROOT.parent / "shared" / "corpus"
+    return path if path.is_dir() else None
 
 
-def read_jsonl(relative: str) -> Iterator[dict[str, Any]]:
-    """Rows of a JSON Lines file under the corpus folder, read in place."""
-    with (corpus_dir() / relative).open(encoding="utf-8") as fh:
-        for line in fh:
+def labeled(relative: str) -> Path | None:
+    """A path under `labeled/`, None when the corpus or that file is absent."""
+    root = corpus_dir()
+    if root is None:
+        return None
+    path = root / "labeled" / relative
+    return path if path.exists() else None
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Records of a JSON Lines file."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
             if line.strip():
                 yield json.loads(line)
+
+
+def read_tsv(path: Path) -> Iterator[dict[str, str]]:
+    """Rows of a TSV file with a header line."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        yield from csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)

@@ -53,22 +53,29 @@ class Doc:
         return [p.strip() for p in re.split(r"\n+", self.text) if p.strip()]
 
 
+def _labeled(relative: str) -> Path:
+    path = labeled(relative)
+    if path is None:
+        raise SystemExit(f"corpus file labeled/{relative} is absent (set WIREDESK_CORPUS_DIR)")
+    return path
+
+
 def load_docs(rng: random.Random) -> list[Doc]:
     """Base documents from four corpora, a bounded sample of each."""
     docs: list[Doc] = []
-    ant = [r for r in read_jsonl("labeled/ant-corpus-ar/multisource_v2.1_sample.jsonl")]
+    ant = [r for r in read_jsonl(_labeled("ant-corpus-ar/multisource_v2.1_sample.jsonl"))]
     for r in rng.sample(ant, 700):
         docs.append(Doc(r["id"], "ar", f"ant:{r['source']}:{r['label']}", r["title"], r["text"]))
-    bbc = [r for r in read_jsonl("labeled/bbc-news-en/bbc_news_2225.jsonl")
+    bbc = [r for r in read_jsonl(_labeled("bbc-news-en/bbc_news_2225.jsonl"))
            if r.get("exact_dup_group") in (None, r["id"])]
     for r in rng.sample(bbc, 500):
         docs.append(Doc(r["id"], "en", f"bbc:{r['label']}", r["title"], r["text"]))
-    for r in read_jsonl("labeled/ecbplus-en/ecbplus_docs.jsonl"):
+    for r in read_jsonl(_labeled("ecbplus-en/ecbplus_docs.jsonl")):
         docs.append(Doc(r["id"], "en", f"ecb:{r['topic']}", r["first_sentence"], r["text"],
                         story=r["story_id"]))
     for lang in ("es", "fr", "tr"):
         seen: set[str] = set()
-        for r in read_jsonl(f"labeled/semeval2022-task8-mnas/{lang}.jsonl"):
+        for r in read_jsonl(_labeled(f"semeval2022-task8-mnas/{lang}.jsonl")):
             for side in ("1", "2"):
                 if r["id" + side] not in seen:
                     seen.add(r["id" + side])

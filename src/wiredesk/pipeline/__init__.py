@@ -1,0 +1,1 @@
+"""The pipeline: stages (pure functions in ``stages/``) and the thin tasks that run them."""

@@ -10,7 +10,7 @@ import re
 import unicodedata
 
 # Bumped whenever the output of normalize() changes, since content hashes depend on it.
-NORMALIZE_VERSION = 1
+NORMALIZE_VERSION = 2  # 2: invisible in-word chars dropped; ё folded
 
 _ARABIC_MARKS = re.compile(
     "[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed\u0640]"
@@ -28,12 +28,18 @@ _FOLD = str.maketrans({
     "\u06a9": "\u0643",  # Persian keheh -> ك
     **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits
     **{chr(0x06F0 + d): str(d) for d in range(10)},  # Persian digits
+    "\u0451": "\u0435",  # ё -> е: Russian copy mostly prints е
 })
 
 
+# Invisible characters that sit inside words (soft hyphen, zero-width space/joiners, BOM): dropped,
+# so that a word split by them still matches; directional marks are dropped too.
+_INVISIBLE = frozenset("\u00ad\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u061c")
+_NUMBER_GLUE = frozenset(".,\u066b\u066c")
+
+
 def _is_separator(ch: str) -> bool:
-    category = unicodedata.category(ch)
-    return category[0] in "PSZC" and ch not in "\u200c\u200d"
+    return unicodedata.category(ch)[0] in "PSZC"
 
 
 def fold_arabic(text: str) -> str:
@@ -45,6 +51,7 @@ def normalize(text: str) -> str:
     """Return the matching form of ``text``: folded, punctuation-free, single-spaced."""
     text = unicodedata.normalize("NFKC", text).casefold()
     text = fold_arabic(text)
+    text = "".join(ch for ch in text if ch not in _INVISIBLE)
     # Decimal points and thousands separators between digits would split numbers apart.
     text = re.sub(r"(?<=\d)[.,\u066b\u066c](?=\d)", "", text)
     text = "".join(" " if _is_separator(ch) else ch for ch in text)
@@ -54,3 +61,40 @@ def normalize(text: str) -> str:
 def tokens(text: str) -> list[str]:
     """Words of the matching form of ``text``."""
     return normalize(text).split()
+
+
+def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
+    """``normalize(text)`` built character by character, with the source offset of each output
+    character (offsets index the NFC form of ``text``, which is ``text`` for ordinary feed copy).
+    """
+    text = unicodedata.normalize("NFC", text)
+    out: list[str] = []
+    offsets: list[int] = []
+    pending_space = False
+    for index, ch in enumerate(text):
+        if ch in _INVISIBLE:
+            continue
+        if (
+            ch in _NUMBER_GLUE and out and out[-1].isdigit() and not pending_space
+            and index + 1 < len(text) and _digit_after(text, index + 1)
+        ):
+            continue
+        piece = fold_arabic(unicodedata.normalize("NFKC", ch).casefold())
+        for part in piece:
+            if part in _INVISIBLE:
+                continue
+            if _is_separator(part):
+                pending_space = bool(out)
+                continue
+            if pending_space:
+                out.append(" ")
+                offsets.append(index)
+                pending_space = False
+            out.append(part)
+            offsets.append(index)
+    return "".join(out), offsets
+
+
+def _digit_after(text: str, index: int) -> bool:
+    folded = fold_arabic(unicodedata.normalize("NFKC", text[index]))
+    return folded[:1].isdigit()

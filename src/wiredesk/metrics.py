@@ -1,0 +1,162 @@
+"""Every Prometheus metric, named ``wiredesk_<area>_<what>_<unit>``, with small fixed label sets.
+
+Services run prometheus_client in multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by
+``wiredesk serve`` before this module is imported), so Celery and gunicorn children all count.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+
+FETCH_OUTCOMES = (
+    "ok", "not_modified", "timeout", "connect_error", "http_error", "too_large", "blocked",
+    "parse_error", "not_a_feed", "error",
+)
+
+FETCHES = Counter("wiredesk_ingest_fetches_total", "Feed fetches by outcome.", ["outcome"])
+FETCH_DURATION = Histogram(
+    "wiredesk_ingest_fetch_duration_seconds", "Time to fetch and parse one feed.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+FETCH_BYTES = Counter("wiredesk_ingest_fetched_bytes_total", "Feed body bytes received.")
+ENTRIES = Counter(
+    "wiredesk_ingest_entries_total", "Feed entries by outcome (new, updated, unchanged, invalid).",
+    ["outcome"],
+)
+STAGE_ITEMS = Counter(
+    "wiredesk_pipeline_stage_items_total", "Articles through each stage by outcome.",
+    ["stage", "outcome"],
+)
+STAGE_DURATION = Histogram(
+    "wiredesk_pipeline_stage_duration_seconds", "Time one article spends in a stage.", ["stage"],
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
+)
+STAGE_LAST_SUCCESS = Gauge(
+    "wiredesk_pipeline_stage_last_success_timestamp_seconds",
+    "When a stage last finished an article.", ["stage"], multiprocess_mode="max",
+)
+ROUTING = Counter(
+    "wiredesk_pipeline_routing_decisions_total", "Routing decisions by action.", ["action"],
+)
+INGEST_TO_PUBLISH = Histogram(
+    "wiredesk_pipeline_ingest_to_publish_seconds", "From fetch to publication of an article.",
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900),
+)
+ARTICLES_FAILED = Counter(
+    "wiredesk_articles_failed_total", "Articles that failed for good after their retries.",
+)
+RECONCILED = Counter(
+    "wiredesk_pipeline_reconciled_total", "Stuck articles the reconciler re-enqueued.",
+)
+PUBLISHER_REQUESTS = Counter(
+    "wiredesk_publisher_requests_total", "Publisher responses by endpoint and status class.",
+    ["endpoint", "status"],
+)
+
+
+@contextmanager
+def stage_timer(stage: str) -> Iterator[None]:
+    """Count and time one article through ``stage``; errors count as outcome ``error``."""
+    start = time.perf_counter()
+    try:
+        yield
+    except BaseException:
+        STAGE_ITEMS.labels(stage, "error").inc()
+        raise
+    finally:
+        STAGE_DURATION.labels(stage).observe(time.perf_counter() - start)
+    STAGE_LAST_SUCCESS.labels(stage).set(time.time())
+
+
+def registry() -> CollectorRegistry:
+    """The registry to serve: every process's values in multiprocess mode, else the default."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        reg = CollectorRegistry()
+        multiprocess.MultiProcessCollector(reg)
+        return reg
+    from prometheus_client import REGISTRY
+
+    return REGISTRY
+
+
+class QueueDepthCollector:
+    """Reads queue lengths from Redis at scrape time (a gauge nobody has to keep updated)."""
+
+    def __init__(self, redis_client: Any, queues: tuple[str, ...]):
+        self.redis = redis_client
+        self.queues = queues
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("wiredesk_queue_depth", "Messages waiting per queue.",
+                                   labels=["queue"])
+        try:
+            for queue in self.queues:
+                family.add_metric([queue], float(self.redis.llen(queue)))
+        except Exception:  # noqa: BLE001 - a scrape must not fail because Redis is down
+            return
+        yield family
+
+
+class FeedsInErrorCollector:
+    """Counts feeds whose last fetch failed, from the database at scrape time."""
+
+    def __init__(self, count: Callable[[], int]):
+        self.count = count
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            value = float(self.count())
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the database is down
+            return
+        yield GaugeMetricFamily("wiredesk_feeds_in_error",
+                                "Feeds whose last fetch failed (they back off, never stop).",
+                                value=value)
+
+
+def metrics_wsgi(reg: CollectorRegistry, healthy: Callable[[], bool]) -> Callable[..., Any]:
+    """A tiny WSGI app with /metrics and /healthz for the worker services."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
+            return [generate_latest(reg)]
+        if path == "/healthz":
+            ok = healthy()
+            start_response("200 OK" if ok else "503 Service Unavailable",
+                           [("Content-Type", "text/plain")])
+            return [b"ok\n" if ok else b"unhealthy\n"]
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found\n"]
+
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+
+def serve_metrics(host: str, port: int, reg: CollectorRegistry,
+                  healthy: Callable[[], bool]) -> WSGIServer:
+    """Serve /metrics and /healthz on a daemon thread; returns the server."""
+    server = make_server(host, port, metrics_wsgi(reg, healthy), handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server

@@ -1,0 +1,145 @@
+"""Dateline stage: where, when and by which agency a wire story was filed, read from the opening
+of its body (`KUALA LUMPUR, July 10 (Xinhua) --`, `吉隆坡7月10日电`, `МОСКВА, 3 марта. /ТАСС/.`).
+
+The place resolves through the gazetteer, the date through dateparser in the article's language.
+The parser also returns the body without its dateline, which dedupe shingles so that the same
+story filed from two bureaus still matches; the displayed body is never changed.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+from wiredesk.pipeline.stages import gazetteer as gazetteer_module
+from wiredesk.pipeline.stages.gazetteer import Gazetteer
+from wiredesk.schemas import Article, Dateline
+
+HEAD_CHARS = 240  # a dateline sits in the first line; never look further
+_WORD = r"[^\W\d_]+"
+_DASH = r"(?:--|[-–—])"
+_LATIN_ETC = re.compile(
+    rf"""
+    ^[ \t]*
+    (?P<place>{_WORD}(?:[ '’.\-]{_WORD}){{0,3}})
+    (?:[ \t]*[,،][ \t]*(?P<region>{_WORD}(?:[ .\-]{_WORD}){{0,2}})\b)?
+    (?:[ \t]*[,،]?[ \t]*\b(?P<date>
+        \d{{1,2}}\.?[ \t]+(?:de[ \t]+)?{_WORD}\.?(?:[ \t]+(?:de[ \t]+)?\d{{4}})?
+      | {_WORD}\.?[ \t]+\d{{1,2}}(?:,?[ \t]+\d{{4}})?
+    ))?
+    [ \t]*[.,،]?[ \t]*
+    (?:
+        (?:{_DASH}[ \t]*)?
+        (?:\([ \t]*(?P<agency>[^()\n]{{1,40}}?)[ \t]*\)|/[ \t]*(?P<agency2>[^/\n]{{1,40}}?)[ \t]*/)
+        [ \t]*(?:{_DASH}|[:.])?
+      | {_DASH} | :
+    )
+    (?=\s|$)\s*
+    """,
+    re.VERBOSE,
+)
+_CJK = re.compile(
+    r"""
+    ^\s*
+    (?:(?P<agency>新华社|中新社|中新网|新华网|人民网|路透社|法新社|美联社|塔斯社|共同社)\s*)?
+    (?P<place>[\u4e00-\u9fff]{2,8}?)\s*
+    (?P<date>(?P<month>\d{1,2})月(?P<day>\d{1,2})日)\s*
+    (?:电|讯|消息)
+    (?:\s*[（(][^）)\n]{1,30}[）)])?
+    \s*
+    """,
+    re.VERBOSE,
+)
+
+
+def _reference(published: datetime | None) -> datetime:
+    return (published or datetime.now(UTC)).replace(tzinfo=None)
+
+
+def _parse_date(text: str, language: str | None, published: datetime | None) -> str | None:
+    import dateparser
+
+    settings = {
+        "PREFER_DATES_FROM": "past",
+        "RELATIVE_BASE": _reference(published) + timedelta(days=1),
+        "REQUIRE_PARTS": ["day", "month"],
+    }
+    languages = [language] if language else None
+    try:
+        parsed = dateparser.parse(text, languages=languages, settings=settings)
+    except Exception:  # dateparser raises on languages it lacks; a dateline date is optional
+        parsed = None
+    return parsed.date().isoformat() if parsed else None
+
+
+def _cjk_date(month: int, day: int, published: datetime | None) -> str | None:
+    reference = _reference(published).date()
+    try:
+        guess = date(reference.year, month, day)
+        if guess > reference + timedelta(days=1):  # filed in December, published in January
+            guess = date(reference.year - 1, month, day)
+    except ValueError:
+        return None
+    return guess.isoformat()
+
+
+def _display(place: str) -> str:
+    return place.title() if place.isupper() else place
+
+
+def parse_dateline(
+    text: str,
+    language: str | None,
+    *,
+    published: datetime | None = None,
+    gazetteer: Gazetteer | None = None,
+) -> tuple[Dateline | None, str]:
+    """The dateline at the start of ``text`` (None if there is none) and ``text`` without it."""
+    gaz = gazetteer or gazetteer_module.load()
+    head = text[:HEAD_CHARS]
+    cjk = _CJK.match(head)
+    if cjk:
+        entry = gaz.resolve(cjk["place"], ("place", "country"))
+        agency_entry = gaz.resolve(cjk["agency"], ("agency",)) if cjk["agency"] else None
+        dateline = Dateline(
+            place=entry.name if entry else cjk["place"],
+            place_id=entry.id if entry else None,
+            date=_cjk_date(int(cjk["month"]), int(cjk["day"]), published),
+            agency=agency_entry.name if agency_entry else cjk["agency"],
+            text=cjk.group(0).strip(),
+        )
+        return dateline, text[cjk.end() :]
+    match = _LATIN_ETC.match(head)
+    if not match:
+        return None, text
+    place = match["place"]
+    agency = match["agency"] or match["agency2"]
+    entry = gaz.resolve(place, ("place", "country"))
+    # Without an agency, only a printed-in-capitals or known place makes this a dateline:
+    # "Officials said - ..." is a sentence, "WASHINGTON -" is a dateline.
+    if not agency and not entry and not place.isupper():
+        return None, text
+    agency_entry = gaz.resolve(agency, ("agency",)) if agency else None
+    day = _parse_date(match["date"], language, published) if match["date"] else None
+    dateline = Dateline(
+        place=entry.name if entry else _display(place),
+        place_id=entry.id if entry else None,
+        date=day,
+        agency=agency_entry.name if agency_entry else (agency.strip() if agency else None),
+        text=match.group(0).strip(),
+    )
+    return dateline, text[match.end() :]
+
+
+def apply_dateline(article: Article) -> Article:
+    """Return ``article`` with ``dateline`` set from its body (None when it has none)."""
+    dateline, _ = parse_dateline(
+        article.body_text or article.summary, article.language, published=article.published_at
+    )
+    return article.replace(dateline=dateline)
+
+
+def shingle_text(article: Article) -> str:
+    """The body without its dateline: what dedupe should shingle."""
+    body = article.body_text or article.summary
+    return parse_dateline(body, article.language, published=article.published_at)[1]

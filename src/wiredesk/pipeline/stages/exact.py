@@ -1,0 +1,22 @@
+"""Tier 1 dedupe: the same canonical link or the same normalized content is the same story."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from wiredesk.identity import story_id_for
+from wiredesk.schemas import Article
+
+
+def resolve_exact(article: Article, candidates: Sequence[Article]) -> Article:
+    """Join the story of the earliest exact duplicate, or found a story of its own."""
+    if article.story_id and article.duplicate_tier is None:
+        return article  # already founded its story (a revision keeps it)
+    matches = [c for c in candidates if c.story_id and c.id != article.id and (
+        c.content_hash == article.content_hash or (article.url and c.url == article.url))]
+    if not matches:
+        return article.replace(story_id=article.story_id or story_id_for(article.id),
+                               duplicate_tier=None, duplicate_score=None)
+    # Deterministic: the earliest published, then the smallest id.
+    first = min(matches, key=lambda c: (c.published_at is None, c.published_at, c.id))
+    return article.replace(story_id=first.story_id, duplicate_tier="exact", duplicate_score=1.0)

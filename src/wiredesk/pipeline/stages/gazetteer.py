@@ -1,0 +1,257 @@
+"""The multilingual gazetteer the tag and dateline stages match against.
+
+Countries come from Babel's locale data (names in ar, zh, ru, fr, es, de, en) keyed by ISO 3166-1
+alpha-2; everything else (demonyms, organisations, agencies, people, cities, keyed by Wikidata
+QIDs) from the curated, versioned `wiredesk/data/gazetteer.yaml`. All aliases are compiled into
+one Aho-Corasick automaton over normalize()d text, built once per process.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import ahocorasick
+import yaml
+
+from wiredesk.text.normalize import normalize, normalize_with_offsets
+
+LOCALE_LANGUAGES = ("en", "ar", "zh", "zh_Hant", "ru", "fr", "es", "de")
+# Locale names that are also everyday words in that language (Russian "того" = "of that",
+# Arabic "مالي" = "financial", "بنين" = "sons"), or that mean something else far more often.
+LOCALE_BLOCKLIST = {
+    "en": {"Chad", "Jersey", "Guernsey"},
+    "fr": {"Jersey", "Guernesey"},
+    "de": {"Jersey"},
+    "es": {"Jersey"},
+    "ru": {"Того", "Джерси"},
+    "ar": {"مالي", "بنين", "جيرسي"},
+}
+# Proclitics the Arabic press attaches to a word: conjunctions و ف, prepositions ب ك ل.
+_AR_PREFIXES = ("", "و", "ف", "ب", "ك", "ل", "وب", "ول", "وك", "فب", "فل", "فك")
+_AR_DEFINITE = frozenset(p + "ال" for p in _AR_PREFIXES if p != "ل") | {"لل", "ولل", "فلل"}
+_AR_BARE = frozenset(_AR_PREFIXES)
+# Suffixes of a nisba adjective (الصيني -> الصينية/الصينيين/الصينيون/الصينيات), after folding.
+_AR_NISBA_SUFFIXES = frozenset({"", "ه", "ين", "ون", "ات"})
+STEM_EXTRA = 4  # letters a `*` stem may take
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One gazetteer entity."""
+
+    id: str | None
+    type: str
+    name: str
+
+
+@dataclass(frozen=True)
+class _Alias:
+    entry: int
+    arabic: bool  # Arabic: clitic-aware boundaries
+    definite: bool  # Arabic alias that carried the article ال (stripped from the key)
+    nisba: bool  # Arabic adjective: feminine/plural suffixes allowed
+    cjk: bool  # no word boundaries in Chinese/Japanese
+    cased: bool  # acronym: must be printed in capitals
+    pattern: re.Pattern[str] | None  # stem alias: checked by regex from the key's start
+
+
+@dataclass(frozen=True)
+class Match:
+    """One alias occurrence: span in normalized text, span start in the source text."""
+
+    entry: Entry
+    start: int
+    end: int
+    source_offset: int
+
+
+def _is_arabic(text: str) -> bool:
+    return any("\u0600" <= ch <= "\u06ff" for ch in text)
+
+
+def _is_cjk(text: str) -> bool:
+    return any(
+        "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+        for ch in text
+    )
+
+
+def _is_acronym(alias: str) -> bool:
+    letters = [ch for ch in alias if unicodedata.category(ch).startswith("L")]
+    return 0 < len(letters) <= 5 and all(ch.isupper() for ch in letters)
+
+
+class Gazetteer:
+    """Aliases compiled into one automaton; `find` returns clitic- and boundary-aware matches."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.version = f"{data['version']}"
+        self.entries: list[Entry] = []
+        self._by_id: dict[str, int] = {}
+        self._aliases: dict[str, list[_Alias]] = defaultdict(list)
+        self._automaton = ahocorasick.Automaton()
+        for item in data.get("entities", []):
+            index = self._entry(item.get("id"), item["type"], item["name"])
+            for names in (item.get("aliases") or {}).values():
+                for alias in names:
+                    self._add(alias, index, curated=True)
+        for code, by_language in (data.get("countries") or {}).items():
+            index = self._entry(code, "country", _country_name(code))
+            for names in by_language.values():
+                for alias in names:
+                    self._add(alias, index, curated=True)
+        self._add_locale_countries()
+        for key, aliases in self._aliases.items():
+            self._automaton.add_word(key, (key, tuple(aliases)))
+        self._automaton.make_automaton()
+
+    # -- building ---------------------------------------------------------------------------
+    def _entry(self, entity_id: str | None, kind: str, name: str) -> int:
+        if entity_id is not None and entity_id in self._by_id:
+            return self._by_id[entity_id]
+        self.entries.append(Entry(entity_id, kind, name))
+        if entity_id is not None:
+            self._by_id[entity_id] = len(self.entries) - 1
+        return len(self.entries) - 1
+
+    def _add(self, alias: str, index: int, *, curated: bool) -> None:
+        alias = str(alias)
+        stem = "*" in alias
+        key = normalize(alias.replace("*", " ").strip()) if not stem else ""
+        pattern = None
+        if stem:
+            tail = rf"\w{{0,{STEM_EXTRA}}}"
+            words = [
+                re.escape(normalize(w.rstrip("*"))) + (tail if w.endswith("*") else "")
+                for w in alias.split()
+            ]
+            pattern = re.compile(" ".join(words) + r"(?!\w)")
+            key = normalize(alias.split("*", 1)[0])
+        if not key:
+            return
+        arabic = _is_arabic(key)
+        definite = arabic and key.startswith("ال") and len(key) > 3
+        if definite:
+            key = key[2:]
+        spec = _Alias(
+            entry=index,
+            arabic=arabic,
+            definite=definite,
+            nisba=arabic and not stem and key.endswith("ي"),
+            cjk=_is_cjk(key),
+            cased=_is_acronym(alias),
+            pattern=pattern,
+        )
+        existing = self._aliases.get(key, [])
+        # Locale names never take a key a curated alias already holds (عمان is Amman first).
+        if not curated and existing:
+            return
+        if spec not in existing:
+            self._aliases[key].append(spec)
+
+    def _add_locale_countries(self) -> None:
+        from babel import Locale
+
+        for language in LOCALE_LANGUAGES:
+            blocked = LOCALE_BLOCKLIST.get(language, set())
+            territories = Locale.parse(language).territories
+            for code, name in territories.items():
+                if len(code) != 2 or not code.isalpha() or name in blocked:
+                    continue
+                if _country_name(code) == code:  # not an ISO 3166-1 country (EU, UN, QO ...)
+                    continue
+                index = self._entry(code, "country", _country_name(code))
+                self._add(name, index, curated=False)
+
+    # -- matching -----------------------------------------------------------------------------
+    def find(self, text: str) -> list[Match]:
+        """Non-overlapping alias matches in ``text``, longest first, in text order."""
+        normalized, offsets = normalize_with_offsets(text)
+        found: list[Match] = []
+        for last, (key, aliases) in self._automaton.iter(normalized):
+            start = last - len(key) + 1
+            for alias in aliases:
+                end = self._accept(normalized, start, start + len(key), alias)
+                if end is None:
+                    continue
+                if alias.cased and not _printed_upper(text, offsets, start, end):
+                    continue
+                # An Arabic match owns its whole word, clitics included (بالقاهرة).
+                begin = normalized.rfind(" ", 0, start) + 1 if alias.arabic else start
+                found.append(Match(self.entries[alias.entry], begin, end, offsets[begin]))
+        return _longest_first(found)
+
+    def _accept(self, text: str, start: int, end: int, alias: _Alias) -> int | None:
+        """End of the match if ``alias`` really occurs at ``start``; None when it does not."""
+        if alias.cjk:
+            return end
+        prefix = text[text.rfind(" ", 0, start) + 1 : start]
+        if alias.arabic:
+            if prefix not in (_AR_DEFINITE if alias.definite else _AR_BARE):
+                return None
+        elif prefix:
+            return None
+        if alias.pattern is not None:
+            matched = alias.pattern.match(text, start)
+            return matched.end() if matched else None
+        word_end = text.find(" ", end)
+        word_end = len(text) if word_end < 0 else word_end
+        suffix = text[end:word_end]
+        if not suffix or (alias.nisba and suffix in _AR_NISBA_SUFFIXES):
+            return word_end
+        return None
+
+    def resolve(self, name: str, types: tuple[str, ...] = ()) -> Entry | None:
+        """The entry whose alias is the whole of ``name`` (of one of ``types``), if any."""
+        length = len(normalize(name))
+        for match in self.find(name):
+            if (
+                match.start == 0
+                and match.end == length
+                and (not types or match.entry.type in types)
+            ):
+                return match.entry
+        return None
+
+
+def _printed_upper(text: str, offsets: list[int], start: int, end: int) -> bool:
+    source = text[offsets[start] : offsets[end - 1] + 1]
+    return all(ch.isupper() for ch in source if ch.isalpha())
+
+
+def _longest_first(matches: list[Match]) -> list[Match]:
+    taken: list[Match] = []
+    occupied: set[int] = set()
+    for match in sorted(matches, key=lambda m: (m.start - m.end, m.start)):
+        span = set(range(match.start, match.end))
+        if span & occupied:
+            continue
+        occupied |= span
+        taken.append(match)
+    return sorted(taken, key=lambda m: m.start)
+
+
+@cache
+def _country_name(code: str) -> str:
+    from babel import Locale
+
+    return str(Locale.parse("en").territories.get(code, code)) if _is_iso(code) else code
+
+
+def _is_iso(code: str) -> bool:
+    import pycountry
+
+    return pycountry.countries.get(alpha_2=code) is not None
+
+
+@cache
+def load() -> Gazetteer:
+    """The process-wide gazetteer (built on first use: about a second)."""
+    text = resources.files("wiredesk").joinpath("data/gazetteer.yaml").read_text("utf-8")
+    return Gazetteer(yaml.safe_load(text))

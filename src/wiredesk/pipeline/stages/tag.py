@@ -1,0 +1,80 @@
+"""Tag stage: the countries, places, organisations, agencies and people an article names, and
+its keywords.
+
+Entities come from the gazetteer (one Aho-Corasick pass over the normalized text); keywords from
+YAKE in the article's language. Offsets are into ``tag_text(article)`` (title, newline, body).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from wiredesk.pipeline.stages import gazetteer
+from wiredesk.schemas import Article, Entity
+
+MAX_KEYWORDS = 8
+MAX_KEYWORD_CHARS = 1500  # YAKE cost grows with length; the lede carries the keywords
+# YAKE ships stopword lists for these; Chinese and Japanese have no spaces to split words on.
+_YAKE_LANGUAGES = frozenset("ar de el en es fa fr hi it nl pl pt ru sk tr uk".split())
+ENTITY_ORDER = ("country", "place", "organisation", "agency", "person")
+
+
+def tag_text(article: Article) -> str:
+    """The text entities are found in: title, newline, body (or summary)."""
+    return f"{article.title}\n{article.body_text or article.summary}"
+
+
+def find_entities(text: str) -> list[Entity]:
+    """Gazetteer entities in ``text``, with mention counts and first offsets, in text order."""
+    found: dict[str, Entity] = {}
+    for match in gazetteer.load().find(text):
+        entry = match.entry
+        if entry.id is None:
+            continue
+        if entry.id in found:
+            found[entry.id].mentions += 1
+        else:
+            found[entry.id] = Entity(
+                type=entry.type,
+                name=entry.name,
+                id=entry.id,
+                mentions=1,
+                first_offset=match.source_offset,
+            )
+    return sorted(found.values(), key=lambda e: e.first_offset)
+
+
+@cache
+def _extractor(language: str) -> Any:
+    import yake
+
+    return yake.KeywordExtractor(lan=language, n=2, dedupLim=0.8, top=MAX_KEYWORDS * 2)
+
+
+def keywords(text: str, language: str | None) -> list[str]:
+    """Up to MAX_KEYWORDS key phrases of ``text`` (none for languages YAKE cannot split)."""
+    if not language or language not in _YAKE_LANGUAGES or not text.strip():
+        return []
+    phrases = _extractor(language).extract_keywords(text[:MAX_KEYWORD_CHARS])
+    out: list[str] = []
+    seen: set[str] = set()
+    for phrase, _score in phrases:
+        phrase = phrase.strip()
+        folded = phrase.casefold()
+        if len(phrase) < 3 or folded in seen or phrase.isdigit():
+            continue
+        seen.add(folded)
+        out.append(phrase)
+        if len(out) == MAX_KEYWORDS:
+            break
+    return out
+
+
+def tag(article: Article) -> Article:
+    """Return ``article`` with ``entities`` and ``keywords`` set."""
+    text = tag_text(article)
+    return article.replace(
+        entities=find_entities(text),
+        keywords=keywords(text, article.language),
+    )

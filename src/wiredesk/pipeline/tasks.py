@@ -1,0 +1,162 @@
+"""The ``process`` task: load an article by id, run the stages, save, route, emit.
+
+Safe to run twice: an article already past processing returns at once, and every write is
+keyed by the article's id.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from wiredesk import events, keys, metrics
+from wiredesk.broker import Services, wiredesk_task
+from wiredesk.config import Config
+from wiredesk.pipeline.stages.dateline import apply_dateline
+from wiredesk.pipeline.stages.exact import resolve_exact
+from wiredesk.pipeline.stages.language import detect_language
+from wiredesk.pipeline.stages.route import FeedInfo, RoutingDecision, route
+from wiredesk.pipeline.stages.tag import tag
+from wiredesk.schemas import Article
+from wiredesk.store import articles as article_store
+from wiredesk.store import models
+from wiredesk.store.models import utcnow
+
+log = logging.getLogger(__name__)
+
+PENDING_STATUSES = ("received", "processed")
+ACTION_STATUS = {"publish": "published", "review": "pending_review", "reject": "rejected"}
+
+
+def enrich(article: Article, config: Config) -> Article:
+    """The stages that need nothing but the article: language, then entities and dateline."""
+    with metrics.stage_timer("language"):
+        article = detect_language(article, config.news_languages)
+    metrics.STAGE_ITEMS.labels("language", "ok").inc()
+    with metrics.stage_timer("tag"):
+        article = apply_dateline(tag(article))
+    metrics.STAGE_ITEMS.labels("tag", "ok").inc()
+    return article
+
+
+def resolve_story(article: Article, candidates: list[Article]) -> Article:
+    """Dedupe: join an existing story or found one."""
+    with metrics.stage_timer("dedupe"):
+        article = resolve_exact(article, candidates)
+        metrics.STAGE_ITEMS.labels("dedupe", article.duplicate_tier or "unique").inc()
+    return article
+
+
+def process_article(services: Services, article_id: str) -> str:
+    """Process one article; returns its status afterwards."""
+    lock_names = sorted({keys.article_process_lock(article_id)})
+    with services.redis.lock(lock_names[0], timeout=keys.ARTICLE_PROCESS_LOCK_TTL_SECONDS,
+                             blocking_timeout=keys.ARTICLE_PROCESS_LOCK_TTL_SECONDS):
+        with services.db.session() as session:
+            row = session.get(models.Article, article_id)
+            if row is None:
+                log.warning("process: no article %s", article_id)
+                return "missing"
+            if row.status not in PENDING_STATUSES:
+                return row.status  # done already: a redelivery changes nothing
+            article = enrich(article_store.to_article(row), services.config)
+            # Exact duplicates race on the content hash: one story per hash at a time.
+            story_lock = services.redis.lock(keys.story_lock(article.content_hash),
+                                             timeout=keys.STORY_LOCK_TTL_SECONDS,
+                                             blocking_timeout=keys.STORY_LOCK_TTL_SECONDS)
+            with story_lock:
+                candidates = article_store.exact_candidates(session, article)
+                article = resolve_story(article, candidates)
+                feed = session.get(models.Feed, article.feed_id)
+                assert feed is not None
+                decision = route(article, FeedInfo(feed.id, feed.name, feed.trust, feed.language))
+                status = _apply(session, row, article, decision)
+                session.commit()
+    metrics.ROUTING.labels(decision.action).inc()
+    metrics.STAGE_ITEMS.labels("route", decision.action).inc()
+    if status in ("published", "corrected") and article.fetched_at:
+        metrics.INGEST_TO_PUBLISH.observe(
+            max(0.0, (datetime.now(UTC) - article.fetched_at).total_seconds()))
+    events.emit(services.redis, f"article.{status}", article_id=article_id,
+                story_id=article.story_id, rule=decision.rule)
+    return status
+
+
+def _apply(session: Any, row: models.Article, article: Article, decision: RoutingDecision) -> str:
+    """Save the stages' output, create or grow the story, and move the statuses on."""
+    now = utcnow()
+    story = session.get(models.Story, article.story_id)
+    if story is None:
+        story = models.Story(id=article.story_id, canonical_article_id=article.id,
+                             status="received", created_at=now, updated_at=now)
+        session.add(story)
+        session.flush()  # no ORM relationship orders this insert before the article's update
+    status = ACTION_STATUS[decision.action]
+    rule, reason = decision.rule, decision.reason
+    if article.duplicate_tier == "exact" and story.status in ("published", "corrected"):
+        # Never publish the same copy twice: it becomes another source of the live story.
+        status, rule = "published", "exact-duplicate"
+        reason = f"exact duplicate; added as a source of published story {story.id}"
+        story.updated_at = now
+    elif row.revision > 1 and story.status in ("published", "corrected") and status == "published":
+        status = "corrected"
+        reason = f"revision {row.revision} of a published article; {reason}"
+        story.status, story.updated_at = "corrected", now
+    elif status == "published" and story.status not in ("published", "corrected"):
+        story.status, story.published_at, story.updated_at = "published", now, now
+    elif story.status == "received":
+        story.status = status
+    article = article.replace(status=status, routing_rule=rule, routing_reason=reason)
+    article_store.write_enrichment(row, article)
+    article_store.set_status(row, status)
+    return status
+
+
+def _fail_article(task: Any, exc: BaseException, args: tuple[Any, ...]) -> None:
+    """After the last retry: the article is ``failed``, with the error kept for replay."""
+    services, article_id = task.wiredesk, args[0]
+    with services.db.session() as session:
+        row = session.get(models.Article, article_id)
+        if row is not None and row.status in PENDING_STATUSES:
+            article_store.set_status(row, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+    metrics.ARTICLES_FAILED.inc()
+    events.emit(services.redis, "article.failed", article_id=article_id, error=str(exc)[:500])
+
+
+
+@wiredesk_task(queue="process", name="pipeline.process", on_final_failure=_fail_article)
+def process(self: Any, article_id: str) -> str:
+    """Run the pipeline on one article."""
+    return process_article(self.wiredesk, article_id)
+
+
+def stuck_article_ids(services: Services, older_than: timedelta, limit: int = 1000) -> list[str]:
+    """Articles sitting in a non-final status for too long; touched so they are not re-sent."""
+    cutoff = utcnow() - older_than
+    with services.db.session() as session:
+        rows = list(session.scalars(
+            select(models.Article)
+            .where(models.Article.status.in_(PENDING_STATUSES),
+                   models.Article.status_changed_at < cutoff)
+            .order_by(models.Article.status_changed_at)
+            .limit(limit)
+        ))
+        for row in rows:
+            row.status_changed_at = utcnow()
+        return [row.id for row in rows]
+
+
+@wiredesk_task(queue="process", name="pipeline.reconcile")
+def reconcile(self: Any) -> int:
+    """Beat: re-enqueue articles a lost message or dead worker left behind."""
+    ids = stuck_article_ids(self.wiredesk,
+                            timedelta(seconds=self.wiredesk.config.reconcile_after_seconds))
+    for article_id in ids:
+        process.delay(article_id)
+    metrics.RECONCILED.inc(len(ids))
+    if ids:
+        log.info("reconciler re-enqueued %d stuck articles", len(ids))
+    return len(ids)

@@ -1,0 +1,140 @@
+"""The publisher's Flask app: feeds, the ninjs API, an HTML front page, health and metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, g, render_template, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from wiredesk import metrics
+from wiredesk.config import Config, load
+from wiredesk.publisher import ninjs, syndication
+from wiredesk.publisher.stories import encode_cursor, get_story, list_stories
+from wiredesk.store.db import Database
+
+FEED_LIMIT = 100
+API_MAX_LIMIT = 200
+
+feeds = Blueprint("feeds", __name__)
+api = Blueprint("api", __name__)
+ops = Blueprint("ops", __name__)
+
+
+def _db() -> Database:
+    return current_app.extensions["wiredesk_db"]  # type: ignore[no-any-return]
+
+
+def _config() -> Config:
+    return current_app.extensions["wiredesk_config"]  # type: ignore[no-any-return]
+
+
+def _conditional(body: bytes, mimetype: str, last_modified: Any = None) -> Response:
+    """A cacheable response: strong ETag of the body, Last-Modified, 304 when unchanged."""
+    response = Response(body, mimetype=mimetype)
+    response.add_etag()
+    if last_modified is not None:
+        response.last_modified = last_modified
+    response.cache_control.public = True
+    response.cache_control.max_age = 60
+    return response.make_conditional(request)
+
+
+def _stories(limit: int = FEED_LIMIT) -> list[Any]:
+    with _db().session() as session:
+        return list_stories(session, limit=limit)
+
+
+FEED_FORMATS = {
+    "atom": (syndication.atom, "application/atom+xml"),
+    "rss": (syndication.rss, "application/rss+xml"),
+    "json": (syndication.json_feed, "application/feed+json"),
+}
+
+
+@feeds.get("/feeds/all.<fmt>")
+def all_stories(fmt: str) -> Response:
+    if fmt not in FEED_FORMATS:
+        abort(404)
+    render, mimetype = FEED_FORMATS[fmt]
+    stories = _stories()
+    base = _config().public_base_url
+    body = render(stories, base, f"{base.rstrip('/')}/feeds/all.{fmt}", "Wiredesk: all stories")
+    last = max((s.updated_at for s in stories), default=None)
+    return _conditional(body, mimetype, last)
+
+
+@api.get("/api/v1/stories")
+def stories_index() -> Response:
+    try:
+        limit = min(max(int(request.args.get("limit", 50)), 1), API_MAX_LIMIT)
+    except ValueError:
+        abort(400, "limit must be a number")
+    cursor = request.args.get("cursor")
+    base = _config().public_base_url
+    with _db().session() as session:
+        try:
+            stories = list_stories(session, limit=limit, cursor=cursor)
+        except ValueError:
+            abort(400, "bad cursor")
+    body: dict[str, Any] = {"data": [ninjs.to_ninjs(s, base) for s in stories]}
+    if len(stories) == limit:
+        body["next_cursor"] = encode_cursor(stories[-1].published_at, stories[-1].id)
+    last = max((s.updated_at for s in stories), default=None)
+    return _conditional(json.dumps(body, ensure_ascii=False).encode(), "application/json", last)
+
+
+@api.get("/api/v1/stories/<story_id>")
+def story_detail(story_id: str) -> Response:
+    with _db().session() as session:
+        story = get_story(session, story_id)
+    if story is None:
+        abort(404)
+    doc = ninjs.to_ninjs(story, _config().public_base_url)
+    return _conditional(json.dumps(doc, ensure_ascii=False).encode(), "application/json",
+                        story.updated_at)
+
+
+@ops.get("/")
+def front_page() -> str:
+    return render_template("index.html", stories=_stories(50))
+
+
+@ops.get("/healthz")
+def healthz() -> Response:
+    try:
+        with _db().engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+        return Response(f"database unavailable: {type(exc).__name__}\n", 503, mimetype="text/plain")
+    return Response("ok\n", mimetype="text/plain")
+
+
+@ops.get("/metrics")
+def metrics_endpoint() -> Response:
+    return Response(generate_latest(metrics.registry()), mimetype=CONTENT_TYPE_LATEST)
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """The publisher app for ``config`` (read from the environment when not given)."""
+    config = config or load()
+    app = Flask(__name__)
+    app.extensions["wiredesk_config"] = config
+    app.extensions["wiredesk_db"] = Database(config)
+    for blueprint in (feeds, api, ops):
+        app.register_blueprint(blueprint)
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _count(response: Response) -> Response:
+        endpoint = request.endpoint or "unknown"
+        metrics.PUBLISHER_REQUESTS.labels(endpoint, f"{response.status_code // 100}xx").inc()
+        return response
+
+    return app

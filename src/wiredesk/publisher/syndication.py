@@ -1,0 +1,90 @@
+"""Stories as Atom 1.0, RSS 2.0 and JSON Feed 1.1 documents."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from feedgen.feed import FeedGenerator
+
+from wiredesk.publisher.ninjs import story_uri
+from wiredesk.publisher.stories import StoryView
+
+ENTITY_SCHEME = "http://www.wikidata.org/entity/"
+MEDIATOPIC_SCHEME = "http://cv.iptc.org/newscodes/mediatopic/"
+
+
+def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
+               title: str) -> FeedGenerator:
+    fg = FeedGenerator()
+    fg.id(self_url)
+    fg.title(title)
+    fg.link(href=self_url, rel="self")
+    fg.link(href=base_url.rstrip("/") + "/", rel="alternate")
+    fg.description(title)
+    fg.generator("Wiredesk")
+    fg.updated(max((s.updated_at for s in stories), default=datetime(2000, 1, 1, tzinfo=UTC)))
+    for story in reversed(stories):  # feedgen prepends: oldest first leaves newest on top
+        article = story.canonical
+        entry = fg.add_entry()
+        entry.id(story_uri(base_url, story.id))
+        entry.guid(story_uri(base_url, story.id), permalink=False)
+        entry.title(article.title or "(untitled)")
+        if article.url:
+            entry.link(href=article.url, rel="alternate")
+        entry.published(story.published_at)
+        entry.updated(story.updated_at)
+        if article.summary or article.body_text:
+            entry.summary(article.summary or article.body_text[:500])
+        if article.body_html:
+            entry.content(article.body_html, type="html")
+        for author in article.authors:
+            entry.author(name=author)
+        for category in article.categories:
+            entry.category(term=category.qcode, label=category.label, scheme=MEDIATOPIC_SCHEME)
+        for entity in article.entities:
+            entry.category(term=entity.id, label=entity.name, scheme=ENTITY_SCHEME)
+    return fg
+
+
+def atom(stories: Sequence[StoryView], base_url: str, self_url: str, title: str) -> bytes:
+    return _generator(stories, base_url, self_url, title).atom_str(pretty=True)  # type: ignore[no-any-return]
+
+
+def rss(stories: Sequence[StoryView], base_url: str, self_url: str, title: str) -> bytes:
+    return _generator(stories, base_url, self_url, title).rss_str(pretty=True)  # type: ignore[no-any-return]
+
+
+def json_feed(stories: Sequence[StoryView], base_url: str, self_url: str, title: str) -> bytes:
+    """A JSON Feed 1.1 document."""
+    items = []
+    for story in stories:
+        article = story.canonical
+        item = {
+            "id": story_uri(base_url, story.id),
+            "title": article.title,
+            "date_published": story.published_at.isoformat(),
+            "date_modified": story.updated_at.isoformat(),
+            "tags": [c.label for c in article.categories] + [e.name for e in article.entities],
+        }
+        if article.url:
+            item["url"] = article.url
+        if article.body_html:
+            item["content_html"] = article.body_html
+        item["content_text"] = article.body_text or article.summary or article.title
+        if article.summary:
+            item["summary"] = article.summary
+        if article.language:
+            item["language"] = article.language
+        if article.authors:
+            item["authors"] = [{"name": a} for a in article.authors]
+        items.append(item)
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": title,
+        "home_page_url": base_url.rstrip("/") + "/",
+        "feed_url": self_url,
+        "items": items,
+    }
+    return json.dumps(doc, ensure_ascii=False).encode()

@@ -1,0 +1,111 @@
+"""What ``wiredesk serve <service>`` runs: one function per service, same in compose and `make run`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+from celery.signals import worker_process_shutdown
+from prometheus_client import multiprocess
+from sqlalchemy import text
+
+from wiredesk import metrics
+from wiredesk.broker import QUEUES, Services, create_celery
+from wiredesk.config import Config
+
+log = logging.getLogger(__name__)
+
+
+@worker_process_shutdown.connect
+def _forget_dead_child(pid: int | None = None, **_: Any) -> None:
+    multiprocess.mark_process_dead(pid)
+
+
+def _healthy(services: Services) -> bool:
+    try:
+        services.redis.ping()
+        with services.db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure means unhealthy
+        return False
+    return True
+
+
+def feeds_in_error(services: Services) -> int:
+    from sqlalchemy import func, select
+
+    from wiredesk.store.models import Feed
+
+    with services.db.session() as session:
+        return session.scalar(select(func.count()).select_from(Feed).where(
+            Feed.error_count > 0, Feed.enabled.is_(True))) or 0
+
+
+def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool) -> None:
+    app = create_celery(config)
+    services: Services = app.wiredesk  # type: ignore[attr-defined]
+    registry = metrics.registry()
+    registry.register(metrics.QueueDepthCollector(services.redis, QUEUES))
+    if beat:  # one ingester per deployment runs beat: it alone reports the registry's state
+        registry.register(metrics.FeedsInErrorCollector(lambda: feeds_in_error(services)))
+    metrics.serve_metrics(config.metrics_host, port, registry, lambda: _healthy(services))
+    argv = ["worker", "-Q", queue, "-n", f"{name}@%h", "-c", str(config.worker_concurrency),
+            "--loglevel", config.log_level, "--without-gossip", "--without-mingle"]
+    if beat:
+        schedule = Path(config.data_dir) / "celerybeat-schedule"
+        schedule.parent.mkdir(parents=True, exist_ok=True)
+        argv += ["-B", "-s", str(schedule)]
+    app.worker_main(argv)
+
+
+def apply_feeds_file(config: Config) -> int:
+    """Apply the declarative feeds.yaml (a list of feeds, or {feeds: [...]}); returns the count."""
+    if not config.feeds_file:
+        return 0
+    from wiredesk.store.db import Database
+    from wiredesk.store.feeds import add_feed
+
+    document = yaml.safe_load(Path(config.feeds_file).read_text(encoding="utf-8")) or []
+    entries = document.get("feeds", []) if isinstance(document, dict) else document
+    database = Database(config)
+    with database.session() as session:
+        for entry in entries:
+            add_feed(session, entry["url"], name=entry.get("name", ""),
+                     language=entry.get("language"), trust=entry.get("trust", "review"),
+                     interval_seconds=int(entry.get("interval", config.default_interval_seconds)))
+    database.dispose()
+    log.info("applied %d feeds from %s", len(entries), config.feeds_file)
+    return len(entries)
+
+
+def serve_ingester(config: Config) -> None:
+    apply_feeds_file(config)
+    _serve_worker(config, "ingester", "ingest", config.ingester_metrics_port, beat=True)
+
+
+def serve_pipeline(config: Config) -> None:
+    _serve_worker(config, "pipeline", "process", config.pipeline_metrics_port, beat=False)
+
+
+def serve_publisher(config: Config) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from wiredesk.publisher.app import create_app
+
+    class Publisher(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{config.publisher_host}:{config.publisher_port}")
+            self.cfg.set("workers", config.publisher_workers)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("child_exit", lambda _server, worker:
+                         multiprocess.mark_process_dead(worker.pid))
+
+        def load(self) -> Any:
+            return create_app(config)
+
+    Publisher().run()
+
+
+SERVE = {"ingester": serve_ingester, "pipeline": serve_pipeline, "publisher": serve_publisher}

@@ -1,0 +1,87 @@
+"""Reading and writing Articles: rows in, validated ``schemas.Article`` out, and back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wiredesk import schemas
+from wiredesk.store import models
+from wiredesk.store.models import utcnow
+
+_CONTENT_FIELDS = ("title", "summary", "body_html", "body_text", "authors", "url", "guid",
+                   "published_at", "updated_at", "fetched_at", "content_hash", "language_hint")
+_ENRICHMENT_FIELDS = ("language", "language_confidence", "keywords", "story_id", "duplicate_tier",
+                      "duplicate_score", "status", "routing_rule", "routing_reason")
+
+
+def to_article(row: models.Article) -> schemas.Article:
+    """The row as a validated Article (the schema guards the boundary)."""
+    data: dict[str, Any] = {}
+    for name in schemas.ArticleSchema().fields:
+        value = getattr(row, name)
+        data[name] = value.isoformat() if isinstance(value, datetime) else value
+    return schemas.article_schema.load(data)  # type: ignore[no-any-return]
+
+
+def write_enrichment(row: models.Article, article: schemas.Article) -> None:
+    """Store what the stages added to ``article`` on its row."""
+    for name in _ENRICHMENT_FIELDS:
+        setattr(row, name, getattr(article, name))
+    row.entities = schemas.EntitySchema(many=True).dump(article.entities)
+    row.categories = schemas.CategorySchema(many=True).dump(article.categories)
+    row.dateline = schemas.DatelineSchema().dump(article.dateline) if article.dateline else None
+
+
+def set_status(row: models.Article, status: str, *, error: str | None = None) -> None:
+    row.status = status
+    row.error = error
+    row.status_changed_at = utcnow()
+
+
+def upsert(session: Session, article: schemas.Article) -> str:
+    """Insert or revise one incoming Article; return ``new``, ``updated`` or ``unchanged``."""
+    row = session.get(models.Article, article.id, with_for_update=True)
+    if row is None:
+        row = models.Article(id=article.id, feed_id=article.feed_id, revision=1)
+        for name in _CONTENT_FIELDS:
+            setattr(row, name, getattr(article, name))
+        set_status(row, "received")
+        session.add(row)
+        session.add(_revision(row))
+        return "new"
+    if row.content_hash == article.content_hash:
+        return "unchanged"
+    for name in _CONTENT_FIELDS:
+        setattr(row, name, getattr(article, name))
+    row.revision += 1
+    set_status(row, "received")
+    session.add(_revision(row))
+    return "updated"
+
+
+def _revision(row: models.Article) -> models.ArticleRevision:
+    return models.ArticleRevision(
+        article_id=row.id, revision=row.revision, content_hash=row.content_hash,
+        title=row.title, summary=row.summary, body_html=row.body_html,
+    )
+
+
+def exact_candidates(session: Session, article: schemas.Article) -> list[schemas.Article]:
+    """Other articles sharing the canonical link or content hash, already in a story."""
+    clauses = [models.Article.content_hash == article.content_hash]
+    if article.url:
+        clauses.append(models.Article.url == article.url)
+    from sqlalchemy import or_
+
+    rows = session.scalars(
+        select(models.Article)
+        .where(or_(*clauses), models.Article.id != article.id,
+               models.Article.story_id.is_not(None))
+        .order_by(models.Article.created_at, models.Article.id)
+        .limit(20)
+    )
+    return [to_article(row) for row in rows]

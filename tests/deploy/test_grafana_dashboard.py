@@ -1,0 +1,69 @@
+"""The provisioned Grafana datasource and dashboard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from .helpers import DEPLOY, load_yaml, metric_contract, metric_names, require_tool, run
+
+GRAFANA = DEPLOY / "grafana"
+DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
+
+
+def _dashboard() -> dict:
+    return json.loads((GRAFANA / "dashboards" / "wiredesk.json").read_text(encoding="utf-8"))
+
+
+def _queries(dashboard: dict) -> list[str]:
+    return [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
+
+
+def test_datasource_is_provisioned_with_the_uid_the_panels_use() -> None:
+    (source,) = load_yaml(GRAFANA / "provisioning" / "datasources" / "prometheus.yml")[
+        "datasources"
+    ]
+    assert source["type"] == "prometheus" and source["url"] == "http://prometheus:9090"
+    for panel in _dashboard()["panels"]:
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"]["uid"] == source["uid"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == source["uid"], panel["title"]
+
+
+def test_dashboard_provider_reads_the_mounted_folder() -> None:
+    (provider,) = load_yaml(GRAFANA / "provisioning" / "dashboards" / "wiredesk.yml")["providers"]
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert DASHBOARDS
+
+
+def test_dashboard_layout() -> None:
+    dashboard = _dashboard()
+    assert dashboard["uid"] == "wiredesk-overview"
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in dashboard["panels"]:
+        grid = panel["gridPos"]
+        assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24, panel["title"]
+
+
+def test_dashboard_shows_what_operators_need() -> None:
+    used = metric_names("\n".join(_queries(_dashboard())))
+    assert used <= set(metric_contract()), used - set(metric_contract())
+    # Every contracted metric is on the dashboard.
+    assert used == set(metric_contract())
+
+
+def test_dashboard_queries_parse_as_promql(tmp_path: Path) -> None:
+    """promtool parses every panel query (as a recording rule; Grafana's $__ variables filled)."""
+    promtool = require_tool("promtool")
+    rules = [
+        {"record": f"wiredesk:dashboard_query_{i}", "expr": expr.replace("$__rate_interval", "1m")}
+        for i, expr in enumerate(_queries(_dashboard()))
+    ]
+    path = tmp_path / "dashboard.rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    run([promtool, "check", "rules", str(path)])

@@ -1,0 +1,110 @@
+"""Test helpers: waiting on conditions with deadlines, the corpus, and a local feed server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def corpus_dir() -> Path:
+    return Path(os.environ.get("WIREDESK_CORPUS_DIR", REPO.parent / "shared" / "corpus"))
+
+
+def require_corpus(*parts: str) -> Path:
+    """A path inside ../shared/corpus, or skip the test saying why."""
+    path = corpus_dir().joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"corpus file {path} is absent (tests read ../shared/corpus in place)")
+    return path
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05,
+               message: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy, failing after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+
+class FeedHTTPServer:
+    """A loopback HTTP server for tests: serves files with ETag/304 and records every request.
+
+    ``routes`` maps a path to a callable(handler) for special behaviour (errors, slow bodies).
+    """
+
+    def __init__(self, host: str = "127.0.0.1"):
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self.routes: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}
+        self.log: list[tuple[str, int, dict[str, str]]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def send_response(self, code: int, message: str | None = None) -> None:
+                server.log.append((self.path, code, dict(self.headers)))
+                super().send_response(code, message)
+
+            def do_GET(self) -> None:  # noqa: N802 - stdlib name
+                if self.path in server.routes:
+                    server.routes[self.path](self)
+                    return
+                if self.path not in server.files:
+                    self.send_error(404)
+                    return
+                body, content_type = server.files[self.path]
+                etag = f'"{hash(body) & 0xFFFFFFFF:x}"'
+                if self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("ETag", etag)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
+        self.httpd.daemon_threads = True
+        self.host, self.port = self.httpd.server_address[:2]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+    def serve(self, path: str, body: bytes, content_type: str = "application/xml") -> str:
+        self.files[path] = (body, content_type)
+        return self.url(path)
+
+    def statuses(self, path: str) -> list[int]:
+        return [status for p, status, _ in self.log if p == path]
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,103 @@
+"""Hostile and broken feeds: each is a counted, logged fetch error that leaves stories intact."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select
+
+from wiredesk.broker import create_celery
+from wiredesk.feedserver import SAMPLE_FEEDS_DIR
+from wiredesk.ingester.tasks import ingest_feed
+from wiredesk.store import models
+from wiredesk.store.feeds import add_feed
+
+GOOD = (SAMPLE_FEEDS_DIR / "world-wire.xml").read_bytes()
+
+
+def fetches(outcome: str) -> float:
+    return REGISTRY.get_sample_value("wiredesk_ingest_fetches_total", {"outcome": outcome}) or 0.0
+
+
+def _status(code: int) -> Any:
+    def handler(h: Any) -> None:
+        h.send_response(code)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+    return handler
+
+
+def _slow(release: threading.Event) -> Any:
+    def handler(h: Any) -> None:
+        release.wait(10)  # holds the reply until the test is done with it
+        h.send_response(200)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+    return handler
+
+
+def _endless(h: Any) -> None:
+    h.send_response(200)
+    h.send_header("Content-Type", "application/rss+xml")
+    h.end_headers()  # no Content-Length: the body streams until the client gives up
+    try:
+        chunk = b"<item>" + b"x" * 65536 + b"</item>"
+        for _ in range(10_000):
+            h.wfile.write(chunk)
+    except OSError:
+        pass
+
+
+CASES = {
+    "truncated": ("parse_error", lambda s: s.serve("/bad", GOOD[: len(GOOD) // 3][:200])),
+    "html": ("not_a_feed", lambda s: s.serve(
+        "/bad", b"<!doctype html><html><head><title>Moved</title></head><body><p>Our feed "
+                b"has moved.</p></body></html>", "text/html")),
+    "http_500": ("http_error", lambda s: s.routes.__setitem__("/bad", _status(500))),
+    "oversized": ("too_large", lambda s: s.routes.__setitem__("/bad", _endless)),
+}
+
+
+@pytest.mark.parametrize("case", [*CASES, "timeout"])
+def test_bad_feed_is_counted_logged_and_harmless(case: str, config: Any, database: Any,
+                                                 redis_client: Any, feed_server: Any,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    release = threading.Event()
+    config = config.replace(fetch_max_bytes=1_000_000, fetch_read_timeout=1.0)
+    app = create_celery(config)
+    services = app.wiredesk
+    services.__dict__["db"] = database
+    enqueued: list[str] = []
+
+    good_url = feed_server.serve("/good", GOOD)
+    with database.session() as session:
+        good_id = add_feed(session, good_url, trust="auto").id
+    assert ingest_feed(services, good_id, enqueue=enqueued.extend).outcome == "ok"
+
+    if case == "timeout":
+        expected = "timeout"
+        feed_server.routes["/bad"] = _slow(release)
+    else:
+        expected, install = CASES[case]
+        install(feed_server)
+    with database.session() as session:
+        bad_id = add_feed(session, feed_server.url("/bad"), trust="auto").id
+
+    before = fetches(expected)
+    with caplog.at_level(logging.WARNING, logger="wiredesk.ingester.tasks"):
+        report = ingest_feed(services, bad_id, enqueue=enqueued.extend)
+    release.set()
+
+    assert report.outcome == expected, report.error
+    assert fetches(expected) == before + 1
+    assert any(expected in r.getMessage() for r in caplog.records)
+    with database.session() as session:
+        feed = session.get(models.Feed, bad_id)
+        assert feed.error_count == 1 and feed.last_error.startswith(expected)
+        assert feed.next_fetch_at > feed.last_fetched_at
+        assert session.scalar(select(func.count()).select_from(models.Article)) == 3
+    assert len(enqueued) == 3  # the good feed's entries, untouched by the bad one

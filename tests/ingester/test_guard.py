@@ -1,0 +1,54 @@
+"""The SSRF guard's decisions, checked without ever connecting to the refused addresses."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from wiredesk.ingester.guard import BlockedURL, check_url
+
+LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"),)
+
+
+def resolver(table: dict[str, list[str]]):  # type: ignore[no-untyped-def]
+    def resolve(host: str, port: int) -> list[str]:
+        return table[host]
+    return resolve
+
+
+@pytest.mark.parametrize("url", [
+    "http://169.254.169.254/latest/meta-data/",
+    "http://10.0.0.1/feed",
+    "http://192.168.1.10/feed",
+    "http://172.16.5.4/feed",
+    "http://[::1]/feed",
+    "http://[::ffff:127.0.0.1]/feed",
+    "http://127.0.0.2/feed",
+    "http://0.0.0.0/feed",
+    "http://[fd00::1]/feed",
+])
+def test_non_public_addresses_are_refused(url: str) -> None:
+    with pytest.raises(BlockedURL):
+        check_url(url, (), resolver({}))
+
+
+def test_names_resolving_to_private_addresses_are_refused() -> None:
+    table = {"metadata.example": ["169.254.169.254"], "mixed.example": ["93.184.216.34", "10.1.2.3"]}
+    for host in table:
+        with pytest.raises(BlockedURL, match="non-public"):
+            check_url(f"https://{host}/rss", (), resolver(table))
+
+
+def test_public_names_and_allow_listed_networks_pass() -> None:
+    assert check_url("https://news.example/rss", (), resolver(
+        {"news.example": ["93.184.216.34"]})) == ["93.184.216.34"]
+    assert check_url("http://127.0.0.1:8080/f", LOOPBACK, resolver({})) == ["127.0.0.1"]
+    with pytest.raises(BlockedURL):  # the allow-list is exact: 127.0.0.2 stays refused
+        check_url("http://127.0.0.2:8080/f", LOOPBACK, resolver({}))
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/f", "gopher://x/"])
+def test_only_http_and_https(url: str) -> None:
+    with pytest.raises(BlockedURL, match="scheme"):
+        check_url(url, (), resolver({}))

@@ -1,0 +1,124 @@
+"""Datelines in the forms the wires print them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from wiredesk.evaluation.corpus import read_jsonl
+from wiredesk.pipeline.stages.dateline import parse_dateline
+
+PUBLISHED = datetime(2025, 7, 11, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected", "body"),
+    [
+        (
+            "KUALA LUMPUR, July 10 (Xinhua) -- Malaysia said",
+            "en",
+            ("Kuala Lumpur", "Q1865", "2025-07-10", "Xinhua"),
+            "Malaysia said",
+        ),
+        (
+            "كوالالمبور 10 يوليو 2025 (شينخوا) - قال",
+            "ar",
+            ("Kuala Lumpur", "Q1865", "2025-07-10", "Xinhua"),
+            "قال",
+        ),
+        (
+            "BEIRUT (AP) — Israeli strikes",
+            "en",
+            ("Beirut", "Q3820", None, "Associated Press"),
+            "Israeli strikes",
+        ),
+        (
+            "吉隆坡7月10日电 马来西亚",
+            "zh",
+            ("Kuala Lumpur", "Q1865", "2025-07-10", None),
+            "马来西亚",
+        ),
+        (
+            "新华社北京7月10日电（记者张三）中国",
+            "zh",
+            ("Beijing", "Q956", "2025-07-10", "Xinhua"),
+            "中国",
+        ),
+        (
+            "MOSCOW, March 3 (Reuters) - Russia",
+            "en",
+            ("Moscow", "Q649", "2025-03-03", "Reuters"),
+            "Russia",
+        ),
+        (
+            "PARIS (AFP) - Le président",
+            "fr",
+            ("Paris", "Q90", None, "Agence France-Presse"),
+            "Le président",
+        ),
+        ("القاهرة - (أ ش أ) - قال", "ar", ("Cairo", "Q85", None, "Middle East News Agency"), "قال"),
+        (
+            "МОСКВА, 3 марта. /ТАСС/. Президент",
+            "ru",
+            ("Moscow", "Q649", "2025-03-03", "TASS"),
+            "Президент",
+        ),
+        (
+            "BEIRUT, Lebanon (AP) — Israeli",
+            "en",
+            ("Beirut", "Q3820", None, "Associated Press"),
+            "Israeli",
+        ),
+        (
+            "WASHINGTON — The president",
+            "en",
+            ("Washington, D.C.", "Q61", None, None),
+            "The president",
+        ),
+        ("MADRID, 10 de julio (EFE) - El", "es", ("Madrid", "Q2807", "2025-07-10", "EFE"), "El"),
+        (
+            "BERLIN, 10. Juli (dpa) - Die",
+            "de",
+            ("Berlin", "Q64", "2025-07-10", "Deutsche Presse-Agentur"),
+            "Die",
+        ),
+        ("الرباط: وجه عدد", "ar", ("Rabat", "Q3551", None, None), "وجه عدد"),
+        ("SOMEWHERE (Reuters) - Unknown", "en", ("Somewhere", None, None, "Reuters"), "Unknown"),
+    ],
+)
+def test_datelines(text, language, expected, body):
+    dateline, rest = parse_dateline(text, language, published=PUBLISHED)
+    assert dateline is not None
+    assert (dateline.place, dateline.place_id, dateline.date, dateline.agency) == expected
+    assert rest == body
+    assert text.startswith(dateline.text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Officials said - the talks failed",
+        "The minister said on Monday that",
+        "وقال مسؤول - إن",
+        "",
+    ],
+)
+def test_no_dateline(text):
+    assert parse_dateline(text, "en", published=PUBLISHED) == (None, text)
+
+
+def test_chinese_date_rolls_back_a_year():
+    dateline, _ = parse_dateline(
+        "北京12月31日电 消息", "zh", published=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    assert dateline.date == "2025-12-31"
+
+
+def test_corpus_dateline_cnn_arabic(corpus_file):
+    """An ANT record opens with `دبي، الإمارات العربية المتحدة (CNN)--`."""
+    path = corpus_file("ant-corpus-ar/multisource_v2.1_sample.jsonl")
+    row = next(r for r in read_jsonl(path) if r["id"] == "CN-sport-363-20180816")
+    dateline, rest = parse_dateline(row["text"], "ar")
+    assert dateline is not None and dateline.place_id == "Q612" and dateline.agency == "CNN"
+    assert len(rest) < len(row["text"])

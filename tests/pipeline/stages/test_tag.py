@@ -1,0 +1,99 @@
+"""Entity tagging: clitics, word boundaries, CJK, acronyms, stems, offsets; corpus sample."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from wiredesk.evaluation.corpus import read_jsonl
+from wiredesk.pipeline.stages.gazetteer import load
+from wiredesk.pipeline.stages.tag import find_entities, keywords
+
+GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "stages"
+
+
+def ids(text: str) -> set[str]:
+    return {e.id for e in find_entities(text)}
+
+
+def test_arabic_clitics_and_article():
+    assert ids("وصل الوفد إلى القاهرة") == {"Q85"}
+    assert ids("وبالقاهرة اجتمع الوزراء") == {"Q85"}
+    assert ids("قدمت للصين مساعدات") == {"CN"}
+    assert ids("وقالت الصين") == {"CN"}
+    assert ids("الشركات الصينية والمسؤولين الصينيين") == {"CN"}
+    # A word that merely contains the name is not a mention.
+    assert ids("الصينات") == set()
+    assert ids("صين") == set()
+
+
+def test_arabic_diacritics_do_not_matter():
+    assert ids("الرَّئِيسُ الصِّينِيُّ فِي بَكِّين") >= {"CN"}
+
+
+def test_latin_word_boundaries_and_acronym_case():
+    assert ids("Iranian and Iraqi officials") == {"IR", "IQ"}
+    assert ids("the UN said") == {"Q1065"}
+    assert ids("let us go, who knows") == set()
+    assert ids("WHO and the US") == {"Q7817", "US"}
+    assert ids("Omani") == {"OM"}
+
+
+def test_longest_match_wins():
+    assert ids("Papua New Guinea and Guinea") == {"PG", "GN"}
+    assert ids("the UN Security Council met") == {"Q37470"}
+
+
+def test_chinese_without_spaces():
+    assert ids("中国和美国在联合国") == {"CN", "US", "Q1065"}
+    assert ids("印度尼西亚") == {"ID"}
+
+
+def test_russian_stems():
+    assert ids("в Китае и России") == {"CN", "RU"}
+    assert ids("китайская делегация") == {"CN"}
+
+
+def test_mentions_and_first_offset():
+    text = "Paris said. Then in PARIS again, and in Paris."
+    (paris,) = find_entities(text)
+    assert (paris.id, paris.name, paris.type, paris.mentions, paris.first_offset) == (
+        "Q90",
+        "Paris",
+        "place",
+        3,
+        0,
+    )
+    (egypt,) = find_entities("قال وزير خارجية مصر")
+    assert "قال وزير خارجية مصر"[egypt.first_offset :].startswith("مصر")
+
+
+def test_agencies_without_checked_ids_are_not_tags():
+    assert ids("(KUNA) said") == set()
+    assert load().resolve("KUNA", ("agency",)).name == "Kuwait News Agency"
+
+
+def test_gazetteer_version_is_a_string():
+    assert load().version.isdigit()
+
+
+def test_keywords_per_language():
+    text = (
+        "The central bank raised interest rates on Thursday. The central bank said "
+        "inflation remained high and interest rates would stay high."
+    )
+    words = keywords(text, "en")
+    assert 0 < len(words) <= 8
+    assert any("central bank" in w.casefold() or "interest" in w.casefold() for w in words)
+    assert keywords("中国和美国", "zh") == []
+    assert keywords("x", None) == []
+
+
+def test_entity_sample_precision(corpus_file):
+    """On the annotated corpus sample, nearly everything found is right."""
+    sample = json.loads((GOLDEN / "entity_sample.json").read_text("utf-8"))
+    record = next(r for r in sample["records"] if r["file"].startswith("bbc"))
+    path = corpus_file(record["file"])
+    row = next(r for r in read_jsonl(path) if r["id"] == record["id"])
+    found = ids(f"{row['title']}\n{row['text']}"[: sample["window_chars"]])
+    assert found == set(record["expected"])

@@ -1,0 +1,77 @@
+"""Idempotency, the reconciler, and articles that fail for good."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from tests.helpers import wait_until
+from wiredesk.feedserver import SAMPLE_FEEDS_DIR
+from wiredesk.ingester.parse import parse_feed
+from wiredesk.pipeline.tasks import process, process_article, reconcile
+from wiredesk.store import articles as article_store
+from wiredesk.store import models
+from wiredesk.store.feeds import add_feed
+from wiredesk.store.models import utcnow
+
+
+def _store_sample(database: Any, trust: str = "auto") -> list[str]:
+    body = (SAMPLE_FEEDS_DIR / "world-wire.xml").read_bytes()
+    with database.session() as session:
+        feed_id = add_feed(session, "http://127.0.0.1/world-wire.xml", trust=trust).id
+    parsed = parse_feed(body, feed_id=feed_id, url="http://127.0.0.1/world-wire.xml")
+    with database.session() as session:
+        for article in parsed.articles:
+            article_store.upsert(session, article)
+    return [a.id for a in parsed.articles]
+
+
+def _status(database: Any, article_id: str) -> str:
+    with database.session() as session:
+        return session.get(models.Article, article_id).status
+
+
+def test_processing_twice_changes_nothing(celery_app: Any, database: Any) -> None:
+    services = celery_app.wiredesk
+    article_id = _store_sample(database)[0]
+    assert process_article(services, article_id) == "published"
+    with database.session() as session:
+        story_id = session.get(models.Article, article_id).story_id
+        before = session.get(models.Story, story_id).updated_at
+    assert process_article(services, article_id) == "published"
+    with database.session() as session:
+        row = session.get(models.Article, article_id)
+        assert session.get(models.Story, row.story_id).updated_at == before
+        assert len(list(session.scalars(select(models.Story)))) == 1
+
+
+def test_untrusted_feed_waits_for_review(celery_app: Any, database: Any) -> None:
+    article_id = _store_sample(database, trust="review")[0]
+    assert process_article(celery_app.wiredesk, article_id) == "pending_review"
+    with database.session() as session:
+        assert session.get(models.Article, article_id).routing_rule == "untrusted-feed"
+
+
+def test_reconciler_re_enqueues_stuck_articles(worker: Any, celery_app: Any,
+                                               database: Any) -> None:
+    ids = _store_sample(database)
+    # As if the process messages were lost: nothing was enqueued, and time has passed.
+    with database.session() as session:
+        for row in session.scalars(select(models.Article)):
+            row.status_changed_at = utcnow() - timedelta(hours=1)
+    reconcile.delay()
+    wait_until(lambda: all(_status(database, i) == "published" for i in ids),
+               message="the reconciler to finish the stuck articles")
+
+
+def test_an_article_that_cannot_be_processed_fails_visibly(worker: Any, database: Any) -> None:
+    article_id = _store_sample(database)[0]
+    with database.session() as session:  # a row no stage can read: the schema refuses it
+        session.get(models.Article, article_id).entities = [{"type": "alien", "name": "x"}]
+    process.delay(article_id)
+    wait_until(lambda: _status(database, article_id) == "failed", timeout=60,
+               message="the article to fail after its retries")
+    with database.session() as session:
+        assert "ValidationError" in session.get(models.Article, article_id).error

@@ -1,0 +1,58 @@
+"""Every feed and API response carries validators and answers 304 when unchanged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import feedparser
+import pytest
+
+from tests.pipeline.test_reliability import _store_sample
+from wiredesk.pipeline.tasks import process_article
+
+PATHS = ["/feeds/all.atom", "/feeds/all.rss", "/feeds/all.json", "/api/v1/stories"]
+
+
+@pytest.fixture
+def published(celery_app: Any, database: Any) -> list[str]:
+    ids = _store_sample(database)
+    for article_id in ids:
+        process_article(celery_app.wiredesk, article_id)
+    return ids
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_conditional_requests(path: str, publisher: Any, published: list[str]) -> None:
+    first = publisher.get(path)
+    assert first.status_code == 200 and first.headers["ETag"]
+    assert first.headers["Last-Modified"]
+    again = publisher.get(path, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    since = publisher.get(path, headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    assert since.status_code == 304
+
+
+def test_story_detail_caching_and_404(publisher: Any, published: list[str]) -> None:
+    story_uri = publisher.get("/api/v1/stories").get_json()["data"][0]["uri"]
+    path = "/api/v1/stories/" + story_uri.rsplit("/", 1)[1]
+    first = publisher.get(path)
+    assert publisher.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    assert publisher.get("/api/v1/stories/s1-nope").status_code == 404
+    assert publisher.get("/api/v1/stories?cursor=%%%").status_code == 400
+
+
+def test_feeds_parse_and_html_is_sanitized(publisher: Any, published: list[str]) -> None:
+    for path in ("/feeds/all.atom", "/feeds/all.rss"):
+        parsed = feedparser.parse(publisher.get(path).data)
+        assert not parsed.bozo and len(parsed.entries) == 3
+    body = publisher.get("/feeds/all.json").get_json()
+    assert body["version"] == "https://jsonfeed.org/version/1.1" and len(body["items"]) == 3
+    assert all("<script" not in item.get("content_html", "") for item in body["items"])
+    page = publisher.get("/").data.decode()
+    assert "Marathon runner sets course record" in page and "<script>alert" not in page
+
+
+def test_health_and_metrics(publisher: Any, published: list[str]) -> None:
+    assert publisher.get("/healthz").status_code == 200
+    publisher.get("/feeds/all.atom")
+    assert b"wiredesk_publisher_requests_total" in publisher.get("/metrics").data

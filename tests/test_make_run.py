@@ -1,0 +1,66 @@
+"""`wiredesk run` (what `make run` starts) on embedded defaults: stories appear, Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import wait_until
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fetch_json(url: str) -> dict | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return json.load(response)
+    except OSError:
+        return None
+
+
+@pytest.mark.slow
+def test_run_serves_sample_stories_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REDIS_URL", "DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
+    env.update({
+        "WIREDESK_DATA_DIR": str(tmp_path / "data"),
+        "WIREDESK_SAMPLE_FEEDS": "1",
+        "WIREDESK_SAMPLE_FEEDS_PORT": str(free_port()),
+        "WIREDESK_PUBLISHER_PORT": str(port),
+        "WIREDESK_PUBLISHER_WORKERS": "1",
+        "WIREDESK_INGESTER_METRICS_PORT": str(free_port()),
+        "WIREDESK_PIPELINE_METRICS_PORT": str(free_port()),
+        "WIREDESK_WORKER_CONCURRENCY": "1",
+        "WIREDESK_SCHEDULE_EVERY_SECONDS": "1",
+    })
+    log = (tmp_path / "run.log").open("wb")
+    child = subprocess.Popen([sys.executable, "-m", "wiredesk", "run"], env=env,
+                             stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def six_stories() -> bool:
+            body = fetch_json(f"http://127.0.0.1:{port}/api/v1/stories")
+            return bool(body) and len(body["data"]) == 6
+
+        wait_until(six_stories, timeout=90, interval=0.5, message="the sample stories")
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=60) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+        log.close()
+    output = (tmp_path / "run.log").read_text(errors="replace")
+    assert "embedded Valkey" in output and "stopped" in output
+    assert (tmp_path / "data" / "wiredesk.db").exists()

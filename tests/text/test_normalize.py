@@ -1,0 +1,46 @@
+"""Golden matching forms: what tagging, dedupe and categorization compare."""
+
+from __future__ import annotations
+
+import pytest
+
+from wiredesk.text.normalize import normalize, normalize_with_offsets, tokens
+
+GOLDEN = [
+    ("KUALA LUMPUR, July 10 (Xinhua) --", "kuala lumpur july 10 xinhua"),
+    ("Growth of 1,234.5 bn", "growth of 12345 bn"),
+    ("وَقَالَ الرَّئِيسُ الصِّينِيُّ", "وقال الرييس الصيني"),
+    ("أحمد إلى آسيا مؤتمر", "احمد الي اسيا موتمر"),
+    ("مدرسة ـــ كبيرة", "مدرسه كبيره"),
+    ("عام ٢٠٢٥ و۱۴۰۴", "عام 2025 و1404"),
+    ("吉隆坡７月１０日电（记者）", "吉隆坡7月10日电 记者"),
+    ("ПРЕЗИДЕНТ Ёлкин", "президент елкин"),
+    ("Straße ÉLYSÉE", "strasse élysée"),
+    ("Ma\u00adlay\u200bsia \u200fsaid", "malaysia said"),
+    ("ﻻ إله", "لا اله"),
+    ("  ", ""),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), GOLDEN)
+def test_normalize_golden(text, expected):
+    assert normalize(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), GOLDEN)
+def test_normalize_with_offsets_agrees(text, expected):
+    normalized, offsets = normalize_with_offsets(text)
+    assert normalized == expected
+    assert len(offsets) == len(normalized)
+    assert offsets == sorted(offsets)
+
+
+def test_offsets_point_into_the_source():
+    text = "وقال (شينخوا) في بكين"
+    normalized, offsets = normalize_with_offsets(text)
+    at = normalized.index("بكين")
+    assert text[offsets[at] :].startswith("بكين")
+
+
+def test_tokens():
+    assert tokens("U.S. President, WHO") == ["u", "s", "president", "who"]
