@@ -11,7 +11,7 @@ import math
 import re
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -28,7 +28,10 @@ NUM_PERM = 40  # permutations kept in the stored signature (40 bytes: fits a lis
 SIGNATURE_BITS = 8  # b-bit MinHash: only the low byte of each minimum is stored
 BANDS = 16
 ROWS = 2  # the first BANDS * ROWS permutations are banded: candidate curve 1-(1-s^2)^16
-NEAR_THRESHOLD = 0.30  # estimated Jaccard a candidate must reach; tuned on the eval split
+# Estimated Jaccard a candidate must reach: the middle of the best-F1 plateau on the tune half
+# of the near-duplicate eval (heavily trimmed copies sit near 0.2, same-outlet boilerplate
+# negatives below 0.15). Raise it with WIREDESK_DEDUPE_NEAR_THRESHOLD if merges look wrong.
+NEAR_THRESHOLD = 0.16
 MIN_TOKENS = 8  # bodies shorter than this are left to tier 1 and tier 3
 
 
@@ -72,6 +75,7 @@ class Anchors:
     date: str | None  # dateline ISO date
     agency: str | None
     published: float | None  # POSIX seconds
+    terms: dict[str, float] = field(default_factory=dict, compare=False)  # term_vector()
 
 
 @dataclass(frozen=True)
@@ -176,10 +180,18 @@ def is_near_duplicate(a: Fingerprint, b: Fingerprint, threshold: float = NEAR_TH
 # --- tier 3: same story from anchors ------------------------------------------------------------
 
 _NUMBER = re.compile(r"\d+")
-# Numbers that say little about which event it is (small counts, common years are kept apart).
+# Numbers that say little about which event it is.
 _WEAK_NUMBERS = {str(n) for n in range(0, 11)}
-STORY_THRESHOLD = 0.5  # tuned on the same-story eval split
 STORY_WINDOW_SECONDS = 72 * 3600
+MIN_TERM_CHARS = 4  # shorter words are mostly function words in every language we carry
+
+# Logistic model over story_features(), fitted on the tune half of the same-story eval
+# (`python -m wiredesk.evaluation.dedupe --fit`); the threshold is the tune-half operating point.
+STORY_FEATURES = ("entities", "numbers", "terms", "same_place", "other_place", "same_date")
+STORY_WEIGHTS = (0.0, 4.228, 12.124, 3.937, -3.097, 0.0)
+STORY_BIAS = -4.565
+# The precision >= 0.95 operating point on the tune half (0.41 is the best-F1 point).
+STORY_THRESHOLD = 0.80
 
 
 def number_anchors(text: str) -> frozenset[str]:
@@ -188,17 +200,30 @@ def number_anchors(text: str) -> frozenset[str]:
     return frozenset(found - _WEAK_NUMBERS)
 
 
+def term_vector(words: Sequence[str]) -> dict[str, float]:
+    """Unit-length log-tf vector of the content words (same-language evidence only)."""
+    counts: dict[str, int] = {}
+    for w in words:
+        if len(w) >= MIN_TERM_CHARS and not w.isdigit():
+            counts[w] = counts.get(w, 0) + 1
+    vec = {w: 1.0 + math.log(n) for w, n in counts.items()}
+    norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+    return {w: v / norm for w, v in vec.items()}
+
+
 def anchors(article: Article) -> Anchors:
-    """The language-independent anchors of an article (entities come from the tag stage)."""
+    """The anchors of an article (entities come from the tag stage, dateline from its stage)."""
     d = article.dateline
     when = article.published_at or article.fetched_at
+    text = f"{article.title}\n{matching_body(article)}"
     return Anchors(
         entities=frozenset(e.id for e in article.entities),
-        numbers=number_anchors(f"{article.title}\n{matching_body(article)}"),
+        numbers=number_anchors(text),
         place=(d.place_id or (normalize(d.place) if d.place else None)) if d else None,
         date=d.date if d else None,
         agency=normalize(d.agency) if d and d.agency else None,
         published=when.timestamp() if isinstance(when, datetime) else None,
+        terms=term_vector(tokens(text)),
     )
 
 
@@ -209,34 +234,31 @@ def _overlap(a: frozenset[str], b: frozenset[str], smooth: float = 1.0) -> float
     return len(a & b) / (min(len(a), len(b)) + smooth)
 
 
-def story_score(
-    a: Anchors,
-    b: Anchors,
-    entity_weights: dict[str, float] | None = None,
-    window_seconds: float = STORY_WINDOW_SECONDS,
-) -> float:
-    """Same-story score in [0, 1] from shared anchors; 0 outside the publication window."""
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b.get(w, 0.0) for w, v in a.items())
+
+
+def story_features(a: Anchors, b: Anchors) -> tuple[float, ...]:
+    """The evidence two articles report one event, in STORY_FEATURES order."""
+    return (
+        _overlap(a.entities, b.entities),
+        _overlap(a.numbers, b.numbers, smooth=2.0),
+        _cosine(a.terms, b.terms),
+        1.0 if a.place and a.place == b.place else 0.0,
+        1.0 if a.place and b.place and a.place != b.place else 0.0,
+        1.0 if a.date and a.date == b.date else 0.0,
+    )
+
+
+def story_score(a: Anchors, b: Anchors, window_seconds: float = STORY_WINDOW_SECONDS) -> float:
+    """Same-story probability in [0, 1]; 0 outside the publication window."""
     if a.published is not None and b.published is not None:
         if abs(a.published - b.published) > window_seconds:
             return 0.0
-    if entity_weights:
-        shared = sum(entity_weights.get(e, 1.0) for e in a.entities & b.entities)
-        smaller = min(
-            sum(entity_weights.get(e, 1.0) for e in a.entities),
-            sum(entity_weights.get(e, 1.0) for e in b.entities),
-        )
-        ent = shared / (smaller + 1.0) if smaller else 0.0
-    else:
-        ent = _overlap(a.entities, b.entities)
-    num = _overlap(a.numbers, b.numbers, smooth=2.0)
-    score = 0.6 * ent + 0.3 * num
-    if a.place and a.place == b.place:
-        score += 0.05
-    if a.date and a.date == b.date:
-        score += 0.05
-    if a.place and b.place and a.place != b.place:
-        score -= 0.1  # two datelines in two places: usually two events
-    return max(0.0, min(1.0, score))
+    z = STORY_BIAS + sum(w * x for w, x in zip(STORY_WEIGHTS, story_features(a, b), strict=True))
+    return 1.0 / (1.0 + math.exp(-z))
 
 
 def is_same_story(a: Anchors, b: Anchors, threshold: float = STORY_THRESHOLD) -> bool:
