@@ -2,6 +2,7 @@ import multiprocessing
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 
@@ -84,7 +85,7 @@ def test_rebuild_keeps_story_ids(redis_client) -> None:
     assert index.stats().articles == 3
 
 
-def _worker(url: str, ids: list[int], start: float, out: "multiprocessing.Queue[list[str]]") -> None:
+def _worker(url: str, ids: list[int], start: float, out: "multiprocessing.Queue[Any]") -> None:
     index = DedupeIndex(redis.Redis.from_url(url))
     while time.time() < start:  # line the workers up so their calls truly overlap
         pass
@@ -113,3 +114,10 @@ def test_concurrent_threads_end_with_one_story(redis_client) -> None:
     with ThreadPoolExecutor(8) as pool:
         stories = list(pool.map(lambda n: index.find_story(_copy(n)).story_id, range(64)))
     assert len(set(stories)) == 1
+
+
+def test_a_tier3_fallback_is_what_later_copies_join(redis_client) -> None:
+    index = DedupeIndex(redis_client)
+    story = dedupe.StoryMatch("s1-" + "e" * 32, "story", 0.9, None)
+    assert index.find_story(_copy(1), fallback=story) == story
+    assert index.find_story(_copy(2)).story_id == story.story_id

@@ -26,7 +26,7 @@ from datetime import datetime
 
 import redis
 
-from wiredesk import keys
+from wiredesk import config, keys
 from wiredesk.identity import story_id_for
 from wiredesk.pipeline.stages import dedupe
 from wiredesk.schemas import Article
@@ -185,6 +185,15 @@ class DedupeIndex:
         self.prefix = keys.dedupe_index_prefix(self.version)
         self._script = client.register_script(_LUA)  # EVALSHA, loaded once per server
 
+    @classmethod
+    def from_config(cls, client: redis.Redis, cfg: config.Config) -> DedupeIndex:
+        """The index with the window and threshold of the configuration."""
+        return cls(
+            client,
+            window_seconds=cfg.dedupe_window_seconds,
+            threshold=cfg.dedupe_near_threshold or dedupe.NEAR_THRESHOLD,
+        )
+
     def _n_slots(self) -> int:
         return math.ceil(self.window_seconds / keys.DEDUPE_SLOT_SECONDS)
 
@@ -206,20 +215,29 @@ class DedupeIndex:
         article: Article,
         fp: dedupe.Fingerprint | None = None,
         at: datetime | float | None = None,
+        fallback: dedupe.StoryMatch | None = None,
     ) -> dedupe.StoryMatch:
-        """Insert the article and return the story it founds or joins (tier 'near' or None)."""
+        """Insert the article and return the story it joins (tier 'near') or founds.
+
+        ``fallback`` (a tier-3 ``match_story`` result) is the story the article joins when no
+        near-duplicate is found; it is what the index then records for later copies.
+        """
         fp = fp if fp is not None else dedupe.fingerprint(article)
-        own_story = article.story_id or story_id_for(article.id)
+        own_story = (fallback.story_id if fallback else None) or article.story_id or story_id_for(
+            article.id
+        )
         if not fp.bands:
-            return dedupe.StoryMatch(own_story, None, None)
+            return fallback or dedupe.StoryMatch(own_story, None, None)
         when = _seconds(at if at is not None else (article.fetched_at or article.published_at))
         story_raw, what, score = self._script(
             args=self._args(article.id, own_story, fp, when, force=False)
         )
         story = _unpack_story(story_raw)
         if what == b"new":
-            return dedupe.StoryMatch(story, None, None)
+            return fallback or dedupe.StoryMatch(story, None, None)
         if what == b"again":
+            if fallback and story == fallback.story_id:
+                return fallback
             tier = None if story == own_story else "near"
             return dedupe.StoryMatch(story, tier, None)
         return dedupe.StoryMatch(story, "near", round(float(score), 4), bytes(what).hex())

@@ -73,3 +73,23 @@ def test_canonical_is_earliest_then_most_complete_then_id() -> None:
     twin = _article("a1-" + "7" * 32, "a much longer body", published_at=t0)
     assert dedupe.canonical([early_long, twin]).id == twin.id
 
+
+
+def test_match_story_picks_the_best_candidate_deterministically() -> None:
+    when = datetime(2024, 3, 5, 10, tzinfo=UTC)
+    ents = [Entity("country", "Belgium", "BE")]
+    article = _article("a1-" + "5" * 32, TEXT, entities=ents, published_at=when)
+    same = [
+        _article("a1-" + "6" * 32, TEXT + " Extra.", entities=ents, published_at=when,
+                 story_id="s1-" + "b" * 32),
+        _article("a1-" + "7" * 32, TEXT + " Extra.", entities=ents, published_at=when,
+                 story_id="s1-" + "a" * 32),
+    ]
+    other = _article("a1-" + "8" * 32, "Completely unrelated football report with 3 goals.",
+                     published_at=when, story_id="s1-" + "c" * 32)
+    match = dedupe.match_story(article, [other, *same])
+    assert match is not None and match.tier == "story"
+    assert match.story_id == "s1-" + "a" * 32  # equal scores and times: smallest story id
+    assert dedupe.match_story(article, [other]) is None
+    joined = dedupe.apply_match(article, match)
+    assert (joined.story_id, joined.duplicate_tier) == (match.story_id, "story")

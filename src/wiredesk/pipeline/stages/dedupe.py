@@ -196,7 +196,11 @@ STORY_THRESHOLD = 0.80
 
 def number_anchors(text: str) -> frozenset[str]:
     """Distinct numbers of the normalized text, minus the tiny ones every article has."""
-    found = {m.lstrip("0") or "0" for m in _NUMBER.findall(normalize(text))}
+    return _numbers(normalize(text))
+
+
+def _numbers(normalized: str) -> frozenset[str]:
+    found = {m.lstrip("0") or "0" for m in _NUMBER.findall(normalized)}
     return frozenset(found - _WEAK_NUMBERS)
 
 
@@ -215,15 +219,15 @@ def anchors(article: Article) -> Anchors:
     """The anchors of an article (entities come from the tag stage, dateline from its stage)."""
     d = article.dateline
     when = article.published_at or article.fetched_at
-    text = f"{article.title}\n{matching_body(article)}"
+    words = tokens(f"{article.title}\n{matching_body(article)}")
     return Anchors(
         entities=frozenset(e.id for e in article.entities),
-        numbers=number_anchors(text),
+        numbers=_numbers(" ".join(words)),
         place=(d.place_id or (normalize(d.place) if d.place else None)) if d else None,
         date=d.date if d else None,
         agency=normalize(d.agency) if d and d.agency else None,
         published=when.timestamp() if isinstance(when, datetime) else None,
-        terms=term_vector(tokens(text)),
+        terms=term_vector(words),
     )
 
 
@@ -264,6 +268,38 @@ def story_score(a: Anchors, b: Anchors, window_seconds: float = STORY_WINDOW_SEC
 def is_same_story(a: Anchors, b: Anchors, threshold: float = STORY_THRESHOLD) -> bool:
     """Tier 3 decision for two articles' anchors."""
     return story_score(a, b) >= threshold
+
+
+def match_story(
+    article: Article, candidates: Iterable[Article], threshold: float = STORY_THRESHOLD
+) -> StoryMatch | None:
+    """Tier 3: the story of the best-scoring candidate at or above threshold, else None.
+
+    Candidates are recent articles with a story (e.g. sharing an entity id, from the database).
+    Deterministic: highest score, then earliest candidate, then smallest story id.
+    """
+    own = anchors(article)
+    best: tuple[float, float, str, str] | None = None
+    for cand in candidates:
+        if cand.id == article.id or not cand.story_id:
+            continue
+        score = story_score(own, anchors(cand))
+        if score < threshold:
+            continue
+        when = cand.published_at or cand.fetched_at
+        key = (-score, when.timestamp() if when else math.inf, cand.story_id, cand.id)
+        if best is None or key < best:
+            best = key
+    if best is None:
+        return None
+    return StoryMatch(best[2], "story", round(-best[0], 4), best[3])
+
+
+def apply_match(article: Article, match: StoryMatch) -> Article:
+    """The article with its story id, duplicate tier and score set from a match."""
+    return article.replace(
+        story_id=match.story_id, duplicate_tier=match.tier, duplicate_score=match.score
+    )
 
 
 # --- stories -------------------------------------------------------------------------------------
