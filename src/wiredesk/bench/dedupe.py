@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import redis
 
+from wiredesk import keys
 from wiredesk.evaluation.corpus import corpus_dir, labeled, read_jsonl
 from wiredesk.pipeline.dedupe_index import DedupeIndex
 from wiredesk.pipeline.stages import dedupe
@@ -94,9 +95,13 @@ def bench_index(client: redis.Redis, size: int, rng: np.random.Generator) -> dic
     base = client.info("memory")["used_memory"]
     t0 = time.perf_counter()
     chunk = 50_000
+    all_times = now - rng.random(size) * (index.window_seconds - 3600)
+    slots = (all_times // keys.DEDUPE_SLOT_SECONDS).astype(int)
+    index.size_slots({int(s): int(n) for s, n in zip(*np.unique(slots, return_counts=True),
+                                                       strict=True)})
     for start in range(0, size, chunk):
         fps = _synthetic(min(chunk, size - start), rng)
-        times = now - rng.random(len(fps)) * (index.window_seconds - 3600)
+        times = all_times[start:start + len(fps)]
         items = [(f"a1-{secrets.token_hex(16)}", "", fp, float(t))
                  for fp, t in zip(fps, times, strict=True)]
         items = [(aid, "s" + aid[1:], fp, t) for aid, _, fp, t in items]

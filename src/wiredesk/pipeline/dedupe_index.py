@@ -20,7 +20,7 @@ import re
 import struct
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -247,16 +247,8 @@ class DedupeIndex:
     ) -> int:
         """Index (article id, story id, fingerprint, time) as they are, pipelined; no query."""
         items = [it for it in items if it[2].bands]
-        # Size every slot by its own volume before filling it.
-        counts = Counter(int(at) // keys.DEDUPE_SLOT_SECONDS for *_, at in items)
+        self.size_slots(Counter(int(at) // keys.DEDUPE_SLOT_SECONDS for *_, at in items))
         pipe = self.client.pipeline(transaction=False)
-        for slot, n in counts.items():
-            bits = math.ceil(math.log2(max(2, n * dedupe.BANDS / FIELDS_PER_SHARD)))
-            bits = max(MIN_SHARD_BITS, min(MAX_SHARD_BITS, max(bits, self.default_shard_bits)))
-            key = keys.dedupe_slot_key(self.version, slot)
-            pipe.hsetnx(key, "bits", bits)
-            pipe.expireat(key, keys.dedupe_expire_at(slot, self.window_seconds))
-        pipe.execute()
         done = 0
         for i, (article_id, story_id, fp, at) in enumerate(items, 1):
             self._script(args=self._args(article_id, story_id, fp, at, force=True), client=pipe)
@@ -265,6 +257,17 @@ class DedupeIndex:
             done += 1
         pipe.execute()
         return done
+
+    def size_slots(self, counts: Mapping[int, int]) -> None:
+        """Fix the shard bits of slots about to be bulk-filled from their article counts."""
+        pipe = self.client.pipeline(transaction=False)
+        for slot, n in counts.items():
+            bits = math.ceil(math.log2(max(2, n * dedupe.BANDS / FIELDS_PER_SHARD)))
+            bits = max(MIN_SHARD_BITS, min(MAX_SHARD_BITS, max(bits, self.default_shard_bits)))
+            key = keys.dedupe_slot_key(self.version, slot)
+            pipe.hsetnx(key, "bits", bits)  # a slot already in use keeps its layout
+            pipe.expireat(key, keys.dedupe_expire_at(slot, self.window_seconds))
+        pipe.execute()
 
     def stats(self) -> IndexStats:
         """Count slots, indexed articles and keys of this fingerprint version."""
