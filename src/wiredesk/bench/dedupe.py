@@ -87,6 +87,28 @@ def _synthetic(n: int, rng: np.random.Generator) -> list[dedupe.Fingerprint]:
             for i in range(n)]
 
 
+def _memory_usage(client: redis.Redis) -> tuple[int, int]:
+    """Bytes of every key of this database by MEMORY USAGE (exact: SAMPLES 0), and key count."""
+    total = n = 0
+    batch: list[bytes] = []
+
+    def flush() -> int:
+        pipe = client.pipeline(transaction=False)
+        for key in batch:
+            pipe.memory_usage(key, samples=0)
+        return sum(v or 0 for v in pipe.execute())
+
+    for key in client.scan_iter(count=5000):
+        batch.append(key)
+        n += 1
+        if len(batch) >= 5000:
+            total += flush()
+            batch.clear()
+    if batch:
+        total += flush()
+    return total, n
+
+
 def bench_index(client: redis.Redis, size: int, rng: np.random.Generator) -> dict[str, Any]:
     """Fill the window with ``size`` synthetic articles, then time live insert+query calls."""
     client.flushdb()
@@ -107,8 +129,8 @@ def bench_index(client: redis.Redis, size: int, rng: np.random.Generator) -> dic
         items = [(aid, "s" + aid[1:], fp, t) for aid, _, fp, t in items]
         index.insert_many(items)
     fill_s = time.perf_counter() - t0
-    used = client.info("memory")["used_memory"] - base
-    n_keys = client.dbsize()
+    info_delta = client.info("memory")["used_memory"] - base  # server-wide: noisy when shared
+    used, n_keys = _memory_usage(client)
     # Live path: find_story of fresh articles (a quarter of them copies of indexed ones).
     fps = _synthetic(QUERIES, rng)
     latencies = []
@@ -125,6 +147,7 @@ def bench_index(client: redis.Redis, size: int, rng: np.random.Generator) -> dic
         "fill_seconds": round(fill_s, 1),
         "fill_per_s": round(size / fill_s),
         "memory_bytes_per_article": round(used / size, 1),
+        "info_used_memory_delta_per_article": round(info_delta / size, 1),
         "keys": n_keys,
         "insert_query_us_mean": round(statistics.mean(latencies) * 1e6, 1),
         "insert_query_us_p50": round(latencies[len(latencies) // 2] * 1e6, 1),

@@ -63,7 +63,7 @@ local function slot_bits(s, create)
   local prev = tonumber(redis.call('HGET', prefix .. 's:' .. (s - 1), 'n') or '0')
   local b = default_bits
   if prev > 0 then
-    b = math.ceil(math.log(prev * nb / 64) / math.log(2))
+    b = math.ceil(math.log(prev * nb / __FIELDS_PER_SHARD__) / math.log(2))
     b = math.max(2, math.min(20, math.max(b, default_bits)))
   end
   redis.call('HSET', key, 'bits', b)
@@ -93,7 +93,7 @@ if not force then
         if packed then
           for p = 1, #packed, 6 do
             local h = string.sub(packed, p, p + 5)
-            if h ~= handle and not seen[h] and n_cand < 256 then
+            if h ~= handle and not seen[h] and n_cand < __MAX_CANDIDATES__ then
               seen[h] = true
               n_cand = n_cand + 1
               local meta = redis.call('HGET', prefix .. 'm:' .. s .. ':' .. meta_shard(h, bits), h)
@@ -128,7 +128,7 @@ for i = 0, nb - 1 do
   local key = prefix .. 'b:' .. slot .. ':' .. (src % mod)
   local packed = redis.call('HGET', key, field) or ''
   packed = packed .. handle
-  if #packed > 6 * 8 then packed = string.sub(packed, #packed - 6 * 8 + 1) end
+  if #packed > 6 * __MAX_HANDLES__ then packed = string.sub(packed, #packed - 6 * __MAX_HANDLES__ + 1) end
   redis.call('HSET', key, field, packed)
   redis.call('EXPIREAT', key, expire_at)
 end
@@ -140,6 +140,11 @@ if best_score < 0 then
 end
 return {best_story, best_handle, tostring(best_score)}
 """
+_LUA = (
+    _LUA.replace("__MAX_CANDIDATES__", str(MAX_CANDIDATES))
+    .replace("__MAX_HANDLES__", str(MAX_BUCKET_HANDLES))
+    .replace("__FIELDS_PER_SHARD__", str(FIELDS_PER_SHARD))
+)
 
 
 def _pack_id(value: str) -> bytes:
@@ -155,16 +160,18 @@ def _unpack_story(raw: bytes) -> str:
 
 def handle(article_id: str) -> bytes:
     """The article's 6-byte handle in the index (48 bits of its id hash)."""
-    return bytes.fromhex(_ID.match(article_id).group(2)[:12]) if _ID.match(article_id) else b""
+    match = _ID.match(article_id)
+    if not match:
+        raise ValueError(f"not a Wiredesk article id: {article_id!r}")
+    return bytes.fromhex(match.group(2)[:12])
 
 
 @dataclass(frozen=True)
 class IndexStats:
-    """Size of the index: slots in the window, indexed articles, keys."""
+    """Size of the index: slots in the window and indexed articles (for a gauge)."""
 
     slots: int
     articles: int
-    keys: int
 
 
 class DedupeIndex:
@@ -269,15 +276,16 @@ class DedupeIndex:
             pipe.expireat(key, keys.dedupe_expire_at(slot, self.window_seconds))
         pipe.execute()
 
-    def stats(self) -> IndexStats:
-        """Count slots, indexed articles and keys of this fingerprint version."""
-        slots = articles = n_keys = 0
-        for key in self.client.scan_iter(match=self.prefix + "*", count=1000):
-            n_keys += 1
-            if key.decode().startswith(self.prefix + "s:"):
+    def stats(self, now: float | None = None) -> IndexStats:
+        """Slots and indexed articles in the window (reads only the slot keys: cheap)."""
+        slot = int(time.time() if now is None else now) // keys.DEDUPE_SLOT_SECONDS
+        slots = articles = 0
+        for s in range(slot - self._n_slots(), slot + 2):
+            n = self.client.hget(keys.dedupe_slot_key(self.version, s), "n")
+            if n is not None or self.client.exists(keys.dedupe_slot_key(self.version, s)):
                 slots += 1
-                articles += int(self.client.hget(key, "n") or 0)
-        return IndexStats(slots, articles, n_keys)
+                articles += int(n or 0)
+        return IndexStats(slots, articles)
 
     def clear(self) -> int:
         """Delete every key of the index (before a rebuild); returns how many."""
@@ -297,7 +305,11 @@ def _seconds(at: datetime | float | None) -> float:
 
 
 def rebuild(index: DedupeIndex, articles: Iterable[Article], now: float | None = None) -> int:
-    """Refill the index from stored articles of the window (each keeps its story id)."""
+    """Empty the index and refill it from stored articles of the window (each keeps its story).
+
+    Run it with the pipeline workers stopped (or accept that copies processed meanwhile may
+    found a story of their own); returns the number of articles indexed.
+    """
     now = time.time() if now is None else now
     oldest = now - index.window_seconds
     items = []
