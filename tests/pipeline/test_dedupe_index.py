@@ -1,5 +1,4 @@
 import multiprocessing
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -85,17 +84,17 @@ def test_rebuild_keeps_story_ids(redis_client) -> None:
     assert index.stats().articles == 3
 
 
-def _worker(url: str, ids: list[int], start: float, out: "multiprocessing.Queue[Any]") -> None:
+def _worker(url: str, ids: list[int], start: Any, out: "multiprocessing.Queue[Any]") -> None:
     index = DedupeIndex(redis.Redis.from_url(url))
-    while time.time() < start:  # line the workers up so their calls truly overlap
-        pass
+    index.client.ping()
+    start.wait(timeout=60)  # line the workers up so their calls truly overlap
     out.put([index.find_story(_copy(n)).story_id for n in ids])
 
 
 def test_concurrent_workers_end_with_one_story(redis_url, redis_client) -> None:
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    start = time.time() + 1.5
+    start = ctx.Barrier(4)
     procs = [ctx.Process(target=_worker, args=(redis_url, list(range(w, 48, 4)), start, out))
              for w in range(4)]
     for p in procs:
