@@ -140,6 +140,14 @@ class Config:
         "Folder of the shared evaluation corpus. Empty: `<repo>/../shared/corpus`.",
     )
     log_level: str = setting("WIREDESK_LOG_LEVEL", "INFO", "Python logging level.")
+    dedupe_window_seconds: int = setting(
+        "WIREDESK_DEDUPE_WINDOW_SECONDS", 72 * 3600,
+        "Sliding window of the near-duplicate index: articles older than this are forgotten.", int,
+    )
+    dedupe_near_threshold: float = setting(
+        "WIREDESK_DEDUPE_NEAR_THRESHOLD", 0.0,
+        "Estimated Jaccard a near-duplicate candidate must reach. 0: the tuned default.", float,
+    )
 
     @property
     def sqlalchemy_url(self) -> str:

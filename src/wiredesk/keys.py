@@ -38,3 +38,36 @@ def story_lock(story_key: str) -> str:
 
 
 STORY_LOCK_TTL_SECONDS = 30
+
+
+# --- Near-duplicate (LSH) index: wiredesk.pipeline.dedupe_index --------------------------------
+# The index is time-sliced: each slot of DEDUPE_SLOT_SECONDS owns its own keys, which expire
+# together once the slot has left the window, so the window slides without per-entry TTLs.
+# The Lua script builds the same names from dedupe_index_prefix(); the functions below are the
+# reference for the layout and tests check the two agree. Version bumps when fingerprints change.
+DEDUPE_SLOT_SECONDS = 24 * 3600  # a query reads window/slot + 1 slots: few slots, few reads
+
+
+def dedupe_index_prefix(version: int) -> str:
+    """Common prefix of every key of the near-duplicate index for a fingerprint version."""
+    return f"{PREFIX}dedupe:v{version}:"
+
+
+def dedupe_slot_key(version: int, slot: int) -> str:
+    """Hash of one time slot's layout: shard bits of buckets and metas, and its article count."""
+    return f"{dedupe_index_prefix(version)}s:{slot}"
+
+
+def dedupe_bucket_key(version: int, slot: int, shard: int) -> str:
+    """Hash of LSH buckets of one slot shard: field = band key, value = packed article handles."""
+    return f"{dedupe_index_prefix(version)}b:{slot}:{shard}"
+
+
+def dedupe_meta_key(version: int, slot: int, shard: int) -> str:
+    """Hash of article metas of one slot shard: field = handle, value = signature+story+time."""
+    return f"{dedupe_index_prefix(version)}m:{slot}:{shard}"
+
+
+def dedupe_expire_at(slot: int, window_seconds: int) -> int:
+    """POSIX time at which a slot's keys expire: when the slot's end has left the window."""
+    return (slot + 1) * DEDUPE_SLOT_SECONDS + window_seconds

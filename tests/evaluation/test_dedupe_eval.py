@@ -1,0 +1,32 @@
+import random
+
+from wiredesk.evaluation import dedupe as ev
+
+TEXT = "\n".join(
+    f"Paragraph {i}: the council met on Monday to discuss the budget for item {i}, and members "
+    f"agreed to publish the minutes of meeting number {i * 7} next week."
+    for i in range(6)
+)
+
+
+def test_split_is_recorded_and_balanced() -> None:
+    ids = [f"pair-{i}" for i in range(2000)]
+    tune = [i for i in ids if ev.in_tune_half(i)]
+    assert 900 < len(tune) < 1100
+    assert ev.in_tune_half("pair-1") == ev.in_tune_half("pair-1")
+
+
+def test_tune_takes_the_middle_of_the_best_plateau() -> None:
+    scores = [0.1, 0.2, 0.8, 0.9]
+    gold = [False, False, True, True]
+    assert ev.tune(scores, gold, grid=[0.1, 0.3, 0.5, 0.7, 0.95]) == 0.5
+    assert ev.prf([True, False], [True, True])["recall"] == 0.5
+
+
+def test_edited_copies_are_near_duplicates() -> None:
+    doc = ev.Doc("d1", "en", "g", "Council meets", TEXT)
+    rng = random.Random(1)
+    for _ in range(5):
+        copy, edits = ev.edited_copy(doc, rng)
+        pair = ev.Pair("p", ev.doc_article(doc), copy, True, "k", "en", edits)
+        assert ev.near_score(pair) >= 0.16, edits
