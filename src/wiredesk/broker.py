@@ -83,6 +83,12 @@ class Services:
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.config.redis_url)
 
+    @cached_property
+    def dedupe_index(self) -> Any:
+        from wiredesk.pipeline.dedupe_index import DedupeIndex
+
+        return DedupeIndex.from_config(self.redis, self.config)
+
 
 def create_celery(config: Config | None = None) -> Celery:
     """A Celery app for ``config``: broker on Redis, queues by name, policy from config."""

@@ -52,6 +52,10 @@ STAGE_LAST_SUCCESS = Gauge(
     "wiredesk_pipeline_stage_last_success_timestamp_seconds",
     "When a stage last finished an article.", ["stage"], multiprocess_mode="max",
 )
+STORY_SIZE = Histogram(
+    "wiredesk_pipeline_story_size_articles", "Articles in a story when a new source joins it.",
+    buckets=(2, 3, 5, 10, 20, 50, 100),
+)
 ROUTING = Counter(
     "wiredesk_pipeline_routing_decisions_total", "Routing decisions by action.", ["action"],
 )
@@ -112,6 +116,22 @@ class QueueDepthCollector:
         except Exception:  # noqa: BLE001 - a scrape must not fail because Redis is down
             return
         yield family
+
+
+class DedupeIndexCollector:
+    """Articles in the near-duplicate index window, read from Redis at scrape time."""
+
+    def __init__(self, stats: Callable[[], Any]):
+        self.stats = stats
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            stats = self.stats()
+        except Exception:  # noqa: BLE001 - a scrape must not fail because Redis is down
+            return
+        yield GaugeMetricFamily("wiredesk_dedupe_index_articles",
+                                "Articles in the near-duplicate index window.",
+                                value=float(stats.articles))
 
 
 class FeedsInErrorCollector:

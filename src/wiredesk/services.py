@@ -48,6 +48,8 @@ def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool) 
     services: Services = app.wiredesk  # type: ignore[attr-defined]
     registry = metrics.registry()
     registry.register(metrics.QueueDepthCollector(services.redis, QUEUES))
+    if queue == "process":
+        registry.register(metrics.DedupeIndexCollector(services.dedupe_index.stats))
     if beat:  # one ingester per deployment runs beat: it alone reports the registry's state
         registry.register(metrics.FeedsInErrorCollector(lambda: feeds_in_error(services)))
     metrics.serve_metrics(config.metrics_host, port, registry, lambda: _healthy(services))

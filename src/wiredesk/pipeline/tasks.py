@@ -16,6 +16,7 @@ from sqlalchemy import select
 from wiredesk import events, keys, metrics
 from wiredesk.broker import Services, wiredesk_task
 from wiredesk.config import Config
+from wiredesk.pipeline.stages import dedupe
 from wiredesk.pipeline.stages.dateline import apply_dateline
 from wiredesk.pipeline.stages.exact import resolve_exact
 from wiredesk.pipeline.stages.language import detect_language
@@ -43,11 +44,18 @@ def enrich(article: Article, config: Config) -> Article:
     return article
 
 
-def resolve_story(article: Article, candidates: list[Article]) -> Article:
-    """Dedupe: join an existing story or found one."""
+def resolve_story(services: Services, session: Any, article: Article) -> Article:
+    """Dedupe: exact (database), near-duplicate (Redis index), same story (anchors)."""
     with metrics.stage_timer("dedupe"):
-        article = resolve_exact(article, candidates)
-        metrics.STAGE_ITEMS.labels("dedupe", article.duplicate_tier or "unique").inc()
+        revision_of_known_article = article.story_id is not None
+        article = resolve_exact(article, article_store.exact_candidates(session, article))
+        if article.duplicate_tier is None and not revision_of_known_article:
+            since = utcnow() - timedelta(seconds=services.config.dedupe_window_seconds)
+            same_story = dedupe.match_story(
+                article, article_store.story_candidates(session, article, since))
+            match = services.dedupe_index.find_story(article, fallback=same_story)
+            article = dedupe.apply_match(article, match)
+    metrics.STAGE_ITEMS.labels("dedupe", article.duplicate_tier or "unique").inc()
     return article
 
 
@@ -84,8 +92,7 @@ def _process_locked(services: Services, article_id: str) -> str:
                                          timeout=keys.STORY_LOCK_TTL_SECONDS,
                                          blocking_timeout=keys.STORY_LOCK_TTL_SECONDS)
         with story_lock:
-            candidates = article_store.exact_candidates(session, article)
-            article = resolve_story(article, candidates)
+            article = resolve_story(services, session, article)
             feed = session.get(models.Feed, article.feed_id)
             assert feed is not None
             decision = route(article, FeedInfo(feed.id, feed.name, feed.trust, feed.language))
@@ -110,12 +117,24 @@ def _apply(session: Any, row: models.Article, article: Article, decision: Routin
                              status="received", created_at=now, updated_at=now)
         session.add(story)
         session.flush()  # no ORM relationship orders this insert before the article's update
+    elif story.canonical_article_id != article.id:
+        current = session.get(models.Article, story.canonical_article_id)
+        if current is None or dedupe.canonical(
+                [article_store.to_article(current), article]).id == article.id:
+            story.canonical_article_id = article.id
     status = ACTION_STATUS[decision.action]
     rule, reason = decision.rule, decision.reason
     if article.duplicate_tier == "exact" and story.status in ("published", "corrected"):
         # Never publish the same copy twice: it becomes another source of the live story.
         status, rule = "published", "exact-duplicate"
         reason = f"exact duplicate; added as a source of published story {story.id}"
+        story.updated_at = now
+    elif (article.duplicate_tier and status == "published"
+          and story.status in ("published", "corrected")):
+        # A reprint or another outlet's report: the live story gains a source, not a twin.
+        rule = f"joined-{article.duplicate_tier}"
+        reason = (f"{article.duplicate_tier} duplicate (score {article.duplicate_score}) "
+                  f"joined published story {story.id}; {reason}")
         story.updated_at = now
     elif row.revision > 1 and story.status in ("published", "corrected") and status == "published":
         status = "corrected"
@@ -128,6 +147,9 @@ def _apply(session: Any, row: models.Article, article: Article, decision: Routin
     article = article.replace(status=status, routing_rule=rule, routing_reason=reason)
     article_store.write_enrichment(row, article)
     article_store.set_status(row, status)
+    if article.duplicate_tier:
+        session.flush()
+        metrics.STORY_SIZE.observe(article_store.story_size(session, story.id))
     return status
 
 

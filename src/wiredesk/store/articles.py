@@ -70,6 +70,31 @@ def _revision(row: models.Article) -> models.ArticleRevision:
     )
 
 
+def story_candidates(session: Session, article: schemas.Article, since: datetime,
+                     scan: int = 500, limit: int = 50) -> list[schemas.Article]:
+    """Recent articles already in a story that share an entity id with ``article`` (tier 3)."""
+    own = {e.id for e in article.entities}
+    if not own:
+        return []
+    recent = session.execute(
+        select(models.Article.id, models.Article.entities)
+        .where(models.Article.created_at >= since, models.Article.id != article.id,
+               models.Article.story_id.is_not(None))
+        .order_by(models.Article.created_at.desc())
+        .limit(scan)
+    ).all()
+    ids = [row.id for row in recent if own & {e.get("id") for e in row.entities or []}][:limit]
+    rows = session.scalars(select(models.Article).where(models.Article.id.in_(ids))) if ids else []
+    return [to_article(row) for row in rows]
+
+
+def story_size(session: Session, story_id: str) -> int:
+    from sqlalchemy import func
+
+    return session.scalar(select(func.count()).select_from(models.Article).where(
+        models.Article.story_id == story_id)) or 0
+
+
 def exact_candidates(session: Session, article: schemas.Article) -> list[schemas.Article]:
     """Other articles sharing the canonical link or content hash, already in a story."""
     clauses = [models.Article.content_hash == article.content_hash]
