@@ -35,3 +35,29 @@ def story_lock(story_key: str) -> str:
 
 
 STORY_LOCK_TTL_SECONDS = 30
+
+
+def host_inflight(host: str) -> str:
+    """Sorted set of fetch tokens in flight to one host, scored by when each token expires."""
+    return f"{PREFIX}host:inflight:{host.lower()}"
+
+
+# A token outlives a crashed worker by no more than this; the key itself expires with it.
+HOST_INFLIGHT_TTL_SECONDS = 120
+
+
+def host_rate(host: str, second: int) -> str:
+    """Fetches started to one host within one wall-clock second (a fixed-window counter)."""
+    return f"{PREFIX}host:rate:{host.lower()}:{second}"
+
+
+HOST_RATE_TTL_SECONDS = 2
+
+
+def websub_push(push_id: str) -> str:
+    """A WebSub push body waiting for the ingest worker that will parse and store it."""
+    return f"{PREFIX}websub:push:{push_id}"
+
+
+# Long enough for a backed-up ingest queue; a lost push is caught up by polling anyway.
+WEBSUB_PUSH_TTL_SECONDS = 6 * 3600
