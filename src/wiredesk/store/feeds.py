@@ -246,7 +246,7 @@ def format_errors(exc: ValidationError) -> str:
 # OPML: listparser reads (it copes with the many dialects in the wild); lxml writes.
 
 def parse_opml(data: bytes) -> list[dict[str, Any]]:
-    """Feed specs (url, name) from an OPML document; raises ValueError if it has none."""
+    """Feed specs (url, name) from an OPML document; ValueError if it lists no feed."""
     import listparser
 
     result = listparser.parse(data)
@@ -255,8 +255,9 @@ def parse_opml(data: bytes) -> list[dict[str, Any]]:
         url = (feed.get("url") or "").strip()
         if urlsplit(url).scheme in {"http", "https"}:
             specs.append({"url": url, "name": (feed.get("title") or "").strip()[:300]})
-    if not specs and result.bozo:
-        raise ValueError(f"not an OPML subscription list: {result.bozo_exception}")
+    if not specs:
+        why = f": {result.bozo_exception}" if result.bozo else ""
+        raise ValueError(f"no http(s) feeds found in the OPML document{why}")
     return specs
 
 
