@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
@@ -54,15 +54,15 @@ def _window(per_second: float) -> tuple[int, int]:
 
 
 @contextmanager
-def host_slot(client: redis.Redis, url: str, max_inflight: int,
-              per_second: float) -> Iterator[str | None]:
+def host_slot(client: redis.Redis, url: str, max_inflight: int, per_second: float,
+              clock: Callable[[], float] = time.time) -> Iterator[str | None]:
     """Hold a fetch slot on ``url``'s host; yields None when granted, else why it was denied."""
     if max_inflight <= 0 and per_second <= 0:
         yield None
         return
     host = host_of(url)
     token = uuid.uuid4().hex
-    now = time.time()
+    now = clock()
     window, starts = _window(per_second)
     inflight_key = keys.host_inflight(host)
     result = int(client.eval(  # type: ignore[no-untyped-call]
