@@ -3,14 +3,19 @@ recovery, Retry-After, cache hints, and no feed (or host) fetched more than allo
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import REGISTRY
+import pytest
+from prometheus_client import CollectorRegistry, multiprocess
 
 from tests.helpers import wait_until
 from wiredesk.broker import create_celery
@@ -21,15 +26,6 @@ from wiredesk.store.feeds import put_feed
 from wiredesk.store.models import Feed
 
 GOOD = (SAMPLE_FEEDS_DIR / "world-wire.xml").read_bytes()
-
-
-def skipped(reason: str) -> float:
-    return REGISTRY.get_sample_value("wiredesk_ingest_fetches_skipped_total",
-                                     {"reason": reason}) or 0.0
-
-
-def fetched(outcome: str) -> float:
-    return REGISTRY.get_sample_value("wiredesk_ingest_fetches_total", {"outcome": outcome}) or 0.0
 
 
 def services_for(config: Any, database: Any, **changes: Any) -> Any:
@@ -140,50 +136,92 @@ class ConcurrencyRecorder:
         return self.server.url(path)
 
 
-@contextmanager
-def two_workers(app: Any) -> Iterator[None]:
-    """Two real Celery workers (threads pools) consuming the ingest queue."""
-    from celery.contrib.testing.worker import start_worker
-
-    with ExitStack() as stack:
-        for name in ("one", "two"):
-            stack.enter_context(start_worker(
-                app, pool="threads", concurrency=4, perform_ping_check=False, queues=["ingest"],
-                hostname=f"{name}@test", shutdown_timeout=30.0, loglevel="WARNING"))
-        yield
+WORKER = ("from wiredesk.broker import create_celery; create_celery().worker_main(['worker', "
+          "'-Q', 'ingest', '-n', '{name}@%h', '-c', '4', '-P', 'threads', '--without-gossip', "
+          "'--without-mingle', '--loglevel', 'WARNING'])")
 
 
-def test_two_workers_never_fetch_one_feed_at_once(config: Any, database: Any, redis_client: Any,
-                                                  feed_server: Any) -> None:
-    app = services_for(config, database)
+class Workers:
+    """Two real Celery worker processes on the ingest queue; their metrics read from disk."""
+
+    def __init__(self, config: Any, metrics_dir: Path, **settings: str):
+        self.metrics_dir = metrics_dir
+        env = {**os.environ, "REDIS_URL": config.redis_url, "DATABASE_URL": config.sqlalchemy_url,
+               "WIREDESK_DATA_DIR": str(config.data_dir),
+               "WIREDESK_FETCH_ALLOW_NETWORKS": "127.0.0.1/32", "WIREDESK_SCHEDULE_JITTER": "0",
+               "WIREDESK_HOST_MAX_CONCURRENCY": "0", "WIREDESK_HOST_MAX_PER_SECOND": "0",
+               "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), **settings}
+        self.procs = [subprocess.Popen([sys.executable, "-c", WORKER.format(name=name)], env=env)
+                      for name in ("one", "two")]
+        self.app = create_celery(config)
+
+    def wait_ready(self) -> None:
+        wait_until(lambda: len(self.app.control.ping(timeout=0.5)) == 2, timeout=60,
+                   message="both workers answering")
+
+    def counter(self, name: str, **labels: str) -> float:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=str(self.metrics_dir))
+        return registry.get_sample_value(name, labels) or 0.0
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.send_signal(signal.SIGTERM)  # warm shutdown: finish what is running
+        for proc in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def workers(config: Any, database: Any, redis_client: Any, tmp_path: Path) -> Iterator[Any]:
+    started: list[Workers] = []
+
+    def start(**settings: str) -> Workers:
+        metrics_dir = tmp_path / f"metrics{len(started)}"
+        metrics_dir.mkdir()
+        started.append(Workers(config, metrics_dir, **settings))
+        started[-1].wait_ready()
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+def test_two_workers_never_fetch_one_feed_at_once(database: Any, feed_server: Any,
+                                                  workers: Any) -> None:
     recorder = ConcurrencyRecorder(feed_server)
     with database.session() as session:
         feed_id = put_feed(session, {"url": recorder.route("/one")}).id
-    locked_before, ok_before = skipped("locked"), fetched("ok")
-    with two_workers(app):
-        for _ in range(6):
-            fetch_feed.delay(feed_id)
-        wait_until(lambda: skipped("locked") >= locked_before + 5,
-                   message="five of six fetches to find the feed locked")
-        recorder.release.set()
-        wait_until(lambda: fetched("ok") >= ok_before + 1, message="the one real fetch")
+    running = workers()
+    for _ in range(6):
+        fetch_feed.delay(feed_id)
+    wait_until(lambda: running.counter("wiredesk_ingest_fetches_skipped_total",
+                                       reason="locked") >= 5,
+               message="five of six fetches to find the feed locked")
+    recorder.release.set()
+    wait_until(lambda: running.counter("wiredesk_ingest_fetches_total", outcome="ok") >= 1,
+               message="the one real fetch")
     assert recorder.requests["/one"] == 1 and recorder.peak["/one"] == 1
 
 
-def test_one_host_gets_at_most_its_concurrency(config: Any, database: Any, redis_client: Any,
-                                               feed_server: Any) -> None:
-    app = services_for(config, database, host_max_concurrency=2)
+def test_one_host_gets_at_most_its_concurrency(database: Any, feed_server: Any,
+                                               workers: Any) -> None:
     recorder = ConcurrencyRecorder(feed_server)
     with database.session() as session:
         ids = [put_feed(session, {"url": recorder.route(f"/host/{n}")}).id for n in range(6)]
-    busy_before, ok_before = skipped("host_busy"), fetched("ok")
-    with two_workers(app):
-        schedule_due.delay()  # the beat task: claims all six due feeds, enqueues six fetches
-        wait_until(lambda: skipped("host_busy") >= busy_before + 4,
-                   message="four fetches deferred by the host limit")
-        assert recorder.host_inflight == 2
-        recorder.release.set()
-        wait_until(lambda: fetched("ok") >= ok_before + 2, message="the two granted fetches")
+    running = workers(WIREDESK_HOST_MAX_CONCURRENCY="2")
+    schedule_due.delay()  # the beat task: claims all six due feeds, enqueues six fetches
+    wait_until(lambda: running.counter("wiredesk_ingest_fetches_skipped_total",
+                                       reason="host_busy") >= 4,
+               message="four fetches deferred by the host limit")
+    assert recorder.host_inflight == 2
+    recorder.release.set()
+    wait_until(lambda: running.counter("wiredesk_ingest_fetches_total", outcome="ok") >= 2,
+               message="the two granted fetches")
     assert recorder.host_peak == 2 and sum(recorder.requests.values()) == 2
     with database.session() as session:
         feeds = [session.get(Feed, i) for i in ids]

@@ -288,8 +288,8 @@ def websub_renewals(services: Services, now: datetime) -> list[int]:
     if not services.config.websub_callback_base_url:
         return []
     with services.db.session() as session:
-        feeds = session.scalars(select(Feed).where(Feed.enabled.is_(True),
-                                                   Feed.websub_hub.is_not(None)))
+        feeds = session.scalars(select(Feed).where(
+            Feed.enabled.is_(True), Feed.websub_hub.is_not(None)).order_by(Feed.id))
         return [f.id for f in feeds if websub.renewal_due(f, now, services.config)]
 
 
