@@ -318,14 +318,21 @@ def apply_full_text(services: Services, article_id: str) -> str:
         if row is None or not row.url:
             return "missing"
         url = row.url
-    try:
-        extracted = fulltext.fetch_full_text(_http_client(services), url, services.config)
-    except FetchError as exc:
-        # The feed's own text stays; the article goes on through the pipeline regardless.
-        log.info("full text of %s (%s): %s", article_id, url, exc)
-        extracted, outcome = None, exc.outcome
-    else:
-        outcome = "ok" if extracted else "empty"
+    config = services.config
+    # Article pages usually live on the feed's host: they share its politeness budget.
+    with host_slot(services.redis, url, config.host_max_concurrency,
+                   config.host_max_per_second) as denied:
+        if denied:
+            metrics.FETCHES_SKIPPED.labels(denied).inc()
+            return "deferred"
+        try:
+            extracted = fulltext.fetch_full_text(_http_client(services), url, config)
+        except FetchError as exc:
+            # The feed's own text stays; the article goes on through the pipeline regardless.
+            log.info("full text of %s (%s): %s", article_id, url, exc)
+            extracted, outcome = None, exc.outcome
+        else:
+            outcome = "ok" if extracted else "empty"
     metrics.FULL_TEXT.labels(outcome).inc()
     if extracted is not None:
         with services.db.session() as session:
@@ -342,7 +349,10 @@ def apply_full_text(services: Services, article_id: str) -> str:
 def full_text(self: Any, article_id: str) -> str:
     """Fetch the article page for full text, then hand the article to the pipeline."""
     outcome = apply_full_text(self.wiredesk, article_id)
-    if outcome != "missing":
+    if outcome == "deferred":
+        # Its host is at its limit: try again shortly, without spending a retry.
+        full_text.apply_async((article_id,), countdown=HOST_DEFER_SECONDS * (1 + random.random()))
+    elif outcome != "missing":
         _enqueue_process([article_id])
     return outcome
 
