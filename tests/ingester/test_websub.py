@@ -234,3 +234,20 @@ def test_discovery_prefers_the_link_header() -> None:
     assert websub.discover(meta, headers, "https://x/") == websub.Discovery(
         "https://hub.two/", "https://example.org/self")
     assert websub.discover({"links": []}, {}, "https://x/") is None
+
+
+def test_without_a_callback_url_the_hub_is_recorded_but_not_used(
+        config: Any, database: Any, redis_client: Any, feed_server: Any, hub: FakeHub) -> None:
+    from wiredesk.ingester.tasks import ingest_feed
+
+    app = create_celery(config.replace(host_max_per_second=0))  # no WIREDESK_WEBSUB_CALLBACK_URL
+    app.wiredesk.__dict__["db"] = database
+    feed_url = feed_server.serve("/pushed.xml", b"")
+    feed_server.serve("/pushed.xml", feed_document(feed_url, hub.url, ["polled-1"]))
+    with database.session() as session:
+        feed_id = put_feed(session, {"url": feed_url}).id
+    assert ingest_feed(app.wiredesk, feed_id, enqueue=list).outcome == "ok"
+    with database.session() as session:
+        feed = session.get(models.Feed, feed_id)
+        assert (feed.websub_hub, feed.websub_topic, feed.websub_state) == (hub.url, feed_url, None)
+    assert redis_client.llen("ingest") == 0 and hub.verified == []

@@ -255,12 +255,15 @@ def _note_hub(services: Services, feed: Feed, parsed: ParsedFeed, headers: dict[
               now: datetime) -> bool:
     """Record an advertised WebSub hub; True when a (re)subscription should be sent."""
     found = websub.discover(parsed.meta, headers, feed.url)
-    if not websub.wants_subscription(feed, found, now, services.config):
+    if found is None:
         return False
-    assert found is not None
-    if (feed.websub_hub, feed.websub_topic) != (found.hub, found.topic):
-        feed.websub_hub, feed.websub_topic, feed.websub_state = found.hub, found.topic, None
-    return True
+    changed = (feed.websub_hub, feed.websub_topic) != (found.hub, found.topic)
+    if changed:  # recorded even with WebSub off, so `feeds show` tells what is on offer
+        feed.websub_hub, feed.websub_topic = found.hub, found.topic
+        feed.websub_state, feed.websub_lease_expires_at = None, None
+    if not services.config.websub_callback_base_url or not feed.enabled:
+        return False
+    return changed or websub.renewal_due(feed, now, services.config)
 
 
 def due_feed_ids(services: Services, now: datetime, limit: int = 500) -> list[int]:

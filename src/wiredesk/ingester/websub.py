@@ -65,16 +65,6 @@ def callback_url(config: Config, feed_id: int) -> str:
     return f"{config.websub_callback_base_url.rstrip('/')}/websub/{feed_id}"
 
 
-def wants_subscription(feed: Feed, discovery: Discovery | None, now: datetime,
-                       config: Config) -> bool:
-    """True when the feed should (re)subscribe now: new hub/topic, lease ending, or stale ask."""
-    if not config.websub_callback_base_url or discovery is None or not feed.enabled:
-        return False
-    if (feed.websub_hub, feed.websub_topic) != (discovery.hub, discovery.topic):
-        return True
-    return renewal_due(feed, now, config)
-
-
 def renewal_due(feed: Feed, now: datetime, config: Config) -> bool:
     """True when the known subscription needs asking for again."""
     if feed.websub_state == "subscribed":
