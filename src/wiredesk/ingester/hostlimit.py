@@ -65,7 +65,7 @@ def host_slot(client: redis.Redis, url: str, max_inflight: int, per_second: floa
     now = clock()
     window, starts = _window(per_second)
     inflight_key = keys.host_inflight(host)
-    result = int(client.eval(  # type: ignore[no-untyped-call]
+    result = int(client.eval(
         _ACQUIRE, 2, inflight_key, keys.host_rate(host, int(now // window)),
         int(now * 1000), token, keys.HOST_INFLIGHT_TTL_SECONDS * 1000, max_inflight, starts,
         max(keys.HOST_RATE_TTL_SECONDS, window + 1),

@@ -75,7 +75,7 @@ def backoff_delay(interval: float, error_count: int, ceiling: float) -> float:
     """Exponential backoff: interval, 2x, 4x, ... up to ``ceiling`` (never below the interval)."""
     if error_count <= 0:
         return interval
-    grown = interval * 2 ** min(error_count - 1, 32)
+    grown = interval * float(2 ** min(error_count - 1, 32))
     return max(interval, min(grown, ceiling))
 
 

@@ -246,8 +246,12 @@ def _record_failure(services: Services, feed_id: int, exc: FetchError | ParseErr
         feed.last_error = f"{exc.outcome}: {exc}"
         feed.last_error_at = now
         feed.last_fetched_at = now
+        # ``headers``/``status`` let an HTTP-date Retry-After count too, once FetchError
+        # carries them; ``retry_after`` (delta-seconds) is what it carries today.
         decision = _decide(services, feed, now, error_count=feed.error_count,
-                           retry_after=getattr(exc, "retry_after", None))
+                           retry_after=getattr(exc, "retry_after", None),
+                           headers=getattr(exc, "headers", None),
+                           status=getattr(exc, "status", None))
         feed.next_fetch_at, feed.schedule_reason = decision.at, decision.reason
 
 
@@ -425,6 +429,6 @@ def websub_push(self: Any, feed_id: int, push_id: str) -> str:
     body = services.redis.get(keys.websub_push(push_id))
     if body is None:
         return "gone"  # done already, or expired: polling catches up
-    report = store_push(services, feed_id, body)
+    report = store_push(services, feed_id, body if isinstance(body, bytes) else body.encode())
     services.redis.delete(keys.websub_push(push_id))
     return report.outcome

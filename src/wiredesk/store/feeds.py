@@ -149,6 +149,8 @@ def update_feed(session: Session, ref: int | str, changes: Mapping[str, Any]) ->
     if feed.enabled and not was_enabled:
         feed.next_fetch_at = utcnow()  # re-enabled: due now, and a fresh backoff
         feed.error_count = 0
+        # Pushes were refused (410) while disabled, so hubs dropped us: subscribe afresh.
+        feed.websub_state, feed.websub_lease_expires_at = None, None
     session.flush()
     return feed
 
@@ -236,7 +238,7 @@ def feed_to_dict(feed: Feed) -> dict[str, Any]:
 
 def format_errors(exc: ValidationError) -> str:
     """A marshmallow error as one readable line."""
-    messages = exc.normalized_messages()
+    messages = exc.normalized_messages()  # type: ignore[no-untyped-call]  # untyped upstream
     if isinstance(messages, dict):
         return "; ".join(f"{key}: {' '.join(map(str, value)) if isinstance(value, list) else value}"
                          for key, value in messages.items())
@@ -286,4 +288,6 @@ def export_opml(feeds: Iterable[Feed], title: str = "Wiredesk feeds") -> bytes:
         if feed.language:
             attributes["language"] = feed.language
         etree.SubElement(body, "outline", attributes)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    document: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                     pretty_print=True)
+    return document
