@@ -71,6 +71,9 @@ def config(redis_url: str, database_url: str, tmp_path: Path) -> Config:
         fetch_read_timeout=5.0,
         fetch_connect_timeout=2.0,
         task_max_retries=2,
+        # Every test feed lives on one loopback host; tests about politeness turn these on.
+        host_max_concurrency=0,
+        host_max_per_second=0,
     )
 
 

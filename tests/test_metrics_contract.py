@@ -10,7 +10,6 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from tests.helpers import REPO
 from wiredesk import metrics
 from wiredesk.broker import QUEUES
-from wiredesk.services import feeds_in_error
 from wiredesk.store.feeds import add_feed
 
 
@@ -28,7 +27,7 @@ def scrape_time_families(celery_app: Any) -> dict[str, tuple[str, tuple[str, ...
     services = celery_app.wiredesk
     found = {}
     for collector in (metrics.QueueDepthCollector(services.redis, QUEUES),
-                      metrics.FeedsInErrorCollector(lambda: feeds_in_error(services))):
+                      metrics.FeedStateCollector(services.db)):
         for family in collector.collect():
             labels = tuple(family.samples[0].labels) if family.samples else ()
             found[family.name] = (family.type, labels)
@@ -48,7 +47,7 @@ def test_feeds_in_error_counts_failing_feeds(celery_app: Any, database: Any) -> 
         add_feed(session, "http://127.0.0.1:9/a")
         add_feed(session, "http://127.0.0.1:9/b").error_count = 3
     registry = CollectorRegistry()
-    registry.register(metrics.FeedsInErrorCollector(lambda: feeds_in_error(celery_app.wiredesk)))
+    registry.register(metrics.FeedStateCollector(celery_app.wiredesk.db))
     assert b"wiredesk_feeds_in_error 1.0" in generate_latest(registry)
 
 

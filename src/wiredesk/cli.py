@@ -65,24 +65,69 @@ def feeds() -> None:
     """The feed registry."""
 
 
+def _feed_options(update: bool) -> Any:
+    """The per-feed options shared by ``feeds add`` and ``feeds update`` (None: not given)."""
+    options = [
+        click.option("--name", default=None, help="Display name (default: the URL)."),
+        click.option("--language", default=None, help="Language hint, BCP 47 (e.g. ar, en)."),
+        click.option("--trust", type=click.Choice(["auto", "review"]), default=None,
+                     help="auto: publish without review; review: hold for an editor."),
+        click.option("--interval", type=click.IntRange(min=10), default=None,
+                     help="Seconds between polls."),
+        click.option("--identity", type=click.Choice(["guid", "link", "content"]), default=None,
+                     help="What identifies an entry: its guid, its link, or its content."),
+        click.option("--zone", default=None,
+                     help="IANA zone for entry dates that carry none (default UTC)."),
+        click.option("--full-text/--no-full-text", "full_text", default=None,
+                     help="Fetch each entry's page and keep its main text."),
+        click.option("--enabled/--disabled", "enabled", default=None, help="Poll this feed."),
+    ]
+    if update:
+        options.append(click.option("--url", default=None, help="Move the feed to a new URL."))
+
+    def decorate(fn: Any) -> Any:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _registry_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    from marshmallow import ValidationError
+
+    from wiredesk.store.feeds import format_errors
+
+    try:
+        return fn(*args, **kwargs)
+    except ValidationError as exc:
+        raise click.ClickException(format_errors(exc)) from exc
+
+
+def _feed_or_fail(session: Any, ref: str) -> Any:
+    from wiredesk.store.feeds import get_feed
+
+    feed = get_feed(session, ref)
+    if feed is None:
+        raise click.ClickException(f"no feed {ref}")
+    return feed
+
+
 @feeds.command("add")
 @click.argument("url")
-@click.option("--name", default="", help="Display name (default: the URL).")
-@click.option("--language", default=None, help="Language hint, BCP 47 (e.g. ar, en).")
-@click.option("--trust", type=click.Choice(["auto", "review"]), default="review",
-              help="auto: publish without review; review: hold for an editor.")
-@click.option("--interval", "interval_seconds", type=click.IntRange(min=10), default=None,
-              help="Seconds between polls.")
-def feeds_add(url: str, name: str, language: str | None, trust: str,
-              interval_seconds: int | None) -> None:
-    """Subscribe to a feed."""
-    from wiredesk.store.feeds import add_feed
+@_feed_options(update=False)
+def feeds_add(url: str, **options: Any) -> None:
+    """Subscribe to a feed (or replace the settings of the feed with this URL)."""
+    from wiredesk.store.feeds import put_feed
 
     config = _config()
-    database = _database(config)
-    with database.session() as session:
-        feed = add_feed(session, url, name=name, language=language, trust=trust,
-                        interval_seconds=interval_seconds or config.default_interval_seconds)
+    with _database(config).session() as session:
+        feed = _registry_call(put_feed, session, {"url": url, **_given(options)},
+                              default_interval=config.default_interval_seconds)
         click.echo(f"{feed.id}\t{feed.url}")
 
 
@@ -92,11 +137,92 @@ def feeds_list() -> None:
     from wiredesk.store.feeds import list_feeds
 
     with _database(_config()).session() as session:
-        click.echo("id\ttrust\tinterval\terrors\tnext fetch\turl\tlast error")
+        click.echo("id\tenabled\ttrust\tinterval\terrors\tnext fetch\turl\tlast error")
         for feed in list_feeds(session):
             next_at = feed.next_fetch_at.isoformat(timespec="seconds") if feed.next_fetch_at else "-"
-            click.echo(f"{feed.id}\t{feed.trust}\t{feed.interval_seconds}\t{feed.error_count}\t"
-                       f"{next_at}\t{feed.url}\t{feed.last_error or ''}")
+            click.echo(f"{feed.id}\t{'yes' if feed.enabled else 'no'}\t{feed.trust}\t"
+                       f"{feed.interval_seconds}\t{feed.error_count}\t{next_at}\t{feed.url}\t"
+                       f"{feed.last_error or ''}")
+
+
+@feeds.command("show")
+@click.argument("feed")
+@click.option("--json", "as_json", is_flag=True, help="The admin API's JSON shape.")
+def feeds_show(feed: str, as_json: bool) -> None:
+    """One feed's settings and state: error count, last error, next attempt (FEED: id or URL)."""
+    import json
+
+    from wiredesk.store.feeds import feed_to_dict
+
+    with _database(_config()).session() as session:
+        data = feed_to_dict(_feed_or_fail(session, feed))
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    state = data.pop("state")
+    websub = state.pop("websub")
+    for key, value in [*data.items(), *state.items()]:
+        click.echo(f"{key + ':':18}{'-' if value is None else value}")
+    click.echo(f"{'websub:':18}{websub['state'] or '-'} hub={websub['hub'] or '-'} "
+               f"lease until {websub['lease_expires_at'] or '-'}")
+
+
+@feeds.command("update")
+@click.argument("feed")
+@_feed_options(update=True)
+def feeds_update(feed: str, **options: Any) -> None:
+    """Change some settings of a feed (FEED: id or URL); options not given stay as they are."""
+    from wiredesk.store.feeds import update_feed
+
+    changes = _given(options)
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option")
+    with _database(_config()).session() as session:
+        updated = _registry_call(update_feed, session, feed, changes)
+        if updated is None:
+            raise click.ClickException(f"no feed {feed}")
+        click.echo(f"{updated.id}\t{updated.url}")
+
+
+@feeds.command("remove")
+@click.argument("feed")
+@click.option("--yes", is_flag=True, help="Do not ask: its articles are deleted too.")
+def feeds_remove(feed: str, yes: bool) -> None:
+    """Delete a feed and its articles (FEED: id or URL). `update --disabled` keeps them."""
+    from wiredesk.store.feeds import remove_feed
+
+    if not yes:
+        click.confirm(f"delete feed {feed} and all its articles?", abort=True)
+    with _database(_config()).session() as session:
+        if not remove_feed(session, feed):
+            raise click.ClickException(f"no feed {feed}")
+    click.echo(f"removed {feed}")
+
+
+@feeds.command("import-opml")
+@click.argument("file", type=click.File("rb"))
+def feeds_import_opml(file: Any) -> None:
+    """Add every feed of an OPML subscription list; feeds already registered are left alone."""
+    from wiredesk.store.feeds import import_opml
+
+    config = _config()
+    with _database(config).session() as session:
+        try:
+            added, skipped = _registry_call(import_opml, session, file.read(),
+                                            default_interval=config.default_interval_seconds)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"added {len(added)} feeds, {skipped} already registered")
+
+
+@feeds.command("export-opml")
+@click.argument("file", type=click.File("wb"), default="-")
+def feeds_export_opml(file: Any) -> None:
+    """Write every feed as an OPML 2.0 subscription list (to FILE, default stdout)."""
+    from wiredesk.store.feeds import export_opml, list_feeds
+
+    with _database(_config()).session() as session:
+        file.write(export_opml(list_feeds(session)))
 
 
 @main.command("ingest")

@@ -92,6 +92,47 @@ class Config:
     default_interval_seconds: int = setting(
         "WIREDESK_DEFAULT_INTERVAL_SECONDS", 900, "Poll interval of a feed that sets none.", int,
     )
+    schedule_max_delay_seconds: int = setting(
+        "WIREDESK_SCHEDULE_MAX_DELAY_SECONDS", 86400,
+        "Longest wait before a feed is polled again, whatever its ttl, Cache-Control, Expires or "
+        "Retry-After ask for.", int,
+    )
+    schedule_jitter: float = setting(
+        "WIREDESK_SCHEDULE_JITTER", 0.1,
+        "Fraction of random delay added to every next fetch, so feeds added together spread out.",
+        float,
+    )
+    backoff_max_seconds: int = setting(
+        "WIREDESK_BACKOFF_MAX_SECONDS", 6 * 3600,
+        "Ceiling of the exponential backoff of a failing feed; it is retried at least this often.",
+        int,
+    )
+    host_max_concurrency: int = setting(
+        "WIREDESK_HOST_MAX_CONCURRENCY", 4,
+        "Fetches in flight at once to one host, across all ingester workers. 0: unlimited.", int,
+    )
+    host_max_per_second: float = setting(
+        "WIREDESK_HOST_MAX_PER_SECOND", 5.0,
+        "Fetches started per second to one host, across all ingester workers. 0: unlimited.",
+        float,
+    )
+    admin_token: str = setting(
+        "WIREDESK_ADMIN_TOKEN", "",
+        "Bearer token of the feed admin API (/admin/api/feeds on the publisher). Empty: the admin "
+        "API is disabled.",
+    )
+    websub_callback_base_url: str = setting(
+        "WIREDESK_WEBSUB_CALLBACK_URL", "",
+        "Public base URL hubs reach the publisher's /websub/<feed id> callbacks at. Empty: no "
+        "WebSub subscriptions (polling only).",
+    )
+    websub_lease_seconds: int = setting(
+        "WIREDESK_WEBSUB_LEASE_SECONDS", 10 * 86400, "WebSub lease asked of hubs, in seconds.", int,
+    )
+    websub_renew_before_seconds: int = setting(
+        "WIREDESK_WEBSUB_RENEW_BEFORE_SECONDS", 3600,
+        "Renew a WebSub subscription this long before its lease expires.", int,
+    )
     fetch_connect_timeout: float = setting(
         "WIREDESK_FETCH_CONNECT_TIMEOUT", 5.0, "Seconds to connect to a feed host.", float,
     )

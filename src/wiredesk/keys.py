@@ -71,3 +71,29 @@ def dedupe_meta_key(version: int, slot: int, shard: int) -> str:
 def dedupe_expire_at(slot: int, window_seconds: int) -> int:
     """POSIX time at which a slot's keys expire: when the slot's end has left the window."""
     return (slot + 1) * DEDUPE_SLOT_SECONDS + window_seconds
+
+
+def host_inflight(host: str) -> str:
+    """Sorted set of fetch tokens in flight to one host, scored by when each token expires."""
+    return f"{PREFIX}host:inflight:{host.lower()}"
+
+
+# A token outlives a crashed worker by no more than this; the key itself expires with it.
+HOST_INFLIGHT_TTL_SECONDS = 120
+
+
+def host_rate(host: str, second: int) -> str:
+    """Fetches started to one host within one wall-clock second (a fixed-window counter)."""
+    return f"{PREFIX}host:rate:{host.lower()}:{second}"
+
+
+HOST_RATE_TTL_SECONDS = 2
+
+
+def websub_push(push_id: str) -> str:
+    """A WebSub push body waiting for the ingest worker that will parse and store it."""
+    return f"{PREFIX}websub:push:{push_id}"
+
+
+# Long enough for a backed-up ingest queue; a lost push is caught up by polling anyway.
+WEBSUB_PUSH_TTL_SECONDS = 6 * 3600

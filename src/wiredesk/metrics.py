@@ -29,6 +29,7 @@ FETCH_OUTCOMES = (
     "ok", "not_modified", "timeout", "connect_error", "http_error", "too_large", "blocked",
     "parse_error", "not_a_feed", "error",
 )
+SKIP_REASONS = ("locked", "host_busy", "host_rate")
 
 FETCHES = Counter("wiredesk_ingest_fetches_total", "Feed fetches by outcome.", ["outcome"])
 FETCH_DURATION = Histogram(
@@ -38,6 +39,27 @@ FETCH_DURATION = Histogram(
 FETCH_BYTES = Counter("wiredesk_ingest_fetched_bytes_total", "Feed body bytes received.")
 ENTRIES = Counter(
     "wiredesk_ingest_entries_total", "Feed entries by outcome (new, updated, unchanged, invalid).",
+    ["outcome"],
+)
+FETCHES_SKIPPED = Counter(
+    "wiredesk_ingest_fetches_skipped_total",
+    "Fetches not started: feed already being fetched (locked) or its host at its limit.",
+    ["reason"],
+)
+DUE_LAG = Histogram(
+    "wiredesk_ingest_due_lag_seconds", "How late a feed was when the scheduler claimed it.",
+    buckets=(1, 5, 15, 30, 60, 120, 300, 900, 3600),
+)
+WEBSUB_PUSHES = Counter(
+    "wiredesk_ingest_websub_pushes_total",
+    "WebSub content pushes by outcome (accepted, bad_signature, unknown_feed).", ["outcome"],
+)
+WEBSUB_SUBSCRIPTIONS = Counter(
+    "wiredesk_ingest_websub_subscriptions_total", "WebSub subscription requests by outcome.",
+    ["outcome"],
+)
+FULL_TEXT = Counter(
+    "wiredesk_ingest_full_text_total", "Article pages fetched for full text, by outcome.",
     ["outcome"],
 )
 STAGE_ITEMS = Counter(
@@ -134,20 +156,26 @@ class DedupeIndexCollector:
                                 value=float(stats.articles))
 
 
-class FeedsInErrorCollector:
-    """Counts feeds whose last fetch failed, from the database at scrape time."""
+class FeedStateCollector:
+    """Feed health read from the database at scrape time: feeds in error and next-due lag."""
 
-    def __init__(self, count: Callable[[], int]):
-        self.count = count
+    def __init__(self, db: Any):
+        self.db = db
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        from wiredesk.store.feeds import feed_health
+
         try:
-            value = float(self.count())
+            with self.db.session() as session:
+                in_error, lag = feed_health(session)
         except Exception:  # noqa: BLE001 - a scrape must not fail because the database is down
             return
         yield GaugeMetricFamily("wiredesk_feeds_in_error",
-                                "Feeds whose last fetch failed (they back off, never stop).",
-                                value=value)
+                                "Enabled feeds whose last fetch failed (backing off).",
+                                value=float(in_error))
+        yield GaugeMetricFamily("wiredesk_ingest_next_due_lag_seconds",
+                                "How overdue the most overdue enabled feed is (0: none).",
+                                value=lag)
 
 
 def metrics_wsgi(reg: CollectorRegistry, healthy: Callable[[], bool]) -> Callable[..., Any]:

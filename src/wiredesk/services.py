@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 from celery.signals import worker_process_shutdown
+from marshmallow import ValidationError
 from prometheus_client import multiprocess
 from sqlalchemy import text
 
@@ -33,16 +34,6 @@ def _healthy(services: Services) -> bool:
     return True
 
 
-def feeds_in_error(services: Services) -> int:
-    from sqlalchemy import func, select
-
-    from wiredesk.store.models import Feed
-
-    with services.db.session() as session:
-        return session.scalar(select(func.count()).select_from(Feed).where(
-            Feed.error_count > 0, Feed.enabled.is_(True))) or 0
-
-
 def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool) -> None:
     app = create_celery(config)
     services: Services = app.wiredesk  # type: ignore[attr-defined]
@@ -51,7 +42,7 @@ def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool) 
     if queue == "process":
         registry.register(metrics.DedupeIndexCollector(services.dedupe_index.stats))
     if beat:  # one ingester per deployment runs beat: it alone reports the registry's state
-        registry.register(metrics.FeedsInErrorCollector(lambda: feeds_in_error(services)))
+        registry.register(metrics.FeedStateCollector(services.db))
     metrics.serve_metrics(config.metrics_host, port, registry, lambda: _healthy(services))
     argv = ["worker", "-Q", queue, "-n", f"{name}@%h", "-c", str(config.worker_concurrency),
             "--loglevel", config.log_level, "--without-gossip", "--without-mingle"]
@@ -63,23 +54,31 @@ def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool) 
 
 
 def apply_feeds_file(config: Config) -> int:
-    """Apply the declarative feeds.yaml (a list of feeds, or {feeds: [...]}); returns the count."""
+    """Apply the declarative feeds.yaml (a list of feeds, or {feeds: [...], prune: bool}).
+
+    Every listed feed is created or has its settings replaced (fields left out take their
+    defaults); with ``prune: true`` feeds not listed are disabled. Returns the count applied.
+    The whole file is validated before anything is written.
+    """
     if not config.feeds_file:
         return 0
     from wiredesk.store.db import Database
-    from wiredesk.store.feeds import add_feed
+    from wiredesk.store.feeds import apply_specs, format_errors, load_feeds_document
 
-    document = yaml.safe_load(Path(config.feeds_file).read_text(encoding="utf-8")) or []
-    entries = document.get("feeds", []) if isinstance(document, dict) else document
+    document = yaml.safe_load(Path(config.feeds_file).read_text(encoding="utf-8"))
+    try:
+        spec = load_feeds_document(document)
+    except ValidationError as exc:
+        raise ValueError(f"{config.feeds_file}: {format_errors(exc)}") from exc
     database = Database(config)
-    with database.session() as session:
-        for entry in entries:
-            add_feed(session, entry["url"], name=entry.get("name", ""),
-                     language=entry.get("language"), trust=entry.get("trust", "review"),
-                     interval_seconds=int(entry.get("interval", config.default_interval_seconds)))
-    database.dispose()
-    log.info("applied %d feeds from %s", len(entries), config.feeds_file)
-    return len(entries)
+    try:
+        with database.session() as session:
+            apply_specs(session, spec["feeds"], prune=spec["prune"],
+                        default_interval=config.default_interval_seconds)
+    finally:
+        database.dispose()
+    log.info("applied %d feeds from %s", len(spec["feeds"]), config.feeds_file)
+    return len(spec["feeds"])
 
 
 def serve_ingester(config: Config) -> None:

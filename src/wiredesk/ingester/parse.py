@@ -48,6 +48,7 @@ class ParsedFeed:
     articles: list[Article] = field(default_factory=list)
     skipped: int = 0  # entries that could not become an Article
     warning: str | None = None  # feedparser's complaint about a feed it still read
+    meta: dict[str, Any] = field(default_factory=dict)  # feed-level data (ttl, hub links)
 
 
 def sanitize_html(raw: str) -> str:
@@ -119,7 +120,7 @@ def parse_feed(body: bytes, *, feed_id: int, url: str, headers: dict[str, str] |
         if parsed.bozo and not isinstance(parsed.bozo_exception, _HARMLESS):
             raise ParseError("parse_error", f"unreadable feed: {parsed.bozo_exception}")
     hint = language_hint or (parsed.feed.get("language") or "").split("-")[0].lower() or None
-    result = ParsedFeed(title=html_to_text(parsed.feed.get("title", "") or ""))
+    result = ParsedFeed(title=html_to_text(parsed.feed.get("title", "") or ""), meta=parsed.feed)
     if parsed.bozo:
         result.warning = str(parsed.bozo_exception)
     for entry in parsed.entries:

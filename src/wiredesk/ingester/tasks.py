@@ -1,10 +1,20 @@
-"""Ingest tasks: pick due feeds, fetch one feed, store its entries, enqueue them for processing."""
+"""Ingest tasks: pick due feeds, fetch one feed, store its entries, enqueue them for processing.
+
+Scheduling: beat runs ``ingest.schedule`` every few seconds; it *claims* due feeds in the database
+(``next_fetch_at`` pushed forward in the same transaction, ``SKIP LOCKED`` on PostgreSQL) and
+enqueues one ``ingest.fetch_feed`` per claimed feed. The database is the due-set: it is the
+source of truth, survives the loss of Redis, and needs no second structure kept in step. The
+per-feed Redis lock then guards the fetch itself (a redelivered message, a manual
+``wiredesk ingest --once``), and a per-host slot keeps many feeds on one host polite.
+"""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import random
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,14 +24,22 @@ from sqlalchemy import or_, select
 
 from wiredesk import keys, metrics
 from wiredesk.broker import Services, wiredesk_task
+from wiredesk.ingester import fulltext, schedule, websub
 from wiredesk.ingester.fetch import FetchError, fetch, make_client
-from wiredesk.ingester.parse import ParseError, parse_feed
+from wiredesk.ingester.hostlimit import host_slot
+from wiredesk.ingester.parse import ParsedFeed, ParseError, parse_feed
 from wiredesk.store import articles as article_store
+from wiredesk.store import models
 from wiredesk.store.models import Feed
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF = timedelta(hours=6)
+# A fetch refused by the host limiter is retried this soon (seconds, before jitter).
+HOST_DEFER_SECONDS = 2.0
+
+# The feed's reading rules, passed to parse_feed once it accepts them (the parsing branch adds
+# ``date_zone`` and ``identity_rule``); until then they are simply not passed.
+_PARSE_PARAMS = set(inspect.signature(parse_feed).parameters)
 
 
 @dataclass
@@ -33,15 +51,17 @@ class IngestReport:
     error: str | None = None
 
 
-def _next_fetch(feed: Feed, now: datetime, error_count: int,
-                retry_after: float | None = None) -> datetime:
-    delay = float(feed.interval_seconds)
-    if error_count:
-        delay = min(delay * 2 ** (error_count - 1), MAX_BACKOFF.total_seconds())
-    if retry_after:
-        delay = max(delay, retry_after)
-    # Jitter keeps feeds added together from being fetched together forever.
-    return now + timedelta(seconds=delay * random.uniform(0.9, 1.1))
+@dataclass
+class _FeedView:
+    """What a fetch needs to know about its feed, read in one short transaction."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    language: str | None
+    date_zone: str
+    identity_rule: str
+    full_text: bool
 
 
 _client: httpx.Client | None = None
@@ -54,14 +74,22 @@ def _http_client(services: Services) -> httpx.Client:
     return _client
 
 
+def _decide(services: Services, feed: Feed, now: datetime, **kwargs: Any) -> schedule.Decision:
+    config = services.config
+    return schedule.next_fetch(
+        now, interval=feed.interval_seconds, max_delay=config.schedule_max_delay_seconds,
+        backoff_max=config.backoff_max_seconds, jitter=config.schedule_jitter, **kwargs)
+
+
 def ingest_feed(services: Services, feed_id: int, enqueue: Any = None) -> IngestReport:
     """Fetch one feed, store its entries, then (after commit) enqueue what is new or changed."""
     lock = services.redis.lock(keys.feed_fetch_lock(feed_id),
                                timeout=keys.FEED_FETCH_LOCK_TTL_SECONDS, blocking=False)
     if not lock.acquire():
+        metrics.FETCHES_SKIPPED.labels("locked").inc()
         return IngestReport(feed_id, "locked")
     try:
-        return _ingest_locked(services, feed_id, enqueue or _enqueue_process)
+        return _ingest_locked(services, feed_id, enqueue)
     finally:
         try:
             lock.release()
@@ -76,59 +104,81 @@ def _enqueue_process(article_ids: list[str]) -> None:
         process.delay(article_id)
 
 
-def _ingest_locked(services: Services, feed_id: int, enqueue: Any) -> IngestReport:
-    db = services.db
-    with db.session() as session:
+def _enqueue_full_text(article_ids: list[str]) -> None:
+    # Full text first; that task enqueues process once the article carries the page's text.
+    for article_id in article_ids:
+        full_text.delay(article_id)
+
+
+def _read_feed(services: Services, feed_id: int) -> _FeedView | None:
+    with services.db.session() as session:
         feed = session.get(Feed, feed_id)
         if feed is None:
-            return IngestReport(feed_id, "missing")
-        url, etag, last_modified = feed.url, feed.etag, feed.last_modified
-        language = feed.language
+            return None
+        return _FeedView(feed.url, feed.etag, feed.last_modified, feed.language, feed.date_zone,
+                         feed.identity_rule, feed.full_text)
+
+
+def _ingest_locked(services: Services, feed_id: int, enqueue: Any) -> IngestReport:
+    view = _read_feed(services, feed_id)
+    if view is None:
+        return IngestReport(feed_id, "missing")
+    config = services.config
+    with host_slot(services.redis, view.url, config.host_max_concurrency,
+                   config.host_max_per_second) as denied:
+        if denied:
+            metrics.FETCHES_SKIPPED.labels(denied).inc()
+            _defer(services, feed_id, denied)
+            return IngestReport(feed_id, "deferred", error=denied)
+        return _fetch_and_store(services, feed_id, view, enqueue)
+
+
+def _defer(services: Services, feed_id: int, reason: str) -> None:
+    """The host is at its limit: due again in a moment, not counted as an error."""
+    with services.db.session() as session:
+        feed = session.get(Feed, feed_id)
+        if feed is not None:
+            delay = HOST_DEFER_SECONDS * (1 + random.random())
+            feed.next_fetch_at = datetime.now(UTC) + timedelta(seconds=delay)
+            feed.schedule_reason = reason
+
+
+def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
+                     enqueue: Any) -> IngestReport:
     started = time.perf_counter()
     now = datetime.now(UTC)
     report = IngestReport(feed_id, "ok")
     try:
-        result = fetch(_http_client(services), url, services.config, etag=etag,
-                       last_modified=last_modified)
+        result = fetch(_http_client(services), view.url, services.config, etag=view.etag,
+                       last_modified=view.last_modified)
         metrics.FETCH_BYTES.inc(len(result.body))
+        parsed = None
         if result.not_modified:
             report.outcome = "not_modified"
         else:
-            parsed = parse_feed(result.body, feed_id=feed_id, url=result.url,
-                                headers=result.headers, language_hint=language, fetched_at=now)
-            with db.session() as session:
-                for article in parsed.articles:
-                    outcome = article_store.upsert(session, article)
-                    report.counts[outcome] = report.counts.get(outcome, 0) + 1
-                    if outcome != "unchanged":
-                        report.enqueued.append(article.id)
-                feed = session.get(Feed, feed_id)
-                assert feed is not None
-                feed.title = parsed.title or feed.title
-                _record_success(feed, result.headers, now)
-                if result.permanent_redirect:
-                    log.info("feed %s moved permanently to %s", feed_id, result.permanent_redirect)
-                    feed.url = result.permanent_redirect
-            if parsed.skipped:
-                report.counts["invalid"] = parsed.skipped
-            # Committed above: only now may workers see these ids.
-            enqueue(report.enqueued)
-        if report.outcome == "not_modified":
-            with db.session() as session:
-                feed = session.get(Feed, feed_id)
-                assert feed is not None
-                _record_success(feed, result.headers, now)
+            parsed = _parse(result.body, feed_id, result.url, result.headers, view, now)
+        with services.db.session() as session:
+            feed = session.get(Feed, feed_id)
+            if feed is None:
+                return IngestReport(feed_id, "missing")
+            if parsed is not None:
+                _store(session, feed, parsed, report)
+            ttl = schedule.feed_ttl_seconds(parsed.meta.get("ttl")) if parsed else None
+            decision = _decide(services, feed, now, ttl_seconds=ttl, headers=result.headers,
+                               status=result.status)
+            _record_success(feed, result.headers, now, decision)
+            if result.permanent_redirect and result.permanent_redirect != feed.url:
+                _record_redirect(session, feed, result.permanent_redirect, now)
+            subscribe = parsed is not None and _note_hub(services, feed, parsed,
+                                                        result.headers, now)
+        # Committed above: only now may workers see these ids.
+        _after_commit(report, enqueue, view.full_text)
+        if subscribe:
+            websub_subscribe.delay(feed_id)
     except (FetchError, ParseError) as exc:
         report.outcome, report.error = exc.outcome, str(exc)
-        log.warning("feed %s (%s): %s: %s", feed_id, url, exc.outcome, exc)
-        with db.session() as session:
-            feed = session.get(Feed, feed_id)
-            if feed is not None:
-                feed.error_count += 1
-                feed.last_error = f"{exc.outcome}: {exc}"
-                feed.last_fetched_at = now
-                feed.next_fetch_at = _next_fetch(feed, now, feed.error_count,
-                                                 getattr(exc, "retry_after", None))
+        log.warning("feed %s (%s): %s: %s", feed_id, view.url, exc.outcome, exc)
+        _record_failure(services, feed_id, exc, now)
     finally:
         metrics.FETCHES.labels(report.outcome).inc()
         metrics.FETCH_DURATION.observe(time.perf_counter() - started)
@@ -137,7 +187,33 @@ def _ingest_locked(services: Services, feed_id: int, enqueue: Any) -> IngestRepo
     return report
 
 
-def _record_success(feed: Feed, headers: dict[str, str], now: datetime) -> None:
+def _parse(body: bytes, feed_id: int, url: str, headers: dict[str, str], view: _FeedView,
+           now: datetime) -> ParsedFeed:
+    rules = {"date_zone": view.date_zone, "identity_rule": view.identity_rule}
+    extra = {k: v for k, v in rules.items() if k in _PARSE_PARAMS}
+    return parse_feed(body, feed_id=feed_id, url=url, headers=headers,
+                      language_hint=view.language, fetched_at=now, **extra)
+
+
+def _store(session: Any, feed: Feed, parsed: ParsedFeed, report: IngestReport) -> None:
+    for article in parsed.articles:
+        outcome = article_store.upsert(session, article)
+        report.counts[outcome] = report.counts.get(outcome, 0) + 1
+        if outcome != "unchanged":
+            report.enqueued.append(article.id)
+    if parsed.skipped:
+        report.counts["invalid"] = parsed.skipped
+    feed.title = parsed.title or feed.title
+
+
+def _after_commit(report: IngestReport, enqueue: Any, full_text_on: bool) -> None:
+    if enqueue is None:
+        enqueue = _enqueue_full_text if full_text_on else _enqueue_process
+    enqueue(report.enqueued)
+
+
+def _record_success(feed: Feed, headers: dict[str, str], now: datetime,
+                    decision: schedule.Decision) -> None:
     lowered = {k.lower(): v for k, v in headers.items()}
     feed.etag = lowered.get("etag") or feed.etag
     feed.last_modified = lowered.get("last-modified") or feed.last_modified
@@ -145,7 +221,53 @@ def _record_success(feed: Feed, headers: dict[str, str], now: datetime) -> None:
     feed.last_error = None
     feed.last_fetched_at = now
     feed.last_success_at = now
-    feed.next_fetch_at = _next_fetch(feed, now, 0)
+    feed.next_fetch_at = decision.at
+    feed.schedule_reason = decision.reason
+
+
+def _record_redirect(session: Any, feed: Feed, new_url: str, now: datetime) -> None:
+    """Follow a permanent redirect for good, unless another feed already has that URL."""
+    taken = session.scalar(select(Feed.id).where(Feed.url == new_url, Feed.id != feed.id))
+    if taken is not None:
+        log.warning("feed %s moved to %s, already feed %s; keeping its URL", feed.id, new_url,
+                    taken)
+        return
+    log.info("feed %s moved permanently from %s to %s", feed.id, feed.url, new_url)
+    feed.redirected_from, feed.redirected_at, feed.url = feed.url, now, new_url
+
+
+def _record_failure(services: Services, feed_id: int, exc: FetchError | ParseError,
+                    now: datetime) -> None:
+    with services.db.session() as session:
+        feed = session.get(Feed, feed_id)
+        if feed is None:
+            return
+        feed.error_count += 1
+        feed.last_error = f"{exc.outcome}: {exc}"
+        feed.last_error_at = now
+        feed.last_fetched_at = now
+        # ``headers``/``status`` let an HTTP-date Retry-After count too, once FetchError
+        # carries them; ``retry_after`` (delta-seconds) is what it carries today.
+        decision = _decide(services, feed, now, error_count=feed.error_count,
+                           retry_after=getattr(exc, "retry_after", None),
+                           headers=getattr(exc, "headers", None),
+                           status=getattr(exc, "status", None))
+        feed.next_fetch_at, feed.schedule_reason = decision.at, decision.reason
+
+
+def _note_hub(services: Services, feed: Feed, parsed: ParsedFeed, headers: dict[str, str],
+              now: datetime) -> bool:
+    """Record an advertised WebSub hub; True when a (re)subscription should be sent."""
+    found = websub.discover(parsed.meta, headers, feed.url)
+    if found is None:
+        return False
+    changed = (feed.websub_hub, feed.websub_topic) != (found.hub, found.topic)
+    if changed:  # recorded even with WebSub off, so `feeds show` tells what is on offer
+        feed.websub_hub, feed.websub_topic = found.hub, found.topic
+        feed.websub_state, feed.websub_lease_expires_at = None, None
+    if not services.config.websub_callback_base_url or not feed.enabled:
+        return False
+    return changed or websub.renewal_due(feed, now, services.config)
 
 
 def due_feed_ids(services: Services, now: datetime, limit: int = 500) -> list[int]:
@@ -157,19 +279,36 @@ def due_feed_ids(services: Services, now: datetime, limit: int = 500) -> list[in
                    or_(Feed.next_fetch_at.is_(None), Feed.next_fetch_at <= now))
             .order_by(Feed.next_fetch_at)
             .limit(limit)
+            # Two schedulers (a second beat by mistake) claim disjoint feeds, never wait.
+            .with_for_update(skip_locked=True)
         ))
         # Claimed: not due again until the fetch reschedules it (or a lock TTL's worth passes).
         for feed in feeds:
+            if feed.next_fetch_at is not None:
+                metrics.DUE_LAG.observe(max(0.0, (now - feed.next_fetch_at).total_seconds()))
             feed.next_fetch_at = now + timedelta(seconds=keys.FEED_FETCH_LOCK_TTL_SECONDS)
         return [feed.id for feed in feeds]
 
 
+def websub_renewals(services: Services, now: datetime) -> list[int]:
+    """Feeds whose WebSub subscription should be asked for again now."""
+    if not services.config.websub_callback_base_url:
+        return []
+    with services.db.session() as session:
+        feeds = session.scalars(select(Feed).where(
+            Feed.enabled.is_(True), Feed.websub_hub.is_not(None)).order_by(Feed.id))
+        return [f.id for f in feeds if websub.renewal_due(f, now, services.config)]
+
+
 @wiredesk_task(queue="ingest", name="ingest.schedule")
-def schedule(self: Any) -> int:
-    """Beat: enqueue a fetch for every feed that is due."""
-    ids = due_feed_ids(self.wiredesk, datetime.now(UTC))
+def schedule_due(self: Any) -> int:
+    """Beat: enqueue a fetch for every feed that is due, and any WebSub renewal."""
+    now = datetime.now(UTC)
+    ids = due_feed_ids(self.wiredesk, now)
     for feed_id in ids:
         fetch_feed.delay(feed_id)
+    for feed_id in websub_renewals(self.wiredesk, now):
+        websub_subscribe.delay(feed_id)
     return len(ids)
 
 
@@ -177,3 +316,119 @@ def schedule(self: Any) -> int:
 def fetch_feed(self: Any, feed_id: int) -> str:
     """Fetch one feed; errors are the feed's state (backoff), not task failures."""
     return ingest_feed(self.wiredesk, feed_id).outcome
+
+
+def apply_full_text(services: Services, article_id: str) -> str:
+    """Replace an article's body with its page's main text; the content hash stays the feed's."""
+    with services.db.session() as session:
+        row = session.get(models.Article, article_id)
+        if row is None or not row.url:
+            return "missing"
+        url = row.url
+    config = services.config
+    # Article pages usually live on the feed's host: they share its politeness budget.
+    with host_slot(services.redis, url, config.host_max_concurrency,
+                   config.host_max_per_second) as denied:
+        if denied:
+            metrics.FETCHES_SKIPPED.labels(denied).inc()
+            return "deferred"
+        try:
+            extracted = fulltext.fetch_full_text(_http_client(services), url, config)
+        except FetchError as exc:
+            # The feed's own text stays; the article goes on through the pipeline regardless.
+            log.info("full text of %s (%s): %s", article_id, url, exc)
+            extracted, outcome = None, exc.outcome
+        else:
+            outcome = "ok" if extracted else "empty"
+    metrics.FULL_TEXT.labels(outcome).inc()
+    if extracted is not None:
+        with services.db.session() as session:
+            row = session.get(models.Article, article_id, with_for_update=True)
+            if row is None:
+                return "missing"
+            # content_hash is left as the feed computed it: the next poll must see "unchanged".
+            if len(extracted.text) > len(row.body_text or ""):
+                row.body_html, row.body_text = extracted.html, extracted.text
+    return outcome
+
+
+@wiredesk_task(queue="ingest", name="ingest.full_text")
+def full_text(self: Any, article_id: str) -> str:
+    """Fetch the article page for full text, then hand the article to the pipeline."""
+    outcome = apply_full_text(self.wiredesk, article_id)
+    if outcome == "deferred":
+        # Its host is at its limit: try again shortly, without spending a retry.
+        full_text.apply_async((article_id,), countdown=HOST_DEFER_SECONDS * (1 + random.random()))
+    elif outcome != "missing":
+        _enqueue_process([article_id])
+    return outcome
+
+
+@wiredesk_task(queue="ingest", name="ingest.websub_subscribe")
+def websub_subscribe(self: Any, feed_id: int) -> str:
+    """Ask the feed's hub for a subscription (or its renewal)."""
+    services: Services = self.wiredesk
+    with services.db.session() as session:
+        feed = session.get(Feed, feed_id)
+        if feed is None or not feed.websub_hub or not feed.websub_topic \
+                or not services.config.websub_callback_base_url:
+            return "skipped"
+        feed.websub_requested_at = datetime.now(UTC)
+        if feed.websub_state != "subscribed":
+            feed.websub_state = "pending"
+        feed.websub_secret = feed.websub_secret or websub.new_secret()
+        hub, topic, secret = feed.websub_hub, feed.websub_topic, feed.websub_secret
+    # Committed first: the hub may call back to verify before it even answers this request.
+    try:
+        websub.subscribe(_http_client(services), services.config, feed_id=feed_id, hub=hub,
+                         topic=topic, secret=secret)
+    except Exception as exc:  # noqa: BLE001 - a hub failure must not stop polling
+        log.warning("WebSub subscription of feed %s failed: %s", feed_id, exc)
+        metrics.WEBSUB_SUBSCRIPTIONS.labels("error").inc()
+        return "error"
+    metrics.WEBSUB_SUBSCRIPTIONS.labels("requested").inc()
+    return "requested"
+
+
+def store_push(services: Services, feed_id: int, body: bytes, enqueue: Any = None) -> IngestReport:
+    """A pushed feed document goes through the same parse and upsert as a fetched one."""
+    view = _read_feed(services, feed_id)
+    if view is None:
+        return IngestReport(feed_id, "missing")
+    now = datetime.now(UTC)
+    report = IngestReport(feed_id, "ok")
+    try:
+        parsed = _parse(body, feed_id, view.url, {}, view, now)
+    except ParseError as exc:
+        report.outcome, report.error = exc.outcome, str(exc)
+        log.warning("WebSub push for feed %s: %s", feed_id, exc)
+        return report
+    with services.db.session() as session:
+        feed = session.get(Feed, feed_id)
+        if feed is None:
+            return IngestReport(feed_id, "missing")
+        _store(session, feed, parsed, report)
+        feed.websub_last_push_at = now
+    _after_commit(report, enqueue, view.full_text)
+    for outcome, count in report.counts.items():
+        metrics.ENTRIES.labels(outcome).inc(count)
+    return report
+
+
+def save_push(redis_client: Any, body: bytes) -> str:
+    """Park a pushed body in Redis for the ingest worker; returns its id."""
+    push_id = uuid.uuid4().hex
+    redis_client.set(keys.websub_push(push_id), body, ex=keys.WEBSUB_PUSH_TTL_SECONDS)
+    return push_id
+
+
+@wiredesk_task(queue="ingest", name="ingest.websub_push")
+def websub_push(self: Any, feed_id: int, push_id: str) -> str:
+    """Parse and store a pushed document (its body waits in Redis under ``push_id``)."""
+    services: Services = self.wiredesk
+    body = services.redis.get(keys.websub_push(push_id))
+    if body is None:
+        return "gone"  # done already, or expired: polling catches up
+    report = store_push(services, feed_id, body if isinstance(body, bytes) else body.encode())
+    services.redis.delete(keys.websub_push(push_id))
+    return report.outcome

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from wiredesk import metrics
+from wiredesk.admin import register as register_admin
 from wiredesk.config import Config, load
 from wiredesk.publisher import ninjs, syndication
 from wiredesk.publisher.stories import encode_cursor, get_story, list_stories
@@ -126,6 +127,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["wiredesk_db"] = Database(config)
     for blueprint in (feeds, api, ops):
         app.register_blueprint(blueprint)
+    register_admin(app)
 
     @app.before_request
     def _start_timer() -> None:

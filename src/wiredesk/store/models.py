@@ -67,6 +67,27 @@ class Feed(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # How entries are read (migration 0002): zone for dates without one, identity rule
+    # (guid | link | content), and whether the linked article page is fetched for full text.
+    date_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    identity_rule: Mapped[str] = mapped_column(String(10), default="guid")
+    full_text: Mapped[bool] = mapped_column(default=False)
+    # Scheduling state beyond next_fetch_at: why that time was chosen, when the last error was.
+    schedule_reason: Mapped[str | None] = mapped_column(String(20))
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The URL a permanent redirect moved this feed away from, and when.
+    redirected_from: Mapped[str | None] = mapped_column(String(2000))
+    redirected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # WebSub: the hub and topic advertised, our per-feed HMAC secret, and the lease.
+    websub_hub: Mapped[str | None] = mapped_column(String(2000))
+    websub_topic: Mapped[str | None] = mapped_column(String(2000))
+    websub_secret: Mapped[str | None] = mapped_column(String(128))
+    websub_state: Mapped[str | None] = mapped_column(String(20))  # pending|subscribed|denied
+    websub_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    websub_lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    websub_last_push_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_feeds_enabled_next_fetch", "enabled", "next_fetch_at"),)
 
 
 class Story(Base):

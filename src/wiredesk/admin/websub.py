@@ -1,0 +1,70 @@
+"""The WebSub callback (``/websub/<feed id>``): hubs verify intent with a GET and push content
+with a signed POST. A push is parked in Redis and handed to an ingest worker by id."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from flask import Blueprint, Response, current_app, request
+
+from wiredesk import metrics
+from wiredesk.ingester import websub
+from wiredesk.store.models import Feed
+
+websub_callback = Blueprint("websub_callback", __name__)
+
+
+def _db() -> Any:
+    return current_app.extensions["wiredesk_db"]
+
+
+def _redis() -> redis.Redis:
+    ext = current_app.extensions
+    if "wiredesk_redis" not in ext:
+        ext["wiredesk_redis"] = redis.Redis.from_url(ext["wiredesk_config"].redis_url)
+    return ext["wiredesk_redis"]  # type: ignore[no-any-return]
+
+
+def _celery() -> Any:
+    ext = current_app.extensions
+    if "wiredesk_celery" not in ext:
+        from wiredesk.broker import create_celery
+
+        ext["wiredesk_celery"] = create_celery(ext["wiredesk_config"])
+    return ext["wiredesk_celery"]
+
+
+@websub_callback.get("/websub/<int:feed_id>")
+def verify(feed_id: int) -> Response:
+    with _db().session() as session:
+        feed = session.get(Feed, feed_id, with_for_update=True)
+        status, body = websub.verify_intent(feed, request.args, datetime.now(UTC))
+    return Response(body, status, mimetype="text/plain")
+
+
+@websub_callback.post("/websub/<int:feed_id>")
+def push(feed_id: int) -> Response:
+    config = current_app.extensions["wiredesk_config"]
+    if (request.content_length or 0) > config.fetch_max_bytes:
+        return Response("too large\n", 413, mimetype="text/plain")
+    body = request.stream.read(config.fetch_max_bytes + 1)
+    if len(body) > config.fetch_max_bytes:
+        return Response("too large\n", 413, mimetype="text/plain")
+    with _db().session() as session:
+        feed = session.get(Feed, feed_id)
+        secret = feed.websub_secret if feed is not None and feed.enabled else None
+    if feed is None or secret is None:
+        metrics.WEBSUB_PUSHES.labels("unknown_feed").inc()
+        return Response("unknown subscription\n", 410, mimetype="text/plain")
+    if not websub.signature_valid(secret, body, request.headers.get("X-Hub-Signature")):
+        # WebSub: a bad signature is ignored; a 2xx gives a forger no oracle.
+        metrics.WEBSUB_PUSHES.labels("bad_signature").inc()
+        return Response("", 202)
+    from wiredesk.ingester.tasks import save_push
+
+    push_id = save_push(_redis(), body)
+    _celery().send_task("ingest.websub_push", args=[feed_id, push_id], queue="ingest")
+    metrics.WEBSUB_PUSHES.labels("accepted").inc()
+    return Response("", 202)

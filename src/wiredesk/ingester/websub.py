@@ -1,0 +1,131 @@
+"""WebSub (W3C) subscriber side: discover a feed's hub, subscribe, verify intent and pushes.
+
+A push is treated exactly like a fetch (same parse and upsert); polling carries on beside it, so
+a hub that goes quiet costs latency, never entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from wiredesk.config import Config
+from wiredesk.ingester.guard import check_url
+from wiredesk.store.models import Feed
+
+SIGNATURE_METHODS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256,
+                     "sha384": hashlib.sha384, "sha512": hashlib.sha512}
+# A subscription asked for and never verified is asked again after this long.
+PENDING_RETRY = timedelta(hours=1)
+_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
+_REL = re.compile(r"""rel\s*=\s*"?([^";,]+)"?""", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Discovery:
+    hub: str
+    topic: str
+
+
+def _header_links(value: str) -> dict[str, str]:
+    """rel -> URL from an HTTP ``Link`` header (the first of each rel)."""
+    found: dict[str, str] = {}
+    for match in _LINK.finditer(value or ""):
+        rel = _REL.search(match.group(2))
+        if rel:
+            for name in rel.group(1).split():
+                found.setdefault(name.lower(), match.group(1).strip())
+    return found
+
+
+def discover(meta: Mapping[str, Any], headers: Mapping[str, str] | None,
+             feed_url: str) -> Discovery | None:
+    """The hub and topic a feed advertises (HTTP Link header first, then the feed's links)."""
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    links = _header_links(lowered.get("link", ""))
+    for link in meta.get("links", []) or []:
+        rel, href = (link.get("rel") or "").lower(), (link.get("href") or "").strip()
+        if rel in {"hub", "self"} and href:
+            links.setdefault(rel, href)
+    if "hub" not in links:
+        return None
+    return Discovery(hub=links["hub"], topic=links.get("self") or feed_url)
+
+
+def callback_url(config: Config, feed_id: int) -> str:
+    """Where the hub calls us back for ``feed_id``."""
+    return f"{config.websub_callback_base_url.rstrip('/')}/websub/{feed_id}"
+
+
+def renewal_due(feed: Feed, now: datetime, config: Config) -> bool:
+    """True when the known subscription needs asking for again."""
+    if feed.websub_state == "subscribed":
+        expires = feed.websub_lease_expires_at
+        return expires is None or expires - now <= timedelta(
+            seconds=config.websub_renew_before_seconds)
+    if feed.websub_state == "pending":
+        return feed.websub_requested_at is None or now - feed.websub_requested_at > PENDING_RETRY
+    # Never asked, or denied: ask again at the pending pace.
+    return feed.websub_requested_at is None or now - feed.websub_requested_at > PENDING_RETRY
+
+
+def new_secret() -> str:
+    """A fresh per-feed HMAC secret for hub signatures."""
+    return secrets.token_hex(32)
+
+
+def subscribe(client: httpx.Client, config: Config, *, feed_id: int, hub: str, topic: str,
+              secret: str, mode: str = "subscribe") -> None:
+    """Send the (un)subscription request to ``hub``; the hub verifies intent asynchronously."""
+    check_url(hub, config.fetch_allow_networks)  # the hub is reached like a feed: guarded
+    response = client.post(hub, data={
+        "hub.mode": mode, "hub.topic": topic, "hub.callback": callback_url(config, feed_id),
+        "hub.lease_seconds": str(config.websub_lease_seconds), "hub.secret": secret,
+    })
+    if response.status_code >= 300:
+        raise httpx.HTTPStatusError(f"hub answered {response.status_code}",
+                                    request=response.request, response=response)
+
+
+def signature_valid(secret: str | None, body: bytes, header: str | None) -> bool:
+    """Check ``X-Hub-Signature: method=hexdigest`` (sha1, sha256, sha384 or sha512)."""
+    if not secret or not header or "=" not in header:
+        return False
+    method, _, signature = header.strip().partition("=")
+    digest = SIGNATURE_METHODS.get(method.lower())
+    if digest is None:
+        return False
+    expected = hmac.new(secret.encode(), body, digest).hexdigest()
+    return hmac.compare_digest(expected, signature.strip().lower())
+
+
+def verify_intent(feed: Feed | None, params: Mapping[str, str],
+                  now: datetime) -> tuple[int, str]:
+    """Answer a hub's verification GET: (status, body). Records the lease on success."""
+    mode, topic = params.get("hub.mode", ""), params.get("hub.topic", "")
+    if feed is None:
+        return 404, "unknown subscription"
+    if mode == "denied":
+        if topic == feed.websub_topic:
+            feed.websub_state = "denied"
+        return 200, ""
+    challenge = params.get("hub.challenge", "")
+    if not challenge or topic != feed.websub_topic:
+        return 404, "topic does not match"
+    if mode == "subscribe" and feed.enabled and feed.websub_state in {"pending", "subscribed"}:
+        lease = params.get("hub.lease_seconds", "")
+        feed.websub_state = "subscribed"
+        feed.websub_lease_expires_at = (now + timedelta(seconds=int(lease))
+                                        if lease.isdigit() else None)
+        return 200, challenge
+    if mode == "unsubscribe" and feed.websub_state != "subscribed":
+        return 200, challenge
+    return 404, "not expecting this"

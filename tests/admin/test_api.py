@@ -1,0 +1,70 @@
+"""The feed admin JSON API on the publisher app: token, validation, the registry's shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from wiredesk.publisher.app import create_app
+
+TOKEN = "s3cret-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def admin(config: Any, database: Any) -> Any:
+    app = create_app(config.replace(admin_token=TOKEN))
+    app.extensions["wiredesk_db"] = database
+    return app.test_client()
+
+
+def test_no_token_configured_means_no_admin_api(publisher: Any) -> None:
+    assert publisher.get("/admin/api/feeds", headers=AUTH).status_code == 404
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", f"Basic {TOKEN}", TOKEN])
+def test_a_valid_bearer_token_is_required(admin: Any, header: str | None) -> None:
+    headers = {"Authorization": header} if header else {}
+    response = admin.get("/admin/api/feeds", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_crud(admin: Any) -> None:
+    created = admin.post("/admin/api/feeds", headers=AUTH, json={
+        "url": "https://example.org/rss", "name": "Example", "zone": "Asia/Dubai",
+        "full_text": True, "identity": "guid", "language": "ar", "trust": "auto",
+        "interval": 300})
+    assert created.status_code == 201, created.json
+    feed = created.json
+    assert feed["zone"] == "Asia/Dubai" and feed["state"]["error_count"] == 0
+    assert admin.post("/admin/api/feeds", headers=AUTH,
+                      json={"url": "https://example.org/rss"}).status_code == 409
+
+    url = f"/admin/api/feeds/{feed['id']}"
+    patched = admin.patch(url, headers=AUTH, json={"enabled": False, "interval": 1800})
+    assert patched.status_code == 200
+    assert (patched.json["enabled"], patched.json["interval"], patched.json["zone"]) == (
+        False, 1800, "Asia/Dubai")
+    assert admin.get(url, headers=AUTH).json == patched.json
+    assert [f["id"] for f in admin.get("/admin/api/feeds", headers=AUTH).json["data"]] == [
+        feed["id"]]
+    assert admin.post(f"{url}/fetch", headers=AUTH).status_code == 202
+
+    assert admin.delete(url, headers=AUTH).status_code == 204
+    assert admin.get(url, headers=AUTH).status_code == 404
+    assert admin.patch(url, headers=AUTH, json={"name": "x"}).status_code == 404
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"url": "https://example.org/rss", "unknown": 1}, "unknown"),
+    ({"url": "file:///etc/passwd"}, "url"),
+    ({"url": "https://example.org/rss", "zone": "Nowhere"}, "zone"),
+    ({"name": "no url"}, "url"),
+    (["not", "an", "object"], "_schema"),
+])
+def test_invalid_bodies_get_422_with_the_field(admin: Any, body: Any, field: str) -> None:
+    response = admin.post("/admin/api/feeds", headers=AUTH, json=body)
+    assert response.status_code == 422
+    assert field in response.json["fields"]

@@ -1,0 +1,86 @@
+"""Full text: an entry's page fetched over loopback through the guarded fetcher, main text kept,
+navigation, breadcrumbs, related photos and footer dropped; the next poll sees no change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.helpers import REPO
+from wiredesk.broker import create_celery
+from wiredesk.ingester.fulltext import extract
+from wiredesk.ingester.tasks import apply_full_text, ingest_feed
+from wiredesk.store import models
+from wiredesk.store.feeds import put_feed
+
+PAGE = (REPO / "tests" / "golden" / "fulltext" / "article.html").read_bytes()
+STORY = ["The northern harbour reopened to shipping on Tuesday morning",
+         "Pilots guided the first container ship", "Engineers inspected the outer quay",
+         "Fishermen, who lost a week of catches"]
+BOILERPLATE = ["Home", "Sport", "Ports", "Related photos", "Waves break over the sea wall",
+               "Most read", "Celebrity chef", "Copyright", "Privacy", "Wiredesk Test Times"]
+
+
+def feed_linking_to(url: str) -> bytes:
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Ports desk</title><link>{url}</link>
+<item><title>Harbour reopens after storm</title><link>{url}</link><guid>harbour-1</guid>
+<description>The harbour reopened on Tuesday.</description></item>
+</channel></rss>""".encode()
+
+
+def test_extract_keeps_the_story_and_drops_the_page_furniture() -> None:
+    result = extract(PAGE, "http://127.0.0.1/article")
+    assert result is not None
+    for sentence in STORY:
+        assert sentence in result.text
+    for furniture in BOILERPLATE:
+        assert furniture not in result.text, furniture
+    assert "<script" not in result.html and "<p>" in result.html
+
+
+def test_full_text_replaces_the_teaser_and_the_next_poll_is_unchanged(
+        config: Any, database: Any, redis_client: Any, feed_server: Any, tmp_path: Path) -> None:
+    app = create_celery(config.replace(host_max_per_second=0))
+    services = app.wiredesk
+    services.__dict__["db"] = database
+    page_url = feed_server.serve("/news/harbour.html", PAGE, "text/html; charset=utf-8")
+    feed_url = feed_server.serve("/ports.xml", feed_linking_to(page_url))
+    with database.session() as session:
+        feed_id = put_feed(session, {"url": feed_url, "full_text": True}).id
+
+    enqueued: list[str] = []
+    assert ingest_feed(services, feed_id, enqueue=enqueued.extend).outcome == "ok"
+    [article_id] = enqueued
+    assert apply_full_text(services, article_id) == "ok"
+    assert feed_server.statuses("/news/harbour.html") == [200]
+    with database.session() as session:
+        row = session.get(models.Article, article_id)
+        text, content_hash = row.body_text, row.content_hash
+    assert all(sentence in text for sentence in STORY)
+    assert not any(furniture in text for furniture in BOILERPLATE)
+
+    feed_server.serve("/ports.xml", feed_linking_to(page_url) + b"\n")  # new ETag, same entry
+    again: list[str] = []
+    report = ingest_feed(services, feed_id, enqueue=again.extend)
+    assert report.counts == {"unchanged": 1} and again == []
+    with database.session() as session:
+        row = session.get(models.Article, article_id)
+        assert (row.body_text, row.content_hash) == (text, content_hash)
+
+
+def test_a_page_the_guard_refuses_leaves_the_feed_text(config: Any, database: Any,
+                                                       redis_client: Any, feed_server: Any) -> None:
+    app = create_celery(config.replace(host_max_per_second=0))
+    services = app.wiredesk
+    services.__dict__["db"] = database
+    # The entry links to a non-allow-listed loopback address: the guard must refuse it.
+    feed_url = feed_server.serve("/ports.xml", feed_linking_to("http://127.0.0.2:9/article"))
+    with database.session() as session:
+        feed_id = put_feed(session, {"url": feed_url, "full_text": True}).id
+    enqueued: list[str] = []
+    ingest_feed(services, feed_id, enqueue=enqueued.extend)
+    assert apply_full_text(services, enqueued[0]) == "blocked"
+    with database.session() as session:
+        assert session.get(models.Article, enqueued[0]).body_text == (
+            "The harbour reopened on Tuesday.")

@@ -1,0 +1,53 @@
+"""Per-host slots in real Redis: concurrency across holders, starts per second, expiry."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+from wiredesk import keys
+from wiredesk.ingester.hostlimit import host_of, host_slot
+
+URL = "http://News.Example.org:8080/feed.xml"
+
+
+def test_host_is_host_and_port_lower_cased() -> None:
+    assert host_of(URL) == "news.example.org:8080"
+    assert host_of("https://user:pw@example.org/x") == "example.org"
+
+
+def test_concurrency_is_shared_and_freed(redis_client: Any) -> None:
+    with ExitStack() as stack:
+        grants = [stack.enter_context(host_slot(redis_client, URL, 2, 0)) for _ in range(3)]
+        assert grants == [None, None, "host_busy"]
+        # Another path on the same host shares the limit; another host does not.
+        with host_slot(redis_client, "http://news.example.org:8080/other", 2, 0) as denied:
+            assert denied == "host_busy"
+        with host_slot(redis_client, "http://elsewhere.example.org/", 2, 0) as denied:
+            assert denied is None
+    with host_slot(redis_client, URL, 2, 0) as denied:
+        assert denied is None  # released on exit
+    assert redis_client.zcard(keys.host_inflight(host_of(URL))) == 0
+
+
+def test_a_crashed_holder_is_forgotten_after_the_token_ttl(redis_client: Any) -> None:
+    # A token left behind by a killed worker: expired as of now.
+    redis_client.zadd(keys.host_inflight(host_of(URL)), {"dead-worker": 1})
+    with host_slot(redis_client, URL, 1, 0) as denied:
+        assert denied is None
+
+
+def test_starts_per_second(redis_client: Any) -> None:
+    def at(t: float) -> list[str | None]:
+        results = []
+        for _ in range(3):
+            with host_slot(redis_client, URL, 0, 2, clock=lambda: t) as denied:
+                results.append(denied)
+        return results
+
+    assert at(1000.1) == [None, None, "host_rate"]
+    assert at(1001.0) == [None, None, "host_rate"]  # a new second, a new window
+    # Below one per second: one start per window of ceil(1/rate) seconds.
+    with host_slot(redis_client, URL, 0, 0.25, clock=lambda: 2000.0) as first, \
+            host_slot(redis_client, URL, 0, 0.25, clock=lambda: 2003.0) as second:
+        assert (first, second) == (None, "host_rate")

@@ -1,0 +1,253 @@
+"""WebSub end to end over loopback: a fake hub we wrote, the publisher's callback served over real
+HTTP, real Celery worker. Discovery, subscription, verification of intent, signed pushes stored
+through the same parse and upsert as fetches, forged pushes ignored, lease renewal."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from tests.helpers import wait_until
+from wiredesk import keys
+from wiredesk.broker import create_celery
+from wiredesk.ingester import websub
+from wiredesk.ingester.tasks import fetch_feed, websub_renewals
+from wiredesk.publisher.app import create_app
+from wiredesk.store import models
+from wiredesk.store.feeds import put_feed
+
+
+def feed_document(self_url: str, hub_url: str, guids: list[str]) -> bytes:
+    items = "".join(
+        f"<item><title>Story {g}</title><link>http://127.0.0.1/story/{g}</link>"
+        f"<guid isPermaLink='false'>{g}</guid><description>Text of story {g}.</description></item>"
+        for g in guids)
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel>
+<title>Pushed wire</title><link>http://127.0.0.1/</link><description>d</description>
+<atom:link rel="hub" href="{hub_url}"/><atom:link rel="self" href="{self_url}"/>
+{items}</channel></rss>""".encode()
+
+
+class FakeHub:
+    """A WebSub hub on loopback: accepts subscriptions, verifies intent, publishes signed."""
+
+    def __init__(self) -> None:
+        self.subscriptions: dict[str, dict[str, str]] = {}  # callback -> request params
+        self.verified: list[tuple[str, int, bool]] = []  # (callback, status, challenge echoed)
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - stdlib name
+                length = int(self.headers.get("Content-Length", 0))
+                params = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                # Verification of intent happens after the 202, as real hubs do.
+                threading.Thread(target=hub._verify, args=(params,), daemon=True).start()
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hub"
+
+    def _verify(self, params: dict[str, str]) -> None:
+        callback = params["hub.callback"]
+        challenge = secrets.token_urlsafe(16)
+        query = urlencode({"hub.mode": params["hub.mode"], "hub.topic": params["hub.topic"],
+                           "hub.challenge": challenge, "hub.lease_seconds": "600"})
+        response = httpx.get(f"{callback}?{query}")
+        echoed = response.status_code == 200 and response.text == challenge
+        if echoed:
+            self.subscriptions[callback] = params
+        self.verified.append((callback, response.status_code, echoed))
+
+    def publish(self, callback: str, body: bytes, secret: str | None = None,
+                method: str = "sha256") -> httpx.Response:
+        secret = secret or self.subscriptions[callback]["hub.secret"]
+        digest = hmac.new(secret.encode(), body, getattr(hashlib, method)).hexdigest()
+        return httpx.post(callback, content=body, headers={
+            "Content-Type": "application/rss+xml", "X-Hub-Signature": f"{method}={digest}"})
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def hub() -> Iterator[FakeHub]:
+    fake = FakeHub()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def websub_stack(config: Any, database: Any, redis_client: Any) -> Iterator[dict[str, Any]]:
+    """The publisher app on a real loopback port, and an ingest worker sharing its config."""
+    from celery.contrib.testing.worker import start_worker
+
+    publisher = create_app(config)
+    server = make_server("127.0.0.1", 0, publisher, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    run_config = config.replace(websub_callback_base_url=base, host_max_per_second=0)
+    celery_app = create_celery(run_config)
+    celery_app.wiredesk.__dict__["db"] = database
+    publisher.extensions.update(wiredesk_config=run_config, wiredesk_db=database,
+                                wiredesk_celery=celery_app)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False,
+                          queues=["ingest"], shutdown_timeout=30.0, loglevel="WARNING"):
+            yield {"base": base, "config": run_config}
+    finally:
+        server.shutdown()
+
+
+def pushes(outcome: str) -> float:
+    return REGISTRY.get_sample_value("wiredesk_ingest_websub_pushes_total",
+                                     {"outcome": outcome}) or 0.0
+
+
+def guids(database: Any, feed_id: int) -> set[str]:
+    with database.session() as session:
+        return set(session.scalars(select(models.Article.guid)
+                                   .where(models.Article.feed_id == feed_id)))
+
+
+def test_subscribe_verify_push_and_ignore_forgeries(websub_stack: dict[str, Any], hub: FakeHub,
+                                                    database: Any, feed_server: Any,
+                                                    redis_client: Any) -> None:
+    feed_url = feed_server.url("/pushed.xml")
+    feed_server.serve("/pushed.xml", feed_document(feed_url, hub.url, ["polled-1"]))
+    with database.session() as session:
+        feed_id = put_feed(session, {"url": feed_url, "interval": 3600}).id
+    callback = f"{websub_stack['base']}/websub/{feed_id}"
+
+    fetch_feed.delay(feed_id)  # the poll discovers the hub and subscribes
+    wait_until(lambda: callback in hub.subscriptions, message="a verified subscription")
+    params = hub.subscriptions[callback]
+    assert (params["hub.mode"], params["hub.topic"]) == ("subscribe", feed_url)
+    assert len(params["hub.secret"]) == 64
+    with database.session() as session:
+        feed = session.get(models.Feed, feed_id)
+        assert (feed.websub_state, feed.websub_hub) == ("subscribed", hub.url)
+        lease_left = feed.websub_lease_expires_at - datetime.now(UTC)
+        assert timedelta(seconds=500) < lease_left <= timedelta(seconds=600)
+    assert guids(database, feed_id) == {"polled-1"}
+
+    # A forged push (wrong secret) is acknowledged and dropped: nothing parked, nothing stored.
+    forged_before = pushes("bad_signature")
+    forged = hub.publish(callback, feed_document(feed_url, hub.url, ["forged-1"]),
+                         secret="not-the-secret")
+    assert forged.status_code == 202 and pushes("bad_signature") == forged_before + 1
+    assert not list(redis_client.scan_iter(keys.websub_push("*")))
+
+    body = feed_document(feed_url, hub.url, ["polled-1", "pushed-1", "pushed-2"])
+    assert hub.publish(callback, body, method="sha1").status_code == 202
+    wait_until(lambda: guids(database, feed_id) >= {"pushed-1", "pushed-2"},
+               message="pushed entries stored")
+    assert guids(database, feed_id) == {"polled-1", "pushed-1", "pushed-2"}
+    wait_until(lambda: not list(redis_client.scan_iter(keys.websub_push("*"))),
+               message="the parked push cleaned up")
+    with database.session() as session:
+        assert session.get(models.Feed, feed_id).websub_last_push_at is not None
+
+
+def test_verification_refuses_what_we_did_not_ask_for(websub_stack: dict[str, Any],
+                                                      database: Any) -> None:
+    with database.session() as session:
+        feed = put_feed(session, {"url": "https://example.org/feed"})
+        feed.websub_hub, feed.websub_topic = "https://hub.example.org/", "https://example.org/feed"
+        feed.websub_state, feed_id = "pending", feed.id
+    base = f"{websub_stack['base']}/websub"
+
+    def verify(feed_ref: Any, topic: str, mode: str = "subscribe") -> httpx.Response:
+        return httpx.get(f"{base}/{feed_ref}", params={
+            "hub.mode": mode, "hub.topic": topic, "hub.challenge": "c-123",
+            "hub.lease_seconds": "100"})
+
+    assert verify(feed_id, "https://evil.example.org/feed").status_code == 404
+    assert verify(99999, "https://example.org/feed").status_code == 404
+    ok = verify(feed_id, "https://example.org/feed")
+    assert (ok.status_code, ok.text) == (200, "c-123")
+    assert httpx.post(f"{base}/99999", content=b"x").status_code == 410
+
+
+def test_leases_are_renewed_before_they_expire(config: Any, database: Any) -> None:
+    app = create_celery(config.replace(websub_callback_base_url="https://wd.example.org",
+                                       websub_renew_before_seconds=3600))
+    app.wiredesk.__dict__["db"] = database
+    now = datetime.now(UTC)
+    with database.session() as session:
+        ids = []
+        for n, (state, expires) in enumerate([("subscribed", now + timedelta(minutes=30)),
+                                              ("subscribed", now + timedelta(days=5)),
+                                              ("pending", None)]):
+            feed = put_feed(session, {"url": f"https://example.org/{n}"})
+            feed.websub_hub, feed.websub_topic = "https://hub.example.org/", feed.url
+            feed.websub_state, feed.websub_lease_expires_at = state, expires
+            feed.websub_requested_at = now - timedelta(minutes=5)
+            ids.append(feed.id)
+    assert websub_renewals(app.wiredesk, now) == [ids[0]]
+    # A pending request never verified is asked again after an hour.
+    assert websub_renewals(app.wiredesk, now + timedelta(hours=2)) == [ids[0], ids[2]]
+
+
+@pytest.mark.parametrize(("header", "valid"), [
+    ("sha1=" + hmac.new(b"k", b"body", hashlib.sha1).hexdigest(), True),
+    ("sha256=" + hmac.new(b"k", b"body", hashlib.sha256).hexdigest(), True),
+    ("sha512=" + hmac.new(b"k", b"body", hashlib.sha512).hexdigest(), True),
+    ("sha256=" + hmac.new(b"other", b"body", hashlib.sha256).hexdigest(), False),
+    ("md5=" + hashlib.md5(b"body").hexdigest(), False),
+    ("garbage", False),
+    (None, False),
+])
+def test_signature_check(header: str | None, valid: bool) -> None:
+    assert websub.signature_valid("k", b"body", header) is valid
+
+
+def test_discovery_prefers_the_link_header() -> None:
+    meta = {"links": [{"rel": "hub", "href": "https://hub.one/"},
+                      {"rel": "self", "href": "https://feeds.example.org/a"}]}
+    assert websub.discover(meta, {}, "https://x/") == websub.Discovery(
+        "https://hub.one/", "https://feeds.example.org/a")
+    headers = {"Link": '<https://hub.two/>; rel="hub", <https://example.org/self>; rel="self"'}
+    assert websub.discover(meta, headers, "https://x/") == websub.Discovery(
+        "https://hub.two/", "https://example.org/self")
+    assert websub.discover({"links": []}, {}, "https://x/") is None
+
+
+def test_without_a_callback_url_the_hub_is_recorded_but_not_used(
+        config: Any, database: Any, redis_client: Any, feed_server: Any, hub: FakeHub) -> None:
+    from wiredesk.ingester.tasks import ingest_feed
+
+    app = create_celery(config.replace(host_max_per_second=0))  # no WIREDESK_WEBSUB_CALLBACK_URL
+    app.wiredesk.__dict__["db"] = database
+    feed_url = feed_server.serve("/pushed.xml", b"")
+    feed_server.serve("/pushed.xml", feed_document(feed_url, hub.url, ["polled-1"]))
+    with database.session() as session:
+        feed_id = put_feed(session, {"url": feed_url}).id
+    assert ingest_feed(app.wiredesk, feed_id, enqueue=list).outcome == "ok"
+    with database.session() as session:
+        feed = session.get(models.Feed, feed_id)
+        assert (feed.websub_hub, feed.websub_topic, feed.websub_state) == (hub.url, feed_url, None)
+    assert redis_client.llen("ingest") == 0 and hub.verified == []

@@ -1,0 +1,33 @@
+"""Migration 0002 on a database that already holds feeds: existing rows get the defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import text
+
+from wiredesk.store.db import MIGRATIONS_DIR
+
+
+def _migrate(database: Any, target: str, downgrade: bool = False) -> None:
+    alembic_config = AlembicConfig()
+    alembic_config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with database.engine.begin() as connection:
+        alembic_config.attributes["connection"] = connection
+        (command.downgrade if downgrade else command.upgrade)(alembic_config, target)
+
+
+def test_0002_upgrades_existing_feeds_and_downgrades(database: Any) -> None:
+    _migrate(database, "0001", downgrade=True)
+    with database.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO feeds (url, name, trust, interval_seconds, enabled, error_count, "
+            "created_at) VALUES ('https://example.org/rss', 'x', 'review', 900, true, 0, "
+            "CURRENT_TIMESTAMP)"))
+    _migrate(database, "head")
+    with database.engine.connect() as connection:
+        row = connection.execute(text(
+            "SELECT date_zone, identity_rule, full_text, websub_state FROM feeds")).one()
+    assert tuple(row) == ("UTC", "guid", False, None)
