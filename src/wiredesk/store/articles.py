@@ -22,6 +22,8 @@ def to_article(row: models.Article) -> schemas.Article:
     """The row as a validated Article (the schema guards the boundary)."""
     data: dict[str, Any] = {}
     for name in schemas.ArticleSchema().fields:
+        if not hasattr(row, name):
+            continue  # a schema field without a column yet (published_raw, ...): its default
         value = getattr(row, name)
         data[name] = value.isoformat() if isinstance(value, datetime) else value
     return schemas.article_schema.load(data)  # type: ignore[no-any-return]
