@@ -28,7 +28,6 @@ PERMANENT_REDIRECTS = {301, 308}
 ACCEPT_ENCODING = "gzip, deflate, br"
 ACCEPT = ("application/atom+xml, application/rss+xml, application/feed+json, "
           "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1")
-CHUNK = 64 * 1024
 
 
 class FetchError(Exception):
@@ -137,7 +136,7 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> t
     chunks: list[bytes] = []
     wire = size = 0
     try:
-        for chunk in response.iter_raw(CHUNK):
+        for chunk in response.iter_raw():  # as received: a chunk_size would buffer past the deadline
             wire += len(chunk)
             if wire > max_bytes:
                 raise FetchError("too_large", f"body exceeds {max_bytes} bytes")
