@@ -230,10 +230,13 @@ def parse_feed(body: bytes, *, feed_id: int, url: str, headers: dict[str, str] |
             check_entities(decoded.text)
         except UnsafeXML as exc:
             raise ParseError("unsafe_xml", f"refused: {exc}") from exc
-        # We decoded already: feedparser must see UTF-8 and no conflicting charset.
-        response_headers["content-type"] = "application/xml; charset=utf-8"
-        response_headers.setdefault("content-location", url)
-        parsed = feedparser.parse(as_utf8_xml(decoded), response_headers=response_headers,
+        # We decoded already: feedparser must see UTF-8 and no conflicting charset. No
+        # Content-Location either: feedparser would resolve guids against it, and an id must
+        # not change when the feed's URL does. Links are resolved by entry_to_article.
+        given = {"content-type": "application/xml; charset=utf-8"}
+        if "content-language" in response_headers:
+            given["content-language"] = response_headers["content-language"]
+        parsed = feedparser.parse(as_utf8_xml(decoded), response_headers=given,
                                   sanitize_html=False, resolve_relative_uris=False)
         feed, entries, version = parsed.feed, parsed.entries, parsed.version
         bozo = parsed.bozo_exception if parsed.bozo else None
@@ -254,6 +257,9 @@ def parse_feed(body: bytes, *, feed_id: int, url: str, headers: dict[str, str] |
                                        identity=identity, feed_url=url, guid_suffix=suffix)
         except (ValueError, TypeError, KeyError, OverflowError, AttributeError):
             result.skipped += 1
+            continue
+        if not (article.title or article.url or article.guid or article.body_text):
+            result.skipped += 1  # an empty shell (e.g. items illegally nested in items)
             continue
         result.articles.append(article)
         result.date_flags.update(
