@@ -17,7 +17,7 @@ from typing import Any
 from tests.helpers import FeedHTTPServer, corpus_dir
 from wiredesk.config import Config
 from wiredesk.ingester.fetch import FetchError, fetch, make_client
-from wiredesk.ingester.parse import ParseError, ParsedFeed, parse_feed
+from wiredesk.ingester.parse import ParsedFeed, ParseError, parse_feed
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden" / "ingester" / "corpus"
 FETCHED_AT = datetime(2026, 1, 1, tzinfo=UTC)  # fixed, so future-date clamping is reproducible

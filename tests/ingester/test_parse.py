@@ -182,7 +182,8 @@ def test_sanitizer_drops_active_content_and_trackers() -> None:
 def test_json_feed_reads() -> None:
     body = (b'{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": ['
             b'{"id": "1", "url": "https://news.example/1", "title": "One", '
-            b'"content_html": "<p>Body <script>x()</script></p>", "date_published": "2020-02-21T18:08:06+01:00"}]}')
+            b'"content_html": "<p>Body <script>x()</script></p>", '
+            b'"date_published": "2020-02-21T18:08:06+01:00"}]}')
     feed = parse(body)
     (article,) = feed.articles
     assert feed.format == "json11" and article.title == "One" and article.body_text == "Body"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import socket
 import time
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -150,6 +149,18 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> t
     return b"".join(chunks), wire
 
 
+def _drain(response: httpx.Response, deadline: float, limit: int = 64 * 1024) -> None:
+    """Read a small unwanted body (redirect, 304, error page); a big one just closes."""
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return
+    read = 0
+    for chunk in response.iter_raw():
+        read += len(chunk)
+        if read > limit or time.monotonic() > deadline:
+            return
+
+
 def fetch(client: httpx.Client, url: str, config: Config, *, etag: str | None = None,
           last_modified: str | None = None) -> FetchResult:
     """Fetch ``url`` with conditional headers; raise FetchError for anything but a feed body."""
@@ -167,6 +178,8 @@ def fetch(client: httpx.Client, url: str, config: Config, *, etag: str | None = 
             check_scheme(current)
             with client.stream("GET", current, headers=headers) as response:
                 status = response.status_code
+                if status in REDIRECT_CODES or status == 304 or status >= 400:
+                    _drain(response, deadline)  # so the keep-alive connection can serve the next request
                 if status in REDIRECT_CODES and "location" in response.headers:
                     # Only a chain of permanent moves from the start moves the feed itself.
                     all_permanent &= status in PERMANENT_REDIRECTS
@@ -206,13 +219,3 @@ def parse_retry_after(raw: str | None, now: datetime | None = None) -> float | N
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def header_lookup(headers: Iterable[tuple[str, str]] | dict[str, str], name: str) -> str | None:
-    """Case-insensitive header value from a plain dict (FetchResult.headers)."""
-    items = headers.items() if isinstance(headers, dict) else headers
-    name = name.lower()
-    for key, value in items:
-        if key.lower() == name:
-            return value
-    return None

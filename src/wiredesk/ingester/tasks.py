@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -45,12 +46,15 @@ def _next_fetch(feed: Feed, now: datetime, error_count: int,
 
 
 _client: httpx.Client | None = None
+_client_lock = threading.Lock()
 
 
 def _http_client(services: Services) -> httpx.Client:
-    global _client  # one keep-alive pool per worker process
+    global _client  # one keep-alive pool per worker process, shared by its threads
     if _client is None:
-        _client = make_client(services.config)
+        with _client_lock:
+            if _client is None:
+                _client = make_client(services.config)
     return _client
 
 
@@ -72,8 +76,12 @@ def ingest_feed(services: Services, feed_id: int, enqueue: Any = None) -> Ingest
 def _enqueue_process(article_ids: list[str]) -> None:
     from wiredesk.pipeline.tasks import process
 
-    for article_id in article_ids:
-        process.delay(article_id)
+    if not article_ids:
+        return
+    # One producer (one broker connection) for the whole feed, not one acquire per message.
+    with process.app.producer_or_acquire() as producer:
+        for article_id in article_ids:
+            process.apply_async((article_id,), producer=producer)
 
 
 def _ingest_locked(services: Services, feed_id: int, enqueue: Any) -> IngestReport:
@@ -90,15 +98,18 @@ def _ingest_locked(services: Services, feed_id: int, enqueue: Any) -> IngestRepo
     try:
         result = fetch(_http_client(services), url, services.config, etag=etag,
                        last_modified=last_modified)
-        metrics.FETCH_BYTES.inc(len(result.body))
+        metrics.FETCH_BYTES.inc(result.wire_bytes)
+        metrics.DECODED_BYTES.inc(len(result.body))
         if result.not_modified:
             report.outcome = "not_modified"
         else:
             parsed = parse_feed(result.body, feed_id=feed_id, url=result.url,
                                 headers=result.headers, language_hint=language, fetched_at=now)
+            for flag, count in parsed.date_flags.items():
+                metrics.ENTRY_DATES.labels(flag).inc(count)
             with db.session() as session:
-                for article in parsed.articles:
-                    outcome = article_store.upsert(session, article)
+                outcomes = article_store.upsert_many(session, parsed.articles)
+                for article, outcome in zip(parsed.articles, outcomes, strict=True):
                     report.counts[outcome] = report.counts.get(outcome, 0) + 1
                     if outcome != "unchanged":
                         report.enqueued.append(article.id)
