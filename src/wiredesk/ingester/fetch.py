@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin
 
 import brotli
+import httpcore
 import httpx
 
 from wiredesk.config import Config
@@ -67,7 +68,7 @@ def make_client(config: Config, resolve: Resolver = system_resolver,
     timeout = httpx.Timeout(config.fetch_read_timeout, connect=config.fetch_connect_timeout)
     transport = httpx.HTTPTransport(retries=0)
     # httpx has no public hook for the network backend; its pool is an httpcore.ConnectionPool.
-    transport._pool = httpx_pool(config, resolve, max_connections)
+    transport._pool = guarded_pool(config, resolve, max_connections)
     return httpx.Client(
         transport=transport, timeout=timeout, follow_redirects=False, trust_env=False,
         headers={"User-Agent": config.user_agent, "Accept": ACCEPT,
@@ -75,10 +76,8 @@ def make_client(config: Config, resolve: Resolver = system_resolver,
     )
 
 
-def httpx_pool(config: Config, resolve: Resolver, max_connections: int) -> object:
-    """The guarded httpcore connection pool behind ``make_client``."""
-    import httpcore
-
+def guarded_pool(config: Config, resolve: Resolver, max_connections: int) -> httpcore.ConnectionPool:
+    """The httpcore connection pool behind ``make_client``: keep-alive, guarded connects."""
     return httpcore.ConnectionPool(
         ssl_context=httpx.create_ssl_context(),
         max_connections=max_connections,
