@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"when": datetime.now(UTC).isoformat(), "cpus": os.cpu_count(),
             "processes": args.processes, "threads": args.threads,
             "reader_workers": args.reader_workers, "items": args.items,
-            "load_before": os.getloadavg()}
+            "load_at_end": os.getloadavg()}
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"ingest-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     path.write_text(json.dumps({"meta": meta, "results": rows}, indent=1) + "\n")
