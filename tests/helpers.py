@@ -48,7 +48,7 @@ class FeedHTTPServer:
     ``routes`` maps a path to a callable(handler) for special behaviour (errors, slow bodies).
     """
 
-    def __init__(self, host: str = "127.0.0.1"):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self.files: dict[str, tuple[bytes, str]] = {}
         self.routes: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}
         self.log: list[tuple[str, int, dict[str, str]]] = []
@@ -90,7 +90,7 @@ class FeedHTTPServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
-        self.httpd = ThreadingHTTPServer((host, 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
         self.httpd.daemon_threads = True
         self.host, self.port = self.httpd.server_address[:2]
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()

@@ -26,8 +26,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 
 FETCH_OUTCOMES = (
-    "ok", "not_modified", "timeout", "connect_error", "http_error", "too_large", "blocked",
-    "parse_error", "not_a_feed", "error",
+    "ok", "not_modified", "timeout", "connect_error", "http_error", "rate_limited", "too_large",
+    "blocked", "unsafe_xml", "parse_error", "not_a_feed", "error",
 )
 SKIP_REASONS = ("locked", "host_busy", "host_rate")
 
@@ -36,7 +36,15 @@ FETCH_DURATION = Histogram(
     "wiredesk_ingest_fetch_duration_seconds", "Time to fetch and parse one feed.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
-FETCH_BYTES = Counter("wiredesk_ingest_fetched_bytes_total", "Feed body bytes received.")
+FETCH_BYTES = Counter("wiredesk_ingest_fetched_bytes_total", "Feed body bytes received (on the wire).")
+DECODED_BYTES = Counter(
+    "wiredesk_ingest_decoded_bytes_total", "Feed body bytes after Content-Encoding decompression.",
+)
+ENTRY_DATES = Counter(
+    "wiredesk_ingest_entry_dates_total",
+    "Entry dates by how they were read (parsed, zone_assumed, future_clamped, unparsed, missing).",
+    ["outcome"],
+)
 ENTRIES = Counter(
     "wiredesk_ingest_entries_total", "Feed entries by outcome (new, updated, unchanged, invalid).",
     ["outcome"],

@@ -64,6 +64,10 @@ class Article:
     published_at: datetime | None = None
     updated_at: datetime | None = None
     fetched_at: datetime | None = None
+    # The feed's own date strings, and what reading them assumed (ingester.dates.DATE_FLAGS).
+    published_raw: str | None = None
+    updated_raw: str | None = None
+    date_flags: list[str] = field(default_factory=list)
     revision: int = 1
     entities: list[Entity] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
@@ -141,6 +145,12 @@ class ArticleSchema(_Strict):
     published_at = fields.AwareDateTime(allow_none=True, load_default=None)
     updated_at = fields.AwareDateTime(allow_none=True, load_default=None)
     fetched_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    published_raw = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=200))
+    updated_raw = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=200))
+    date_flags = fields.List(
+        fields.String(validate=validate.OneOf(["zone_assumed", "future_clamped", "unparsed"])),
+        load_default=list,
+    )
     revision = fields.Integer(load_default=1, validate=validate.Range(min=1))
     entities = fields.List(fields.Nested(EntitySchema), load_default=list)
     keywords = fields.List(fields.String(validate=validate.Length(max=200)), load_default=list)

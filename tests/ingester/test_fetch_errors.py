@@ -19,6 +19,11 @@ from wiredesk.store.feeds import add_feed
 GOOD = (SAMPLE_FEEDS_DIR / "world-wire.xml").read_bytes()
 
 
+BOMB = (b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+        b'<rss version="2.0"><channel><title>&c;</title><item><title>&c;</title></item></channel></rss>')
+
+
 def fetches(outcome: str) -> float:
     return REGISTRY.get_sample_value("wiredesk_ingest_fetches_total", {"outcome": outcome}) or 0.0
 
@@ -59,6 +64,7 @@ CASES = {
                 b"has moved.</p></body></html>", "text/html")),
     "http_500": ("http_error", lambda s: s.routes.__setitem__("/bad", _status(500))),
     "oversized": ("too_large", lambda s: s.routes.__setitem__("/bad", _endless)),
+    "entity_bomb": ("unsafe_xml", lambda s: s.serve("/bad", BOMB)),
 }
 
 

@@ -95,7 +95,7 @@ def test_429_with_retry_after_and_cache_hints_set_the_next_fetch(
         ids = {path: put_feed(session, {"url": feed_server.url(path), "interval": 600}).id
                for path in ("/busy", "/cached", "/ttl")}
 
-    expected = {"/busy": ("http_error", 1800, "retry-after"),
+    expected = {"/busy": ("rate_limited", 1800, "retry-after"),
                 "/cached": ("ok", 5400, "max-age"), "/ttl": ("ok", 7200, "ttl")}
     for path, (outcome, delay, reason) in expected.items():
         assert ingest_feed(app.wiredesk, ids[path], enqueue=list).outcome == outcome

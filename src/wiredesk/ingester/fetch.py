@@ -1,77 +1,167 @@
 """Transport: get a feed's bytes politely and safely. Parsing is ``parse.py``'s business.
 
-Conditional GET, connect/read timeouts, a body size cap, redirects followed by hand so the SSRF
-guard sees every hop, and errors sorted into a small set of outcomes for metrics.
+Conditional GET, gzip/deflate/br, connect/read timeouts and an overall deadline, a size cap on
+both the bytes received and the bytes they decompress to (a gzip bomb stops at the cap), redirects
+followed by hand with a limit so permanent moves can be recorded, and the SSRF guard pinned into
+the connection step (see ``guard.GuardedBackend``). Errors are sorted into a small set of outcomes.
 """
 
 from __future__ import annotations
 
+import socket
 import time
+import zlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin
 
+import brotli
+import httpcore
 import httpx
 
 from wiredesk.config import Config
-from wiredesk.ingester.guard import BlockedURL, Resolver, check_url, system_resolver
+from wiredesk.ingester.guard import BlockedURL, GuardedBackend, Resolver, check_scheme, system_resolver
 
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 PERMANENT_REDIRECTS = {301, 308}
+ACCEPT_ENCODING = "gzip, deflate, br"
+ACCEPT = ("application/atom+xml, application/rss+xml, application/feed+json, "
+          "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1")
 
 
 class FetchError(Exception):
-    """A fetch that produced no feed; ``outcome`` is one of metrics.FETCH_OUTCOMES."""
+    """A fetch that produced no feed; ``outcome`` is one of metrics.FETCH_OUTCOMES.
 
-    def __init__(self, outcome: str, message: str, retry_after: float | None = None):
+    ``retry_after`` (seconds) is set when the server said when to come back (429/503).
+    """
+
+    def __init__(self, outcome: str, message: str, retry_after: float | None = None,
+                 status: int | None = None):
         super().__init__(message)
         self.outcome = outcome
         self.retry_after = retry_after
+        self.status = status
 
 
 @dataclass
 class FetchResult:
     url: str  # final URL after redirects
     status: int
-    body: bytes = b""
+    body: bytes = b""  # decompressed
     headers: dict[str, str] = field(default_factory=dict)
-    permanent_redirect: str | None = None
+    permanent_redirect: str | None = None  # where the feed moved for good, if it did
+    wire_bytes: int = 0  # bytes received, before decompression
 
     @property
     def not_modified(self) -> bool:
         return self.status == 304
 
 
-def make_client(config: Config) -> httpx.Client:
-    """A pooled client with keep-alive; redirects are followed by ``fetch`` itself."""
+def make_client(config: Config, resolve: Resolver = system_resolver,
+                max_connections: int = 100) -> httpx.Client:
+    """A pooled keep-alive client whose every connection goes through the SSRF guard.
+
+    Redirects are followed by ``fetch`` itself; environment proxies are ignored (a proxy would
+    make the guard check the proxy's address instead of the feed's).
+    """
     timeout = httpx.Timeout(config.fetch_read_timeout, connect=config.fetch_connect_timeout)
+    transport = httpx.HTTPTransport(retries=0)
+    # httpx has no public hook for the network backend; its pool is an httpcore.ConnectionPool.
+    transport._pool = guarded_pool(config, resolve, max_connections)
     return httpx.Client(
-        timeout=timeout,
-        follow_redirects=False,
-        headers={"User-Agent": config.user_agent,
-                 "Accept": "application/atom+xml, application/rss+xml, application/feed+json, "
-                           "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"},
-        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+        transport=transport, timeout=timeout, follow_redirects=False, trust_env=False,
+        headers={"User-Agent": config.user_agent, "Accept": ACCEPT,
+                 "Accept-Encoding": ACCEPT_ENCODING},
     )
 
 
-def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+def guarded_pool(config: Config, resolve: Resolver, max_connections: int) -> httpcore.ConnectionPool:
+    """The httpcore connection pool behind ``make_client``: keep-alive, guarded connects."""
+    return httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=60.0,
+        network_backend=GuardedBackend(config.fetch_allow_networks, resolve),
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+    )
+
+
+class _Decoder:
+    """Incremental Content-Encoding decoder that never produces more than it is allowed to."""
+
+    def __init__(self, encoding: str):
+        self.encoding = encoding
+        self._zlib: zlib._Decompress | None = None  # type: ignore[name-defined]
+        self._brotli = brotli.Decompressor() if encoding == "br" else None
+        if encoding == "gzip":
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def decode(self, data: bytes, room: int) -> bytes:
+        """Decode ``data``; raise too_large if it expands past ``room`` more bytes."""
+        if self.encoding == "identity":
+            out = data
+        elif self._brotli is not None:
+            out = self._brotli.process(data, output_buffer_limit=room + 1)
+        else:
+            if self._zlib is None:  # deflate: zlib-wrapped per the RFC, raw in practice too
+                zlib_header = len(data) >= 2 and data[0] & 0x0F == 8 and (
+                    (data[0] << 8) | data[1]) % 31 == 0
+                self._zlib = zlib.decompressobj(zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS)
+            out = self._zlib.decompress(data, room + 1)
+        if len(out) > room:
+            raise FetchError("too_large", "body decompresses past the size cap")
+        return out
+
+
+def _decoder(headers: httpx.Headers) -> _Decoder:
+    codings = [c.strip().lower() for c in headers.get("content-encoding", "").split(",")
+               if c.strip() and c.strip().lower() != "identity"]
+    if not codings:
+        return _Decoder("identity")
+    if len(codings) > 1 or codings[0] not in {"gzip", "x-gzip", "deflate", "br"}:
+        raise FetchError("http_error", f"unsupported Content-Encoding {headers['content-encoding']!r}")
+    return _Decoder("gzip" if codings[0] == "x-gzip" else codings[0])
+
+
+def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> tuple[bytes, int]:
+    """The decoded body, refusing more than ``max_bytes`` on the wire or after decoding."""
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError("too_large", f"declared body of {declared} bytes exceeds {max_bytes}")
+    decoder = _decoder(response.headers)
     chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            raise FetchError("too_large", f"body exceeds {max_bytes} bytes")
-        if time.monotonic() > deadline:
-            raise FetchError("timeout", "body took longer than the read deadline")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    wire = size = 0
+    try:
+        for chunk in response.iter_raw():  # as received: a chunk_size would buffer past the deadline
+            wire += len(chunk)
+            if wire > max_bytes:
+                raise FetchError("too_large", f"body exceeds {max_bytes} bytes")
+            out = decoder.decode(chunk, max_bytes - size)
+            size += len(out)
+            chunks.append(out)
+            if time.monotonic() > deadline:
+                raise FetchError("timeout", "body took longer than the fetch deadline")
+    except (zlib.error, brotli.error) as exc:
+        raise FetchError("http_error", f"corrupt {decoder.encoding} body: {exc}") from exc
+    return b"".join(chunks), wire
+
+
+def _drain(response: httpx.Response, deadline: float, limit: int = 64 * 1024) -> None:
+    """Read a small unwanted body (redirect, 304, error page); a big one just closes."""
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return
+    read = 0
+    for chunk in response.iter_raw():
+        read += len(chunk)
+        if read > limit or time.monotonic() > deadline:
+            return
 
 
 def fetch(client: httpx.Client, url: str, config: Config, *, etag: str | None = None,
-          last_modified: str | None = None, resolve: Resolver = system_resolver) -> FetchResult:
+          last_modified: str | None = None) -> FetchResult:
     """Fetch ``url`` with conditional headers; raise FetchError for anything but a feed body."""
     headers = {}
     if etag:
@@ -84,26 +174,29 @@ def fetch(client: httpx.Client, url: str, config: Config, *, etag: str | None = 
     current = url
     for _hop in range(config.fetch_max_redirects + 1):
         try:
-            check_url(current, config.fetch_allow_networks, resolve)
-        except BlockedURL as exc:
-            raise FetchError("blocked", str(exc)) from exc
-        try:
+            check_scheme(current)
             with client.stream("GET", current, headers=headers) as response:
-                if response.status_code in REDIRECT_CODES and "location" in response.headers:
-                    all_permanent &= response.status_code in PERMANENT_REDIRECTS
+                status = response.status_code
+                if status in REDIRECT_CODES or status == 304 or status >= 400:
+                    _drain(response, deadline)  # so the keep-alive connection can serve the next request
+                if status in REDIRECT_CODES and "location" in response.headers:
+                    # Only a chain of permanent moves from the start moves the feed itself.
+                    all_permanent &= status in PERMANENT_REDIRECTS
                     current = urljoin(current, response.headers["location"])
                     if all_permanent:
                         permanent = current
                     continue
-                if response.status_code == 304:
+                if status == 304:
                     return FetchResult(current, 304, headers=dict(response.headers),
                                        permanent_redirect=permanent)
-                if response.status_code >= 400:
-                    retry_after = _retry_after(response.headers.get("retry-after"))
-                    raise FetchError("http_error", f"HTTP {response.status_code}", retry_after)
-                body = _read_capped(response, config.fetch_max_bytes, deadline)
-                return FetchResult(current, response.status_code, body, dict(response.headers),
-                                   permanent)
+                if status >= 400:
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    outcome = "rate_limited" if status == 429 else "http_error"
+                    raise FetchError(outcome, f"HTTP {status}", retry_after, status)
+                body, wire = _read_capped(response, config.fetch_max_bytes, deadline)
+                return FetchResult(current, status, body, dict(response.headers), permanent, wire)
+        except BlockedURL as exc:
+            raise FetchError("blocked", str(exc)) from exc
         except httpx.TimeoutException as exc:
             raise FetchError("timeout", f"timed out: {exc!r}") from exc
         except httpx.TransportError as exc:
@@ -111,7 +204,17 @@ def fetch(client: httpx.Client, url: str, config: Config, *, etag: str | None = 
     raise FetchError("http_error", f"more than {config.fetch_max_redirects} redirects")
 
 
-def _retry_after(raw: str | None) -> float | None:
-    if raw and raw.strip().isdigit():
-        return float(raw.strip())
-    return None
+def parse_retry_after(raw: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not raw:
+        return None
+    raw = raw.strip()
+    if raw.isdigit():
+        return float(raw)
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

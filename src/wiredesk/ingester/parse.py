@@ -1,19 +1,28 @@
-"""Format: feed bytes in, Articles out. feedparser does the reading; we decide identity,
-dates, and what HTML is safe to keep. Never given a URL: transport is ``fetch.py``'s job."""
+"""Format: feed bytes in, Articles out. Never given a URL to fetch: transport is ``fetch.py``'s job.
+
+The bytes are decoded first (``encoding.py``: BOM, HTTP charset, XML declaration, detection) and
+checked for entity bombs and external entities; feedparser then reads UTF-8 (JSON Feed is read
+with ``json``). We decide identity, dates (``dates.py``) and what HTML is safe to keep.
+"""
 
 from __future__ import annotations
 
-import calendar
 import html
+import json
 import re
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import nh3
 
 from wiredesk.identity import article_id, canonical_url, content_hash
+from wiredesk.ingester.dates import parse_date
+from wiredesk.ingester.encoding import UnsafeXML, as_utf8_xml, check_entities, decode_document
 from wiredesk.schemas import Article
 
 # What body HTML may keep: structure and links, nothing that runs or tracks.
@@ -24,18 +33,29 @@ ALLOWED_TAGS = {
     "th", "thead", "tr", "u", "ul",
 }
 ALLOWED_ATTRIBUTES = {
-    "a": {"href", "title"}, "img": {"src", "alt", "title"}, "abbr": {"title"},
+    "a": {"href", "title"}, "img": {"src", "alt", "title", "width", "height"}, "abbr": {"title"},
     "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}, "*": {"dir", "lang"},
 }
+URL_ATTRIBUTES = {"href", "src"}
+# Hosts whose images only count readers (web beacons), whatever their size.
+BEACON_HOSTS = (
+    "feeds.feedburner.com", "feedproxy.google.com", "pixel.wp.com", "stats.wordpress.com",
+    "pi.feedsportal.com", "da.feedsportal.com", "pixel.quantserve.com", "b.scorecardresearch.com",
+    "sb.scorecardresearch.com", "www.google-analytics.com", "google-analytics.com",
+    "ad.doubleclick.net", "pubads.g.doubleclick.net", "www.facebook.com", "analytics.twitter.com",
+    "rss.buysellads.com", "feeds.wordpress.com", "counter.theconversation.com",
+)
+IDENTITY_RULES = ("guid", "link", "content")
+_IMG = re.compile(r"<img\b[^>]*>")
+_IMG_ATTR = re.compile(r'\b(src|width|height)="([^"]*)"')
 _BLOCK_BOUNDARY = re.compile(r"(?i)<\s*(/?(p|div|br|li|h[1-6]|tr|blockquote|pre|figure)\b)[^>]*>")
-
-
 # Complaints feedparser makes about feeds it read correctly anyway.
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+JSON_FEED_PREFIX = "https://jsonfeed.org/version/"
 
 
 class ParseError(Exception):
-    """The body is not a readable feed; ``outcome`` is parse_error or not_a_feed."""
+    """The body is not a readable feed; ``outcome`` is parse_error, not_a_feed or unsafe_xml."""
 
     def __init__(self, outcome: str, message: str):
         super().__init__(message)
@@ -49,47 +69,76 @@ class ParsedFeed:
     skipped: int = 0  # entries that could not become an Article
     warning: str | None = None  # feedparser's complaint about a feed it still read
     meta: dict[str, Any] = field(default_factory=dict)  # feed-level data (ttl, hub links)
+    encoding: str = "utf-8"  # the codec the body was decoded with
+    encoding_source: str = "utf-8"  # bom | http | declaration | utf-8 | detected | fallback
+    format: str = ""  # feedparser's version (rss20, atom10, ...) or json11
+    date_flags: Counter[str] = field(default_factory=Counter)  # for metrics
 
 
-def sanitize_html(raw: str) -> str:
-    """Allow-listed HTML: no scripts, styles, event handlers or javascript: links."""
-    return nh3.clean(
-        raw, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+def _is_beacon(tag: str) -> bool:
+    attrs = dict(_IMG_ATTR.findall(tag))
+    if attrs.get("width", "").strip().rstrip("px") in {"0", "1"} or \
+            attrs.get("height", "").strip().rstrip("px") in {"0", "1"}:
+        return True
+    host = (urlsplit(html.unescape(attrs.get("src", ""))).hostname or "").lower()
+    return host in BEACON_HOSTS
+
+
+def sanitize_html(raw: str, base: str | None = None) -> str:
+    """Allow-listed HTML: no scripts, styles, event handlers, javascript: links or tracking
+    pixels; relative links and image sources resolved against ``base`` (the entry's link)."""
+    attribute_filter: Callable[[str, str, str], str | None] | None = None
+    if base:
+        def attribute_filter(element: str, attribute: str, value: str) -> str | None:
+            return urljoin(base, value) if attribute in URL_ATTRIBUTES else value
+    cleaned = nh3.clean(
+        raw, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, attribute_filter=attribute_filter,
         url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow",
     )
+    if "<img" in cleaned:  # nh3's output is normalized, so its img tags are regular
+        cleaned = _IMG.sub(lambda m: "" if _is_beacon(m.group(0)) else m.group(0), cleaned)
+    return cleaned
 
 
 def html_to_text(raw: str) -> str:
     """Readable plain text of an HTML fragment, paragraphs kept as blank-line breaks."""
+    if "<" not in raw and "&" not in raw:
+        return "\n".join(" ".join(line.split()) for line in raw.splitlines() if line.strip())
     marked = _BLOCK_BOUNDARY.sub("\n", raw)
     text = html.unescape(nh3.clean(marked, tags=set()))
     lines = [" ".join(line.split()) for line in text.splitlines()]
     return "\n".join(line for line in lines if line).strip()
 
 
-def _utc(parsed: Any) -> datetime | None:
-    if not parsed:
-        return None
-    return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
-
-
-def entry_to_article(entry: Any, feed_id: int, fetched_at: datetime,
-                     language_hint: str | None) -> Article:
-    """One feedparser entry as an Article (not yet enriched)."""
+def entry_to_article(entry: Any, feed_id: int, fetched_at: datetime, language_hint: str | None,
+                     *, zone: str = "UTC", identity: str = "guid", feed_url: str | None = None,
+                     guid_suffix: str = "") -> Article:
+    """One feedparser-shaped entry as an Article (not yet enriched)."""
     title = html_to_text(entry.get("title", "") or "")
     contents = entry.get("content") or []
     raw_body = contents[0].get("value", "") if contents else ""
     raw_summary = entry.get("summary", "") or ""
-    body_html = sanitize_html(raw_body or raw_summary)
+    link = entry.get("link") or None
+    if link and feed_url:
+        link = urljoin(feed_url, link.strip())
+    body_html = sanitize_html(raw_body or raw_summary, base=link or feed_url)
     body_text = html_to_text(body_html)
     summary = html_to_text(raw_summary) if raw_body else ""
-    link = entry.get("link")
     guid = (entry.get("id") or "").strip() or None
-    authors = [a.get("name", "") for a in entry.get("authors", []) if a.get("name")]
-    # dict.get: FeedParserDict.get("updated_parsed") silently falls back to published_parsed.
-    published, updated = dict.get(entry, "published_parsed"), dict.get(entry, "updated_parsed")
+    authors = [a.get("name", "") for a in entry.get("authors", []) or [] if a.get("name")]
+    languages = [language_hint] if language_hint else None
+    # dict.get: FeedParserDict.get("updated") silently falls back to "published".
+    published = parse_date(dict.get(entry, "published"), zone=zone, fetched_at=fetched_at,
+                           languages=languages)
+    updated = parse_date(dict.get(entry, "updated"), zone=zone, fetched_at=fetched_at,
+                         languages=languages)
+    main = published if published.value else updated
+    key_guid = guid if identity == "guid" else None
+    key_link = link if identity in {"guid", "link"} else None
+    if key_guid and guid_suffix:
+        key_guid = f"{key_guid}\x1f{guid_suffix}"
     return Article(
-        id=article_id(feed_id, guid, link, fallback=title + "\n" + body_text),
+        id=article_id(feed_id, key_guid, key_link, fallback=title + "\n" + body_text),
         feed_id=feed_id,
         guid=guid,
         url=canonical_url(link),
@@ -99,33 +148,121 @@ def entry_to_article(entry: Any, feed_id: int, fetched_at: datetime,
         body_text=body_text,
         authors=authors,
         language_hint=language_hint,
-        published_at=_utc(published) or _utc(updated),
-        updated_at=_utc(updated),
+        published_at=main.value,
+        updated_at=updated.value,
         fetched_at=fetched_at,
         content_hash=content_hash(title, body_text),
+        published_raw=main.raw,
+        updated_raw=updated.raw,
+        date_flags=sorted(set(published.flags) | set(updated.flags)),
     )
 
 
+def _json_feed(text: str) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    """A JSON Feed (1.0/1.1) as feedparser-shaped feed and entry dicts."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ParseError("parse_error", f"unreadable JSON Feed: {exc}") from exc
+    version = data.get("version", "") if isinstance(data, dict) else ""
+    if not isinstance(version, str) or not version.startswith(JSON_FEED_PREFIX):
+        raise ParseError("not_a_feed", "JSON document is not a JSON Feed")
+    entries = []
+    for item in data.get("items") or []:
+        if not isinstance(item, dict):
+            continue
+        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+        body = item.get("content_html") or html.escape(item.get("content_text") or "")
+        entries.append({
+            "id": str(item.get("id") or "") or None,
+            "link": item.get("url") or item.get("external_url"),
+            "title": html.escape(item.get("title") or ""),
+            "content": [{"value": body}] if body else [],
+            "summary": html.escape(item.get("summary") or ""),
+            "authors": [a for a in authors if isinstance(a, dict)],
+            "published": item.get("date_published"),
+            "updated": item.get("date_modified"),
+        })
+    feed = {"title": html.escape(data.get("title") or ""), "language": data.get("language") or ""}
+    return feed, entries, "json" + version.removeprefix(JSON_FEED_PREFIX).replace(".", "")
+
+
+def _disambiguate(entries: list[Any], feed_url: str | None) -> list[str]:
+    """A suffix per entry so a guid repeated in one document names distinct articles.
+
+    The first entry with a guid keeps the plain id; later ones add their link (else their
+    position among the repeats), so the same document always yields the same ids.
+    """
+    seen: Counter[str] = Counter()
+    suffixes = []
+    for entry in entries:
+        guid = (entry.get("id") or "").strip()
+        if not guid:
+            suffixes.append("")
+            continue
+        seen[guid] += 1
+        if seen[guid] == 1:
+            suffixes.append("")
+        else:
+            link = canonical_url(urljoin(feed_url or "", entry.get("link") or "")) or ""
+            suffixes.append(f"{link}#{seen[guid]}")
+    return suffixes
+
+
 def parse_feed(body: bytes, *, feed_id: int, url: str, headers: dict[str, str] | None = None,
-               language_hint: str | None = None, fetched_at: datetime | None = None) -> ParsedFeed:
-    """Parse feed bytes into Articles; raise ParseError when there is no feed to read."""
+               language_hint: str | None = None, fetched_at: datetime | None = None,
+               zone: str = "UTC", identity: str = "guid") -> ParsedFeed:
+    """Parse feed bytes into Articles; raise ParseError when there is no feed to read.
+
+    ``zone``: IANA name (or ``+03:00``) assumed for dates that carry none. ``identity``: the
+    feed's identity rule, ``guid`` (guid, else link, else content), ``link`` or ``content``.
+    """
+    if identity not in IDENTITY_RULES:
+        raise ValueError(f"identity rule {identity!r} is not one of {IDENTITY_RULES}")
     fetched_at = fetched_at or datetime.now(UTC)
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
-    response_headers.setdefault("content-location", url)
-    parsed = feedparser.parse(body, response_headers=response_headers, sanitize_html=False,
-                              resolve_relative_uris=True)
-    if not parsed.entries:
-        if not parsed.version:
-            raise ParseError("not_a_feed", "the document is not RSS, Atom or JSON Feed")
-        if parsed.bozo and not isinstance(parsed.bozo_exception, _HARMLESS):
-            raise ParseError("parse_error", f"unreadable feed: {parsed.bozo_exception}")
-    hint = language_hint or (parsed.feed.get("language") or "").split("-")[0].lower() or None
-    result = ParsedFeed(title=html_to_text(parsed.feed.get("title", "") or ""), meta=parsed.feed)
-    if parsed.bozo:
-        result.warning = str(parsed.bozo_exception)
-    for entry in parsed.entries:
+    decoded = decode_document(body, response_headers.get("content-type"))
+    stripped = decoded.text.lstrip()
+    if stripped.startswith("{"):
+        feed, entries, version = _json_feed(stripped)
+        bozo: Exception | None = None
+    else:
         try:
-            result.articles.append(entry_to_article(entry, feed_id, fetched_at, hint))
-        except (ValueError, TypeError, KeyError, OverflowError):
+            check_entities(decoded.text)
+        except UnsafeXML as exc:
+            raise ParseError("unsafe_xml", f"refused: {exc}") from exc
+        # We decoded already: feedparser must see UTF-8 and no conflicting charset. No
+        # Content-Location either: feedparser would resolve guids against it, and an id must
+        # not change when the feed's URL does. Links are resolved by entry_to_article.
+        given = {"content-type": "application/xml; charset=utf-8"}
+        if "content-language" in response_headers:
+            given["content-language"] = response_headers["content-language"]
+        parsed = feedparser.parse(as_utf8_xml(decoded), response_headers=given,
+                                  sanitize_html=False, resolve_relative_uris=False)
+        feed, entries, version = parsed.feed, parsed.entries, parsed.version
+        bozo = parsed.bozo_exception if parsed.bozo else None
+        if not entries:
+            if not version:
+                raise ParseError("not_a_feed", "the document is not RSS, Atom or JSON Feed")
+            if bozo is not None and not isinstance(bozo, _HARMLESS):
+                raise ParseError("parse_error", f"unreadable feed: {bozo}")
+    declared = re.split(r"[-_]", (feed.get("language") or "").strip())[0].lower()
+    hint = language_hint or (declared if declared.isalpha() and len(declared) <= 3 else None)
+    result = ParsedFeed(title=html_to_text(feed.get("title", "") or ""), encoding=decoded.encoding,
+                        encoding_source=decoded.source, format=version, meta=dict(feed))
+    if bozo is not None:
+        result.warning = str(bozo)
+    for entry, suffix in zip(entries, _disambiguate(entries, url), strict=True):
+        try:
+            article = entry_to_article(entry, feed_id, fetched_at, hint, zone=zone,
+                                       identity=identity, feed_url=url, guid_suffix=suffix)
+        except (ValueError, TypeError, KeyError, OverflowError, AttributeError):
             result.skipped += 1
+            continue
+        if not (article.title or article.url or article.guid or article.body_text):
+            result.skipped += 1  # an empty shell (e.g. items illegally nested in items)
+            continue
+        result.articles.append(article)
+        result.date_flags.update(
+            article.date_flags or (["parsed"] if article.published_at else ["missing"]))
     return result

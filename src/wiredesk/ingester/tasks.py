@@ -10,9 +10,9 @@ per-feed Redis lock then guards the fetch itself (a redelivered message, a manua
 
 from __future__ import annotations
 
-import inspect
 import logging
 import random
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -39,7 +39,6 @@ HOST_DEFER_SECONDS = 2.0
 
 # The feed's reading rules, passed to parse_feed once it accepts them (the parsing branch adds
 # ``date_zone`` and ``identity_rule``); until then they are simply not passed.
-_PARSE_PARAMS = set(inspect.signature(parse_feed).parameters)
 
 
 @dataclass
@@ -65,12 +64,15 @@ class _FeedView:
 
 
 _client: httpx.Client | None = None
+_client_lock = threading.Lock()
 
 
 def _http_client(services: Services) -> httpx.Client:
-    global _client  # one keep-alive pool per worker process
+    global _client  # one keep-alive pool per worker process, shared by its threads
     if _client is None:
-        _client = make_client(services.config)
+        with _client_lock:
+            if _client is None:
+                _client = make_client(services.config)
     return _client
 
 
@@ -100,8 +102,12 @@ def ingest_feed(services: Services, feed_id: int, enqueue: Any = None) -> Ingest
 def _enqueue_process(article_ids: list[str]) -> None:
     from wiredesk.pipeline.tasks import process
 
-    for article_id in article_ids:
-        process.delay(article_id)
+    if not article_ids:
+        return
+    # One producer (one broker connection) for the whole feed, not one acquire per message.
+    with process.app.producer_or_acquire() as producer:
+        for article_id in article_ids:
+            process.apply_async((article_id,), producer=producer)
 
 
 def _enqueue_full_text(article_ids: list[str]) -> None:
@@ -151,7 +157,8 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
     try:
         result = fetch(_http_client(services), view.url, services.config, etag=view.etag,
                        last_modified=view.last_modified)
-        metrics.FETCH_BYTES.inc(len(result.body))
+        metrics.FETCH_BYTES.inc(result.wire_bytes)
+        metrics.DECODED_BYTES.inc(len(result.body))
         parsed = None
         if result.not_modified:
             report.outcome = "not_modified"
@@ -189,15 +196,17 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
 
 def _parse(body: bytes, feed_id: int, url: str, headers: dict[str, str], view: _FeedView,
            now: datetime) -> ParsedFeed:
-    rules = {"date_zone": view.date_zone, "identity_rule": view.identity_rule}
-    extra = {k: v for k, v in rules.items() if k in _PARSE_PARAMS}
-    return parse_feed(body, feed_id=feed_id, url=url, headers=headers,
-                      language_hint=view.language, fetched_at=now, **extra)
+    parsed = parse_feed(body, feed_id=feed_id, url=url, headers=headers,
+                        language_hint=view.language, fetched_at=now, zone=view.date_zone,
+                        identity=view.identity_rule)
+    for flag, count in parsed.date_flags.items():
+        metrics.ENTRY_DATES.labels(flag).inc(count)
+    return parsed
 
 
 def _store(session: Any, feed: Feed, parsed: ParsedFeed, report: IngestReport) -> None:
-    for article in parsed.articles:
-        outcome = article_store.upsert(session, article)
+    outcomes = article_store.upsert_many(session, parsed.articles)
+    for article, outcome in zip(parsed.articles, outcomes, strict=True):
         report.counts[outcome] = report.counts.get(outcome, 0) + 1
         if outcome != "unchanged":
             report.enqueued.append(article.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from wiredesk import schemas
@@ -13,7 +13,8 @@ from wiredesk.store import models
 from wiredesk.store.models import utcnow
 
 _CONTENT_FIELDS = ("title", "summary", "body_html", "body_text", "authors", "url", "guid",
-                   "published_at", "updated_at", "fetched_at", "content_hash", "language_hint")
+                   "published_at", "updated_at", "fetched_at", "content_hash", "language_hint",
+                   "published_raw", "updated_raw", "date_flags")
 _ENRICHMENT_FIELDS = ("language", "language_confidence", "keywords", "story_id", "duplicate_tier",
                       "duplicate_score", "status", "routing_rule", "routing_reason")
 
@@ -61,6 +62,64 @@ def upsert(session: Session, article: schemas.Article) -> str:
     set_status(row, "received")
     session.add(_revision(row))
     return "updated"
+
+
+def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
+    """``upsert`` for a whole feed at once: one locking SELECT, and new rows inserted in bulk
+    (two multi-row INSERTs) instead of one unit-of-work object per entry and revision.
+
+    Returns the outcome of each article, in order. Rows are locked in id order, so two
+    sessions touching overlapping ids cannot deadlock.
+    """
+    ids = sorted({a.id for a in articles})
+    rows = {row.id: row for row in session.scalars(
+        select(models.Article).where(models.Article.id.in_(ids))
+        .order_by(models.Article.id).with_for_update())} if ids else {}
+    now = utcnow()
+    new_rows: dict[str, dict[str, Any]] = {}
+    outcomes = []
+    for article in articles:
+        row = rows.get(article.id)
+        if row is None and article.id in new_rows:
+            row = _flush_new(session, new_rows, article.id)  # same id twice in one document
+            rows[article.id] = row
+        if row is None:
+            values = {name: getattr(article, name) for name in _CONTENT_FIELDS}
+            values.update(id=article.id, feed_id=article.feed_id, revision=1, status="received",
+                          status_changed_at=now, created_at=now)
+            new_rows[article.id] = values
+            outcomes.append("new")
+        elif row.content_hash == article.content_hash:
+            outcomes.append("unchanged")
+        else:
+            for name in _CONTENT_FIELDS:
+                setattr(row, name, getattr(article, name))
+            row.revision += 1
+            set_status(row, "received")
+            session.add(_revision(row))
+            outcomes.append("updated")
+    _insert_new(session, list(new_rows.values()))
+    return outcomes
+
+
+def _insert_new(session: Session, values: list[dict[str, Any]]) -> None:
+    if not values:
+        return
+    session.execute(insert(models.Article), values)
+    session.execute(insert(models.ArticleRevision), [{
+        "article_id": v["id"], "revision": 1, "content_hash": v["content_hash"],
+        "title": v["title"], "summary": v["summary"], "body_html": v["body_html"],
+        "created_at": v["created_at"]} for v in values])
+
+
+def _flush_new(session: Session, new_rows: dict[str, dict[str, Any]],
+               article_id: str) -> models.Article:
+    """Insert the pending new rows now and return the row for ``article_id``."""
+    _insert_new(session, list(new_rows.values()))
+    new_rows.clear()
+    row = session.get(models.Article, article_id)
+    assert row is not None
+    return row
 
 
 def _revision(row: models.Article) -> models.ArticleRevision:

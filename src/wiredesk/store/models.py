@@ -122,6 +122,10 @@ class Article(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The dates as the feed wrote them, and what reading them assumed (zone_assumed, ...).
+    published_raw: Mapped[str | None] = mapped_column(String(200))
+    updated_raw: Mapped[str | None] = mapped_column(String(200))
+    date_flags: Mapped[list[str]] = mapped_column(JSON, default=list)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     entities: Mapped[list[Any]] = mapped_column(JSON, default=list)
