@@ -131,6 +131,15 @@ class Config:
         "Languages the language detector may answer (BCP 47 primary subtags).", _csv,
     )
     log_level: str = setting("WIREDESK_LOG_LEVEL", "INFO", "Python logging level.")
+    corpus_dir: str = setting(
+        "WIREDESK_CORPUS_DIR", "",
+        "Folder of the labeled evaluation corpora. Empty: `<repo>/../shared/corpus`.",
+    )
+    categorizer_model: str = setting(
+        "WIREDESK_CATEGORIZER_MODEL", "",
+        "Trained categorizer artifact. Empty: `<data dir>/models/categorizer-v<N>.joblib`; "
+        "without one the categorizer uses its multilingual lexicon alone.",
+    )
 
     @property
     def sqlalchemy_url(self) -> str:

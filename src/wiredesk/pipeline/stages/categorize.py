@@ -1,0 +1,183 @@
+"""Categorize stage: IPTC Media Topics with scores, in any language, as a pure function.
+
+A multilingual lexicon (IPTC labels and definitions in every locale, plus our keywords) scores
+every article; where a trained linear model has seen the article's language, its probabilities
+are blended in. Without a trained artifact the lexicon alone answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wiredesk import config, taxonomy
+from wiredesk.schemas import Article, Category
+from wiredesk.text.normalize import normalize
+from wiredesk.topics.lexicon import LEXICON_VERSION, Lexicon, default_lexicon
+
+log = logging.getLogger(__name__)
+
+# The artifact format; the file name carries it so an old worker never loads a new format.
+MODEL_FORMAT_VERSION = 1
+MODEL_FILENAME = f"categorizer-v{MODEL_FORMAT_VERSION}.joblib"
+
+MAX_TEXT_CHARS = 6000  # the opening of a story carries its topic
+MIN_SCORE = 0.2  # a top-level topic below this is not reported (the best one always is)
+MAX_TOPICS = 3
+MIN_SUBTOPIC_EVIDENCE = 2.0  # lexicon weight needed to report a level-2 topic
+MIN_SUBTOPIC_SHARE = 0.4  # ... and its share of its top-level topic's evidence
+LEXICON_SATURATION = 3.0  # evidence at which the lexicon is ~63% sure of itself
+MIN_LANGUAGE_EXAMPLES = 100  # the model speaks a language only after this many examples
+
+
+@dataclass
+class Categorizer:
+    """Everything categorize() needs: the lexicon and, when trained, the linear model."""
+
+    lexicon: Lexicon
+    model: Any | None = None  # a fitted scikit-learn pipeline with predict_proba
+    labels: tuple[str, ...] = ()  # qcodes of the model's outputs, in column order
+    languages: dict[str, int] = field(default_factory=dict)  # training examples per language
+    model_weight: float = 0.7
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        """What answered: the lexicon version, and the model's when there is one."""
+        base = f"lexicon-{LEXICON_VERSION}"
+        if self.model is None:
+            return base
+        return f"{base}+model-{self.metadata.get('model_version', MODEL_FORMAT_VERSION)}"
+
+    def speaks(self, language: str | None) -> bool:
+        """Whether the model saw enough training text in ``language`` to be trusted."""
+        primary = (language or "").split("-")[0].lower()
+        return self.model is not None and self.languages.get(primary, 0) >= MIN_LANGUAGE_EXAMPLES
+
+    def lexicon_scores(self, normalized: str, language: str | None) -> dict[str, float]:
+        """Top-level scores in [0, 1] from the lexicon alone."""
+        evidence = self.lexicon.evidence(normalized, language)
+        return _lexicon_probabilities(evidence.topics)
+
+    def model_scores(self, normalized: str) -> dict[str, float]:
+        """Top-level scores in [0, 1] from the linear model (empty without one)."""
+        if self.model is None:
+            return {}
+        probabilities = self.model.predict_proba([normalized])[0]
+        return {qcode: float(p) for qcode, p in zip(self.labels, probabilities, strict=True)}
+
+    def scores(self, text: str, language: str | None) -> dict[str, float]:
+        """Top-level topic scores in [0, 1] for a raw text in ``language``."""
+        normalized = normalize(text[:MAX_TEXT_CHARS])
+        lexical = self.lexicon_scores(normalized, language)
+        if not self.speaks(language):
+            return lexical
+        learned = self.model_scores(normalized)
+        w = self.model_weight
+        return {
+            qcode: w * learned.get(qcode, 0.0) + (1 - w) * lexical.get(qcode, 0.0)
+            for qcode in set(lexical) | set(learned)
+        }
+
+
+def _lexicon_probabilities(raw: dict[str, float]) -> dict[str, float]:
+    total = sum(raw.values())
+    if total <= 0:
+        return {}
+    certainty = 1.0 - math.exp(-total / LEXICON_SATURATION)
+    return {qcode: certainty * weight / total for qcode, weight in raw.items()}
+
+
+def article_text(article: Article) -> str:
+    """The text categorize() reads: title, summary and body."""
+    parts = [article.title, article.summary, article.body_text]
+    return "\n".join(p for p in parts if p)[:MAX_TEXT_CHARS]
+
+
+def categorize(article: Article, model: Categorizer) -> Article:
+    """Return ``article`` with ``categories`` set: IPTC top-level topics (and strong level-2)."""
+    text = article_text(article)
+    scores = model.scores(text, article.language)
+    ranked = sorted(
+        ((q, s) for q, s in scores.items() if q in taxonomy.TOP_LEVEL and s > 0),
+        key=lambda qs: (-qs[1], qs[0]),
+    )
+    chosen = [qs for i, qs in enumerate(ranked[:MAX_TOPICS]) if i == 0 or qs[1] >= MIN_SCORE]
+    topics = taxonomy.topics()
+    categories = [
+        Category(qcode=q, label=topics[q].label(article.language), score=_clip(s))
+        for q, s in chosen
+    ]
+    categories += _subtopics(model, text, article.language, dict(chosen))
+    return article.replace(categories=categories)
+
+
+def _subtopics(
+    model: Categorizer, text: str, language: str | None, chosen: dict[str, float]
+) -> list[Category]:
+    """Level-2 topics whose IPTC labels the text names often enough, under a chosen topic."""
+    evidence = model.lexicon.evidence(normalize(text), language)
+    topics = taxonomy.topics()
+    out = []
+    for qcode, weight in sorted(evidence.subtopics.items(), key=lambda kv: -kv[1]):
+        top = taxonomy.top_level_of(qcode)
+        top_weight = evidence.topics.get(top, 0.0)
+        if top not in chosen or weight < MIN_SUBTOPIC_EVIDENCE or top_weight <= 0:
+            continue
+        share = min(1.0, weight / top_weight)
+        if share >= MIN_SUBTOPIC_SHARE:
+            out.append(Category(
+                qcode=qcode, label=topics[qcode].label(language),
+                score=_clip(chosen[top] * share),
+            ))
+    return out[:MAX_TOPICS]
+
+
+def _clip(score: float) -> float:
+    return round(min(1.0, max(0.0, score)), 4)
+
+
+def default_model_path() -> Path:
+    """Where the trained artifact is looked for: the setting, or the data dir's models/."""
+    settings = config.load()
+    if settings.categorizer_model:
+        return Path(settings.categorizer_model)
+    return settings.data_dir / "models" / MODEL_FILENAME
+
+
+_cache: dict[tuple[str, float], Categorizer] = {}
+_cache_lock = threading.Lock()
+
+
+def load_categorizer(path: str | Path | None = None) -> Categorizer:
+    """Load the categorizer once per process: the trained artifact if present, else the lexicon."""
+    model_path = Path(path) if path is not None else default_model_path()
+    mtime = model_path.stat().st_mtime if model_path.is_file() else 0.0
+    key = (str(model_path.resolve()), mtime)
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = _load(model_path)
+        return _cache[key]
+
+
+def _load(model_path: Path) -> Categorizer:
+    lexicon = default_lexicon()
+    if not model_path.is_file():
+        log.warning("no categorizer model at %s: using the lexicon alone", model_path)
+        return Categorizer(lexicon=lexicon)
+    import joblib  # scikit-learn's own persistence; the artifact is ours, written by training
+
+    artifact = joblib.load(model_path)
+    if artifact.get("format") != MODEL_FORMAT_VERSION:
+        log.warning("categorizer model %s has format %s, expected %s: using the lexicon alone",
+                    model_path, artifact.get("format"), MODEL_FORMAT_VERSION)
+        return Categorizer(lexicon=lexicon)
+    return Categorizer(
+        lexicon=lexicon, model=artifact["model"], labels=tuple(artifact["labels"]),
+        languages=dict(artifact["languages"]), model_weight=float(artifact["model_weight"]),
+        metadata=dict(artifact["metadata"]),
+    )
