@@ -111,7 +111,7 @@ def evaluate(
             "lexicon": lambda e, labels=labels: _argmax(
                 lexicon_only.lexicon_scores(normalize(e.text), e.language), labels),
             "model": lambda e, labels=labels: _argmax(
-                model.model_scores(normalize(e.text)), labels),
+                model.model_scores(normalize(e.text), e.language), labels),
             "combined (shipped)": lambda e, labels=labels: _argmax(
                 model.scores(e.text, e.language), labels),
         }
@@ -168,7 +168,7 @@ def _holdout(language: str) -> dict[str, Any]:
     print(f"\nheld-out language {language}: model trained with no {language} text, {dataset}")
     out = {}
     for name, scorer in {
-        "transferred model": lambda e: held.model_scores(normalize(e.text)),
+        "transferred model (en)": lambda e: held.model_scores(normalize(e.text), "en"),
         "shipped (lexicon)": lambda e: held.scores(e.text, e.language),
     }.items():
         rep = report(gold, [_argmax(scorer(e), labels) for e in test], labels)

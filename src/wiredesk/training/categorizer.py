@@ -1,8 +1,8 @@
 """Train the categorizer's linear model and write the versioned artifact.
 
 ``python -m wiredesk.training.categorizer --out PATH`` trains on the *train* splits of the
-labeled corpora (never their test splits), on IPTC's labels and definitions as short seed
-examples for all 17 topics, and on any extra labeled examples (editors' corrections).
+labeled corpora (never their test splits) and on any extra labeled examples (editors'
+corrections), one linear model per language that has enough of them.
 """
 
 from __future__ import annotations
@@ -24,27 +24,19 @@ from wiredesk.pipeline.stages.categorize import (
     MODEL_FORMAT_VERSION,
     Categorizer,
     default_model_path,
+    from_artifact,
 )
 from wiredesk.text.normalize import normalize
-from wiredesk.topics.lexicon import LEXICON_VERSION, default_lexicon
+from wiredesk.topics.lexicon import LEXICON_VERSION
+from wiredesk.topics.model import TopicModel
 
 log = logging.getLogger(__name__)
 
 MODEL_WEIGHT = 0.7  # share of the model in the blend where it speaks the language
+MIN_LANGUAGE_EXAMPLES = 100  # fewer labeled texts in a language: no model, the lexicon answers
 
 # (text, language, qcodes): what an editor's correction becomes.
 LabeledText = tuple[str, str, Sequence[str]]
-
-
-def seed_examples() -> list[LabeledText]:
-    """One short example per IPTC concept and language: its label and definition."""
-    out: list[LabeledText] = []
-    for topic in taxonomy.topics().values():
-        top = taxonomy.top_level_of(topic.qcode)
-        for language, labels in topic.labels.items():
-            definition = " ".join(topic.definitions.get(language, []))
-            out.append((f"{' '.join(labels)}. {definition}", language, [top]))
-    return out
 
 
 def corpus_examples(
@@ -59,57 +51,30 @@ def corpus_examples(
     return out
 
 
-def build_pipeline() -> Any:
-    """Word and character n-grams over normalized text, one linear classifier per topic."""
-    import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import SGDClassifier
-    from sklearn.multiclass import OneVsRestClassifier
-    from sklearn.pipeline import FeatureUnion, Pipeline
-
-    features = FeatureUnion([
-        ("words", TfidfVectorizer(
-            analyzer="word", token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2),
-            min_df=2, max_features=200_000, sublinear_tf=True, dtype=np.float32,
-        )),
-        ("chars", TfidfVectorizer(
-            analyzer="char_wb", lowercase=False, ngram_range=(2, 4), min_df=2,
-            max_features=200_000, sublinear_tf=True, dtype=np.float32,
-        )),
-    ])
-    # modified_huber: a linear SVM's margin with per-topic probabilities, fitted in seconds.
-    classifier = OneVsRestClassifier(SGDClassifier(
-        loss="modified_huber", alpha=2e-5, max_iter=30, tol=1e-4, random_state=0,
-    ))
-    return Pipeline([("features", features), ("classifier", classifier)])
-
-
 def train(
     examples: Iterable[LabeledText],
     extra: Iterable[LabeledText] = (),
     *,
-    seeds: bool = True,
     model_weight: float = MODEL_WEIGHT,
+    min_examples: int = MIN_LANGUAGE_EXAMPLES,
 ) -> dict[str, Any]:
-    """Fit the model on ``examples`` + ``extra`` (+ IPTC seeds) and return the artifact dict."""
-    from sklearn import __version__ as sklearn_version
-    from sklearn.preprocessing import MultiLabelBinarizer
+    """Fit the per-language model on ``examples`` + ``extra``; return the artifact dict.
 
-    labeled = list(examples) + list(extra)
-    rows = labeled + (seed_examples() if seeds else [])
+    ``extra`` is where editors' corrections come in: (text, language, qcodes), any level of
+    qcode (it counts for its top-level topic).
+    """
+    from sklearn import __version__ as sklearn_version
+
+    rows = list(examples) + list(extra)
     texts = [normalize(text[:MAX_TEXT_CHARS]) for text, _, _ in rows]
-    targets = [sorted({taxonomy.top_level_of(q) for q in qcodes}) for _, _, qcodes in rows]
-    binarizer = MultiLabelBinarizer(classes=list(taxonomy.TOP_LEVEL))
-    y = binarizer.fit_transform(targets)
+    languages = [language.split("-")[0].lower() for _, language, _ in rows]
+    topics = [sorted({taxonomy.top_level_of(q) for q in qcodes}) for _, _, qcodes in rows]
     started = time.monotonic()
-    pipeline = build_pipeline().fit(texts, y)
+    model = TopicModel(min_examples=min_examples).fit(texts, languages, topics)
     seconds = time.monotonic() - started
-    languages = Counter(language.split("-")[0].lower() for _, language, _ in labeled)
     return {
         "format": MODEL_FORMAT_VERSION,
-        "model": pipeline,
-        "labels": list(binarizer.classes_),
-        "languages": dict(languages),
+        "model": model,
         "model_weight": model_weight,
         "metadata": {
             "model_version": MODEL_FORMAT_VERSION,
@@ -117,8 +82,9 @@ def train(
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "sklearn": sklearn_version,
             "python": platform.python_version(),
-            "examples": len(labeled),
-            "seed_examples": len(rows) - len(labeled),
+            "examples": len(rows),
+            "languages": dict(Counter(languages)),
+            "model_languages": sorted(lang for lang in set(languages) if model.speaks(lang)),
             "split_seed": corpus.SPLIT_SEED,
             "fit_seconds": round(seconds, 1),
         },
@@ -127,11 +93,7 @@ def train(
 
 def as_categorizer(artifact: dict[str, Any]) -> Categorizer:
     """A Categorizer from an in-memory artifact (what load_categorizer builds from a file)."""
-    return Categorizer(
-        lexicon=default_lexicon(), model=artifact["model"], labels=tuple(artifact["labels"]),
-        languages=dict(artifact["languages"]), model_weight=float(artifact["model_weight"]),
-        metadata=dict(artifact["metadata"]),
-    )
+    return from_artifact(artifact)
 
 
 def save(artifact: dict[str, Any], out: Path) -> None:
@@ -175,8 +137,8 @@ def main(argv: list[str] | None = None) -> None:
     artifact["metadata"]["holdout_language"] = args.holdout_language
     save(artifact, out)
     meta = artifact["metadata"]
-    print(f"trained on {meta['examples']} examples (+{meta['seed_examples']} IPTC seeds) "
-          f"in {meta['fit_seconds']} s; languages {artifact['languages']} -> {out}")
+    print(f"trained on {meta['examples']} examples in {meta['fit_seconds']} s; "
+          f"languages {meta['languages']}, models for {meta['model_languages']} -> {out}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ from typing import Any
 from wiredesk import config, taxonomy
 from wiredesk.schemas import Article, Category
 from wiredesk.text.normalize import normalize
-from wiredesk.topics.lexicon import LEXICON_VERSION, Lexicon, default_lexicon
+from wiredesk.topics.lexicon import LEXICON_VERSION, Evidence, Lexicon, default_lexicon
+from wiredesk.topics.model import TopicModel
 
 log = logging.getLogger(__name__)
 
@@ -31,57 +32,67 @@ MAX_TOPICS = 3
 MIN_SUBTOPIC_EVIDENCE = 2.0  # lexicon weight needed to report a level-2 topic
 MIN_SUBTOPIC_SHARE = 0.4  # ... and its share of its top-level topic's evidence
 LEXICON_SATURATION = 3.0  # evidence at which the lexicon is ~63% sure of itself
-MIN_LANGUAGE_EXAMPLES = 100  # the model speaks a language only after this many examples
 
 
 @dataclass
 class Categorizer:
-    """Everything categorize() needs: the lexicon and, when trained, the linear model."""
+    """Everything categorize() needs: the lexicon and, when trained, the per-language model."""
 
     lexicon: Lexicon
-    model: Any | None = None  # a fitted scikit-learn pipeline with predict_proba
-    labels: tuple[str, ...] = ()  # qcodes of the model's outputs, in column order
-    languages: dict[str, int] = field(default_factory=dict)  # training examples per language
+    model: TopicModel | None = None
     model_weight: float = 0.7
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
-        """What answered: the lexicon version, and the model's when there is one."""
+        """What answers: the lexicon version, and the model's when there is one."""
         base = f"lexicon-{LEXICON_VERSION}"
         if self.model is None:
             return base
         return f"{base}+model-{self.metadata.get('model_version', MODEL_FORMAT_VERSION)}"
 
+    @property
+    def languages(self) -> dict[str, int]:
+        """Training examples per language of the model (empty without one)."""
+        return dict(self.model.languages) if self.model is not None else {}
+
     def speaks(self, language: str | None) -> bool:
-        """Whether the model saw enough training text in ``language`` to be trusted."""
-        primary = (language or "").split("-")[0].lower()
-        return self.model is not None and self.languages.get(primary, 0) >= MIN_LANGUAGE_EXAMPLES
+        """Whether the model has a classifier for ``language`` (else the lexicon answers alone)."""
+        return self.model is not None and self.model.speaks(_primary(language))
 
     def lexicon_scores(self, normalized: str, language: str | None) -> dict[str, float]:
         """Top-level scores in [0, 1] from the lexicon alone."""
         evidence = self.lexicon.evidence(normalized, language)
         return _lexicon_probabilities(evidence.topics)
 
-    def model_scores(self, normalized: str) -> dict[str, float]:
-        """Top-level scores in [0, 1] from the linear model (empty without one)."""
+    def model_scores(self, normalized: str, language: str | None) -> dict[str, float]:
+        """Top-level scores in [0, 1] from the language's model (empty without one)."""
         if self.model is None:
             return {}
-        probabilities = self.model.predict_proba([normalized])[0]
-        return {qcode: float(p) for qcode, p in zip(self.labels, probabilities, strict=True)}
+        return self.model.scores(normalized, _primary(language))
 
-    def scores(self, text: str, language: str | None) -> dict[str, float]:
-        """Top-level topic scores in [0, 1] for a raw text in ``language``."""
+    def analyse(self, text: str, language: str | None) -> tuple[dict[str, float], Evidence]:
+        """Blended top-level scores for a raw text, and the lexicon evidence behind them."""
         normalized = normalize(text[:MAX_TEXT_CHARS])
-        lexical = self.lexicon_scores(normalized, language)
+        evidence = self.lexicon.evidence(normalized, language)
+        lexical = _lexicon_probabilities(evidence.topics)
         if not self.speaks(language):
-            return lexical
-        learned = self.model_scores(normalized)
+            return lexical, evidence
+        learned = self.model_scores(normalized, language)
         w = self.model_weight
-        return {
+        blended = {
             qcode: w * learned.get(qcode, 0.0) + (1 - w) * lexical.get(qcode, 0.0)
             for qcode in set(lexical) | set(learned)
         }
+        return blended, evidence
+
+    def scores(self, text: str, language: str | None) -> dict[str, float]:
+        """Top-level topic scores in [0, 1] for a raw text in ``language``."""
+        return self.analyse(text, language)[0]
+
+
+def _primary(language: str | None) -> str:
+    return (language or "").split("-")[0].lower()
 
 
 def _lexicon_probabilities(raw: dict[str, float]) -> dict[str, float]:
@@ -100,8 +111,7 @@ def article_text(article: Article) -> str:
 
 def categorize(article: Article, model: Categorizer) -> Article:
     """Return ``article`` with ``categories`` set: IPTC top-level topics (and strong level-2)."""
-    text = article_text(article)
-    scores = model.scores(text, article.language)
+    scores, evidence = model.analyse(article_text(article), article.language)
     ranked = sorted(
         ((q, s) for q, s in scores.items() if q in taxonomy.TOP_LEVEL and s > 0),
         key=lambda qs: (-qs[1], qs[0]),
@@ -112,15 +122,14 @@ def categorize(article: Article, model: Categorizer) -> Article:
         Category(qcode=q, label=topics[q].label(article.language), score=_clip(s))
         for q, s in chosen
     ]
-    categories += _subtopics(model, text, article.language, dict(chosen))
+    categories += _subtopics(evidence, article.language, dict(chosen))
     return article.replace(categories=categories)
 
 
 def _subtopics(
-    model: Categorizer, text: str, language: str | None, chosen: dict[str, float]
+    evidence: Evidence, language: str | None, chosen: dict[str, float]
 ) -> list[Category]:
     """Level-2 topics whose IPTC labels the text names often enough, under a chosen topic."""
-    evidence = model.lexicon.evidence(normalize(text), language)
     topics = taxonomy.topics()
     out = []
     for qcode, weight in sorted(evidence.subtopics.items(), key=lambda kv: -kv[1]):
@@ -176,8 +185,12 @@ def _load(model_path: Path) -> Categorizer:
         log.warning("categorizer model %s has format %s, expected %s: using the lexicon alone",
                     model_path, artifact.get("format"), MODEL_FORMAT_VERSION)
         return Categorizer(lexicon=lexicon)
+    return from_artifact(artifact)
+
+
+def from_artifact(artifact: dict[str, Any]) -> Categorizer:
+    """A Categorizer from an artifact dict (as written by ``wiredesk.training.categorizer``)."""
     return Categorizer(
-        lexicon=lexicon, model=artifact["model"], labels=tuple(artifact["labels"]),
-        languages=dict(artifact["languages"]), model_weight=float(artifact["model_weight"]),
-        metadata=dict(artifact["metadata"]),
+        lexicon=default_lexicon(), model=artifact["model"],
+        model_weight=float(artifact["model_weight"]), metadata=dict(artifact["metadata"]),
     )
