@@ -31,6 +31,7 @@ _KEYWORD_WEIGHT = 1.0
 _DEFINITION_WEIGHT = 0.4
 _SINGLE_HAN_WEIGHT = 0.3
 _MAX_HAN_TERM = 8
+_TOKEN_CACHE_SIZE = 200_000
 _ARABIC_CLITICS = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
 # Words that join the parts of an IPTC label ("arts, culture and media").
 _LABEL_JOINERS = re.compile(
@@ -102,6 +103,7 @@ class Lexicon:
         self._words: dict[str, dict[str, list[_Term]]] = defaultdict(lambda: defaultdict(list))
         self._han: dict[str, dict[str, _Term]] = defaultdict(dict)
         self._terms: dict[tuple[str, tuple[str, ...], bool], _Term] = {}
+        self._token_cache: dict[tuple[str, str], tuple[_Term, ...]] = {}
 
     @property
     def languages(self) -> list[str]:
@@ -120,6 +122,7 @@ class Lexicon:
             word = words[0]
             if len(word) < 2 or (len(word) < 3 and _script(word[0]) == "latn") or word in _STOP:
                 return
+        self._token_cache.clear()
         key = (language, words, exact)
         term = self._terms.get(key)
         if term is None:
@@ -159,18 +162,15 @@ class Lexicon:
         counts: dict[int, tuple[_Term, int]] = {}
         tokens = text.split()
         for lang in languages:
-            table = self._words.get(lang, {})
             han = self._han.get(lang, {})
             for i, token in enumerate(tokens):
                 if han and _is_han(token):
                     self._match_han(token, han, counts)
                     continue
-                for candidate in self._candidates(token):
-                    for end in range(2, len(candidate) + 1):
-                        for term in table.get(candidate[:end], ()):
-                            if self._term_at(term, candidate, tokens, i):
-                                seen = counts.get(id(term))
-                                counts[id(term)] = (term, (seen[1] if seen else 0) + 1)
+                for term in self._first_word_terms(lang, token):
+                    if len(term.words) == 1 or self._rest_at(term, tokens, i):
+                        seen = counts.get(id(term))
+                        counts[id(term)] = (term, (seen[1] if seen else 0) + 1)
         topics: dict[str, float] = defaultdict(float)
         subtopics: dict[str, float] = defaultdict(float)
         for term, count in counts.values():
@@ -181,9 +181,25 @@ class Lexicon:
                 subtopics[topic] += weight * boost / len(term.subtopics)
         return Evidence(dict(topics), dict(subtopics), sum(c for _, c in counts.values()))
 
-    def _term_at(self, term: _Term, first: str, tokens: list[str], i: int) -> bool:
-        if not self._word_matches(term.words[0], first, term.exact):
-            return False
+    def _first_word_terms(self, language: str, token: str) -> tuple[_Term, ...]:
+        """Terms whose first word matches ``token`` (memoized: news vocabulary repeats)."""
+        key = (language, token)
+        found = self._token_cache.get(key)
+        if found is None:
+            table = self._words.get(language, {})
+            hits: dict[int, _Term] = {}
+            for candidate in self._candidates(token):
+                for end in range(2, len(candidate) + 1):
+                    for term in table.get(candidate[:end], ()):
+                        if self._word_matches(term.words[0], candidate, term.exact):
+                            hits[id(term)] = term
+            found = tuple(hits.values())
+            if len(self._token_cache) >= _TOKEN_CACHE_SIZE:
+                self._token_cache.clear()
+            self._token_cache[key] = found
+        return found
+
+    def _rest_at(self, term: _Term, tokens: list[str], i: int) -> bool:
         if i + len(term.words) > len(tokens):
             return False
         return all(

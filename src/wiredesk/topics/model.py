@@ -8,33 +8,63 @@ lexicon answers alone. Pickled inside the versioned artifact, so keep this class
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from wiredesk.text.normalize import fold_arabic, normalize
+
 _HAN = re.compile(r"([\u3400-\u9fff\uf900-\ufaff])")
+_UNSEGMENTED = {"zh", "ja", "th", "lo", "km", "my"}
 SIGMOID_SLOPE = 3.0  # maps SVM margins (about -1..1) to scores that blend with the lexicon's
 
 
-def model_text(normalized: str) -> str:
-    """Space out Chinese characters so word n-grams become character n-grams there."""
-    return _HAN.sub(r" \1 ", normalized)
+def word_form(text: str) -> str:
+    """The matching form (wiredesk.text.normalize), Chinese characters spaced into words."""
+    return _HAN.sub(r" \1 ", normalize(text))
 
 
-def _features() -> Any:
+def char_form(text: str) -> str:
+    """A lighter form for character n-grams: folded and casefolded, punctuation kept.
+
+    Punctuation carries signal the matching form drops (Chinese 《》 around film and game
+    titles, score lines such as 2:1).
+    """
+    return " ".join(fold_arabic(unicodedata.normalize("NFKC", text).casefold()).split())
+
+
+def _word_forms(texts: Sequence[str]) -> list[str]:
+    return [word_form(t) for t in texts]
+
+
+def _char_forms(texts: Sequence[str]) -> list[str]:
+    return [char_form(t) for t in texts]
+
+
+def _features(language: str) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.pipeline import FeatureUnion
+    from sklearn.pipeline import FeatureUnion, make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
 
+    # Unsegmented scripts: character 1-3 grams carry the words; elsewhere 2-5 grams.
+    chars = (1, 3) if language in _UNSEGMENTED else (2, 5)
     return FeatureUnion([
-        ("words", TfidfVectorizer(
-            token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2), min_df=2,
-            max_features=200_000, sublinear_tf=True, dtype=np.float32,
+        ("words", make_pipeline(
+            FunctionTransformer(_word_forms),
+            TfidfVectorizer(
+                token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2),
+                max_features=300_000, sublinear_tf=True, dtype=np.float32,
+            ),
         )),
-        ("chars", TfidfVectorizer(
-            analyzer="char_wb", lowercase=False, ngram_range=(2, 5), min_df=2,
-            max_features=300_000, sublinear_tf=True, dtype=np.float32,
+        ("chars", make_pipeline(
+            FunctionTransformer(_char_forms),
+            TfidfVectorizer(
+                analyzer="char", lowercase=False, ngram_range=chars, min_df=2,
+                max_features=300_000, sublinear_tf=True, dtype=np.float32,
+            ),
         )),
     ])
 
@@ -52,7 +82,7 @@ class TopicModel:
     def fit(
         self, texts: Sequence[str], languages: Sequence[str], topics: Sequence[Sequence[str]]
     ) -> TopicModel:
-        """Fit on normalized ``texts`` with their languages and top-level qcodes."""
+        """Fit on raw ``texts`` with their languages and top-level qcodes."""
         from sklearn.svm import LinearSVC
 
         self.languages = dict(Counter(languages))
@@ -60,8 +90,8 @@ class TopicModel:
             if count < self.min_examples:
                 continue
             rows = [i for i, lang in enumerate(languages) if lang == language]
-            features = _features()
-            x = features.fit_transform([model_text(texts[i]) for i in rows])
+            features = _features(language)
+            x = features.fit_transform([texts[i] for i in rows])
             fitted: dict[str, Any] = {}
             for topic in sorted({t for i in rows for t in topics[i]}):
                 y = np.array([topic in topics[i] for i in rows], dtype=np.int8)
@@ -77,12 +107,12 @@ class TopicModel:
         """Whether there is a model for ``language``."""
         return language in self._models
 
-    def scores(self, normalized: str, language: str) -> dict[str, float]:
-        """Topic scores in [0, 1] for one normalized text (empty for an unknown language)."""
+    def scores(self, text: str, language: str) -> dict[str, float]:
+        """Topic scores in [0, 1] for one raw text (empty for a language without a model)."""
         if language not in self._models:
             return {}
         features, topics, weights, intercepts = self._models[language]
-        x = features.transform([model_text(normalized)])
+        x = features.transform([text])
         margins = np.asarray(x @ weights.T).ravel() + intercepts
         probabilities = 1.0 / (1.0 + np.exp(-SIGMOID_SLOPE * margins))
         return {topic: float(p) for topic, p in zip(topics, probabilities, strict=True)}

@@ -26,7 +26,6 @@ from wiredesk.pipeline.stages.categorize import (
     default_model_path,
     from_artifact,
 )
-from wiredesk.text.normalize import normalize
 from wiredesk.topics.lexicon import LEXICON_VERSION
 from wiredesk.topics.model import TopicModel
 
@@ -66,7 +65,7 @@ def train(
     from sklearn import __version__ as sklearn_version
 
     rows = list(examples) + list(extra)
-    texts = [normalize(text[:MAX_TEXT_CHARS]) for text, _, _ in rows]
+    texts = [text[:MAX_TEXT_CHARS] for text, _, _ in rows]
     languages = [language.split("-")[0].lower() for _, language, _ in rows]
     topics = [sorted({taxonomy.top_level_of(q) for q in qcodes}) for _, _, qcodes in rows]
     started = time.monotonic()

@@ -65,20 +65,20 @@ class Categorizer:
         evidence = self.lexicon.evidence(normalized, language)
         return _lexicon_probabilities(evidence.topics)
 
-    def model_scores(self, normalized: str, language: str | None) -> dict[str, float]:
+    def model_scores(self, text: str, language: str | None) -> dict[str, float]:
         """Top-level scores in [0, 1] from the language's model (empty without one)."""
         if self.model is None:
             return {}
-        return self.model.scores(normalized, _primary(language))
+        return self.model.scores(text[:MAX_TEXT_CHARS], _primary(language))
 
     def analyse(self, text: str, language: str | None) -> tuple[dict[str, float], Evidence]:
         """Blended top-level scores for a raw text, and the lexicon evidence behind them."""
-        normalized = normalize(text[:MAX_TEXT_CHARS])
-        evidence = self.lexicon.evidence(normalized, language)
+        text = text[:MAX_TEXT_CHARS]
+        evidence = self.lexicon.evidence(normalize(text), language)
         lexical = _lexicon_probabilities(evidence.topics)
         if not self.speaks(language):
             return lexical, evidence
-        learned = self.model_scores(normalized, language)
+        learned = self.model_scores(text, language)
         w = self.model_weight
         blended = {
             qcode: w * learned.get(qcode, 0.0) + (1 - w) * lexical.get(qcode, 0.0)
