@@ -158,19 +158,23 @@ def default_model_path() -> Path:
     return settings.data_dir / "models" / MODEL_FILENAME
 
 
-_cache: dict[tuple[str, float], Categorizer] = {}
+_cache: dict[str, tuple[float, Categorizer]] = {}  # path -> (artifact mtime, categorizer)
 _cache_lock = threading.Lock()
 
 
 def load_categorizer(path: str | Path | None = None) -> Categorizer:
-    """Load the categorizer once per process: the trained artifact if present, else the lexicon."""
+    """Load the categorizer once per process: the trained artifact if present, else the lexicon.
+
+    Cheap to call per article: it reloads only when the artifact file changed (a retrain).
+    """
     model_path = Path(path) if path is not None else default_model_path()
     mtime = model_path.stat().st_mtime if model_path.is_file() else 0.0
-    key = (str(model_path.resolve()), mtime)
+    key = str(model_path.resolve())
     with _cache_lock:
-        if key not in _cache:
-            _cache[key] = _load(model_path)
-        return _cache[key]
+        cached = _cache.get(key)
+        if cached is None or cached[0] != mtime:
+            cached = _cache[key] = (mtime, _load(model_path))
+        return cached[1]
 
 
 def _load(model_path: Path) -> Categorizer:
