@@ -50,12 +50,66 @@ def corpus_examples(
     return out
 
 
+BLEND_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+VALIDATION_FRACTION = 0.2
+
+
+def choose_model_weights(
+    texts: Sequence[str], languages: Sequence[str], topics: Sequence[Sequence[str]],
+    min_examples: int,
+) -> dict[str, float]:
+    """Per language, the model's share in the blend that scores best on a validation split.
+
+    The split is carved out of the *training* rows (seeded), so no test text is ever seen.
+    """
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    from wiredesk.pipeline.stages.categorize import _lexicon_probabilities
+    from wiredesk.text.normalize import normalize
+    from wiredesk.topics.lexicon import default_lexicon
+
+    rng = np.random.default_rng(corpus.SPLIT_SEED)
+    lexicon = default_lexicon()
+    chosen: dict[str, float] = {}
+    for language in sorted(set(languages)):
+        rows = [i for i, lang in enumerate(languages) if lang == language]
+        held = set(rng.permutation(rows)[: int(len(rows) * VALIDATION_FRACTION)].tolist())
+        fit_rows = [i for i in rows if i not in held]
+        if len(fit_rows) < min_examples or not held:
+            continue
+        model = TopicModel(min_examples=min_examples).fit(
+            [texts[i] for i in fit_rows], [language] * len(fit_rows),
+            [topics[i] for i in fit_rows],
+        )
+        labels = sorted({t for i in rows for t in topics[i]})
+        gold, learned, lexical = [], [], []
+        for i in sorted(held):
+            gold.append(topics[i][0])
+            m = model.scores(texts[i], language)
+            lx = _lexicon_probabilities(lexicon.evidence(normalize(texts[i]), language).topics)
+            learned.append([m.get(q, 0.0) for q in labels])
+            lexical.append([lx.get(q, 0.0) for q in labels])
+        a, b = np.array(learned), np.array(lexical)
+
+        def score(w: float, a: Any = a, b: Any = b, gold: list[str] = gold,
+                  labels: list[str] = labels) -> float:
+            predicted = [labels[k] for k in (w * a + (1 - w) * b).argmax(axis=1)]
+            return float(f1_score(gold, predicted, labels=labels, average="macro"))
+
+        # Ties go to the weight nearest the default.
+        chosen[language] = max(BLEND_WEIGHTS, key=lambda w: (score(w), -abs(w - MODEL_WEIGHT)))
+        log.info("blend weight for %s: %.1f", language, chosen[language])
+    return chosen
+
+
 def train(
     examples: Iterable[LabeledText],
     extra: Iterable[LabeledText] = (),
     *,
     model_weight: float = MODEL_WEIGHT,
     min_examples: int = MIN_LANGUAGE_EXAMPLES,
+    tune_weights: bool = True,
 ) -> dict[str, Any]:
     """Fit the per-language model on ``examples`` + ``extra``; return the artifact dict.
 
@@ -70,11 +124,15 @@ def train(
     topics = [sorted({taxonomy.top_level_of(q) for q in qcodes}) for _, _, qcodes in rows]
     started = time.monotonic()
     model = TopicModel(min_examples=min_examples).fit(texts, languages, topics)
+    weights = (
+        choose_model_weights(texts, languages, topics, min_examples) if tune_weights else {}
+    )
     seconds = time.monotonic() - started
     return {
         "format": MODEL_FORMAT_VERSION,
         "model": model,
         "model_weight": model_weight,
+        "model_weights": weights,
         "metadata": {
             "model_version": MODEL_FORMAT_VERSION,
             "lexicon_version": LEXICON_VERSION,
@@ -85,6 +143,7 @@ def train(
             "languages": dict(Counter(languages)),
             "model_languages": sorted(lang for lang in set(languages) if model.speaks(lang)),
             "split_seed": corpus.SPLIT_SEED,
+            "model_weights": weights,
             "fit_seconds": round(seconds, 1),
         },
     }

@@ -40,7 +40,8 @@ class Categorizer:
 
     lexicon: Lexicon
     model: TopicModel | None = None
-    model_weight: float = 0.7
+    model_weight: float = 0.7  # the model's share in the blend ...
+    model_weights: dict[str, float] = field(default_factory=dict)  # ... or per language
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -79,7 +80,7 @@ class Categorizer:
         if not self.speaks(language):
             return lexical, evidence
         learned = self.model_scores(text, language)
-        w = self.model_weight
+        w = self.model_weights.get(_primary(language), self.model_weight)
         blended = {
             qcode: w * learned.get(qcode, 0.0) + (1 - w) * lexical.get(qcode, 0.0)
             for qcode in set(lexical) | set(learned)
@@ -196,5 +197,7 @@ def from_artifact(artifact: dict[str, Any]) -> Categorizer:
     """A Categorizer from an artifact dict (as written by ``wiredesk.training.categorizer``)."""
     return Categorizer(
         lexicon=default_lexicon(), model=artifact["model"],
-        model_weight=float(artifact["model_weight"]), metadata=dict(artifact["metadata"]),
+        model_weight=float(artifact["model_weight"]),
+        model_weights=dict(artifact.get("model_weights", {})),
+        metadata=dict(artifact["metadata"]),
     )
