@@ -189,6 +189,11 @@ class Config:
         "WIREDESK_DEDUPE_NEAR_THRESHOLD", 0.0,
         "Estimated Jaccard a near-duplicate candidate must reach. 0: the tuned default.", float,
     )
+    categorizer_model: str = setting(
+        "WIREDESK_CATEGORIZER_MODEL", "",
+        "Trained categorizer artifact. Empty: `<data dir>/models/categorizer-v<N>.joblib`; "
+        "without one the categorizer uses its multilingual lexicon alone.",
+    )
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -1,0 +1,203 @@
+"""Train the categorizer's linear model and write the versioned artifact.
+
+``python -m wiredesk.training.categorizer --out PATH`` trains on the *train* splits of the
+labeled corpora (never their test splits) and on any extra labeled examples (editors'
+corrections), one linear model per language that has enough of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from wiredesk import corpus, taxonomy
+from wiredesk.pipeline.stages.categorize import (
+    MAX_TEXT_CHARS,
+    MODEL_FORMAT_VERSION,
+    Categorizer,
+    default_model_path,
+    from_artifact,
+)
+from wiredesk.topics.lexicon import LEXICON_VERSION
+from wiredesk.topics.model import TopicModel
+
+log = logging.getLogger(__name__)
+
+MODEL_WEIGHT = 0.7  # share of the model in the blend where it speaks the language
+MIN_LANGUAGE_EXAMPLES = 100  # fewer labeled texts in a language: no model, the lexicon answers
+
+# (text, language, qcodes): what an editor's correction becomes.
+LabeledText = tuple[str, str, Sequence[str]]
+
+
+def corpus_examples(
+    datasets: Iterable[str] = corpus.DATASETS, holdout_language: str | None = None
+) -> list[LabeledText]:
+    """The train splits of the labeled corpora, minus a held-out language if asked."""
+    out: list[LabeledText] = []
+    for dataset in datasets:
+        for example in corpus.load(dataset, "train"):
+            if example.language != holdout_language:
+                out.append((example.text, example.language, list(example.qcodes)))
+    return out
+
+
+BLEND_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+VALIDATION_FRACTION = 0.2
+
+
+def choose_model_weights(
+    texts: Sequence[str], languages: Sequence[str], topics: Sequence[Sequence[str]],
+    min_examples: int,
+) -> dict[str, float]:
+    """Per language, the model's share in the blend that scores best on a validation split.
+
+    The split is carved out of the *training* rows (seeded), so no test text is ever seen.
+    """
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    from wiredesk.pipeline.stages.categorize import _lexicon_probabilities
+    from wiredesk.text.normalize import normalize
+    from wiredesk.topics.lexicon import default_lexicon
+
+    rng = np.random.default_rng(corpus.SPLIT_SEED)
+    lexicon = default_lexicon()
+    chosen: dict[str, float] = {}
+    for language in sorted(set(languages)):
+        rows = [i for i, lang in enumerate(languages) if lang == language]
+        held = set(rng.permutation(rows)[: int(len(rows) * VALIDATION_FRACTION)].tolist())
+        fit_rows = [i for i in rows if i not in held]
+        if len(fit_rows) < min_examples or not held:
+            continue
+        model = TopicModel(min_examples=min_examples).fit(
+            [texts[i] for i in fit_rows], [language] * len(fit_rows),
+            [topics[i] for i in fit_rows],
+        )
+        labels = sorted({t for i in rows for t in topics[i]})
+        gold, learned, lexical = [], [], []
+        for i in sorted(held):
+            gold.append(topics[i][0])
+            m = model.scores(texts[i], language)
+            lx = _lexicon_probabilities(lexicon.evidence(normalize(texts[i]), language).topics)
+            learned.append([m.get(q, 0.0) for q in labels])
+            lexical.append([lx.get(q, 0.0) for q in labels])
+        a, b = np.array(learned), np.array(lexical)
+
+        def score(w: float, a: Any = a, b: Any = b, gold: list[str] = gold,
+                  labels: list[str] = labels) -> float:
+            predicted = [labels[k] for k in (w * a + (1 - w) * b).argmax(axis=1)]
+            return float(f1_score(gold, predicted, labels=labels, average="macro"))
+
+        # Ties go to the weight nearest the default.
+        chosen[language] = max(BLEND_WEIGHTS, key=lambda w: (score(w), -abs(w - MODEL_WEIGHT)))
+        log.info("blend weight for %s: %.1f", language, chosen[language])
+    return chosen
+
+
+def train(
+    examples: Iterable[LabeledText],
+    extra: Iterable[LabeledText] = (),
+    *,
+    model_weight: float = MODEL_WEIGHT,
+    min_examples: int = MIN_LANGUAGE_EXAMPLES,
+    tune_weights: bool = True,
+) -> dict[str, Any]:
+    """Fit the per-language model on ``examples`` + ``extra``; return the artifact dict.
+
+    ``extra`` is where editors' corrections come in: (text, language, qcodes), any level of
+    qcode (it counts for its top-level topic).
+    """
+    from sklearn import __version__ as sklearn_version
+
+    rows = list(examples) + list(extra)
+    texts = [text[:MAX_TEXT_CHARS] for text, _, _ in rows]
+    languages = [language.split("-")[0].lower() for _, language, _ in rows]
+    topics = [sorted({taxonomy.top_level_of(q) for q in qcodes}) for _, _, qcodes in rows]
+    started = time.monotonic()
+    model = TopicModel(min_examples=min_examples).fit(texts, languages, topics)
+    weights = (
+        choose_model_weights(texts, languages, topics, min_examples) if tune_weights else {}
+    )
+    seconds = time.monotonic() - started
+    return {
+        "format": MODEL_FORMAT_VERSION,
+        "model": model,
+        "model_weight": model_weight,
+        "model_weights": weights,
+        "metadata": {
+            "model_version": MODEL_FORMAT_VERSION,
+            "lexicon_version": LEXICON_VERSION,
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "sklearn": sklearn_version,
+            "python": platform.python_version(),
+            "examples": len(rows),
+            "languages": dict(Counter(languages)),
+            "model_languages": sorted(lang for lang in set(languages) if model.speaks(lang)),
+            "split_seed": corpus.SPLIT_SEED,
+            "model_weights": weights,
+            "fit_seconds": round(seconds, 1),
+        },
+    }
+
+
+def as_categorizer(artifact: dict[str, Any]) -> Categorizer:
+    """A Categorizer from an in-memory artifact (what load_categorizer builds from a file)."""
+    return from_artifact(artifact)
+
+
+def save(artifact: dict[str, Any], out: Path) -> None:
+    """Write the artifact atomically, so a worker never loads half a file."""
+    import joblib
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    joblib.dump(artifact, partial, compress=3)
+    partial.replace(out)
+
+
+def read_extra(path: Path) -> list[LabeledText]:
+    """Extra examples from JSON Lines: {"text": ..., "language": ..., "qcodes": [...]}."""
+    out: list[LabeledText] = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                row = json.loads(line)
+                out.append((row["text"], row["language"], list(row["qcodes"])))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: train on the corpora's train splits and write the artifact."""
+    parser = argparse.ArgumentParser(description="Train the Wiredesk categorizer.")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"artifact path (default: {default_model_path()})")
+    parser.add_argument("--holdout-language", default=None,
+                        help="leave every training text in this language out")
+    parser.add_argument("--extra", type=Path, action="append", default=[],
+                        help="JSON Lines of extra labeled examples (repeatable)")
+    parser.add_argument("--no-corpus", action="store_true",
+                        help="train on seeds and --extra only (no shared corpus needed)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    out = args.out or default_model_path()
+    examples = [] if args.no_corpus else corpus_examples(holdout_language=args.holdout_language)
+    extra = [row for path in args.extra for row in read_extra(path)]
+    artifact = train(examples, extra)
+    artifact["metadata"]["holdout_language"] = args.holdout_language
+    save(artifact, out)
+    meta = artifact["metadata"]
+    print(f"trained on {meta['examples']} examples in {meta['fit_seconds']} s; "
+          f"languages {meta['languages']}, models for {meta['model_languages']} -> {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Categorize: golden stories in five languages, score contract, model loading and training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wiredesk import taxonomy
+from wiredesk.pipeline.stages.categorize import (
+    MODEL_FILENAME,
+    Categorizer,
+    categorize,
+    load_categorizer,
+)
+from wiredesk.schemas import Article, article_schema
+from wiredesk.topics.lexicon import default_lexicon
+
+GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "categorize" / "stories.yaml"
+STORIES = yaml.safe_load(GOLDEN.read_text(encoding="utf-8"))
+
+
+def story_article(story: dict[str, str]) -> Article:
+    return Article(
+        id=story["id"], feed_id=1, guid=story["id"], url=None, title=story["title"],
+        content_hash="c", body_text=story["body"], language=story["language"],
+    )
+
+
+@pytest.fixture(scope="module")
+def lexicon_only() -> Categorizer:
+    return Categorizer(lexicon=default_lexicon())
+
+
+def test_golden_covers_five_languages() -> None:
+    assert {s["language"] for s in STORIES} >= {"ar", "en", "fr", "ru", "zh"}
+
+
+@pytest.mark.parametrize("story", STORIES, ids=[s["id"] for s in STORIES])
+def test_golden_top_topic_from_lexicon(story: dict[str, str], lexicon_only: Categorizer) -> None:
+    result = categorize(story_article(story), lexicon_only)
+    assert result.categories, "every story gets at least one category"
+    assert result.categories[0].qcode == story["top"]
+
+
+@pytest.mark.parametrize("story", STORIES[:: 4], ids=[s["id"] for s in STORIES[:: 4]])
+def test_categories_honour_the_contract(story: dict[str, str], lexicon_only: Categorizer) -> None:
+    result = categorize(story_article(story), lexicon_only)
+    tops = [c for c in result.categories if c.qcode in taxonomy.TOP_LEVEL]
+    assert 1 <= len(tops) <= 3
+    assert [c.score for c in tops] == sorted((c.score for c in tops), reverse=True)
+    for category in result.categories:
+        assert 0.0 <= category.score <= 1.0
+        assert category.qcode in taxonomy.topics()
+    # The result still validates against the Article contract.
+    article_schema.load(article_schema.dump(result))
+
+
+def test_labels_in_the_story_language_when_iptc_has_one(lexicon_only: Categorizer) -> None:
+    by_id = {s["id"]: s for s in STORIES}
+    fr = categorize(story_article(by_id["fr-sport"]), lexicon_only).categories[0]
+    ar = categorize(story_article(by_id["ar-sport"]), lexicon_only).categories[0]
+    ru = categorize(story_article(by_id["ru-sport"]), lexicon_only).categories[0]
+    assert (fr.label, ar.label) == ("Sport", "رياضة")
+    assert ru.label == "sport"  # IPTC has no Russian labels: English
+
+
+def test_lower_level_topic_when_evidence_is_strong(lexicon_only: Categorizer) -> None:
+    article = story_article({
+        "id": "en-sub", "language": "en", "title": "Tennis: seeds advance at Wimbledon",
+        "body": "Tennis fans watched tennis legends play tennis. The tennis final is Sunday.",
+    })
+    result = categorize(article, lexicon_only)
+    subs = [c for c in result.categories if c.qcode not in taxonomy.TOP_LEVEL]
+    assert subs and all(taxonomy.top_level_of(c.qcode) == "medtop:15000000" for c in subs)
+
+
+def test_empty_text_gets_no_category(lexicon_only: Categorizer) -> None:
+    article = Article(id="e", feed_id=1, guid=None, url=None, title="", content_hash="c")
+    assert categorize(article, lexicon_only).categories == []
+
+
+def test_without_artifact_falls_back_to_lexicon(tmp_path: Path) -> None:
+    model = load_categorizer(tmp_path / MODEL_FILENAME)
+    assert model.model is None and model.version.startswith("lexicon-")
+    assert load_categorizer(tmp_path / MODEL_FILENAME) is model  # loaded once
+
+
+def test_train_with_extra_examples_save_and_load(tmp_path: Path) -> None:
+    """A tiny training run from editors' examples only: artifact versioned, loaded, used."""
+    from wiredesk.training import categorizer as training
+
+    sport = ("the match ended with a late goal and the team celebrated", "en",
+             ["medtop:20000822"])  # a level-2 sport code counts for its top-level topic
+    economy = ("shares and bonds fell as the bank raised interest rates", "en",
+               ["medtop:04000000"])
+    extra = [sport, economy] * 60
+    artifact = training.train([], extra)
+    assert artifact["metadata"]["languages"] == {"en": 120}
+    path = tmp_path / MODEL_FILENAME
+    training.save(artifact, path)
+    model = load_categorizer(path)
+    assert model.model is not None and model.speaks("en") and not model.speaks("ar")
+    assert model.version.endswith("model-1")
+    result = categorize(story_article({
+        "id": "x", "language": "en", "title": "Late goal",
+        "body": "The team won the match with a late goal.",
+    }), model)
+    assert result.categories[0].qcode == "medtop:15000000"
