@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock pyproject.toml | sha1sum | cut -c1-12)
 UV_VERSION := 0.13.9
 
-.PHONY: install run test lint lock bench eval clean
+.PHONY: install run test lint lock clean eval eval-language eval-dedupe eval-categorize \
+	bench bench-ingest bench-dedupe
 
 install: $(STAMP)
 
@@ -34,6 +35,30 @@ lock:
 	$(BIN)/uv pip compile -q pyproject.toml --python-version 3.11 -o requirements.lock
 	$(BIN)/uv pip compile -q pyproject.toml --extra test --python-version 3.11 \
 	  -c requirements.lock -o requirements-dev.lock
+	$(BIN)/uv pip compile -q pyproject.toml --extra bench --python-version 3.11 \
+	  -c requirements.lock -o requirements-bench.lock
+
+## Measured quality (prints tables, writes eval-results/*.json); reads ../shared/corpus in place.
+eval: eval-language
+
+eval-language: install
+	$(BIN)/python -m wiredesk.evaluation.language
+
+eval-dedupe: install
+	$(BIN)/python -m wiredesk.evaluation.dedupe
+
+eval-categorize: install
+	$(BIN)/python -m wiredesk.evaluation.categorize
+
+## Measured speed (prints tables, writes bench-results/*.json); loopback traffic only.
+bench: bench-ingest bench-dedupe
+
+bench-ingest: install
+	$(BIN)/uv pip install -q -p $(BIN)/python -r requirements-bench.lock
+	$(BIN)/python -m wiredesk.bench.ingest $(BENCH_ARGS)
+
+bench-dedupe: install
+	$(BIN)/python -m wiredesk.bench.dedupe $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data bench-results eval-results

@@ -108,3 +108,17 @@ class FeedHTTPServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def put_rules_in_force(database: Any, yaml_text: str | None = None) -> None:
+    """Save routing rules: the sample rules `make run` uses, or the YAML given."""
+    from wiredesk.feedserver import SAMPLE_FEEDS_DIR
+    from wiredesk.pipeline.stages.route import load_rules
+    from wiredesk.store.rules import save_rules
+
+    rules = load_rules(yaml_text if yaml_text is not None else SAMPLE_FEEDS_DIR / "routing.yaml")
+    with database.session() as session:
+        save_rules(session, rules, source="test")
+
+
+PUBLISH_EVERYTHING = "rules:\n  - {name: publish-all, action: publish, when: {}}\n"

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from sqlalchemy import func, select
 
-from tests.helpers import require_corpus, wait_until
+from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force, require_corpus, wait_until
 from wiredesk.store import models
 from wiredesk.store.feeds import add_feed
 
@@ -55,6 +55,7 @@ def settled(database: Any) -> bool:
 def test_feed_in_stories_out(worker: Any, celery_app: Any, database: Any, feed_server: Any,
                              publisher: Any) -> None:
     body = require_corpus("feeds", "tpm.atom").read_bytes()
+    put_rules_in_force(database, PUBLISH_EVERYTHING)  # the spine, not the routing, is tested here
     url = feed_server.serve("/tpm.atom", body)
     with database.session() as session:
         feed_id = add_feed(session, url, name="TPM", trust="auto").id
@@ -116,6 +117,7 @@ def test_exact_duplicates_across_feeds_make_one_story(worker: Any, database: Any
     from wiredesk.feedserver import SAMPLE_FEEDS_DIR
     from wiredesk.ingester.tasks import fetch_feed
 
+    put_rules_in_force(database)
     ids = []
     for name in ("world-wire.xml", "partner-reprints.xml"):
         url = feed_server.serve(f"/{name}", (SAMPLE_FEEDS_DIR / name).read_bytes())

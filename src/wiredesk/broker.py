@@ -83,6 +83,13 @@ class Services:
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.config.redis_url)
 
+    @property
+    def categorizer(self) -> Any:
+        from wiredesk.pipeline.stages.categorize import default_model_path, load_categorizer
+
+        # Cached per process by load_categorizer, which reloads only after a retrain.
+        return load_categorizer(default_model_path(self.config))
+
     @cached_property
     def dedupe_index(self) -> Any:
         from wiredesk.pipeline.dedupe_index import DedupeIndex

@@ -250,6 +250,97 @@ def ingest(once: bool, feed_ids: tuple[int, ...]) -> None:
     sys.exit(1 if failed and failed == len(feed_ids) else 0)
 
 
+@main.group()
+def rules() -> None:
+    """The routing rules (ordered; the first that matches decides)."""
+
+
+@rules.command("show")
+def rules_show() -> None:
+    """Print the rules in force as YAML."""
+    from wiredesk.pipeline.stages.route import dump_rules
+    from wiredesk.store.rules import current_rules
+
+    with _database(_config()).session() as session:
+        click.echo(dump_rules(current_rules(session)), nl=False)
+
+
+@rules.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def rules_load(path: str) -> None:
+    """Validate a rules YAML and put it in force."""
+    from marshmallow import ValidationError
+
+    from wiredesk.pipeline.stages.route import load_rules
+    from wiredesk.store.rules import save_rules
+
+    try:
+        loaded = load_rules(Path(path))
+    except (ValidationError, ValueError) as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+    with _database(_config()).session() as session:
+        ruleset = save_rules(session, loaded, source=f"cli:{Path(path).name}")
+    click.echo(f"rule set {ruleset} in force: {len(loaded)} rules")
+
+
+@rules.command("history")
+def rules_history() -> None:
+    """Rule sets saved so far, newest (the one in force) first."""
+    from wiredesk.store.rules import history
+
+    with _database(_config()).session() as session:
+        for row in history(session):
+            click.echo(f"{row.id}\t{row.created_at.isoformat(timespec='seconds')}\t"
+                       f"{len(row.rules)} rules\t{row.source}")
+
+
+@main.group()
+def train() -> None:
+    """Train the models the pipeline loads."""
+
+
+@train.command("categorizer", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def train_categorizer(args: tuple[str, ...]) -> None:
+    """Train the IPTC categorizer (options: see --help of wiredesk.training.categorizer)."""
+    from wiredesk.pipeline.stages.categorize import default_model_path
+    from wiredesk.training.categorizer import main as train_main
+
+    argv = list(args)
+    if "--out" not in argv:
+        argv += ["--out", str(default_model_path(_config()))]
+    train_main(argv)
+
+
+@main.group()
+def dedupe() -> None:
+    """The near-duplicate index in Redis."""
+
+
+@dedupe.command("rebuild")
+def dedupe_rebuild() -> None:
+    """Refill the index from the database for the window (after losing Redis; workers stopped)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from wiredesk.broker import Services
+    from wiredesk.pipeline.dedupe_index import rebuild
+    from wiredesk.store import articles as article_store
+    from wiredesk.store import models
+    from wiredesk.store.models import utcnow
+
+    config = _config()
+    services = Services(config)
+    since = utcnow() - timedelta(seconds=config.dedupe_window_seconds)
+    with services.db.session() as session:
+        rows = session.scalars(select(models.Article).where(
+            models.Article.created_at >= since, models.Article.story_id.is_not(None))
+            .order_by(models.Article.created_at, models.Article.id))
+        count = rebuild(services.dedupe_index, (article_store.to_article(r) for r in rows))
+    click.echo(f"indexed {count} articles of the last {config.dedupe_window_seconds} s")
+
+
 @main.command("config")
 @click.option("--markdown", is_flag=True, help="Print the README's configuration table.")
 def show_config(markdown: bool) -> None:
@@ -303,6 +394,10 @@ def run() -> None:
     sample_server = None
     if config.sample_feeds:
         sample_server = _subscribe_sample_feeds(config, database)
+        if not config.routing_file:
+            from wiredesk.feedserver import SAMPLE_FEEDS_DIR
+
+            env["WIREDESK_ROUTING_FILE"] = str(SAMPLE_FEEDS_DIR / "routing.yaml")
         allow = ",".join(filter(None, [env.get("WIREDESK_FETCH_ALLOW_NETWORKS"), "127.0.0.1/32"]))
         env["WIREDESK_FETCH_ALLOW_NETWORKS"] = allow
     database.dispose()

@@ -54,6 +54,11 @@ class Config:
         "WIREDESK_FEEDS_FILE", "",
         "A feeds.yaml applied at start-up (declarative feed list). Empty: none.",
     )
+    routing_file: str = setting(
+        "WIREDESK_ROUTING_FILE", "",
+        "A routing rules YAML put in force when the pipeline starts. Empty: keep the rules in "
+        "the database (the shipped defaults until someone saves others).",
+    )
     sample_feeds: bool = setting(
         "WIREDESK_SAMPLE_FEEDS", False,
         "Serve and subscribe the bundled sample feeds (what `make run` does with no network).",

@@ -87,7 +87,12 @@ STORY_SIZE = Histogram(
     buckets=(2, 3, 5, 10, 20, 50, 100),
 )
 ROUTING = Counter(
-    "wiredesk_pipeline_routing_decisions_total", "Routing decisions by action.", ["action"],
+    "wiredesk_pipeline_routing_decisions_total", "Routing decisions by rule and action.",
+    ["rule", "action"],
+)
+TOPICS = Counter(
+    "wiredesk_pipeline_articles_by_topic_total",
+    "Articles categorized under each top-level IPTC Media Topic.", ["topic"],
 )
 INGEST_TO_PUBLISH = Histogram(
     "wiredesk_pipeline_ingest_to_publish_seconds", "From fetch to publication of an article.",

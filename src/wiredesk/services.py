@@ -86,7 +86,29 @@ def serve_ingester(config: Config) -> None:
     _serve_worker(config, "ingester", "ingest", config.ingester_metrics_port, beat=True)
 
 
+def apply_routing_file(config: Config) -> int | None:
+    """Put the routing YAML in force (a new rule set, unless it is the one in force already)."""
+    if not config.routing_file:
+        return None
+    from wiredesk.pipeline.stages.route import load_rules, rules_to_data
+    from wiredesk.store.db import Database
+    from wiredesk.store.rules import current_rules, save_rules
+
+    rules = load_rules(Path(config.routing_file))
+    database = Database(config)
+    with database.session() as session:
+        if rules_to_data(current_rules(session)) == rules_to_data(rules):
+            ruleset = None
+        else:
+            ruleset = save_rules(session, rules, source=f"file:{config.routing_file}")
+    database.dispose()
+    log.info("routing rules from %s %s", config.routing_file,
+             "already in force" if ruleset is None else f"saved as rule set {ruleset}")
+    return ruleset
+
+
 def serve_pipeline(config: Config) -> None:
+    apply_routing_file(config)
     _serve_worker(config, "pipeline", "process", config.pipeline_metrics_port, beat=False)
 
 

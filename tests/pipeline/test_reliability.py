@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tests.helpers import wait_until
+from tests.helpers import put_rules_in_force, wait_until
 from wiredesk.feedserver import SAMPLE_FEEDS_DIR
 from wiredesk.ingester.parse import parse_feed
 from wiredesk.pipeline.tasks import process, process_article, reconcile
@@ -18,6 +18,7 @@ from wiredesk.store.models import utcnow
 
 
 def _store_sample(database: Any, trust: str = "auto") -> list[str]:
+    put_rules_in_force(database)
     body = (SAMPLE_FEEDS_DIR / "world-wire.xml").read_bytes()
     with database.session() as session:
         feed_id = add_feed(session, "http://127.0.0.1/world-wire.xml", trust=trust).id
@@ -51,7 +52,7 @@ def test_untrusted_feed_waits_for_review(celery_app: Any, database: Any) -> None
     article_id = _store_sample(database, trust="review")[0]
     assert process_article(celery_app.wiredesk, article_id) == "pending_review"
     with database.session() as session:
-        assert session.get(models.Article, article_id).routing_rule == "untrusted-feed"
+        assert session.get(models.Article, article_id).routing_rule == "default-review"
 
 
 def test_reconciler_re_enqueues_stuck_articles(worker: Any, celery_app: Any,

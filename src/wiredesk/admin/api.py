@@ -97,3 +97,27 @@ def fetch_now(feed_id: int) -> Response | tuple[Response, int]:
     with _db().session() as session:
         feed = registry.fetch_now(session, feed_id)
         return (jsonify(registry.feed_to_dict(feed)), 202) if feed else _not_found(feed_id)
+
+
+@admin_api.get("/rules")
+def show_rules() -> Response:
+    from wiredesk.pipeline.stages.route import rules_to_data
+    from wiredesk.store.rules import current_rules
+
+    with _db().session() as session:
+        return jsonify(data=rules_to_data(current_rules(session)))
+
+
+@admin_api.put("/rules")
+def replace_rules() -> Response:
+    """Put a new ordered rule list in force (the whole list: order is meaning)."""
+    from wiredesk.pipeline.stages.route import rules_from_data, rules_to_data
+    from wiredesk.store.rules import save_rules
+
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        raise ValidationError({"rules": ["a list of rules is required"]})
+    rules = rules_from_data(data["rules"])
+    with _db().session() as session:
+        ruleset = save_rules(session, rules, source="admin-api")
+    return jsonify(id=ruleset, data=rules_to_data(rules))

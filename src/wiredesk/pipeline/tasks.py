@@ -17,6 +17,7 @@ from wiredesk import events, keys, metrics
 from wiredesk.broker import Services, wiredesk_task
 from wiredesk.config import Config
 from wiredesk.pipeline.stages import dedupe
+from wiredesk.pipeline.stages.categorize import categorize
 from wiredesk.pipeline.stages.dateline import apply_dateline
 from wiredesk.pipeline.stages.exact import resolve_exact
 from wiredesk.pipeline.stages.language import detect_language
@@ -26,6 +27,7 @@ from wiredesk.schemas import Article
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
 from wiredesk.store.models import utcnow
+from wiredesk.store.rules import current_rules
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,17 @@ def resolve_story(services: Services, session: Any, article: Article) -> Article
             match = services.dedupe_index.find_story(article, fallback=same_story)
             article = dedupe.apply_match(article, match)
     metrics.STAGE_ITEMS.labels("dedupe", article.duplicate_tier or "unique").inc()
+    return article
+
+
+def classify(services: Services, article: Article) -> Article:
+    """Categorize: IPTC Media Topics with scores."""
+    with metrics.stage_timer("categorize"):
+        article = categorize(article, services.categorizer)
+    metrics.STAGE_ITEMS.labels("categorize", "ok" if article.categories else "none").inc()
+    for category in article.categories:
+        if category.qcode.endswith("000000"):  # top level only: a small, fixed label set
+            metrics.TOPICS.labels(category.qcode).inc()
     return article
 
 
@@ -93,18 +106,21 @@ def _process_locked(services: Services, article_id: str) -> str:
                                          blocking_timeout=keys.STORY_LOCK_TTL_SECONDS)
         with story_lock:
             article = resolve_story(services, session, article)
+            article = classify(services, article)
             feed = session.get(models.Feed, article.feed_id)
             assert feed is not None
-            decision = route(article, FeedInfo(feed.id, feed.name, feed.trust, feed.language))
+            with metrics.stage_timer("route"):
+                decision = route(article, FeedInfo(feed.id, feed.name, feed.trust, feed.language),
+                                 current_rules(session))
             status = _apply(session, row, article, decision)
             session.commit()
-    metrics.ROUTING.labels(decision.action).inc()
+    metrics.ROUTING.labels(decision.rule_name, decision.action).inc()
     metrics.STAGE_ITEMS.labels("route", decision.action).inc()
     if status in ("published", "corrected") and article.fetched_at:
         metrics.INGEST_TO_PUBLISH.observe(
             max(0.0, (datetime.now(UTC) - article.fetched_at).total_seconds()))
     events.emit(services.redis, f"article.{status}", article_id=article_id,
-                story_id=article.story_id, rule=decision.rule)
+                story_id=article.story_id, rule=decision.rule_name)
     return status
 
 
@@ -123,7 +139,7 @@ def _apply(session: Any, row: models.Article, article: Article, decision: Routin
                 [article_store.to_article(current), article]).id == article.id:
             story.canonical_article_id = article.id
     status = ACTION_STATUS[decision.action]
-    rule, reason = decision.rule, decision.reason
+    rule, reason = decision.rule_name, decision.reason
     if article.duplicate_tier == "exact" and story.status in ("published", "corrected"):
         # Never publish the same copy twice: it becomes another source of the live story.
         status, rule = "published", "exact-duplicate"

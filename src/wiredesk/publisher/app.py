@@ -56,16 +56,43 @@ FEED_FORMATS = {
 }
 
 
-@feeds.get("/feeds/all.<fmt>")
-def all_stories(fmt: str) -> Response:
+def _feed(fmt: str, path: str, title: str, **filters: str) -> Response:
     if fmt not in FEED_FORMATS:
         abort(404)
     render, mimetype = FEED_FORMATS[fmt]
-    stories = _stories()
+    with _db().session() as session:
+        stories = list_stories(session, limit=FEED_LIMIT, **filters)
     base = _config().public_base_url
-    body = render(stories, base, f"{base.rstrip('/')}/feeds/all.{fmt}", "Wiredesk: all stories")
+    body = render(stories, base, f"{base.rstrip('/')}{path}", title)
     last = max((s.updated_at for s in stories), default=None)
     return _conditional(body, mimetype, last)
+
+
+@feeds.get("/feeds/all.<fmt>")
+def all_stories(fmt: str) -> Response:
+    return _feed(fmt, f"/feeds/all.{fmt}", "Wiredesk: all stories")
+
+
+@feeds.get("/feeds/topic/<code>.<fmt>")
+def topic_stories(code: str, fmt: str) -> Response:
+    """Stories of one IPTC Media Topic: ``/feeds/topic/04000000.atom`` (or ``medtop:...``)."""
+    from wiredesk.taxonomy import topics
+
+    qcode = code if code.startswith("medtop:") else f"medtop:{code}"
+    topic = topics().get(qcode)
+    if topic is None:
+        abort(404)
+    return _feed(fmt, f"/feeds/topic/{code}.{fmt}", f"Wiredesk: {topic.label('en')}",
+                 topic=qcode)
+
+
+@feeds.get("/feeds/lang/<language>.<fmt>")
+def language_stories(language: str, fmt: str) -> Response:
+    """Stories in one language (BCP 47): ``/feeds/lang/ar.atom``."""
+    if not language.replace("-", "").isalpha() or len(language) > 35:
+        abort(404)
+    return _feed(fmt, f"/feeds/lang/{language}.{fmt}", f"Wiredesk: stories in {language}",
+                 language=language)
 
 
 @api.get("/api/v1/stories")

@@ -7,7 +7,7 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from wiredesk.schemas import Article
@@ -70,9 +70,19 @@ def _view(session: Session, story: models.Story) -> StoryView | None:
                      article_store.to_article(canonical_row), sources)
 
 
-def list_stories(session: Session, limit: int = 50, cursor: str | None = None) -> list[StoryView]:
-    """Visible stories, newest first, starting after ``cursor``."""
+def list_stories(session: Session, limit: int = 50, cursor: str | None = None, *,
+                 topic: str | None = None, language: str | None = None) -> list[StoryView]:
+    """Visible stories, newest first, starting after ``cursor``; optionally of one IPTC topic
+    (``medtop:NNNNNNNN``) or one language, judged by the story's canonical article."""
     query = select(models.Story).where(models.Story.status.in_(VISIBLE_STATUSES))
+    if topic or language:
+        query = query.join(models.Article,
+                           models.Article.id == models.Story.canonical_article_id)
+    if topic:
+        # Categories are JSON; matching the quoted qcode in its text works on every backend.
+        query = query.where(cast(models.Article.categories, String).like(f'%"{topic}"%'))
+    if language:
+        query = query.where(models.Article.language == language)
     if cursor:
         stamp, story_id = decode_cursor(cursor)
         query = query.where(or_(models.Story.published_at < stamp,

@@ -161,3 +161,15 @@ class ArticleRevision(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     body_html: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RoutingRuleset(Base):
+    """One saved, ordered set of routing rules; the newest row is the one in force. Older rows
+    stay as the history of who changed routing when (``source``)."""
+
+    __tablename__ = "routing_rulesets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rules: Mapped[list[Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -151,9 +151,9 @@ def _clip(score: float) -> float:
     return round(min(1.0, max(0.0, score)), 4)
 
 
-def default_model_path() -> Path:
+def default_model_path(settings: config.Config | None = None) -> Path:
     """Where the trained artifact is looked for: the setting, or the data dir's models/."""
-    settings = config.load()
+    settings = settings or config.load()
     if settings.categorizer_model:
         return Path(settings.categorizer_model)
     return settings.data_dir / "models" / MODEL_FILENAME

@@ -1,0 +1,30 @@
+"""The routing rules in force: stored in the database, edited by CLI, admin API or YAML."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wiredesk.pipeline.stages.route import Rule, default_rules, rules_from_data, rules_to_data
+from wiredesk.store.models import RoutingRuleset
+
+
+def current_rules(session: Session) -> list[Rule]:
+    """The newest saved rule set, or the shipped defaults when none was ever saved."""
+    row = session.scalar(select(RoutingRuleset).order_by(RoutingRuleset.id.desc()).limit(1))
+    return rules_from_data(row.rules) if row is not None else default_rules()
+
+
+def save_rules(session: Session, rules: Sequence[Rule], source: str) -> int:
+    """Put ``rules`` in force (validated first); returns the rule set's id."""
+    row = RoutingRuleset(rules=rules_to_data(rules), source=source[:200])
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def history(session: Session, limit: int = 20) -> list[RoutingRuleset]:
+    return list(session.scalars(
+        select(RoutingRuleset).order_by(RoutingRuleset.id.desc()).limit(limit)))

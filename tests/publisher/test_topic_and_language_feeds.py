@@ -1,0 +1,61 @@
+"""Per-topic and per-language feeds, and ninjs subjects from the categorizer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import feedparser
+import pytest
+
+from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force
+from wiredesk.feedserver import SAMPLE_FEEDS_DIR
+from wiredesk.ingester.parse import parse_feed
+from wiredesk.pipeline.tasks import process_article
+from wiredesk.store import articles as article_store
+from wiredesk.store.feeds import add_feed
+
+
+@pytest.fixture
+def samples(celery_app: Any, database: Any) -> None:
+    put_rules_in_force(database, PUBLISH_EVERYTHING)
+    for name in ("world-wire.xml", "arabic-wire.xml", "french-atom.xml"):
+        url = f"http://127.0.0.1/{name}"
+        with database.session() as session:
+            feed_id = add_feed(session, url, trust="auto").id
+        parsed = parse_feed((SAMPLE_FEEDS_DIR / name).read_bytes(), feed_id=feed_id, url=url)
+        with database.session() as session:
+            for article in parsed.articles:
+                article_store.upsert(session, article)
+        for article in parsed.articles:
+            process_article(celery_app.wiredesk, article.id)
+
+
+def test_language_feeds(publisher: Any, samples: None) -> None:
+    arabic = feedparser.parse(publisher.get("/feeds/lang/ar.atom").data)
+    assert len(arabic.entries) == 2
+    assert all(any("\u0600" <= ch <= "\u06ff" for ch in e.title) for e in arabic.entries)
+    assert len(publisher.get("/feeds/lang/fr.json").get_json()["items"]) == 1
+    assert feedparser.parse(publisher.get("/feeds/lang/ja.rss").data).entries == []
+
+
+def test_topic_feeds_carry_iptc_categories(publisher: Any, samples: None) -> None:
+    economy = feedparser.parse(publisher.get("/feeds/topic/04000000.atom").data)
+    titles = [e.title for e in economy.entries]
+    assert "Central bank holds interest rates steady as inflation cools" in titles
+    entry = economy.entries[titles.index(
+        "Central bank holds interest rates steady as inflation cools")]
+    terms = {(t.term, t.scheme) for t in entry.tags}
+    assert ("medtop:04000000", "http://cv.iptc.org/newscodes/mediatopic/") in terms
+    sport = feedparser.parse(publisher.get("/feeds/topic/medtop:15000000.rss").data)
+    assert [e.title for e in sport.entries] == [
+        "Marathon runner sets course record in rain-soaked race"]
+    assert publisher.get("/feeds/topic/99999999.atom").status_code == 404
+
+
+def test_ninjs_subjects_in_the_story_language(publisher: Any, samples: None) -> None:
+    stories = publisher.get("/api/v1/stories").get_json()["data"]
+    book_fair = next(s for s in stories if "معرض الكتاب" in s["headlines"][0]["value"])
+    subject = book_fair["subjects"][0]
+    assert subject["uri"] == "http://cv.iptc.org/newscodes/mediatopic/01000000"
+    assert subject["name"] == "فنون، ثقافة وترفيه"  # IPTC's Arabic label
+    assert 0 < subject["relevance"] <= 100

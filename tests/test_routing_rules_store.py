@@ -1,0 +1,69 @@
+"""Routing rules live in the database, edited by CLI, admin API or a YAML applied at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from tests.helpers import PUBLISH_EVERYTHING
+from wiredesk.cli import main
+from wiredesk.pipeline.stages.route import default_rules, rules_to_data
+from wiredesk.services import apply_routing_file
+from wiredesk.store.rules import current_rules, history
+
+TOKEN = "s3cret-admin-token"
+
+
+def cli(config: Any, *args: str) -> Any:
+    env = {"DATABASE_URL": config.sqlalchemy_url, "REDIS_URL": config.redis_url}
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def test_defaults_until_someone_saves_rules(database: Any) -> None:
+    with database.session() as session:
+        assert rules_to_data(current_rules(session)) == rules_to_data(default_rules())
+
+
+def test_cli_load_show_history(config: Any, database: Any, tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(PUBLISH_EVERYTHING)
+    assert "rule set 1 in force: 1 rules" in cli(config, "rules", "load", str(path)).output
+    assert "publish-all" in cli(config, "rules", "show").output
+    assert "cli:rules.yaml" in cli(config, "rules", "history").output
+    path.write_text("rules:\n  - {name: x, action: explode, when: {}}\n")
+    refused = cli(config, "rules", "load", str(path))
+    assert refused.exit_code == 1 and "action" in refused.output
+    with database.session() as session:
+        assert [r.name for r in current_rules(session)] == ["publish-all"]  # unchanged
+
+
+def test_admin_api_replaces_the_rules(config: Any, database: Any) -> None:
+    from wiredesk.publisher.app import create_app
+
+    app = create_app(config.replace(admin_token=TOKEN))
+    app.extensions["wiredesk_db"] = database
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.get("/admin/api/rules").status_code == 401
+    assert [r["name"] for r in client.get("/admin/api/rules", headers=auth).json["data"]] == [
+        r.name for r in default_rules()]
+    new = {"rules": [{"name": "hold-everything", "action": "review", "when": {}}]}
+    assert client.put("/admin/api/rules", json=new, headers=auth).status_code == 200
+    bad = {"rules": [{"name": "a", "action": "publish", "when": {"colour": "red"}}]}
+    assert client.put("/admin/api/rules", json=bad, headers=auth).status_code == 422
+    with database.session() as session:
+        assert [r.name for r in current_rules(session)] == ["hold-everything"]
+        assert history(session)[0].source == "admin-api"
+
+
+def test_routing_file_applied_at_start_up_once(config: Any, database: Any,
+                                               tmp_path: Path) -> None:
+    path = tmp_path / "routing.yaml"
+    path.write_text(PUBLISH_EVERYTHING)
+    configured = config.replace(routing_file=str(path))
+    assert apply_routing_file(configured) == 1
+    assert apply_routing_file(configured) is None  # same rules: no new rule set
+    with database.session() as session:
+        assert [r.name for r in current_rules(session)] == ["publish-all"]
