@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock 
 UV_VERSION := 0.13.9
 
 .PHONY: install run test lint lock clean eval eval-language eval-dedupe eval-categorize \
-	bench bench-ingest bench-dedupe
+	bench bench-ingest bench-dedupe bench-pipeline
 
 install: $(STAMP)
 
@@ -51,7 +51,7 @@ eval-categorize: install
 	$(BIN)/python -m wiredesk.evaluation.categorize
 
 ## Measured speed (prints tables, writes bench-results/*.json); loopback traffic only.
-bench: bench-ingest bench-dedupe
+bench: bench-ingest bench-dedupe bench-pipeline
 
 bench-ingest: install
 	$(BIN)/uv pip install -q -p $(BIN)/python -r requirements-bench.lock
@@ -59,6 +59,10 @@ bench-ingest: install
 
 bench-dedupe: install
 	$(BIN)/python -m wiredesk.bench.dedupe $(BENCH_ARGS)
+
+## The pipeline three ways: pure stages, process_article in a loop, real Celery workers.
+bench-pipeline: install
+	$(BIN)/python -m wiredesk.bench.pipeline $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data bench-results eval-results

@@ -19,10 +19,17 @@ _ENRICHMENT_FIELDS = ("language", "language_confidence", "keywords", "story_id",
                       "duplicate_score", "status", "routing_rule", "routing_reason")
 
 
+# Built once: a marshmallow schema is costly to instantiate, and these run for every article.
+_ARTICLE_FIELDS = tuple(schemas.article_schema.fields)
+_ENTITIES = schemas.EntitySchema(many=True)
+_CATEGORIES = schemas.CategorySchema(many=True)
+_DATELINE = schemas.DatelineSchema()
+
+
 def to_article(row: models.Article) -> schemas.Article:
     """The row as a validated Article (the schema guards the boundary)."""
     data: dict[str, Any] = {}
-    for name in schemas.ArticleSchema().fields:
+    for name in _ARTICLE_FIELDS:
         value = getattr(row, name)
         data[name] = value.isoformat() if isinstance(value, datetime) else value
     return schemas.article_schema.load(data)  # type: ignore[no-any-return]
@@ -32,9 +39,9 @@ def write_enrichment(row: models.Article, article: schemas.Article) -> None:
     """Store what the stages added to ``article`` on its row."""
     for name in _ENRICHMENT_FIELDS:
         setattr(row, name, getattr(article, name))
-    row.entities = schemas.EntitySchema(many=True).dump(article.entities)
-    row.categories = schemas.CategorySchema(many=True).dump(article.categories)
-    row.dateline = schemas.DatelineSchema().dump(article.dateline) if article.dateline else None
+    row.entities = _ENTITIES.dump(article.entities)
+    row.categories = _CATEGORIES.dump(article.categories)
+    row.dateline = _DATELINE.dump(article.dateline) if article.dateline else None
 
 
 def set_status(row: models.Article, status: str, *, error: str | None = None) -> None:

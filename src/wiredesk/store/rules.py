@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,10 +12,22 @@ from wiredesk.pipeline.stages.route import Rule, default_rules, rules_from_data,
 from wiredesk.store.models import RoutingRuleset
 
 
+# Saved rule sets never change (a save is a new row), so each is parsed once per process.
+_parsed: dict[tuple[int, Any], list[Rule]] = {}
+
+
 def current_rules(session: Session) -> list[Rule]:
     """The newest saved rule set, or the shipped defaults when none was ever saved."""
-    row = session.scalar(select(RoutingRuleset).order_by(RoutingRuleset.id.desc()).limit(1))
-    return rules_from_data(row.rules) if row is not None else default_rules()
+    newest = session.execute(select(RoutingRuleset.id, RoutingRuleset.created_at)
+                             .order_by(RoutingRuleset.id.desc()).limit(1)).first()
+    if newest is None:
+        return default_rules()
+    key = (newest.id, newest.created_at)  # ids restart when a database is rebuilt
+    if key not in _parsed:
+        row = session.get(RoutingRuleset, newest.id)
+        assert row is not None
+        _parsed[key] = rules_from_data(row.rules)
+    return _parsed[key]
 
 
 def save_rules(session: Session, rules: Sequence[Rule], source: str) -> int:
