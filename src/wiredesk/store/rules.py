@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from wiredesk.pipeline.stages.route import Rule, default_rules, rules_from_data, rules_to_data
 from wiredesk.store.models import RoutingRuleset
 
-
 # Saved rule sets never change (a save is a new row), so each is parsed once per process.
 _parsed: dict[tuple[int, Any], list[Rule]] = {}
 
