@@ -251,6 +251,24 @@ def ingest(once: bool, feed_ids: tuple[int, ...]) -> None:
 
 
 @main.group()
+def articles() -> None:
+    """Stored articles."""
+
+
+@articles.command("delete")
+@click.argument("article_id")
+@click.option("--reason", required=True, help="Why (kept with the tombstone).")
+def articles_delete(article_id: str, reason: str) -> None:
+    """Delete an article for good: its tombstone keeps the feed from bringing it back."""
+    from wiredesk.store.articles import delete_article
+
+    with _database(_config()).session() as session:
+        if not delete_article(session, article_id, reason):
+            raise click.ClickException(f"no article {article_id}")
+    click.echo(f"deleted {article_id}; tombstone kept")
+
+
+@main.group()
 def rules() -> None:
     """The routing rules (ordered; the first that matches decides)."""
 

@@ -46,7 +46,8 @@ ENTRY_DATES = Counter(
     ["outcome"],
 )
 ENTRIES = Counter(
-    "wiredesk_ingest_entries_total", "Feed entries by outcome (new, updated, unchanged, invalid).",
+    "wiredesk_ingest_entries_total",
+    "Feed entries by outcome (new, updated, unchanged, capped, tombstoned, invalid).",
     ["outcome"],
 )
 FETCHES_SKIPPED = Counter(

@@ -121,3 +121,17 @@ def replace_rules() -> Response:
     with _db().session() as session:
         ruleset = save_rules(session, rules, source="admin-api")
     return jsonify(id=ruleset, data=rules_to_data(rules))
+
+
+@admin_api.delete("/articles/<article_id>")
+def delete_article(article_id: str) -> Response | tuple[Response, int]:
+    """Delete an article for good (``{"reason": "..."}``); a tombstone keeps it from returning."""
+    from wiredesk.store.articles import delete_article as delete
+
+    reason = str(_body().get("reason") or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["say why the article is deleted"]})
+    with _db().session() as session:
+        if not delete(session, article_id, reason):
+            return jsonify(error=f"no article {article_id}"), 404
+    return jsonify(deleted=article_id)

@@ -208,7 +208,7 @@ def _store(session: Any, feed: Feed, parsed: ParsedFeed, report: IngestReport) -
     outcomes = article_store.upsert_many(session, parsed.articles)
     for article, outcome in zip(parsed.articles, outcomes, strict=True):
         report.counts[outcome] = report.counts.get(outcome, 0) + 1
-        if outcome != "unchanged":
+        if outcome in ("new", "updated"):  # not unchanged, capped or tombstoned
             report.enqueued.append(article.id)
     if parsed.skipped:
         report.counts["invalid"] = parsed.skipped

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from wiredesk import schemas
@@ -51,24 +51,57 @@ def set_status(row: models.Article, status: str, *, error: str | None = None) ->
 
 
 def upsert(session: Session, article: schemas.Article) -> str:
-    """Insert or revise one incoming Article; return ``new``, ``updated`` or ``unchanged``."""
-    row = session.get(models.Article, article.id, with_for_update=True)
-    if row is None:
-        row = models.Article(id=article.id, feed_id=article.feed_id, revision=1)
-        for name in _CONTENT_FIELDS:
-            setattr(row, name, getattr(article, name))
-        set_status(row, "received")
-        session.add(row)
-        session.add(_revision(row))
-        return "new"
+    """Insert or revise one incoming Article; its outcome (see ``upsert_many``)."""
+    return upsert_many(session, [article])[0]
+
+
+# A feed whose output is not byte-stable can make an entry "change" forever; past this many
+# revisions further changes are counted and dropped (an editor can still correct the story).
+MAX_REVISIONS = 25
+
+
+def _revise(session: Session, row: models.Article, article: schemas.Article) -> str:
+    """Apply a changed entry to its row as a new revision, unless it is no real change."""
     if row.content_hash == article.content_hash:
         return "unchanged"
+    flip_flop = session.scalar(select(models.ArticleRevision.id).where(
+        models.ArticleRevision.article_id == row.id,
+        models.ArticleRevision.content_hash == article.content_hash).limit(1))
+    if flip_flop is not None:
+        return "unchanged"  # back to a version we already had: the feed wavers, nothing new
+    if row.revision >= MAX_REVISIONS:
+        return "capped"
     for name in _CONTENT_FIELDS:
         setattr(row, name, getattr(article, name))
     row.revision += 1
     set_status(row, "received")
     session.add(_revision(row))
     return "updated"
+
+
+def delete_article(session: Session, article_id: str, reason: str) -> bool:
+    """Delete an article for good and leave a tombstone; False if there was no such article."""
+    row = session.get(models.Article, article_id)
+    if row is None:
+        return False
+    session.merge(models.ArticleTombstone(article_id=row.id, feed_id=row.feed_id,
+                                          reason=reason[:2000]))
+    story_id = row.story_id
+    session.execute(delete(models.ArticleRevision).where(
+        models.ArticleRevision.article_id == row.id))
+    session.delete(row)
+    session.flush()
+    if story_id:
+        story = session.get(models.Story, story_id)
+        rest = list(session.scalars(select(models.Article).where(
+            models.Article.story_id == story_id).order_by(models.Article.created_at,
+                                                          models.Article.id)))
+        if story is not None and not rest:
+            session.delete(story)
+        elif story is not None and story.canonical_article_id == article_id:
+            story.canonical_article_id = rest[0].id
+            story.updated_at = utcnow()
+    return True
 
 
 def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
@@ -79,6 +112,8 @@ def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
     sessions touching overlapping ids cannot deadlock.
     """
     ids = sorted({a.id for a in articles})
+    dead = set(session.scalars(select(models.ArticleTombstone.article_id).where(
+        models.ArticleTombstone.article_id.in_(ids)))) if ids else set()
     rows = {row.id: row for row in session.scalars(
         select(models.Article).where(models.Article.id.in_(ids))
         .order_by(models.Article.id).with_for_update())} if ids else {}
@@ -86,6 +121,9 @@ def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
     new_rows: dict[str, dict[str, Any]] = {}
     outcomes = []
     for article in articles:
+        if article.id in dead:
+            outcomes.append("tombstoned")
+            continue
         row = rows.get(article.id)
         if row is None and article.id in new_rows:
             row = _flush_new(session, new_rows, article.id)  # same id twice in one document
@@ -96,15 +134,8 @@ def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
                           status_changed_at=now, created_at=now)
             new_rows[article.id] = values
             outcomes.append("new")
-        elif row.content_hash == article.content_hash:
-            outcomes.append("unchanged")
         else:
-            for name in _CONTENT_FIELDS:
-                setattr(row, name, getattr(article, name))
-            row.revision += 1
-            set_status(row, "received")
-            session.add(_revision(row))
-            outcomes.append("updated")
+            outcomes.append(_revise(session, row, article))
     _insert_new(session, list(new_rows.values()))
     return outcomes
 

@@ -173,3 +173,14 @@ class RoutingRuleset(Base):
     rules: Mapped[list[Any]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ArticleTombstone(Base):
+    """An article someone deleted: ingest skips its id for good, whatever the feed still says."""
+
+    __tablename__ = "article_tombstones"
+
+    article_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    feed_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
