@@ -269,6 +269,42 @@ def articles_delete(article_id: str, reason: str) -> None:
 
 
 @main.group()
+def review() -> None:
+    """Articles held for an editor."""
+
+
+@review.command("list")
+def review_list() -> None:
+    """Articles waiting for review, oldest first."""
+    from wiredesk.store.review import pending
+
+    with _database(_config()).session() as session:
+        for row in pending(session):
+            click.echo(f"{row.id}\t{row.language or '-'}\t{row.routing_rule}\t{row.title[:80]}")
+
+
+@review.command("decide")
+@click.argument("article_id")
+@click.argument("decision", type=click.Choice(["approve", "reject"]))
+@click.option("--editor", required=True, help="Who decides (kept with the article).")
+@click.option("--note", default="", help="Why.")
+def review_decide(article_id: str, decision: str, editor: str, note: str) -> None:
+    """Approve (publish) or reject an article held for review."""
+    from wiredesk import events
+    from wiredesk.broker import Services
+    from wiredesk.store.review import NotPending, decide
+
+    services = Services(_config())
+    try:
+        with services.db.session() as session:
+            status = decide(session, article_id, decision, editor, note)
+    except NotPending as exc:
+        raise click.ClickException(str(exc)) from exc
+    events.emit(services.redis, f"article.{status}", article_id=article_id, editor=editor)
+    click.echo(f"{article_id}: {status}")
+
+
+@main.group()
 def rules() -> None:
     """The routing rules (ordered; the first that matches decides)."""
 

@@ -135,3 +135,31 @@ def delete_article(article_id: str) -> Response | tuple[Response, int]:
         if not delete(session, article_id, reason):
             return jsonify(error=f"no article {article_id}"), 404
     return jsonify(deleted=article_id)
+
+
+@admin_api.get("/review")
+def review_queue() -> Response:
+    from wiredesk.store.review import pending
+
+    with _db().session() as session:
+        return jsonify(data=[{"id": r.id, "title": r.title, "language": r.language,
+                              "feed_id": r.feed_id, "story_id": r.story_id,
+                              "rule": r.routing_rule, "reason": r.routing_reason}
+                             for r in pending(session)])
+
+
+@admin_api.post("/review/<article_id>")
+def review_decision(article_id: str) -> Response | tuple[Response, int]:
+    """``{"decision": "approve"|"reject", "editor": "...", "note": "..."}``."""
+    from wiredesk.store.review import DECISIONS, NotPending, decide
+
+    body = _body()
+    decision, editor = body.get("decision"), str(body.get("editor") or "").strip()
+    if decision not in DECISIONS or not editor:
+        raise ValidationError({"decision": [f"one of {DECISIONS}"], "editor": ["required"]})
+    try:
+        with _db().session() as session:
+            status = decide(session, article_id, decision, editor, str(body.get("note") or ""))
+    except NotPending as exc:
+        return jsonify(error=str(exc)), 409
+    return jsonify(id=article_id, status=status)

@@ -1,0 +1,57 @@
+"""Editors' decisions on articles routing held for review: approve (publish) or reject.
+
+The desk UI will call these; until then the CLI and the admin API do. Every decision records
+who made it and why in the article's routing rule and reason.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wiredesk.store import articles as article_store
+from wiredesk.store import models
+from wiredesk.store.models import utcnow
+
+DECISIONS = ("approve", "reject")
+
+
+class NotPending(ValueError):
+    """The article is not waiting for an editor (missing, or decided already)."""
+
+
+def pending(session: Session, limit: int = 100) -> list[models.Article]:
+    """Articles waiting for an editor, oldest first."""
+    return list(session.scalars(
+        select(models.Article).where(models.Article.status == "pending_review")
+        .order_by(models.Article.status_changed_at, models.Article.id).limit(limit)))
+
+
+def decide(session: Session, article_id: str, decision: str, editor: str, note: str = "") -> str:
+    """Apply an editor's decision; returns the article's new status."""
+    if decision not in DECISIONS:
+        raise ValueError(f"decision must be one of {DECISIONS}")
+    row = session.get(models.Article, article_id, with_for_update=True)
+    if row is None or row.status != "pending_review":
+        raise NotPending(f"article {article_id} is not waiting for review")
+    story = session.get(models.Story, row.story_id) if row.story_id else None
+    now = utcnow()
+    if decision == "approve":
+        live = story is not None and story.status in ("published", "corrected")
+        status = "corrected" if live and row.revision > 1 else "published"
+        if story is not None:
+            if not live:
+                story.status, story.published_at = "published", now
+            story.updated_at = now
+    else:
+        status = "rejected"
+        if story is not None and story.status == "pending_review":
+            others = session.scalar(select(models.Article.id).where(
+                models.Article.story_id == story.id, models.Article.id != row.id,
+                models.Article.status.in_(("pending_review", "published", "corrected"))).limit(1))
+            if others is None:
+                story.status = "rejected"
+    row.routing_rule = f"editor:{editor}"[:200]
+    row.routing_reason = (f"{decision}d by {editor}" + (f": {note}" if note else ""))[:1000]
+    article_store.set_status(row, status)
+    return status

@@ -1,0 +1,64 @@
+"""Editors decide what routing held: approve publishes the story, reject keeps it off."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from tests.pipeline.test_reliability import _store_sample
+from wiredesk.cli import main
+from wiredesk.pipeline.tasks import process_article
+from wiredesk.store import models
+from wiredesk.store.review import NotPending, decide, pending
+
+TOKEN = "review-token"
+
+
+@pytest.fixture
+def held(celery_app: Any, database: Any) -> list[str]:
+    ids = _store_sample(database, trust="review")
+    for article_id in ids:
+        assert process_article(celery_app.wiredesk, article_id) == "pending_review"
+    return ids
+
+
+def test_approve_and_reject(held: list[str], database: Any, publisher: Any) -> None:
+    assert publisher.get("/api/v1/stories").get_json()["data"] == []
+    with database.session() as session:
+        assert [r.id for r in pending(session)] == held
+        assert decide(session, held[0], "approve", "amal", "checked with the desk") == "published"
+        assert decide(session, held[1], "reject", "amal") == "rejected"
+    stories = publisher.get("/api/v1/stories").get_json()["data"]
+    assert [s["altIds"][0]["value"] for s in stories] == ["wiredesk-sample-en-0001"]
+    with database.session() as session:
+        row = session.get(models.Article, held[0])
+        assert row.routing_rule == "editor:amal"
+        assert row.routing_reason == "approved by amal: checked with the desk"
+        assert session.get(models.Story, session.get(models.Article, held[1]).story_id
+                           ).status == "rejected"
+        with pytest.raises(NotPending):  # decided already: a second click changes nothing
+            decide(session, held[0], "reject", "omar")
+
+
+def test_cli_and_admin_api(held: list[str], config: Any, database: Any) -> None:
+    from wiredesk.publisher.app import create_app
+
+    env = {"DATABASE_URL": config.sqlalchemy_url, "REDIS_URL": config.redis_url}
+    listing = CliRunner().invoke(main, ["review", "list"], env=env)
+    assert all(article_id in listing.output for article_id in held)
+    done = CliRunner().invoke(main, ["review", "decide", held[0], "approve", "--editor", "amal"],
+                              env=env)
+    assert done.exit_code == 0 and "published" in done.output
+
+    app = create_app(config.replace(admin_token=TOKEN))
+    app.extensions["wiredesk_db"] = database
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert [r["id"] for r in client.get("/admin/api/review", headers=auth).json["data"]] == held[1:]
+    answer = client.post(f"/admin/api/review/{held[1]}", headers=auth,
+                         json={"decision": "reject", "editor": "omar", "note": "off-topic"})
+    assert answer.json == {"id": held[1], "status": "rejected"}
+    assert client.post(f"/admin/api/review/{held[1]}", headers=auth,
+                       json={"decision": "approve", "editor": "omar"}).status_code == 409
