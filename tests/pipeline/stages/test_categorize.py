@@ -133,3 +133,24 @@ def test_lexicon_scores_are_calibrated_not_shares(lexicon_only: Categorizer) -> 
     split = _lexicon_probabilities({f"medtop:{n:02d}000000": 1.0 for n in (1, 2, 4, 11)})
     assert strong["medtop:11000000"] > 0.8
     assert max(split.values()) < 0.35
+
+
+def test_per_source_svms_are_fitted_and_used() -> None:
+    """Two sources in one language: a source classifier plus per-source topic SVMs."""
+    from wiredesk.topics.model import TopicModel
+
+    sport = ["the striker scored a goal in the match", "the team won the cup final",
+             "the coach praised the players", "a late penalty decided the game"]
+    economy = ["the bank raised interest rates", "shares fell on the stock market",
+               "inflation climbed as prices rose", "the company reported higher profits"]
+    texts = [f"{t} on saturday, the wire reports at length." for t in sport + economy]
+    texts += [t.split(" the ")[-1] for t in sport + economy]  # headline-like fragments
+    topics = [["medtop:15000000"]] * 4 + [["medtop:04000000"]] * 4
+    topics = topics + topics
+    sources = ["wire"] * 8 + ["headlines"] * 8
+    model = TopicModel(min_examples=4).fit(texts, ["en"] * 16, topics, sources)
+    assert model.domains["en"] is True
+    assert model.source_of("the striker scored on saturday, the wire reports at length.",
+                           "en") == "wire"
+    scores = model.scores("the striker scored a late goal", "en")
+    assert max(scores, key=scores.__getitem__) == "medtop:15000000"
