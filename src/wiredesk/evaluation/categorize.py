@@ -90,6 +90,31 @@ def _print_report(name: str, rep: dict[str, Any], detail: bool) -> None:
               f"{m['support']:>6}   {row}")
 
 
+CONFIDENCE_THRESHOLD = 0.35  # the default routing rule: top score below this -> review
+
+
+def confidence(outputs: Sequence[Article], test: Sequence[corpus.Example]) -> dict[str, float]:
+    """How the routing threshold splits categorize()'s top-1: right ones above it, wrong ones.
+
+    The threshold should mean the same with the lexicon alone as with the trained model: most
+    right answers above it, few wrong ones.
+    """
+    right = wrong = right_above = wrong_above = 0
+    for article, example in zip(outputs, test, strict=True):
+        top = article.categories[0] if article.categories else None
+        above = top is not None and top.score >= CONFIDENCE_THRESHOLD
+        if top is not None and top.qcode == example.qcodes[0]:
+            right, right_above = right + 1, right_above + above
+        else:
+            wrong, wrong_above = wrong + 1, wrong_above + above
+    return {
+        "top1_accuracy": round(right / max(1, len(test)), 4),
+        "right_above": round(right_above / max(1, right), 4),
+        "wrong_above": round(wrong_above / max(1, wrong), 4),
+        "precision_above": round(right_above / max(1, right_above + wrong_above), 4),
+    }
+
+
 def _article(example: corpus.Example) -> Article:
     return Article(id=example.id[:64], feed_id=0, guid=None, url=None, title="",
                    content_hash="eval", body_text=example.text, language=example.language)
@@ -137,6 +162,11 @@ def evaluate(
         print(f"  categorize(): top-1 over all 17 topics {top1 / len(test):.3f}, "
               f"{len(test) / seconds:.0f} articles/s "
               f"(mean {sum(len(article_text(a)) for a in outputs) / len(test):.0f} chars)")
+        entry["confidence"] = {"shipped": confidence(outputs, test), "lexicon only": confidence(
+            [categorize(_article(e), lexicon_only) for e in test], test)}
+        for name, c in entry["confidence"].items():
+            print(f"  top-1 score >= {CONFIDENCE_THRESHOLD} ({name}): right {c['right_above']:.2f}"
+                  f", wrong {c['wrong_above']:.2f}, precision {c['precision_above']:.2f}")
         results[dataset] = entry
     results["transfer en->ar"] = {"baseline tfidf+svc": _transfer()}
     if holdout:
@@ -199,12 +229,13 @@ def main(argv: list[str] | None = None) -> None:
         model = load_categorizer(args.model)
     else:
         started = time.monotonic()
-        model = training.as_categorizer(training.train(training.corpus_examples()))
+        model = training.as_categorizer(training.train(
+            training.corpus_examples(), sources=training.corpus_sources()))
         print(f"trained on the train splits in {time.monotonic() - started:.0f} s; "
               f"blend weights per language {model.model_weights}")
     results = evaluate(model, args.datasets, args.holdout or None, not args.brief)
     summary = {
-        name: {k: v["macro_f1"] for k, v in entry.items() if isinstance(v, dict)}
+        name: {k: v["macro_f1"] for k, v in entry.items() if isinstance(v, dict) and "macro_f1" in v}
         for name, entry in results.items() if isinstance(entry, dict)
     }
     print("\nmacro-F1 summary")

@@ -23,7 +23,7 @@ from wiredesk import taxonomy
 from wiredesk.text.normalize import normalize
 
 # Bumped whenever lexicon construction or scoring changes; recorded in trained artifacts.
-LEXICON_VERSION = 1
+LEXICON_VERSION = 2
 KEYWORDS_PATH = Path(__file__).resolve().parents[1] / "data" / "categorize" / "lexicon.yaml"
 
 _LABEL_WEIGHT = 1.0

@@ -55,7 +55,13 @@ def _vectorizers(language: str) -> tuple[Any, Any]:
 
 
 class TopicModel:
-    """Per-language, per-topic linear SVMs; scores in [0, 1] through a fixed sigmoid."""
+    """Per-language, per-topic linear SVMs; scores in [0, 1] through a fixed sigmoid.
+
+    Where a language's training text comes from several sources (news articles, headlines,
+    sentences), it also keeps one set of topic SVMs per source and a classifier that tells
+    which source a text resembles: with ``domains`` on for the language, a text's margins are
+    the mean of the language-wide SVMs and those of the source it resembles.
+    """
 
     def __init__(self, c: float = 1.0, min_examples: int = 100) -> None:
         self.c = c
@@ -64,11 +70,16 @@ class TopicModel:
         # language -> (word vectorizer, char vectorizer, topics, weights [features x topics],
         # intercepts)
         self._models: dict[str, tuple[Any, Any, tuple[str, ...], Any, Any]] = {}
+        # language -> (sources, source weights [features x sources], source intercepts,
+        # per-source topic weights [sources x features x topics], per-source intercepts)
+        self._domains: dict[str, tuple[tuple[str, ...], Any, Any, Any, Any]] = {}
+        self.domains: dict[str, bool] = {}  # language -> use the per-source SVMs
 
     def fit(
-        self, texts: Sequence[str], languages: Sequence[str], topics: Sequence[Sequence[str]]
+        self, texts: Sequence[str], languages: Sequence[str], topics: Sequence[Sequence[str]],
+        sources: Sequence[str] | None = None,
     ) -> TopicModel:
-        """Fit on raw ``texts`` with their languages and top-level qcodes."""
+        """Fit on raw ``texts`` with their languages, top-level qcodes and (optional) sources."""
         from scipy import sparse
         from sklearn.svm import LinearSVC
 
@@ -98,7 +109,67 @@ class TopicModel:
             )
             intercepts = np.array([clf.intercept_[0] for clf in fitted.values()], np.float32)
             self._models[language] = (words, characters, tuple(fitted), weights, intercepts)
+            if sources is not None:
+                self._fit_domains(language, x, [sources[i] for i in rows],
+                                  [topics[i] for i in rows], tuple(fitted))
         return self
+
+    def _fit_domains(
+        self, language: str, x: Any, sources: list[str], topics: list[Sequence[str]],
+        names: tuple[str, ...],
+    ) -> None:
+        from sklearn.svm import LinearSVC
+
+        counts = Counter(sources)
+        kept = tuple(sorted(s for s, n in counts.items() if n >= self.min_examples))
+        if len(kept) < 2:
+            return
+        mask = np.array([s in kept for s in sources])
+        xs = x[mask]
+        which = LinearSVC(C=self.c).fit(xs, np.array(sources)[mask])
+        coef = which.coef_ if len(kept) > 2 else np.vstack([-which.coef_[0], which.coef_[0]])
+        bias = which.intercept_ if len(kept) > 2 else np.array(
+            [-which.intercept_[0], which.intercept_[0]])
+        per_w, per_b = [], []
+        for source in kept:
+            rows = [i for i, s in enumerate(sources) if s == source]
+            xr = x[rows]
+            w = np.zeros((x.shape[1], len(names)), np.float32)
+            b = np.full(len(names), -1.0, np.float32)  # a topic this source never has: "no"
+            for k, topic in enumerate(names):
+                y = np.array([topic in topics[i] for i in rows], dtype=np.int8)
+                if 0 < y.sum() < len(rows):
+                    clf = LinearSVC(C=self.c).fit(xr, y)
+                    w[:, k], b[k] = clf.coef_[0], clf.intercept_[0]
+            per_w.append(w)
+            per_b.append(b)
+        self._domains[language] = (
+            kept, np.ascontiguousarray(coef.T, dtype=np.float32), bias.astype(np.float32),
+            np.stack(per_w), np.stack(per_b),
+        )
+        self.domains.setdefault(language, True)
+
+    def source_of(self, text: str, language: str) -> str | None:
+        """Which training source ``text`` resembles (None without per-source SVMs)."""
+        if language not in self._domains:
+            return None
+        x_words, x_chars, _ = self._features(text, language)
+        return self._domains[language][0][self._source_index(x_words, x_chars, language)]
+
+    def _features(self, text: str, language: str) -> tuple[Any, Any, int]:
+        words, characters = self._models[language][:2]
+        return (words.transform([word_form(text)]), characters.transform([char_form(text)]),
+                len(words.vocabulary_))
+
+    @staticmethod
+    def _dot(x_words: Any, x_chars: Any, offset: int, weights: Any) -> Any:
+        return x_words.data @ weights[x_words.indices] + x_chars.data @ weights[
+            x_chars.indices + offset]
+
+    def _source_index(self, x_words: Any, x_chars: Any, language: str) -> int:
+        offset = x_words.shape[1]
+        _, coef, bias, _, _ = self._domains[language]
+        return int(np.argmax(self._dot(x_words, x_chars, offset, coef) + bias))
 
     def speaks(self, language: str) -> bool:
         """Whether there is a model for ``language``."""
@@ -108,15 +179,14 @@ class TopicModel:
         """Topic scores in [0, 1] for one raw text (empty for a language without a model)."""
         if language not in self._models:
             return {}
-        words, characters, topics, weights, intercepts = self._models[language]
+        _, _, topics, weights, intercepts = self._models[language]
         # The vectorizers directly, not a FeatureUnion: its per-call overhead dominated.
-        x_words = words.transform([word_form(text)])
-        x_chars = characters.transform([char_form(text)])
-        offset = len(words.vocabulary_)
-        margins = (
-            x_words.data @ weights[x_words.indices]
-            + x_chars.data @ weights[x_chars.indices + offset]
-            + intercepts
-        )
+        x_words, x_chars, offset = self._features(text, language)
+        margins = self._dot(x_words, x_chars, offset, weights) + intercepts
+        domains = getattr(self, "_domains", {}).get(language)
+        if domains is not None and self.domains.get(language):
+            k = self._source_index(x_words, x_chars, language)
+            margins = (margins + self._dot(x_words, x_chars, offset, domains[3][k])
+                       + domains[4][k]) / 2
         probabilities = 1.0 / (1.0 + np.exp(-SIGMOID_SLOPE * margins))
         return {topic: float(p) for topic, p in zip(topics, probabilities, strict=True)}

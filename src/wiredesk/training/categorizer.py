@@ -42,11 +42,24 @@ def corpus_examples(
     datasets: Iterable[str] = corpus.DATASETS, holdout_language: str | None = None
 ) -> list[LabeledText]:
     """The train splits of the labeled corpora, minus a held-out language if asked."""
-    out: list[LabeledText] = []
+    return [row for row, _ in _corpus_rows(datasets, holdout_language)]
+
+
+def corpus_sources(
+    datasets: Iterable[str] = corpus.DATASETS, holdout_language: str | None = None
+) -> list[str]:
+    """The data set of each row of ``corpus_examples`` (same arguments, same order)."""
+    return [source for _, source in _corpus_rows(datasets, holdout_language)]
+
+
+def _corpus_rows(
+    datasets: Iterable[str], holdout_language: str | None
+) -> list[tuple[LabeledText, str]]:
+    out: list[tuple[LabeledText, str]] = []
     for dataset in datasets:
         for example in corpus.load(dataset, "train"):
             if example.language != holdout_language:
-                out.append((example.text, example.language, list(example.qcodes)))
+                out.append(((example.text, example.language, list(example.qcodes)), dataset))
     return out
 
 
@@ -56,11 +69,12 @@ VALIDATION_FRACTION = 0.2
 
 def choose_model_weights(
     texts: Sequence[str], languages: Sequence[str], topics: Sequence[Sequence[str]],
-    min_examples: int,
-) -> dict[str, float]:
-    """Per language, the model's share in the blend that scores best on a validation split.
+    min_examples: int, sources: Sequence[str] | None = None,
+) -> tuple[dict[str, float], dict[str, bool]]:
+    """Per language, the model's share in the blend and whether to use the per-source SVMs.
 
-    The split is carved out of the *training* rows (seeded), so no test text is ever seen.
+    Chosen by the mean over sources of macro-F1 on a validation split carved out of the
+    *training* rows (seeded, stratified by source), so no test text is ever seen.
     """
     import numpy as np
     from sklearn.metrics import f1_score
@@ -71,36 +85,59 @@ def choose_model_weights(
 
     rng = np.random.default_rng(corpus.SPLIT_SEED)
     lexicon = default_lexicon()
+    source_of = list(sources) if sources is not None else [""] * len(texts)
     chosen: dict[str, float] = {}
+    domains: dict[str, bool] = {}
     for language in sorted(set(languages)):
         rows = [i for i, lang in enumerate(languages) if lang == language]
-        held = set(rng.permutation(rows)[: int(len(rows) * VALIDATION_FRACTION)].tolist())
+        held: set[int] = set()
+        for source in sorted({source_of[i] for i in rows}):
+            part = [i for i in rows if source_of[i] == source]
+            held |= set(rng.permutation(part)[: int(len(part) * VALIDATION_FRACTION)].tolist())
         fit_rows = [i for i in rows if i not in held]
         if len(fit_rows) < min_examples or not held:
             continue
         model = TopicModel(min_examples=min_examples).fit(
             [texts[i] for i in fit_rows], [language] * len(fit_rows),
             [topics[i] for i in fit_rows],
+            [source_of[i] for i in fit_rows] if sources is not None else None,
         )
         labels = sorted({t for i in rows for t in topics[i]})
-        gold, learned, lexical = [], [], []
-        for i in sorted(held):
-            gold.append(topics[i][0])
-            m = model.scores(texts[i], language)
-            lx = _lexicon_probabilities(lexicon.evidence(normalize(texts[i]), language).topics)
-            learned.append([m.get(q, 0.0) for q in labels])
-            lexical.append([lx.get(q, 0.0) for q in labels])
-        a, b = np.array(learned), np.array(lexical)
+        held_rows = sorted(held)
+        lexical = np.array([
+            [lx.get(q, 0.0) for q in labels] for lx in (
+                _lexicon_probabilities(lexicon.evidence(normalize(texts[i]), language).topics)
+                for i in held_rows)
+        ])
+        options = [False, True] if model.domains.get(language) else [False]
+        learned = {}
+        for use in options:
+            model.domains[language] = use
+            learned[use] = np.array([
+                [m.get(q, 0.0) for q in labels]
+                for m in (model.scores(texts[i], language) for i in held_rows)
+            ])
+        groups = [[k for k, i in enumerate(held_rows) if source_of[i] == s]
+                  for s in sorted({source_of[i] for i in held_rows})]
 
-        def score(w: float, a: Any = a, b: Any = b, gold: list[str] = gold,
-                  labels: list[str] = labels) -> float:
-            predicted = [labels[k] for k in (w * a + (1 - w) * b).argmax(axis=1)]
-            return float(f1_score(gold, predicted, labels=labels, average="macro"))
+        def score(option: tuple[bool, float], learned: Any = learned, b: Any = lexical,
+                  rows: list[int] = held_rows, labels: list[str] = labels,
+                  groups: list[list[int]] = groups) -> float:
+            use, w = option
+            predicted = (w * learned[use] + (1 - w) * b).argmax(axis=1)
+            return float(np.mean([f1_score(
+                [topics[rows[k]][0] for k in g], [labels[predicted[k]] for k in g],
+                labels=sorted({topics[rows[k]][0] for k in g}), average="macro",
+            ) for g in groups]))
 
-        # Ties go to the weight nearest the default.
-        chosen[language] = max(BLEND_WEIGHTS, key=lambda w: (score(w), -abs(w - MODEL_WEIGHT)))
-        log.info("blend weight for %s: %.1f", language, chosen[language])
-    return chosen
+        # Ties go to the plain model and the weight nearest the default.
+        use, chosen[language] = max(
+            ((use, w) for use in options for w in BLEND_WEIGHTS),
+            key=lambda o: (score(o), not o[0], -abs(o[1] - MODEL_WEIGHT)),
+        )
+        domains[language] = use
+        log.info("%s: blend weight %.1f, per-source SVMs %s", language, chosen[language], use)
+    return chosen, domains
 
 
 def train(
@@ -110,11 +147,13 @@ def train(
     model_weight: float = MODEL_WEIGHT,
     min_examples: int = MIN_LANGUAGE_EXAMPLES,
     tune_weights: bool = True,
+    sources: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Fit the per-language model on ``examples`` + ``extra``; return the artifact dict.
 
     ``extra`` is where editors' corrections come in: (text, language, qcodes), any level of
-    qcode (it counts for its top-level topic).
+    qcode (it counts for its top-level topic). ``sources`` names where each of ``examples``
+    comes from (a data set, a feed): per-source SVMs are fitted where a language has several.
     """
     from sklearn import __version__ as sklearn_version
 
@@ -123,10 +162,15 @@ def train(
     languages = [language.split("-")[0].lower() for _, language, _ in rows]
     topics = [sorted({taxonomy.top_level_of(q) for q in qcodes}) for _, _, qcodes in rows]
     started = time.monotonic()
-    model = TopicModel(min_examples=min_examples).fit(texts, languages, topics)
-    weights = (
-        choose_model_weights(texts, languages, topics, min_examples) if tune_weights else {}
+    extra_rows = len(rows) - len(sources) if sources is not None else 0
+    source_list = list(sources) + ["extra"] * extra_rows if sources is not None else None
+    model = TopicModel(min_examples=min_examples).fit(texts, languages, topics, source_list)
+    weights, domains = (
+        choose_model_weights(texts, languages, topics, min_examples, source_list)
+        if tune_weights else ({}, {})
     )
+    for language in model.domains:
+        model.domains[language] = domains.get(language, False)
     seconds = time.monotonic() - started
     return {
         "format": MODEL_FORMAT_VERSION,
@@ -144,6 +188,7 @@ def train(
             "model_languages": sorted(lang for lang in set(languages) if model.speaks(lang)),
             "split_seed": corpus.SPLIT_SEED,
             "model_weights": weights,
+            "per_source_languages": sorted(lang for lang, on in model.domains.items() if on),
             "fit_seconds": round(seconds, 1),
         },
     }
@@ -190,8 +235,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = args.out or default_model_path()
     examples = [] if args.no_corpus else corpus_examples(holdout_language=args.holdout_language)
+    sources = [] if args.no_corpus else corpus_sources(holdout_language=args.holdout_language)
     extra = [row for path in args.extra for row in read_extra(path)]
-    artifact = train(examples, extra)
+    artifact = train(examples, extra, sources=sources)
     artifact["metadata"]["holdout_language"] = args.holdout_language
     save(artifact, out)
     meta = artifact["metadata"]

@@ -108,3 +108,49 @@ def test_train_with_extra_examples_save_and_load(tmp_path: Path) -> None:
         "body": "The team won the match with a late goal.",
     }), model)
     assert result.categories[0].qcode == "medtop:15000000"
+
+
+CONFIDENCE = yaml.safe_load(
+    (GOLDEN.parent / "confidence.yaml").read_text(encoding="utf-8")
+)
+
+
+@pytest.mark.parametrize("story", CONFIDENCE, ids=[s["id"] for s in CONFIDENCE])
+def test_clear_story_is_confident_from_the_lexicon_alone(
+    story: dict[str, str], lexicon_only: Categorizer
+) -> None:
+    """A plain politics or disaster story clears the low-confidence routing threshold."""
+    top = categorize(story_article(story), lexicon_only).categories[0]
+    assert top.qcode == story["top"]
+    assert top.score >= 0.35
+
+
+def test_lexicon_scores_are_calibrated_not_shares(lexicon_only: Categorizer) -> None:
+    """One strong topic scores high; evidence split evenly over four topics scores low."""
+    from wiredesk.pipeline.stages.categorize import _lexicon_probabilities
+
+    strong = _lexicon_probabilities({"medtop:11000000": 4.0})
+    split = _lexicon_probabilities({f"medtop:{n:02d}000000": 1.0 for n in (1, 2, 4, 11)})
+    assert strong["medtop:11000000"] > 0.8
+    assert max(split.values()) < 0.35
+
+
+def test_per_source_svms_are_fitted_and_used() -> None:
+    """Two sources in one language: a source classifier plus per-source topic SVMs."""
+    from wiredesk.topics.model import TopicModel
+
+    sport = ["the striker scored a goal in the match", "the team won the cup final",
+             "the coach praised the players", "a late penalty decided the game"]
+    economy = ["the bank raised interest rates", "shares fell on the stock market",
+               "inflation climbed as prices rose", "the company reported higher profits"]
+    texts = [f"{t} on saturday, the wire reports at length." for t in sport + economy]
+    texts += [t.split(" the ")[-1] for t in sport + economy]  # headline-like fragments
+    topics = [["medtop:15000000"]] * 4 + [["medtop:04000000"]] * 4
+    topics = topics + topics
+    sources = ["wire"] * 8 + ["headlines"] * 8
+    model = TopicModel(min_examples=4).fit(texts, ["en"] * 16, topics, sources)
+    assert model.domains["en"] is True
+    assert model.source_of("the striker scored on saturday, the wire reports at length.",
+                           "en") == "wire"
+    scores = model.scores("the striker scored a late goal", "en")
+    assert max(scores, key=scores.__getitem__) == "medtop:15000000"

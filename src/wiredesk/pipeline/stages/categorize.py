@@ -31,7 +31,12 @@ MIN_SCORE = 0.2  # a top-level topic below this is not reported (the best one al
 MAX_TOPICS = 3
 MIN_SUBTOPIC_EVIDENCE = 2.0  # lexicon weight needed to report a level-2 topic
 MIN_SUBTOPIC_SHARE = 0.4  # ... and its share of its top-level topic's evidence
-LEXICON_SATURATION = 3.0  # evidence at which the lexicon is ~63% sure of itself
+# Lexicon score = sigmoid(a * topic's share of the evidence + b * log(1 + total evidence) + c),
+# fitted on the labeled corpora's train splits by wiredesk.training.lexicon_calibration (refit
+# when the lexicon changes): a lexicon score then estimates how often the topic is right, as a
+# model score does, so the routing rules' confidence threshold means the same with or without
+# a trained model.
+LEXICON_CALIBRATION = (5.125, 0.378, -3.785)  # lexicon v2
 
 
 @dataclass
@@ -97,11 +102,16 @@ def _primary(language: str | None) -> str:
 
 
 def _lexicon_probabilities(raw: dict[str, float]) -> dict[str, float]:
+    """Calibrated scores from raw lexicon evidence (monotone in evidence: same ranking)."""
     total = sum(raw.values())
     if total <= 0:
         return {}
-    certainty = 1.0 - math.exp(-total / LEXICON_SATURATION)
-    return {qcode: certainty * weight / total for qcode, weight in raw.items()}
+    a, b, c = LEXICON_CALIBRATION
+    strength = math.log1p(total)
+    return {
+        qcode: 1.0 / (1.0 + math.exp(-(a * weight / total + b * strength + c)))
+        for qcode, weight in raw.items() if weight > 0
+    }
 
 
 def article_text(article: Article) -> str:
