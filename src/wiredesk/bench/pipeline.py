@@ -177,13 +177,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--copies", type=int, default=2, help="repeat the corpus under new feeds")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--concurrency", type=int, default=2, help="prefork children per worker")
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
+    settings = config_module.load()
+    parser.add_argument("--database-url", default=settings.database_url)
+    parser.add_argument("--redis-url", default=settings.redis_url)
     args = parser.parse_args(argv)
     if not args.database_url or not args.redis_url:
         sys.exit("give --database-url and --redis-url (their data is dropped)")
-    config = config_module.load().replace(database_url=args.database_url,
-                                          redis_url=args.redis_url)
+    config = settings.replace(database_url=args.database_url, redis_url=args.redis_url)
     articles = corpus_articles(args.copies)
     n = len(articles)
     stages = run_stages(config, articles)
