@@ -467,9 +467,10 @@ def bigram_jaccard(pair: Pair) -> float:
     return len(a & b) / len(a | b) if a | b else 0.0
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3,
-                 steps: int = 4000) -> tuple[np.ndarray, float]:
-    """L2 logistic regression by projected gradient descent; weights in the raw feature scale."""
+def fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None,
+                 l2: float = 1e-3, steps: int = 4000) -> tuple[np.ndarray, float]:
+    """Weighted L2 logistic regression by projected gradient descent; raw-scale weights."""
+    sample = np.ones(len(y)) if weights is None else weights / weights.mean()
     mu, sd = x.mean(0), x.std(0) + 1e-9
     z = (x - mu) / sd
     w, b = np.zeros(z.shape[1]), 0.0
@@ -478,9 +479,10 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3,
     sign = np.array([-1.0 if f.startswith("other") else 1.0 for f in dedupe.STORY_FEATURES])
     for _ in range(steps):
         p = 1.0 / (1.0 + np.exp(-(z @ w + b)))
-        w -= 0.5 * (z.T @ (p - y) / len(y) + l2 * w)
+        r = sample * (p - y)
+        w -= 0.5 * (z.T @ r / len(y) + l2 * w)
         w = np.where(w * sign < 0, 0.0, w)
-        b -= 0.5 * float((p - y).mean())
+        b -= 0.5 * float(r.mean())
     return w / sd, b - float((w * mu / sd).sum())
 
 
@@ -545,17 +547,28 @@ def evaluate_story(rng: random.Random, fit: bool = False) -> dict[str, Any]:
     x = np.array([dedupe.story_features(anchors_of(p, p.a), anchors_of(p, p.b)) for p in pairs])
     y = np.array([p.label for p in pairs], dtype=float)
     tune_mask = np.array([in_tune_half(p.id) for p in pairs])
-    result: dict[str, Any] = {"pairs": len(pairs), "features": dedupe.STORY_FEATURES}
+    # The gate (content evidence) is fixed by design; pairs it stops score 0 whatever the weights.
+    gate = np.array([dedupe.has_content_evidence(row) for row in x])
+    result: dict[str, Any] = {"pairs": len(pairs), "features": dedupe.STORY_FEATURES,
+                              "gated_out": {k: int(sum(1 for p, g in zip(pairs, gate, strict=True)
+                                                       if p.kind == k and not g))
+                                            for k in sorted({p.kind for p in pairs})}}
     if fit:
-        w, b = fit_logistic(x[tune_mask], y[tune_mask])
+        # Every set counts the same, so the big within-language sets cannot drown wire copy.
+        sizes = {k: sum(1 for p, m in zip(pairs, tune_mask, strict=True) if m and p.kind == k)
+                 for k in {p.kind for p in pairs}}
+        sel = tune_mask & gate
+        sample = np.array([1.0 / sizes[p.kind] for p, m in zip(pairs, sel, strict=True) if m])
+        w, b = fit_logistic(x[sel], y[sel], sample)
         result["fitted"] = {"weights": [round(float(v), 3) for v in w], "bias": round(b, 3)}
         print(f"STORY_WEIGHTS = {tuple(round(float(v), 3) for v in w)}")
         print(f"STORY_BIAS = {round(b, 3)}")
         weights, bias = w, b
     else:
         weights, bias = np.array(dedupe.STORY_WEIGHTS), dedupe.STORY_BIAS
-    model = 1.0 / (1.0 + np.exp(-(x @ weights + bias)))
-    anchor_only = x[:, [0, 1, 3, 4, 5]] @ weights[[0, 1, 3, 4, 5]]  # no same-language terms
+    model = np.where(gate, 1.0 / (1.0 + np.exp(-(x @ weights + bias))), 0.0)
+    no_terms = [i for i, f in enumerate(dedupe.STORY_FEATURES) if f != "terms"]
+    anchor_only = np.where(gate, x[:, no_terms] @ weights[no_terms], 0.0)
     bigram = np.array([bigram_jaccard(p) for p in pairs])
     grid = [round(0.01 * i, 2) for i in range(1, 100)]
     systems = {"model": model, "anchors_only": anchor_only, "bigram_jaccard": bigram}
