@@ -554,11 +554,10 @@ def evaluate_story(rng: random.Random, fit: bool = False) -> dict[str, Any]:
                                                        if p.kind == k and not g))
                                             for k in sorted({p.kind for p in pairs})}}
     if fit:
-        # Every set counts the same, so the big within-language sets cannot drown wire copy.
-        sizes = {k: sum(1 for p, m in zip(pairs, tune_mask, strict=True) if m and p.kind == k)
-                 for k in {p.kind for p in pairs}}
+        # Pairs the gate stops are 0 whatever the weights: fit on the gated ones. Unweighted:
+        # weighting every set equally (tried) lets ~5 feed positives swing the fit.
         sel = tune_mask & gate
-        sample = np.array([1.0 / sizes[p.kind] for p, m in zip(pairs, sel, strict=True) if m])
+        sample = None
         w, b = fit_logistic(x[sel], y[sel], sample)
         result["fitted"] = {"weights": [round(float(v), 3) for v in w], "bias": round(b, 3)}
         print(f"STORY_WEIGHTS = {tuple(round(float(v), 3) for v in w)}")

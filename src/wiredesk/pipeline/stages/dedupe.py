@@ -214,7 +214,7 @@ STORY_THRESHOLD = 0.91
 
 # Digits with thousands groups ("1,240", "1 240", "450.000") or a decimal part ("2,3", "71.40").
 _NUMBER = re.compile(
-    r"(?<![\d.,])(\d{1,3}(?:[ \u00a0\u202f,.\u066c]\d{3})+(?!\d)|\d+)(?:[.,\u066b](\d+))?"
+    r"(?<!\d)(?<!\d[.,])(\d{1,3}(?:[ \u00a0\u202f,.\u066c]\d{3})+(?!\d)|\d+)(?:[.,\u066b](\d+))?"
     r"\s*([^\W\d_]*)"
 )
 _GROUP_SEPARATORS = re.compile(r"[ \u00a0\u202f,.\u066c]")
