@@ -9,15 +9,17 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 import numpy as np
 
 from wiredesk.schemas import Article
-from wiredesk.text.normalize import normalize, tokens
+from wiredesk.text.normalize import fold_arabic, normalize, tokens
 
 # Bumped whenever shingling, hashing or banding changes: stored fingerprints are then stale and
 # the index must be rebuilt (the index key layout carries this version).
@@ -70,11 +72,14 @@ class Anchors:
     """Language-independent evidence that two articles report the same event."""
 
     entities: frozenset[str]  # entity ids (ISO 3166 codes, Wikidata QIDs)
-    numbers: frozenset[str]  # numbers written in the text, normalised digits
+    actors: frozenset[str]  # people and organisations (QIDs): strong, cross-language
+    regions: frozenset[str]  # countries and places: weak
+    numbers: frozenset[str]  # specific numbers as canonical values (number_values)
     place: str | None  # dateline place id or name
     date: str | None  # dateline ISO date
     agency: str | None
     published: float | None  # POSIX seconds
+    language: str | None = None  # primary BCP 47 subtag
     terms: dict[str, float] = field(default_factory=dict, compare=False)  # term_vector()
 
 
@@ -178,30 +183,83 @@ def is_near_duplicate(a: Fingerprint, b: Fingerprint, threshold: float = NEAR_TH
 
 
 # --- tier 3: same story from anchors ------------------------------------------------------------
+#
+# Evidence, strongest first. Shared *actors* (people and organisations by Wikidata QID) and shared
+# *specific numbers* (values, written in any script or format) are the anchors that cross
+# languages. Same-language term cosine is content evidence within a language. Countries and
+# places (*regions*) are weak: every story from one capital shares them. The dateline (place,
+# agency, day) is weaker still for wire copy: an agency files dozens of unrelated stories from one
+# capital a day, so it may only add to a pair that already has content evidence (the gate).
 
-_NUMBER = re.compile(r"\d+")
-# Numbers that say little about which event it is.
-_WEAK_NUMBERS = {str(n) for n in range(0, 11)}
 STORY_WINDOW_SECONDS = 72 * 3600
 MIN_TERM_CHARS = 4  # shorter words are mostly function words in every language we carry
+ACTOR_TYPES = frozenset({"person", "organisation", "event"})  # agencies are bylines, not actors
+REGION_TYPES = frozenset({"country", "place"})
+ANCHOR_CAP = 3  # a fourth shared anchor adds nothing the third did not
+# The gate: a pair is scored only with content evidence, i.e. this much same-language term
+# cosine, or at least this many shared actors + specific numbers (whatever the languages).
+MIN_TERMS = 0.2
+MIN_SHARED_ANCHORS = 2
 
-# Logistic model over story_features(), fitted on the tune half of the same-story eval
-# (`python -m wiredesk.evaluation.dedupe --fit`); the threshold is the tune-half operating point.
-STORY_FEATURES = ("entities", "numbers", "terms", "same_place", "other_place", "same_date")
-STORY_WEIGHTS = (0.0, 4.228, 12.124, 3.937, -3.097, 0.0)
-STORY_BIAS = -4.565
-# The precision >= 0.95 operating point on the tune half (0.41 is the best-F1 point).
-STORY_THRESHOLD = 0.80
+# Logistic model over story_features(), fitted on the gated pairs of the tune halves of every
+# same-story set (`python -m wiredesk.evaluation.dedupe --fit`). Signs are constrained: evidence
+# only adds, a different dateline place only subtracts. The fit gives actors, regions and the
+# dateline no weight beyond the gate: they decide *whether* a pair is scored, not how high.
+STORY_FEATURES = ("terms", "actors", "numbers", "regions", "same_dateline", "other_place",
+                  "cross_language")
+STORY_WEIGHTS = (13.72, 0.0, 1.05, 0.0, 0.0, -4.24, 6.87)
+STORY_BIAS = -4.71
+# The precision >= 0.95 operating point on the union of the tune halves.
+STORY_THRESHOLD = 0.91
+
+# Digits with thousands groups ("1,240", "1 240", "450.000") or a decimal part ("2,3", "71.40").
+_NUMBER = re.compile(
+    r"(?<!\d)(?<!\d[.,])(\d{1,3}(?:[ \u00a0\u202f,.\u066c]\d{3})+(?!\d)|\d+)(?:[.,\u066b](\d+))?"
+    r"\s*([^\W\d_]*)"
+)
+_GROUP_SEPARATORS = re.compile(r"[ \u00a0\u202f,.\u066c]")
+# Scale words after a number, by prefix (after case and Arabic folding): ar, en, es, fr, ru, zh.
+_SCALES = (
+    (("billion", "milliard", "миллиард", "млрд", "مليار"), 10**9),
+    (("million", "millón", "millones", "миллион", "млн", "مليون", "ملايين", "ملاين"), 10**6),
+    (("thousand", "mille", "тысяч", "тыс", "الف", "الاف"), 10**3),
+)
+_CJK_SCALES = {"亿": 10**8, "万": 10**4, "千": 10**3}
+
+
+def _scale(word: str) -> int:
+    if not word:
+        return 1
+    if word[0] in _CJK_SCALES:
+        return _CJK_SCALES[word[0]]
+    for prefixes, factor in _SCALES:
+        if word.startswith(prefixes):
+            return factor
+    return 1
+
+
+def number_values(text: str) -> frozenset[str]:
+    """Specific numbers of a text as canonical values ("1,240" = "1 240" = "١٢٤٠" -> "1240").
+
+    Scale words count ("$600 million" = "600 مليون" = "6亿" -> "600000000"); small counts (<= 10)
+    and years (1900-2100: every article in the window shares the current one) are left out.
+    """
+    folded = fold_arabic(unicodedata.normalize("NFKC", text).casefold())
+    found = set()
+    for whole, decimals, word in _NUMBER.findall(folded):
+        factor = _scale(word)
+        value = Decimal(_GROUP_SEPARATORS.sub("", whole) + (f".{decimals}" if decimals else ""))
+        if factor == 1 and value == value.to_integral_value() and (
+                value <= 10 or 1900 <= value <= 2100):
+            continue
+        value *= factor
+        found.add(f"{value.normalize():f}")
+    return frozenset(found)
 
 
 def number_anchors(text: str) -> frozenset[str]:
-    """Distinct numbers of the normalized text, minus the tiny ones every article has."""
-    return _numbers(normalize(text))
-
-
-def _numbers(normalized: str) -> frozenset[str]:
-    found = {m.lstrip("0") or "0" for m in _NUMBER.findall(normalized)}
-    return frozenset(found - _WEAK_NUMBERS)
+    """Distinct specific numbers of a text (see number_values)."""
+    return number_values(text)
 
 
 def term_vector(words: Sequence[str]) -> dict[str, float]:
@@ -219,23 +277,19 @@ def anchors(article: Article) -> Anchors:
     """The anchors of an article (entities come from the tag stage, dateline from its stage)."""
     d = article.dateline
     when = article.published_at or article.fetched_at
-    words = tokens(f"{article.title}\n{matching_body(article)}")
+    body = matching_body(article)
     return Anchors(
         entities=frozenset(e.id for e in article.entities),
-        numbers=_numbers(" ".join(words)),
+        actors=frozenset(e.id for e in article.entities if e.type in ACTOR_TYPES),
+        regions=frozenset(e.id for e in article.entities if e.type in REGION_TYPES),
+        numbers=number_values(f"{article.title}\n{body}"),
         place=(d.place_id or (normalize(d.place) if d.place else None)) if d else None,
         date=d.date if d else None,
         agency=normalize(d.agency) if d and d.agency else None,
         published=when.timestamp() if isinstance(when, datetime) else None,
-        terms=term_vector(words),
+        language=(article.language or "").split("-")[0].lower() or None,
+        terms=term_vector(tokens(f"{article.title}\n{body}")),
     )
-
-
-def _overlap(a: frozenset[str], b: frozenset[str], smooth: float = 1.0) -> float:
-    # Shared anchors over the smaller side, smoothed so one shared anchor of one is not 1.0.
-    if not a or not b:
-        return 0.0
-    return len(a & b) / (min(len(a), len(b)) + smooth)
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
@@ -244,25 +298,60 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
     return sum(v * b.get(w, 0.0) for w, v in a.items())
 
 
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def _cross_language(a: Anchors, b: Anchors) -> bool:
+    return a.language is not None and b.language is not None and a.language != b.language
+
+
 def story_features(a: Anchors, b: Anchors) -> tuple[float, ...]:
     """The evidence two articles report one event, in STORY_FEATURES order."""
+    cross = _cross_language(a, b)
+    same_day = a.date is not None and a.date == b.date
     return (
-        _overlap(a.entities, b.entities),
-        _overlap(a.numbers, b.numbers, smooth=2.0),
-        _cosine(a.terms, b.terms),
-        1.0 if a.place and a.place == b.place else 0.0,
+        # Across languages shared words are mostly names, already counted as actors.
+        0.0 if cross else _cosine(a.terms, b.terms),
+        min(len(a.actors & b.actors), ANCHOR_CAP) / ANCHOR_CAP,
+        min(len(a.numbers & b.numbers), ANCHOR_CAP) / ANCHOR_CAP,
+        _jaccard(a.regions, b.regions),
+        1.0 if a.place and a.place == b.place and (same_day or a.agency == b.agency) else 0.0,
         1.0 if a.place and b.place and a.place != b.place else 0.0,
-        1.0 if a.date and a.date == b.date else 0.0,
+        1.0 if cross else 0.0,
     )
 
 
+def has_content_evidence(features: Sequence[float]) -> bool:
+    """The gate: same-language term overlap, or >= MIN_SHARED_ANCHORS shared actors/numbers."""
+    terms, actors, numbers = features[0], features[1], features[2]
+    shared = round((actors + numbers) * ANCHOR_CAP)
+    return terms >= MIN_TERMS or shared >= MIN_SHARED_ANCHORS
+
+
 def story_score(a: Anchors, b: Anchors, window_seconds: float = STORY_WINDOW_SECONDS) -> float:
-    """Same-story probability in [0, 1]; 0 outside the publication window."""
+    """Same-story probability in [0, 1]; 0 outside the window or without content evidence."""
     if a.published is not None and b.published is not None:
         if abs(a.published - b.published) > window_seconds:
             return 0.0
-    z = STORY_BIAS + sum(w * x for w, x in zip(STORY_WEIGHTS, story_features(a, b), strict=True))
+    features = story_features(a, b)
+    if not has_content_evidence(features):
+        return 0.0
+    z = STORY_BIAS + sum(w * x for w, x in zip(STORY_WEIGHTS, features, strict=True))
     return 1.0 / (1.0 + math.exp(-z))
+
+
+def explain_story(a: Anchors, b: Anchors) -> dict[str, object]:
+    """Why two articles are (not) one story: shared anchors, features, gate and score."""
+    features = story_features(a, b)
+    return {
+        "shared_actors": sorted(a.actors & b.actors),
+        "shared_numbers": sorted(a.numbers & b.numbers),
+        "shared_regions": sorted(a.regions & b.regions),
+        "features": dict(zip(STORY_FEATURES, (round(f, 4) for f in features), strict=True)),
+        "content_evidence": has_content_evidence(features),
+        "score": round(story_score(a, b), 4),
+    }
 
 
 def is_same_story(a: Anchors, b: Anchors, threshold: float = STORY_THRESHOLD) -> bool:

@@ -1,0 +1,71 @@
+"""An Arabic and an English feed report one ministers' meeting: one published story, two sources.
+
+Real feeds over loopback HTTP, a real Celery worker on real Redis and PostgreSQL, the publisher.
+"""
+
+from __future__ import annotations
+
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import yaml
+from sqlalchemy import func, select
+
+from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force, wait_until
+from wiredesk.store import models
+from wiredesk.store.feeds import add_feed
+from wiredesk.store.models import utcnow
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "dedupe" / "crosslang.yaml"
+
+
+def rss(lang: str, guid: str, report: dict[str, str]) -> bytes:
+    """A one-item RSS 2.0 feed carrying a golden report, published now."""
+    when = format_datetime(utcnow())
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Wire {lang}</title><link>https://wire.example/{lang}</link>
+<description>Project-written test feed</description><language>{lang}</language>
+<item><title>{escape(report["title"])}</title><guid isPermaLink="false">{guid}</guid>
+<link>https://wire.example/{lang}/{guid}</link><pubDate>{when}</pubDate>
+<description>{escape(report["body"])}</description></item>
+</channel></rss>""".encode()
+
+
+def processed(database: Any, n: int) -> bool:
+    with database.session() as session:
+        done = session.scalar(select(func.count()).select_from(models.Article).where(
+            models.Article.status.not_in(("received", "processed"))))
+    return done == n
+
+
+def test_arabic_and_english_reports_end_as_one_story(worker: Any, database: Any,
+                                                     feed_server: Any, publisher: Any) -> None:
+    from wiredesk.ingester.tasks import fetch_feed
+
+    events = yaml.safe_load(GOLDEN.read_text(encoding="utf-8"))["events"]
+    meeting = next(e for e in events if e["id"] == "rubio-riyadh")["reports"]
+    put_rules_in_force(database, PUBLISH_EVERYTHING)
+    feeds = []
+    for lang, guid in (("ar", "wire-ar-0310-riyadh"), ("en", "wire-en-0310-riyadh")):
+        url = feed_server.serve(f"/{lang}.xml", rss(lang, guid, meeting[lang]))
+        with database.session() as session:
+            feeds.append(add_feed(session, url, name=f"wire-{lang}", language=lang,
+                                  trust="auto").id)
+    # One after the other: tier 3 finds candidates among articles already in a story.
+    for n, feed_id in enumerate(feeds, start=1):
+        fetch_feed.delay(feed_id)
+        wait_until(lambda n=n: processed(database, n), message=f"{n} article(s) processed")
+
+    with database.session() as session:
+        rows = list(session.scalars(select(models.Article).order_by(models.Article.language)))
+        assert [(r.language, r.status) for r in rows] == [("ar", "published"),
+                                                          ("en", "published")]
+        assert rows[0].story_id == rows[1].story_id
+        assert {r.duplicate_tier for r in rows} == {None, "story"}
+
+    stories = publisher.get("/api/v1/stories").get_json()["data"]
+    assert len(stories) == 1
+    assert sorted(a["value"] for a in stories[0]["altIds"]) == ["wire-ar-0310-riyadh",
+                                                                "wire-en-0310-riyadh"]
