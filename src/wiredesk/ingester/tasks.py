@@ -121,13 +121,18 @@ def _enqueue_process(article_ids: list[str]) -> None:
         return
     # One producer (one broker connection) for the whole feed, and its messages sent as one
     # Redis pipeline (kombu >= 5.7 batches; one LPUSH round trip each without it). Still one
-    # message per article id; an error before the flush sends none of them, and the articles
-    # are committed already, so the reconcile sweep picks them up.
+    # message per article id; a failed flush fails the task, and the articles, committed
+    # already, are sent again by the reconcile sweep.
     with process.app.producer_or_acquire() as producer:
-        batch = producer.batch() if hasattr(producer, "batch") else contextlib.nullcontext()
-        with batch:
-            for article_id in article_ids:
-                process.apply_async((article_id,), producer=producer)
+        batched = bool(getattr(producer, "supports_batch_publish", False))
+        with producer.batch() if batched else contextlib.nullcontext():
+            for n, article_id in enumerate(article_ids):
+                options: dict[str, Any] = {}
+                if n:
+                    options["declare"] = []  # declared (and cached) with the first message
+                if batched:
+                    options["retry"] = False  # nothing touches the network until the flush
+                process.apply_async((article_id,), producer=producer, **options)
 
 
 def _enqueue_full_text(article_ids: list[str]) -> None:
