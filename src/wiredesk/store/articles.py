@@ -65,21 +65,31 @@ def upsert(session: Session, article: schemas.Article) -> str:
 
 
 def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
-    """``upsert`` for a whole feed at once: one locking SELECT, and new rows inserted in bulk
-    (two multi-row INSERTs) instead of one unit-of-work object per entry and revision.
+    """``upsert`` for a whole feed at once: one locking SELECT of ids and hashes, and new rows
+    inserted in bulk (two multi-row INSERTs) instead of one unit-of-work object per entry and
+    revision. Only rows whose content changed are loaded whole (a second SELECT, when any).
 
     Returns the outcome of each article, in order. Rows are locked in id order, so two
     sessions touching overlapping ids cannot deadlock.
     """
     ids = sorted({a.id for a in articles})
-    rows = {row.id: row for row in session.scalars(
-        select(models.Article).where(models.Article.id.in_(ids))
+    hashes: dict[str, str] = {row_id: content_hash for row_id, content_hash in session.execute(
+        select(models.Article.id, models.Article.content_hash)
+        .where(models.Article.id.in_(ids))
         .order_by(models.Article.id).with_for_update())} if ids else {}
+    changed = sorted({a.id for a in articles
+                      if a.id in hashes and hashes[a.id] != a.content_hash})
+    # Already locked by the SELECT above; these rows are the ones a revision will be written for.
+    rows = {row.id: row for row in session.scalars(
+        select(models.Article).where(models.Article.id.in_(changed)))} if changed else {}
     now = utcnow()
     new_rows: dict[str, dict[str, Any]] = {}
     outcomes = []
     for article in articles:
         row = rows.get(article.id)
+        if row is None and article.id in hashes:
+            outcomes.append("unchanged")  # held, same content: the row is never loaded
+            continue
         if row is None and article.id in new_rows:
             row = _flush_new(session, new_rows, article.id)  # same id twice in one document
             rows[article.id] = row
