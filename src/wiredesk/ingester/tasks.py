@@ -175,7 +175,7 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
         decision = _decide(services, view.interval_seconds, now, ttl_seconds=ttl,
                            headers=result.headers, status=result.status)
         values = _success_values(result.headers, now, decision)
-        moved = result.permanent_redirect and result.permanent_redirect != view.url
+        moved = bool(result.permanent_redirect) and result.permanent_redirect != view.url
         hub = parsed is not None and websub.discover(parsed.meta, result.headers,
                                                      view.url) is not None
         subscribe = False
