@@ -6,7 +6,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from wiredesk import keys
-from wiredesk.ingester.hostlimit import host_of, host_slot
+from wiredesk.ingester.hostlimit import feed_slot, host_of, host_slot
 
 URL = "http://News.Example.org:8080/feed.xml"
 
@@ -51,3 +51,35 @@ def test_starts_per_second(redis_client: Any) -> None:
     with host_slot(redis_client, URL, 0, 0.25, clock=lambda: 2000.0) as first, \
             host_slot(redis_client, URL, 0, 0.25, clock=lambda: 2003.0) as second:
         assert (first, second) == (None, "host_rate")
+
+
+def test_feed_slot_takes_the_feed_lock_and_the_host_slot_together(redis_client: Any) -> None:
+    lock = keys.feed_fetch_lock(991)
+    inflight = keys.host_inflight(host_of(URL))
+    with feed_slot(redis_client, lock, 60, URL, 2, 0) as first:
+        assert first is None and redis_client.zcard(inflight) == 1
+        with feed_slot(redis_client, lock, 60, URL, 2, 0) as second:
+            assert second == "locked"  # same feed: refused, host slot untouched
+        assert redis_client.zcard(inflight) == 1
+    assert redis_client.get(lock) is None and redis_client.zcard(inflight) == 0
+
+
+def test_feed_slot_refused_by_the_host_gives_the_lock_back(redis_client: Any) -> None:
+    lock, other = keys.feed_fetch_lock(992), keys.feed_fetch_lock(993)
+    with feed_slot(redis_client, other, 60, URL, 1, 0) as held:
+        assert held is None
+        with feed_slot(redis_client, lock, 60, URL, 1, 0) as denied:
+            assert denied == "host_busy"
+        assert redis_client.get(lock) is None
+    with feed_slot(redis_client, lock, 60, URL, 0, 0.25, clock=lambda: 4000.0) as first, \
+            feed_slot(redis_client, other, 60, URL, 0, 0.25, clock=lambda: 4001.0) as second:
+        assert (first, second) == (None, "host_rate")
+
+
+def test_feed_slot_release_leaves_a_lock_taken_over_by_another(redis_client: Any) -> None:
+    lock = keys.feed_fetch_lock(994)
+    with feed_slot(redis_client, lock, 60, URL, 0, 0) as denied:
+        assert denied is None
+        redis_client.set(lock, "someone-else")  # ours expired and another fetch took it
+    assert redis_client.get(lock) == b"someone-else"
+    redis_client.delete(lock)

@@ -35,3 +35,17 @@ def test_upsert_many_inserts_revises_and_skips(database: Any) -> None:
         assert sorted(revisions.values()) == [1, 2, 2]
         row = session.get(models.Article, again[1].id)
         assert row.revision == 2 and row.body_text == "two, corrected" and row.status == "received"
+
+
+def test_upsert_many_repeated_known_id_compares_with_the_latest_content(database: Any) -> None:
+    with database.session() as session:
+        feed_id = add_feed(session, "http://127.0.0.1/feed-repeat").id
+    with database.session() as session:
+        assert upsert_many(session, [_article(feed_id, "r", "one")]) == ["new"]
+    # Only the row whose content changed is loaded; a repeat then compares with what was written.
+    repeated = [_article(feed_id, "r", "one"), _article(feed_id, "r", "two"),
+                _article(feed_id, "r", "two")]
+    with database.session() as session:
+        assert upsert_many(session, repeated) == ["unchanged", "updated", "unchanged"]
+    with database.session() as session:
+        assert session.get(models.Article, repeated[0].id).revision == 2

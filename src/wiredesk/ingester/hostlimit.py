@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis
@@ -78,3 +79,83 @@ def host_slot(client: redis.Redis, url: str, max_inflight: int, per_second: floa
     finally:
         if max_inflight > 0:
             client.zrem(inflight_key, token)
+
+
+# A feed fetch's two guards taken in one round trip: the per-feed lock (SET NX PX, as
+# redis-py's Lock does), then the host slot as in _ACQUIRE. A host refusal gives the lock back.
+# KEYS: lock, inflight, rate. ARGV: token, lock ttl ms, now ms, inflight ttl ms, max inflight,
+# max starts, rate ttl s. Returns 0 (granted), 1 (host busy), 2 (host rate) or 3 (locked).
+_ACQUIRE_FEED = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 3 end
+local now_ms = tonumber(ARGV[3])
+local max_inflight = tonumber(ARGV[5])
+local max_starts = tonumber(ARGV[6])
+if max_inflight > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now_ms)
+  if redis.call('ZCARD', KEYS[2]) >= max_inflight then
+    redis.call('DEL', KEYS[1])
+    return 1
+  end
+end
+if max_starts > 0 then
+  local started = tonumber(redis.call('GET', KEYS[3]) or '0')
+  if started >= max_starts then
+    redis.call('DEL', KEYS[1])
+    return 2
+  end
+  redis.call('INCR', KEYS[3])
+  redis.call('EXPIRE', KEYS[3], ARGV[7])
+end
+if max_inflight > 0 then
+  redis.call('ZADD', KEYS[2], now_ms + tonumber(ARGV[4]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+end
+return 0
+"""
+
+# Both given back in one round trip; the lock only if it is still ours (it may have expired
+# and been taken by another fetch).
+_RELEASE_FEED = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 0
+"""
+
+FEED_DENIED = {**DENIED, 3: "locked"}
+_scripts: dict[str, Any] = {}
+
+
+def _script(client: redis.Redis, source: str) -> Any:
+    # Registered once per process (EVALSHA after the first call); any client may run it.
+    script = _scripts.get(source)
+    if script is None:
+        script = _scripts[source] = client.register_script(source)
+    return script
+
+
+@contextmanager
+def feed_slot(client: redis.Redis, lock_key: str, lock_ttl: int, url: str, max_inflight: int,
+              per_second: float, clock: Callable[[], float] = time.time) -> Iterator[str | None]:
+    """Hold a feed's fetch lock and a slot on its host, taken and given back in one round trip
+    each; yields None when granted, else why not (``locked``, ``host_busy``, ``host_rate``)."""
+    host = host_of(url)
+    token = uuid.uuid4().hex
+    now = clock()
+    window, starts = _window(per_second)
+    inflight_key = keys.host_inflight(host)
+    result = int(_script(client, _ACQUIRE_FEED)(
+        keys=[lock_key, inflight_key, keys.host_rate(host, int(now // window))],
+        args=[token, lock_ttl * 1000, int(now * 1000), keys.HOST_INFLIGHT_TTL_SECONDS * 1000,
+              max(0, max_inflight), starts, max(keys.HOST_RATE_TTL_SECONDS, window + 1)],
+        client=client))
+    if result:
+        yield FEED_DENIED[result]
+        return
+    try:
+        yield None
+    finally:
+        try:
+            _script(client, _RELEASE_FEED)(keys=[lock_key, inflight_key], args=[token],
+                                           client=client)
+        except redis.RedisError:  # both keys carry TTLs; they clean up after themselves
+            pass

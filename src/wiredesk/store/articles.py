@@ -105,8 +105,9 @@ def delete_article(session: Session, article_id: str, reason: str) -> bool:
 
 
 def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
-    """``upsert`` for a whole feed at once: one locking SELECT, and new rows inserted in bulk
-    (two multi-row INSERTs) instead of one unit-of-work object per entry and revision.
+    """``upsert`` for a whole feed at once: one locking SELECT of ids and hashes, and new rows
+    inserted in bulk (two multi-row INSERTs) instead of one unit-of-work object per entry and
+    revision. Only rows whose content changed are loaded whole (a second SELECT, when any).
 
     Returns the outcome of each article, in order. Rows are locked in id order, so two
     sessions touching overlapping ids cannot deadlock.
@@ -114,9 +115,15 @@ def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
     ids = sorted({a.id for a in articles})
     dead = set(session.scalars(select(models.ArticleTombstone.article_id).where(
         models.ArticleTombstone.article_id.in_(ids)))) if ids else set()
-    rows = {row.id: row for row in session.scalars(
-        select(models.Article).where(models.Article.id.in_(ids))
+    hashes: dict[str, str] = {row_id: content_hash for row_id, content_hash in session.execute(
+        select(models.Article.id, models.Article.content_hash)
+        .where(models.Article.id.in_(ids))
         .order_by(models.Article.id).with_for_update())} if ids else {}
+    changed = sorted({a.id for a in articles
+                      if a.id in hashes and hashes[a.id] != a.content_hash})
+    # Already locked by the SELECT above; these rows are the ones a revision will be written for.
+    rows = {row.id: row for row in session.scalars(
+        select(models.Article).where(models.Article.id.in_(changed)))} if changed else {}
     now = utcnow()
     new_rows: dict[str, dict[str, Any]] = {}
     outcomes = []
@@ -125,6 +132,9 @@ def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
             outcomes.append("tombstoned")
             continue
         row = rows.get(article.id)
+        if row is None and article.id in hashes:
+            outcomes.append("unchanged")  # held, same content: the row is never loaded
+            continue
         if row is None and article.id in new_rows:
             row = _flush_new(session, new_rows, article.id)  # same id twice in one document
             rows[article.id] = row
