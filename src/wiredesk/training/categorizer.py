@@ -78,26 +78,34 @@ class Validation:
     sources: list[str]  # source of each validation row
     lexical: Any  # rows x labels: lexicon evidence shares (the blend's form)
     learned: dict[bool, Any]  # per-source SVMs off/on -> rows x labels model scores
+    resembles: list[str]  # the source the model's source classifier sees in each row ("" none)
 
     def groups(self) -> list[list[int]]:
         """Validation row indexes per source."""
         return [[k for k, s in enumerate(self.sources) if s == source]
                 for source in sorted(set(self.sources))]
 
-    def blended(self, use: bool, w: float) -> Any:
-        """The blend before calibration, rows x labels."""
-        return w * self.learned[use] + (1 - w) * self.lexical
+    def blended(self, use: bool, w: float | dict[str, float]) -> Any:
+        """The blend before calibration, rows x labels; ``w`` per resembled source or one."""
+        import numpy as np
 
-    def macro_f1(self, use: bool, w: float) -> float:
-        """Mean over sources of macro-F1 of the blend's top topic."""
+        share = (np.array([[w[s]] for s in self.resembles]) if isinstance(w, dict)
+                 else np.full((len(self.gold), 1), w))
+        return share * self.learned[use] + (1 - share) * self.lexical
+
+    def macro_f1(self, use: bool, w: float | dict[str, float],
+                 rows: Sequence[int] | None = None) -> float:
+        """Mean over sources of macro-F1 of the blend's top topic (on ``rows`` if given)."""
         import numpy as np
         from sklearn.metrics import f1_score
 
         predicted = self.blended(use, w).argmax(axis=1)
+        keep = set(range(len(self.gold)) if rows is None else rows)
+        groups = [[k for k in g if k in keep] for g in self.groups()]
         return float(np.mean([f1_score(
             [self.gold[k] for k in g], [self.labels[predicted[k]] for k in g],
             labels=sorted({self.gold[k] for k in g}), average="macro",
-        ) for g in self.groups()]))
+        ) for g in groups if g]))
 
 
 def validations(
@@ -141,22 +149,23 @@ def validations(
                 for i in held_rows)
         ])
         learned = {}
+        resembles: list[str] = []
         for use in ([False, True] if model.domains.get(language) else [False]):
             model.domains[language] = use
-            learned[use] = np.array([
-                [m.get(q, 0.0) for q in labels]
-                for m in (model.scores(texts[i], language) for i in held_rows)
-            ])
+            scored = [model.scores_and_source(texts[i], language) for i in held_rows]
+            learned[use] = np.array([[m.get(q, 0.0) for q in labels] for m, _ in scored])
+            resembles = [source or "" for _, source in scored]
         out[language] = Validation(
             labels=labels, gold=[topics[i][0] for i in held_rows],
             gold_sets=[set(topics[i]) for i in held_rows],
             sources=[source_of[i] for i in held_rows], lexical=lexical, learned=learned,
+            resembles=resembles,
         )
     return out
 
 
 def fit_calibration(
-    validation: Validation, use: bool, w: float
+    validation: Validation, use: bool, w: float | dict[str, float]
 ) -> tuple[float, float, float]:
     """Platt scaling of the blend over (score, lead over the best other topic): (a, b, c).
 
@@ -192,28 +201,50 @@ def fit_calibration(
 def choose_model_weights(
     texts: Sequence[str], languages: Sequence[str], topics: Sequence[Sequence[str]],
     min_examples: int, sources: Sequence[str] | None = None,
-) -> tuple[dict[str, float], dict[str, bool], dict[str, tuple[float, float, float]]]:
-    """Per language: the model's share in the blend, per-source SVMs or not, the calibration.
+) -> tuple[
+    dict[str, float], dict[str, bool], dict[str, dict[str, float]],
+    dict[str, tuple[float, float, float]],
+]:
+    """Per language: model share in the blend (also per resembled source), per-source SVMs or
+    not, and the calibration.
 
     Chosen by the mean over sources of macro-F1 on a validation split carved out of the
-    *training* rows (seeded, stratified by source), so no test text is ever seen.
+    *training* rows (seeded, stratified by source), so no test text is ever seen. Where the
+    model tells sources apart (headlines vs sentences), each source the classifier sees gets
+    its own share, chosen on the validation rows it assigns to that source.
     """
     chosen: dict[str, float] = {}
     domains: dict[str, bool] = {}
+    per_source: dict[str, dict[str, float]] = {}
     calibration: dict[str, tuple[float, float, float]] = {}
     for language, validation in validations(
         texts, languages, topics, min_examples, sources
     ).items():
-        # Ties go to the plain model and the weight nearest the default.
-        use, w = max(
-            ((use, w) for use in validation.learned for w in BLEND_WEIGHTS),
-            key=lambda o, v=validation: (v.macro_f1(*o), not o[0], -abs(o[1] - MODEL_WEIGHT)),
-        )
-        chosen[language], domains[language] = w, use
-        calibration[language] = fit_calibration(validation, use, w)
-        log.info("%s: blend weight %.1f, per-source SVMs %s, calibration %s",
+        v = validation
+
+        def best(use: bool, rows: Sequence[int] | None = None, v: Validation = v) -> float:
+            # Ties go to the weight nearest the default.
+            return max(BLEND_WEIGHTS, key=lambda share: (v.macro_f1(use, share, rows),
+                                                     -abs(share - MODEL_WEIGHT)))
+
+        options: list[tuple[bool, float | dict[str, float]]] = []
+        for use in v.learned:
+            options.append((use, best(use)))
+            seen = sorted(set(v.resembles) - {""})
+            if len(seen) > 1:
+                options.append((use, {s: best(use, [k for k, r in enumerate(v.resembles)
+                                                    if r == s]) for s in seen}))
+        # Ties go to the plain model, then to one share for the language.
+        use, w = max(options, key=lambda o, v=v: (v.macro_f1(*o), not o[0],
+                                                   not isinstance(o[1], dict)))
+        domains[language] = use
+        chosen[language] = best(use)
+        if isinstance(w, dict):
+            per_source[language] = w
+        calibration[language] = fit_calibration(v, use, w)
+        log.info("%s: blend weight %s, per-source SVMs %s, calibration %s",
                  language, w, use, calibration[language])
-    return chosen, domains, calibration
+    return chosen, domains, per_source, calibration
 
 
 def train(
@@ -241,9 +272,9 @@ def train(
     extra_rows = len(rows) - len(sources) if sources is not None else 0
     source_list = list(sources) + ["extra"] * extra_rows if sources is not None else None
     model = TopicModel(min_examples=min_examples).fit(texts, languages, topics, source_list)
-    weights, domains, calibration = (
+    weights, domains, source_weights, calibration = (
         choose_model_weights(texts, languages, topics, min_examples, source_list)
-        if tune_weights else ({}, {}, {})
+        if tune_weights else ({}, {}, {}, {})
     )
     for language in model.domains:
         model.domains[language] = domains.get(language, False)
@@ -253,6 +284,7 @@ def train(
         "model": model,
         "model_weight": model_weight,
         "model_weights": weights,
+        "source_weights": source_weights,
         "calibration": calibration,
         "metadata": {
             "model_version": MODEL_FORMAT_VERSION,
@@ -265,6 +297,7 @@ def train(
             "model_languages": sorted(lang for lang in set(languages) if model.speaks(lang)),
             "split_seed": corpus.SPLIT_SEED,
             "model_weights": weights,
+            "source_weights": source_weights,
             "calibration": calibration,
             "per_source_languages": sorted(lang for lang, on in model.domains.items() if on),
             "fit_seconds": round(seconds, 1),

@@ -52,6 +52,8 @@ class Categorizer:
     model: TopicModel | None = None
     model_weight: float = 0.7  # the model's share in the blend ...
     model_weights: dict[str, float] = field(default_factory=dict)  # ... or per language
+    # language -> training source a text resembles -> model share (where sources differ)
+    source_weights: dict[str, dict[str, float]] = field(default_factory=dict)
     # language -> (a, b, c): blended score -> probability the topic is right (``calibrate``),
     # fitted on the inner validation split, so a score means the same with or without a model.
     calibration: dict[str, tuple[float, float, float]] = field(default_factory=dict)
@@ -92,10 +94,11 @@ class Categorizer:
         if not self.speaks(language):
             return _lexicon_probabilities(evidence.topics), evidence
         primary = _primary(language)
-        blended = blend(
-            self.model_scores(text, language), _lexicon_shares(evidence.topics),
-            self.model_weights.get(primary, self.model_weight),
-        )
+        assert self.model is not None
+        learned, source = self.model.scores_and_source(text, primary)
+        w = self.source_weights.get(primary, {}).get(
+            source or "", self.model_weights.get(primary, self.model_weight))
+        blended = blend(learned, _lexicon_shares(evidence.topics), w)
         platt = self.calibration.get(primary)
         if platt is not None:
             blended = calibrate(blended, platt)
@@ -262,6 +265,7 @@ def from_artifact(artifact: dict[str, Any]) -> Categorizer:
         lexicon=default_lexicon(), model=artifact["model"],
         model_weight=float(artifact["model_weight"]),
         model_weights=dict(artifact.get("model_weights", {})),
+        source_weights={k: dict(v) for k, v in artifact.get("source_weights", {}).items()},
         calibration={k: (float(a), float(b), float(c))
                      for k, (a, b, c) in artifact.get("calibration", {}).items()},
         metadata=dict(artifact["metadata"]),
