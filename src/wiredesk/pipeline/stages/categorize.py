@@ -91,10 +91,9 @@ class Categorizer:
         """Blended top-level scores for a raw text, and the lexicon evidence behind them."""
         text = text[:MAX_TEXT_CHARS]
         evidence = self.lexicon.evidence(normalize(text), language)
-        if not self.speaks(language):
-            return _lexicon_probabilities(evidence.topics), evidence
         primary = _primary(language)
-        assert self.model is not None
+        if self.model is None or not self.model.speaks(primary):
+            return _lexicon_probabilities(evidence.topics), evidence
         learned, source = self.model.scores_and_source(text, primary)
         w = self.source_weights.get(primary, {}).get(
             source or "", self.model_weights.get(primary, self.model_weight))
