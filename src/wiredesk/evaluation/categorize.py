@@ -91,6 +91,7 @@ def _print_report(name: str, rep: dict[str, Any], detail: bool) -> None:
 
 
 CONFIDENCE_THRESHOLD = 0.35  # the default routing rule: top score below this -> review
+RELIABILITY_BINS = (0.0, 0.35, 0.6, 0.8)
 
 
 def confidence(outputs: Sequence[Article], test: Sequence[corpus.Example]) -> dict[str, float]:
@@ -100,14 +101,25 @@ def confidence(outputs: Sequence[Article], test: Sequence[corpus.Example]) -> di
     right answers above it, few wrong ones.
     """
     right = wrong = right_above = wrong_above = 0
+    bins: dict[str, list[float]] = {}  # score bin -> [count, right, sum of scores]
     for article, example in zip(outputs, test, strict=True):
         top = article.categories[0] if article.categories else None
         above = top is not None and top.score >= CONFIDENCE_THRESHOLD
-        if top is not None and top.qcode == example.qcodes[0]:
+        ok = top is not None and top.qcode == example.qcodes[0]
+        if ok:
             right, right_above = right + 1, right_above + above
         else:
             wrong, wrong_above = wrong + 1, wrong_above + above
+        score = top.score if top is not None else 0.0
+        edge = max(e for e in RELIABILITY_BINS if e <= score)
+        cell = bins.setdefault(f"{edge:.2f}", [0, 0, 0.0])
+        cell[0], cell[1], cell[2] = cell[0] + 1, cell[1] + ok, cell[2] + score
     return {
+        # Calibration of the top-1 score: per bin, how often it was right vs its mean score.
+        "reliability": {
+            edge: {"n": int(n), "right": round(r / n, 3), "mean_score": round(total / n, 3)}
+            for edge, (n, r, total) in sorted(bins.items())
+        },
         "top1_accuracy": round(right / max(1, len(test)), 4),
         "right_above": round(right_above / max(1, right), 4),
         "wrong_above": round(wrong_above / max(1, wrong), 4),
@@ -166,7 +178,10 @@ def evaluate(
             [categorize(_article(e), lexicon_only) for e in test], test)}
         for name, c in entry["confidence"].items():
             print(f"  top-1 score >= {CONFIDENCE_THRESHOLD} ({name}): right {c['right_above']:.2f}"
-                  f", wrong {c['wrong_above']:.2f}, precision {c['precision_above']:.2f}")
+                  f", wrong {c['wrong_above']:.2f}, precision {c['precision_above']:.2f}; "
+                  "right/mean score per bin " + "  ".join(
+                      f"{edge}+: {b['right']:.2f}/{b['mean_score']:.2f} (n {b['n']})"
+                      for edge, b in c["reliability"].items()))
         results[dataset] = entry
     results["transfer en->ar"] = {"baseline tfidf+svc": _transfer()}
     if holdout:

@@ -177,16 +177,24 @@ class TopicModel:
 
     def scores(self, text: str, language: str) -> dict[str, float]:
         """Topic scores in [0, 1] for one raw text (empty for a language without a model)."""
+        return self.scores_and_source(text, language)[0]
+
+    def scores_and_source(self, text: str, language: str) -> tuple[dict[str, float], str | None]:
+        """Topic scores for one raw text, and the training source it resembles (if known)."""
         if language not in self._models:
-            return {}
+            return {}, None
         _, _, topics, weights, intercepts = self._models[language]
         # The vectorizers directly, not a FeatureUnion: its per-call overhead dominated.
         x_words, x_chars, offset = self._features(text, language)
         margins = self._dot(x_words, x_chars, offset, weights) + intercepts
         domains = getattr(self, "_domains", {}).get(language)
-        if domains is not None and self.domains.get(language):
+        source = None
+        if domains is not None:
             k = self._source_index(x_words, x_chars, language)
-            margins = (margins + self._dot(x_words, x_chars, offset, domains[3][k])
-                       + domains[4][k]) / 2
+            source = domains[0][k]
+            if self.domains.get(language):
+                margins = (margins + self._dot(x_words, x_chars, offset, domains[3][k])
+                           + domains[4][k]) / 2
         probabilities = 1.0 / (1.0 + np.exp(-SIGMOID_SLOPE * margins))
-        return {topic: float(p) for topic, p in zip(topics, probabilities, strict=True)}
+        scores = {topic: float(p) for topic, p in zip(topics, probabilities, strict=True)}
+        return scores, source

@@ -14,6 +14,7 @@ import platform
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,31 +64,70 @@ def _corpus_rows(
     return out
 
 
-BLEND_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+BLEND_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 VALIDATION_FRACTION = 0.2
 
 
-def choose_model_weights(
+@dataclass
+class Validation:
+    """One language's inner validation split: scores of a model fitted without those rows."""
+
+    labels: list[str]  # the language's top-level topics, column order of the matrices
+    gold: list[str]  # first topic of each validation row
+    gold_sets: list[set[str]]  # all topics of each validation row
+    sources: list[str]  # source of each validation row
+    lexical: Any  # rows x labels: lexicon evidence shares (the blend's form)
+    learned: dict[bool, Any]  # per-source SVMs off/on -> rows x labels model scores
+    resembles: list[str]  # the source the model's source classifier sees in each row ("" none)
+
+    def groups(self) -> list[list[int]]:
+        """Validation row indexes per source."""
+        return [[k for k, s in enumerate(self.sources) if s == source]
+                for source in sorted(set(self.sources))]
+
+    def blended(self, use: bool, w: float | dict[str, float]) -> Any:
+        """The blend before calibration, rows x labels; ``w`` per resembled source or one."""
+        import numpy as np
+
+        share = (np.array([[w[s]] for s in self.resembles]) if isinstance(w, dict)
+                 else np.full((len(self.gold), 1), w))
+        return share * self.learned[use] + (1 - share) * self.lexical
+
+    def macro_f1(self, use: bool, w: float | dict[str, float],
+                 rows: Sequence[int] | None = None) -> float:
+        """Mean over sources of macro-F1 of the blend's top topic (on ``rows`` if given)."""
+        import numpy as np
+        from sklearn.metrics import f1_score
+
+        predicted = self.blended(use, w).argmax(axis=1)
+        # On a subset (the rows the source classifier assigns to one source) the rows count as
+        # one group: the few it misassigns would otherwise weigh as much as all the rest.
+        groups = self.groups() if rows is None else [list(rows)]
+        return float(np.mean([f1_score(
+            [self.gold[k] for k in g], [self.labels[predicted[k]] for k in g],
+            labels=sorted({self.gold[k] for k in g}), average="macro",
+        ) for g in groups if g]))
+
+
+def validations(
     texts: Sequence[str], languages: Sequence[str], topics: Sequence[Sequence[str]],
     min_examples: int, sources: Sequence[str] | None = None,
-) -> tuple[dict[str, float], dict[str, bool]]:
-    """Per language, the model's share in the blend and whether to use the per-source SVMs.
+) -> dict[str, Validation]:
+    """Per language with a model, a validation split carved out of the *training* rows.
 
-    Chosen by the mean over sources of macro-F1 on a validation split carved out of the
-    *training* rows (seeded, stratified by source), so no test text is ever seen.
+    Seeded and stratified by source; a model is fitted on the rest and scores the held rows,
+    so the blend weight and the calibration are chosen without any test text.
     """
     import numpy as np
-    from sklearn.metrics import f1_score
 
-    from wiredesk.pipeline.stages.categorize import _lexicon_probabilities
+    from wiredesk.pipeline.stages.categorize import _lexicon_shares
     from wiredesk.text.normalize import normalize
     from wiredesk.topics.lexicon import default_lexicon
 
     rng = np.random.default_rng(corpus.SPLIT_SEED)
     lexicon = default_lexicon()
     source_of = list(sources) if sources is not None else [""] * len(texts)
-    chosen: dict[str, float] = {}
-    domains: dict[str, bool] = {}
+    out: dict[str, Validation] = {}
     for language in sorted(set(languages)):
         rows = [i for i, lang in enumerate(languages) if lang == language]
         held: set[int] = set()
@@ -106,38 +146,106 @@ def choose_model_weights(
         held_rows = sorted(held)
         lexical = np.array([
             [lx.get(q, 0.0) for q in labels] for lx in (
-                _lexicon_probabilities(lexicon.evidence(normalize(texts[i]), language).topics)
+                _lexicon_shares(lexicon.evidence(normalize(texts[i]), language).topics)
                 for i in held_rows)
         ])
-        options = [False, True] if model.domains.get(language) else [False]
         learned = {}
-        for use in options:
+        resembles: list[str] = []
+        for use in ([False, True] if model.domains.get(language) else [False]):
             model.domains[language] = use
-            learned[use] = np.array([
-                [m.get(q, 0.0) for q in labels]
-                for m in (model.scores(texts[i], language) for i in held_rows)
-            ])
-        groups = [[k for k, i in enumerate(held_rows) if source_of[i] == s]
-                  for s in sorted({source_of[i] for i in held_rows})]
-
-        def score(option: tuple[bool, float], learned: Any = learned, b: Any = lexical,
-                  rows: list[int] = held_rows, labels: list[str] = labels,
-                  groups: list[list[int]] = groups) -> float:
-            use, w = option
-            predicted = (w * learned[use] + (1 - w) * b).argmax(axis=1)
-            return float(np.mean([f1_score(
-                [topics[rows[k]][0] for k in g], [labels[predicted[k]] for k in g],
-                labels=sorted({topics[rows[k]][0] for k in g}), average="macro",
-            ) for g in groups]))
-
-        # Ties go to the plain model and the weight nearest the default.
-        use, chosen[language] = max(
-            ((use, w) for use in options for w in BLEND_WEIGHTS),
-            key=lambda o: (score(o), not o[0], -abs(o[1] - MODEL_WEIGHT)),
+            scored = [model.scores_and_source(texts[i], language) for i in held_rows]
+            learned[use] = np.array([[m.get(q, 0.0) for q in labels] for m, _ in scored])
+            resembles = [source or "" for _, source in scored]
+        out[language] = Validation(
+            labels=labels, gold=[topics[i][0] for i in held_rows],
+            gold_sets=[set(topics[i]) for i in held_rows],
+            sources=[source_of[i] for i in held_rows], lexical=lexical, learned=learned,
+            resembles=resembles,
         )
+    return out
+
+
+def fit_calibration(
+    validation: Validation, use: bool, w: float | dict[str, float]
+) -> tuple[float, float, float]:
+    """Platt scaling of the blend over (score, lead over the best other topic): (a, b, c).
+
+    One row per (validation text, topic); each source counts the same, as in the lexicon's
+    calibration, so headlines do not outweigh articles. Falls back to the score alone (b = 0)
+    if the fit would not keep the ranking.
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from wiredesk.pipeline.stages.categorize import calibration_features
+
+    scores = validation.blended(use, w)
+    x = np.array([
+        [f for _, f in sorted(calibration_features(dict(enumerate(row))).items())]
+        for row in scores.tolist()
+    ]).reshape(-1, 2)
+    y = np.array([[q in gold for q in validation.labels] for gold in validation.gold_sets])
+    weights = np.zeros(scores.shape)
+    for group in validation.groups():
+        weights[group] = 1.0 / len(group)
+    sample_weight = weights.reshape(-1) * scores.shape[0]
+    fitted = LogisticRegression(C=100.0).fit(x, y.reshape(-1).astype(int),
+                                             sample_weight=sample_weight)
+    a, b = (float(v) for v in fitted.coef_[0])
+    if b < 0 or a + b <= 0:
+        fitted = LogisticRegression(C=100.0).fit(x[:, :1], y.reshape(-1).astype(int),
+                                                 sample_weight=sample_weight)
+        a, b = float(fitted.coef_[0][0]), 0.0
+    return round(a, 4), round(b, 4), round(float(fitted.intercept_[0]), 4)
+
+
+def choose_model_weights(
+    texts: Sequence[str], languages: Sequence[str], topics: Sequence[Sequence[str]],
+    min_examples: int, sources: Sequence[str] | None = None,
+) -> tuple[
+    dict[str, float], dict[str, bool], dict[str, dict[str, float]],
+    dict[str, tuple[float, float, float]],
+]:
+    """Per language: model share in the blend (also per resembled source), per-source SVMs or
+    not, and the calibration.
+
+    Chosen by the mean over sources of macro-F1 on a validation split carved out of the
+    *training* rows (seeded, stratified by source), so no test text is ever seen. Where the
+    model tells sources apart (headlines vs sentences), each source the classifier sees gets
+    its own share, chosen on the validation rows it assigns to that source.
+    """
+    chosen: dict[str, float] = {}
+    domains: dict[str, bool] = {}
+    per_source: dict[str, dict[str, float]] = {}
+    calibration: dict[str, tuple[float, float, float]] = {}
+    for language, validation in validations(
+        texts, languages, topics, min_examples, sources
+    ).items():
+        v = validation
+
+        def best(use: bool, rows: Sequence[int] | None = None, v: Validation = v) -> float:
+            # Ties go to the weight nearest the default.
+            return max(BLEND_WEIGHTS, key=lambda share: (v.macro_f1(use, share, rows),
+                                                     -abs(share - MODEL_WEIGHT)))
+
+        options: list[tuple[bool, float | dict[str, float]]] = []
+        for use in v.learned:
+            options.append((use, best(use)))
+            seen = sorted(set(v.resembles) - {""})
+            if len(seen) > 1:
+                options.append((use, {s: best(use, [k for k, r in enumerate(v.resembles)
+                                                    if r == s]) for s in seen}))
+        # Ties go to the plain model, then to one share for the language.
+        use, w = max(options, key=lambda o, v=v: (v.macro_f1(*o), not o[0],
+                                                   not isinstance(o[1], dict)))
         domains[language] = use
-        log.info("%s: blend weight %.1f, per-source SVMs %s", language, chosen[language], use)
-    return chosen, domains
+        chosen[language] = best(use)
+        if isinstance(w, dict):
+            per_source[language] = w
+        calibration[language] = fit_calibration(v, use, w)
+        log.info("%s: blend weight %s, per-source SVMs %s, calibration %s",
+                 language, w, use, calibration[language])
+    return chosen, domains, per_source, calibration
 
 
 def train(
@@ -165,9 +273,9 @@ def train(
     extra_rows = len(rows) - len(sources) if sources is not None else 0
     source_list = list(sources) + ["extra"] * extra_rows if sources is not None else None
     model = TopicModel(min_examples=min_examples).fit(texts, languages, topics, source_list)
-    weights, domains = (
+    weights, domains, source_weights, calibration = (
         choose_model_weights(texts, languages, topics, min_examples, source_list)
-        if tune_weights else ({}, {})
+        if tune_weights else ({}, {}, {}, {})
     )
     for language in model.domains:
         model.domains[language] = domains.get(language, False)
@@ -177,6 +285,8 @@ def train(
         "model": model,
         "model_weight": model_weight,
         "model_weights": weights,
+        "source_weights": source_weights,
+        "calibration": calibration,
         "metadata": {
             "model_version": MODEL_FORMAT_VERSION,
             "lexicon_version": LEXICON_VERSION,
@@ -188,6 +298,8 @@ def train(
             "model_languages": sorted(lang for lang in set(languages) if model.speaks(lang)),
             "split_seed": corpus.SPLIT_SEED,
             "model_weights": weights,
+            "source_weights": source_weights,
+            "calibration": calibration,
             "per_source_languages": sorted(lang for lang, on in model.domains.items() if on),
             "fit_seconds": round(seconds, 1),
         },

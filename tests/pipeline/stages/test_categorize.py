@@ -96,7 +96,7 @@ def test_train_with_extra_examples_save_and_load(tmp_path: Path) -> None:
     economy = ("shares and bonds fell as the bank raised interest rates", "en",
                ["medtop:04000000"])
     extra = [sport, economy] * 60
-    artifact = training.train([], extra)
+    artifact = training.train([], extra, min_examples=50)  # 96 rows fit, 24 validate
     assert artifact["metadata"]["languages"] == {"en": 120}
     path = tmp_path / MODEL_FILENAME
     training.save(artifact, path)
@@ -108,6 +108,23 @@ def test_train_with_extra_examples_save_and_load(tmp_path: Path) -> None:
         "body": "The team won the match with a late goal.",
     }), model)
     assert result.categories[0].qcode == "medtop:15000000"
+    # The blend is calibrated per language on the inner validation split, stored in the artifact.
+    a, b, _ = model.calibration["en"]
+    assert a + b > 0 and b >= 0 and artifact["metadata"]["calibration"]["en"] == model.calibration["en"]
+
+
+def test_blend_uses_lexicon_shares_and_calibration_keeps_the_ranking() -> None:
+    """The model blends with the lexicon's evidence shares; the calibration keeps the ranking."""
+    from wiredesk.pipeline.stages.categorize import _lexicon_shares, blend, calibrate
+
+    shares = _lexicon_shares({"medtop:11000000": 3.0, "medtop:04000000": 1.0})
+    assert shares["medtop:11000000"] == pytest.approx(0.75 * (1 - 2.718281828 ** (-4 / 3)))
+    mixed = blend({"medtop:04000000": 0.9, "medtop:11000000": 0.2}, shares, 0.5)
+    assert set(mixed) == {"medtop:04000000", "medtop:11000000"}
+    assert mixed["medtop:04000000"] == pytest.approx(0.5 * 0.9 + 0.5 * shares["medtop:04000000"])
+    calibrated = calibrate(mixed, (5.0, 8.0, -2.0))
+    assert all(0.0 < s < 1.0 for s in calibrated.values())
+    assert sorted(calibrated, key=calibrated.get) == sorted(mixed, key=mixed.get)
 
 
 CONFIDENCE = yaml.safe_load(
@@ -154,3 +171,14 @@ def test_per_source_svms_are_fitted_and_used() -> None:
                            "en") == "wire"
     scores = model.scores("the striker scored a late goal", "en")
     assert max(scores, key=scores.__getitem__) == "medtop:15000000"
+
+
+def test_calibration_rewards_a_clear_lead() -> None:
+    """The same top score counts for more when the runner-up is far behind."""
+    from wiredesk.pipeline.stages.categorize import calibrate
+
+    platt = (5.0, 8.0, -2.0)
+    clear = calibrate({"medtop:15000000": 0.5, "medtop:04000000": 0.1}, platt)
+    close = calibrate({"medtop:15000000": 0.5, "medtop:04000000": 0.45}, platt)
+    assert clear["medtop:15000000"] > close["medtop:15000000"]
+    assert close["medtop:15000000"] > close["medtop:04000000"]
