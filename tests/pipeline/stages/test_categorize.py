@@ -10,6 +10,7 @@ import yaml
 from wiredesk import taxonomy
 from wiredesk.pipeline.stages.categorize import (
     MODEL_FILENAME,
+    MODEL_FORMAT_VERSION,
     Categorizer,
     categorize,
     load_categorizer,
@@ -102,7 +103,7 @@ def test_train_with_extra_examples_save_and_load(tmp_path: Path) -> None:
     training.save(artifact, path)
     model = load_categorizer(path)
     assert model.model is not None and model.speaks("en") and not model.speaks("ar")
-    assert model.version.endswith("model-1")
+    assert model.version.endswith(f"model-{MODEL_FORMAT_VERSION}")
     result = categorize(story_article({
         "id": "x", "language": "en", "title": "Late goal",
         "body": "The team won the match with a late goal.",

@@ -23,7 +23,9 @@ from wiredesk.topics.model import TopicModel
 log = logging.getLogger(__name__)
 
 # The artifact format; the file name carries it so an old worker never loads a new format.
-MODEL_FORMAT_VERSION = 1
+# 2: blends the uncalibrated lexicon and carries a per-language calibration; a version-1 file
+# would load without them, so it is refused (lexicon alone, with a warning) until retrained.
+MODEL_FORMAT_VERSION = 2
 MODEL_FILENAME = f"categorizer-v{MODEL_FORMAT_VERSION}.joblib"
 
 MAX_TEXT_CHARS = 6000  # the opening of a story carries its topic
