@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from wiredesk import config
+from wiredesk.evaluation.corpus import configured_dir
 
 # The split is part of the evaluation protocol: changing the seed or fraction changes the numbers.
 SPLIT_SEED = 20251127
@@ -31,11 +31,8 @@ class Example:
 
 
 def corpus_dir() -> Path:
-    """Where the shared corpora are: ``WIREDESK_CORPUS_DIR`` or ``<repo>/../shared/corpus``."""
-    configured = config.load().corpus_dir
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+    """Where the shared corpora are (one rule for every reader: ``evaluation.corpus``)."""
+    return configured_dir()
 
 
 def labeled_dir() -> Path:

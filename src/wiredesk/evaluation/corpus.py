@@ -16,10 +16,15 @@ from wiredesk import config
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
-def corpus_dir() -> Path | None:
-    """The corpus folder (WIREDESK_CORPUS_DIR or `<repo>/../shared/corpus`), None when absent."""
+def configured_dir() -> Path:
+    """Where the corpus should be: WIREDESK_CORPUS_DIR or `<repo>/../shared/corpus`."""
     configured = config.load().corpus_dir
-    path = Path(configured) if configured else REPO_ROOT.parent / "shared" / "corpus"
+    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "corpus"
+
+
+def corpus_dir() -> Path | None:
+    """The corpus folder, None when it is absent."""
+    path = configured_dir()
     return path if path.is_dir() else None
 
 
