@@ -67,3 +67,38 @@ def test_sib200_test_sentences(corpus_file, folder, language):
     rows = list(read_tsv(corpus_file(f"sib200/{folder}/test.tsv")))
     right = sum(identify(r["text"], LANGS).language == language for r in rows)
     assert right / len(rows) >= 0.99
+
+
+# Headlines the project wrote: plain-ASCII English that n-grams alone pull towards a neighbour,
+# and plain-ASCII headlines in those neighbours that must stay where they are.
+ASCII_HEADLINES = [
+    ("Renault sales slide in Europe", "en"),
+    ("Mondeo plant closure confirmed", "en"),
+    ("Milan fashion house Prada plans listing", "en"),
+    ("Van Gogh portrait sells for record sum", "en"),
+    ("Le Parlement adopte la loi sur le climat", "fr"),
+    ("La Bourse de Paris termine en hausse", "fr"),
+    ("Der Bundestag stimmt dem Haushalt zu", "de"),
+    ("El Gobierno aprueba el presupuesto", "es"),
+    ("Il governo approva la manovra", "it"),
+    ("De regering presenteert de begroting", "nl"),
+    ("O governo anuncia novas medidas", "pt"),
+]
+
+
+@pytest.mark.parametrize(("headline", "expected"), ASCII_HEADLINES)
+def test_plain_ascii_headlines(headline: str, expected: str) -> None:
+    from wiredesk.config import load
+    from wiredesk.pipeline.stages.language import identify
+
+    assert identify(headline, load().news_languages).language == expected
+
+
+def test_missing_accents_weigh_only_on_plain_ascii_text() -> None:
+    from wiredesk.pipeline.stages.language import _ascii_evidence
+
+    ranked = [("fr", 0.6), ("en", 0.4)]
+    assert _ascii_evidence("Élections à Paris", ranked) == ranked  # accents: n-grams decide
+    shifted = dict(_ascii_evidence("Markets rally as oil prices fall sharply today", ranked))
+    assert shifted["en"] > shifted["fr"]
+    assert abs(sum(shifted.values()) - 1.0) < 1e-9

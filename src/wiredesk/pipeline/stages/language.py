@@ -54,6 +54,34 @@ def _letters(text: str) -> int:
     return sum(1 for ch in text if unicodedata.category(ch).startswith("L"))
 
 
+@lru_cache(maxsize=64)
+def _accent_rate(language: str) -> float:
+    """Share of letters outside ASCII in the language's CLDR names (Babel): how often its text
+    carries accents. Character n-grams reward accents that are there, but barely count their
+    absence; a headline of thirty plain ASCII letters is itself evidence against French."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        locale = Locale.parse(language)
+    except (UnknownLocaleError, ValueError):
+        return 0.0
+    names = [*locale.territories.values(), *locale.languages.values(),
+             *locale.months["format"]["wide"].values(), *locale.days["format"]["wide"].values()]
+    letters = [ch for ch in " ".join(names) if ch.isalpha()]
+    return sum(1 for ch in letters if not ch.isascii()) / len(letters) if letters else 0.0
+
+
+def _ascii_evidence(text: str, ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Re-weight the ranking of an all-ASCII text by each language's chance of having no
+    accent in that many letters, (1 - rate) ** letters; other texts are left as they are."""
+    letters = sum(1 for ch in text if ch.isalpha())
+    if not letters or not text.isascii():
+        return ranked
+    weighted = [(lang, p * (1.0 - _accent_rate(lang)) ** letters) for lang, p in ranked]
+    total = sum(p for _lang, p in weighted) or 1.0
+    return sorted(((lang, p / total) for lang, p in weighted), key=lambda lp: -lp[1])
+
+
 def identify(text: str, languages: Sequence[str], hint: str | None = None) -> Guess:
     """Guess the language of ``text`` among ``languages``, using ``hint`` as a tie-breaker."""
     langs = tuple(sorted({primary_subtag(lang) or "" for lang in languages} - {""}))
@@ -65,11 +93,10 @@ def identify(text: str, languages: Sequence[str], hint: str | None = None) -> Gu
     if letters == 0:
         return Guess(hint, 0.0)
     identifier = _identifier(langs)
-    if not hint:
-        best, confidence = identifier.classify(sample)
-        return Guess(best, float(confidence))
-    ranked = identifier.rank(sample)
+    ranked = _ascii_evidence(sample, identifier.rank(sample))
     best, confidence = ranked[0]
+    if not hint:
+        return Guess(best, float(confidence))
     if hint != best:
         hint_score = dict(ranked).get(hint, 0.0)
         too_short = letters < MIN_LETTERS
