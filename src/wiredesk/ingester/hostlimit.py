@@ -16,22 +16,34 @@ import redis
 
 from wiredesk import keys
 
-# Atomic: drop expired tokens, check both limits, then take a token and count the start.
-# Returns 0 (granted), 1 (too many in flight) or 2 (rate exceeded).
+# Atomic, one round trip: with a third key, first take the feed's fetch lock (SET NX PX, as
+# redis-py's Lock does); then drop expired host tokens, check both host limits, take a token and
+# count the start. A host refusal gives the lock back.
+# KEYS: inflight, rate[, lock]. ARGV: token, now ms, inflight ttl ms, max inflight, max starts,
+# rate ttl s[, lock ttl ms]. Returns 0 (granted), 1 (host busy), 2 (host rate) or 3 (locked).
 _ACQUIRE = """
-local now_ms = tonumber(ARGV[1])
+local locking = #KEYS == 3
+if locking and not redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[7]) then return 3 end
+local now_ms = tonumber(ARGV[2])
 local max_inflight = tonumber(ARGV[4])
 local max_starts = tonumber(ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
-if max_inflight > 0 and redis.call('ZCARD', KEYS[1]) >= max_inflight then return 1 end
+local denied = 0
+if max_inflight > 0 and redis.call('ZCARD', KEYS[1]) >= max_inflight then
+  denied = 1
+elseif max_starts > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') >= max_starts then
+  denied = 2
+end
+if denied > 0 then
+  if locking then redis.call('DEL', KEYS[3]) end
+  return denied
+end
 if max_starts > 0 then
-  local started = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if started >= max_starts then return 2 end
   redis.call('INCR', KEYS[2])
   redis.call('EXPIRE', KEYS[2], ARGV[6])
 end
 if max_inflight > 0 then
-  redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[3]), ARGV[2])
+  redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[3]), ARGV[1])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end
 return 0
@@ -61,16 +73,8 @@ def host_slot(client: redis.Redis, url: str, max_inflight: int, per_second: floa
     if max_inflight <= 0 and per_second <= 0:
         yield None
         return
-    host = host_of(url)
     token = uuid.uuid4().hex
-    now = clock()
-    window, starts = _window(per_second)
-    inflight_key = keys.host_inflight(host)
-    result = int(client.eval(
-        _ACQUIRE, 2, inflight_key, keys.host_rate(host, int(now // window)),
-        int(now * 1000), token, keys.HOST_INFLIGHT_TTL_SECONDS * 1000, max_inflight, starts,
-        max(keys.HOST_RATE_TTL_SECONDS, window + 1),
-    ))
+    inflight_key, result = _acquire(client, token, url, max_inflight, per_second, clock)
     if result:
         yield DENIED[result]
         return
@@ -80,38 +84,6 @@ def host_slot(client: redis.Redis, url: str, max_inflight: int, per_second: floa
         if max_inflight > 0:
             client.zrem(inflight_key, token)
 
-
-# A feed fetch's two guards taken in one round trip: the per-feed lock (SET NX PX, as
-# redis-py's Lock does), then the host slot as in _ACQUIRE. A host refusal gives the lock back.
-# KEYS: lock, inflight, rate. ARGV: token, lock ttl ms, now ms, inflight ttl ms, max inflight,
-# max starts, rate ttl s. Returns 0 (granted), 1 (host busy), 2 (host rate) or 3 (locked).
-_ACQUIRE_FEED = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 3 end
-local now_ms = tonumber(ARGV[3])
-local max_inflight = tonumber(ARGV[5])
-local max_starts = tonumber(ARGV[6])
-if max_inflight > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now_ms)
-  if redis.call('ZCARD', KEYS[2]) >= max_inflight then
-    redis.call('DEL', KEYS[1])
-    return 1
-  end
-end
-if max_starts > 0 then
-  local started = tonumber(redis.call('GET', KEYS[3]) or '0')
-  if started >= max_starts then
-    redis.call('DEL', KEYS[1])
-    return 2
-  end
-  redis.call('INCR', KEYS[3])
-  redis.call('EXPIRE', KEYS[3], ARGV[7])
-end
-if max_inflight > 0 then
-  redis.call('ZADD', KEYS[2], now_ms + tonumber(ARGV[4]), ARGV[1])
-  redis.call('PEXPIRE', KEYS[2], ARGV[4])
-end
-return 0
-"""
 
 # Both given back in one round trip; the lock only if it is still ours (it may have expired
 # and been taken by another fetch).
@@ -133,21 +105,31 @@ def _script(client: redis.Redis, source: str) -> Any:
     return script
 
 
+def _acquire(client: redis.Redis, token: str, url: str, max_inflight: int, per_second: float,
+             clock: Callable[[], float], lock: tuple[str, int] | None = None) -> tuple[str, int]:
+    """Run _ACQUIRE for ``url``'s host (and the feed lock, if given); (inflight key, result)."""
+    host = host_of(url)
+    now = clock()
+    window, starts = _window(per_second)
+    inflight_key = keys.host_inflight(host)
+    script_keys = [inflight_key, keys.host_rate(host, int(now // window))]
+    args: list[Any] = [token, int(now * 1000), keys.HOST_INFLIGHT_TTL_SECONDS * 1000,
+                       max(0, max_inflight), starts, max(keys.HOST_RATE_TTL_SECONDS, window + 1)]
+    if lock is not None:
+        script_keys.append(lock[0])
+        args.append(lock[1] * 1000)
+    return inflight_key, int(_script(client, _ACQUIRE)(keys=script_keys, args=args,
+                                                       client=client))
+
+
 @contextmanager
 def feed_slot(client: redis.Redis, lock_key: str, lock_ttl: int, url: str, max_inflight: int,
               per_second: float, clock: Callable[[], float] = time.time) -> Iterator[str | None]:
     """Hold a feed's fetch lock and a slot on its host, taken and given back in one round trip
     each; yields None when granted, else why not (``locked``, ``host_busy``, ``host_rate``)."""
-    host = host_of(url)
     token = uuid.uuid4().hex
-    now = clock()
-    window, starts = _window(per_second)
-    inflight_key = keys.host_inflight(host)
-    result = int(_script(client, _ACQUIRE_FEED)(
-        keys=[lock_key, inflight_key, keys.host_rate(host, int(now // window))],
-        args=[token, lock_ttl * 1000, int(now * 1000), keys.HOST_INFLIGHT_TTL_SECONDS * 1000,
-              max(0, max_inflight), starts, max(keys.HOST_RATE_TTL_SECONDS, window + 1)],
-        client=client))
+    inflight_key, result = _acquire(client, token, url, max_inflight, per_second, clock,
+                                    lock=(lock_key, lock_ttl))
     if result:
         yield FEED_DENIED[result]
         return
