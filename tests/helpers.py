@@ -122,3 +122,18 @@ def put_rules_in_force(database: Any, yaml_text: str | None = None) -> None:
 
 
 PUBLISH_EVERYTHING = "rules:\n  - {name: publish-all, action: publish, when: {}}\n"
+
+
+def respond(h: Any, status: int, body: bytes = b"", **headers: str) -> None:
+    """Answer a FeedHTTPServer request (``content_type=...`` sends Content-Type)."""
+    h.send_response(status)
+    for name, value in headers.items():
+        h.send_header(name.replace("_", "-"), value)
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    h.wfile.write(body)
+
+
+def reply(status: int, body: bytes = b"", **headers: str) -> Callable[[Any], None]:
+    """A FeedHTTPServer route that always answers the same."""
+    return lambda h: respond(h, status, body, **headers)

@@ -12,7 +12,7 @@ from typing import Any
 import brotli
 import pytest
 
-from tests.helpers import FeedHTTPServer
+from tests.helpers import FeedHTTPServer, reply
 from wiredesk.config import Config
 from wiredesk.ingester.fetch import FetchError, fetch, make_client, parse_retry_after
 
@@ -47,17 +47,6 @@ def client(cfg: Config) -> Iterator[Any]:
         yield c
 
 
-def _reply(status: int, body: bytes = b"", **headers: str) -> Any:
-    def handler(h: Any) -> None:
-        h.send_response(status)
-        for name, value in headers.items():
-            h.send_header(name.replace("_", "-"), value)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body)
-    return handler
-
-
 @pytest.mark.parametrize("coding, compress", [
     ("gzip", gzip.compress), ("deflate", zlib.compress),
     ("deflate", lambda b: zlib.compress(b)[2:-4]),  # raw deflate, as many servers send it
@@ -65,7 +54,7 @@ def _reply(status: int, body: bytes = b"", **headers: str) -> Any:
 ])
 def test_compressed_bodies_are_decoded(coding: str, compress: Any, server: FeedHTTPServer,
                                        client: Any, cfg: Config) -> None:
-    server.routes["/f"] = _reply(200, compress(FEED), Content_Encoding=coding)
+    server.routes["/f"] = reply(200, compress(FEED), Content_Encoding=coding)
     result = fetch(client, server.url("/f"), cfg)
     assert result.body == FEED and result.wire_bytes < len(FEED)
     sent = server.log[-1][2]
@@ -75,14 +64,14 @@ def test_compressed_bodies_are_decoded(coding: str, compress: Any, server: FeedH
 def test_gzip_bomb_stops_at_the_cap(server: FeedHTTPServer, client: Any, cfg: Config) -> None:
     bomb = gzip.compress(b"\0" * 50_000_000)  # ~50 KB on the wire, 50 MB inflated
     assert len(bomb) < cfg.fetch_max_bytes
-    server.routes["/bomb"] = _reply(200, bomb, Content_Encoding="gzip")
+    server.routes["/bomb"] = reply(200, bomb, Content_Encoding="gzip")
     with pytest.raises(FetchError) as err:
         fetch(client, server.url("/bomb"), cfg)
     assert err.value.outcome == "too_large" and "decompresses" in str(err.value)
 
 
 def test_brotli_bomb_stops_at_the_cap(server: FeedHTTPServer, client: Any, cfg: Config) -> None:
-    server.routes["/bomb"] = _reply(200, brotli.compress(b"\0" * 20_000_000),
+    server.routes["/bomb"] = reply(200, brotli.compress(b"\0" * 20_000_000),
                                          Content_Encoding="br")
     with pytest.raises(FetchError, match="decompresses") as err:
         fetch(client, server.url("/bomb"), cfg)
@@ -91,7 +80,7 @@ def test_brotli_bomb_stops_at_the_cap(server: FeedHTTPServer, client: Any, cfg: 
 
 def test_declared_oversize_is_refused_before_reading(server: FeedHTTPServer, client: Any,
                                                      cfg: Config) -> None:
-    server.routes["/big"] = _reply(200, b"x" * 200_000)
+    server.routes["/big"] = reply(200, b"x" * 200_000)
     with pytest.raises(FetchError, match="declared") as err:
         fetch(client, server.url("/big"), cfg)
     assert err.value.outcome == "too_large"
@@ -148,11 +137,11 @@ def test_silent_server_times_out(server: FeedHTTPServer, cfg: Config) -> None:
 
 
 def test_429_carries_retry_after(server: FeedHTTPServer, client: Any, cfg: Config) -> None:
-    server.routes["/busy"] = _reply(429, Retry_After="120")
+    server.routes["/busy"] = reply(429, Retry_After="120")
     with pytest.raises(FetchError) as err:
         fetch(client, server.url("/busy"), cfg)
     assert (err.value.outcome, err.value.retry_after, err.value.status) == ("rate_limited", 120.0, 429)
-    server.routes["/down"] = _reply(503, Retry_After="Wed, 21 Oct 2015 07:28:00 GMT")
+    server.routes["/down"] = reply(503, Retry_After="Wed, 21 Oct 2015 07:28:00 GMT")
     with pytest.raises(FetchError) as err:
         fetch(client, server.url("/down"), cfg)
     assert err.value.outcome == "http_error" and err.value.retry_after == 0.0
@@ -178,18 +167,18 @@ def test_conditional_get_answers_304(server: FeedHTTPServer, client: Any, cfg: C
 def test_redirect_chain_records_only_permanent_prefix(server: FeedHTTPServer, client: Any,
                                                       cfg: Config) -> None:
     server.serve("/final", FEED)
-    server.routes["/a"] = _reply(301, Location="/b")
-    server.routes["/b"] = _reply(308, Location=server.url("/c"))
-    server.routes["/c"] = _reply(302, Location="/final")
+    server.routes["/a"] = reply(301, Location="/b")
+    server.routes["/b"] = reply(308, Location=server.url("/c"))
+    server.routes["/c"] = reply(302, Location="/final")
     result = fetch(client, server.url("/a"), cfg)
     assert result.url == server.url("/final") and result.body == FEED
     assert result.permanent_redirect == server.url("/c")  # the 302 is not a move
-    server.routes["/p"] = _reply(301, Location="/final")
+    server.routes["/p"] = reply(301, Location="/final")
     assert fetch(client, server.url("/p"), cfg).permanent_redirect == server.url("/final")
 
 
 def test_redirect_loop_is_cut(server: FeedHTTPServer, client: Any, cfg: Config) -> None:
-    server.routes["/loop"] = _reply(302, Location="/loop")
+    server.routes["/loop"] = reply(302, Location="/loop")
     with pytest.raises(FetchError, match="redirects") as err:
         fetch(client, server.url("/loop"), cfg)
     assert err.value.outcome == "http_error"
@@ -217,8 +206,8 @@ def trap() -> Iterator[FeedHTTPServer]:
 def test_redirect_to_a_non_allowed_address_is_blocked(status: int, server: FeedHTTPServer,
                                                       trap: FeedHTTPServer, client: Any,
                                                       cfg: Config) -> None:
-    server.routes["/hop1"] = _reply(status, Location="/hop2")
-    server.routes["/hop2"] = _reply(status, Location=trap.url("/secret"))
+    server.routes["/hop1"] = reply(status, Location="/hop2")
+    server.routes["/hop2"] = reply(status, Location=trap.url("/secret"))
     with pytest.raises(FetchError) as err:
         fetch(client, server.url("/hop1"), cfg)
     assert err.value.outcome == "blocked" and "127.0.0.2" in str(err.value)
@@ -228,7 +217,7 @@ def test_redirect_to_a_non_allowed_address_is_blocked(status: int, server: FeedH
 @pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1/"])
 def test_redirect_to_other_schemes_is_blocked(target: str, server: FeedHTTPServer, client: Any,
                                               cfg: Config) -> None:
-    server.routes["/r"] = _reply(302, Location=target)
+    server.routes["/r"] = reply(302, Location=target)
     with pytest.raises(FetchError, match="scheme") as err:
         fetch(client, server.url("/r"), cfg)
     assert err.value.outcome == "blocked"

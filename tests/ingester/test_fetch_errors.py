@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
+from tests.helpers import reply
 from wiredesk.broker import create_celery
 from wiredesk.feedserver import SAMPLE_FEEDS_DIR
 from wiredesk.ingester.tasks import ingest_feed
@@ -26,14 +27,6 @@ BOMB = (b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa">'
 
 def fetches(outcome: str) -> float:
     return REGISTRY.get_sample_value("wiredesk_ingest_fetches_total", {"outcome": outcome}) or 0.0
-
-
-def _status(code: int) -> Any:
-    def handler(h: Any) -> None:
-        h.send_response(code)
-        h.send_header("Content-Length", "0")
-        h.end_headers()
-    return handler
 
 
 def _slow(release: threading.Event) -> Any:
@@ -62,7 +55,7 @@ CASES = {
     "html": ("not_a_feed", lambda s: s.serve(
         "/bad", b"<!doctype html><html><head><title>Moved</title></head><body><p>Our feed "
                 b"has moved.</p></body></html>", "text/html")),
-    "http_500": ("http_error", lambda s: s.routes.__setitem__("/bad", _status(500))),
+    "http_500": ("http_error", lambda s: s.routes.__setitem__("/bad", reply(500))),
     "oversized": ("too_large", lambda s: s.routes.__setitem__("/bad", _endless)),
     "entity_bomb": ("unsafe_xml", lambda s: s.serve("/bad", BOMB)),
 }

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, multiprocess
 
-from tests.helpers import wait_until
+from tests.helpers import respond, wait_until
 from wiredesk.broker import create_celery
 from wiredesk.feedserver import SAMPLE_FEEDS_DIR
 from wiredesk.ingester.tasks import due_feed_ids, fetch_feed, ingest_feed, schedule_due
@@ -44,21 +44,12 @@ def feed_gauges(database: Any) -> dict[str, float]:
     return {m.name: m.samples[0].value for m in FeedStateCollector(database).collect()}
 
 
-def _respond(h: Any, code: int, body: bytes = b"", **headers: str) -> None:
-    h.send_response(code)
-    for name, value in headers.items():
-        h.send_header(name.replace("_", "-"), value)
-    h.send_header("Content-Length", str(len(body)))
-    h.end_headers()
-    h.wfile.write(body)
-
-
 def test_backoff_grows_to_its_ceiling_then_recovers(config: Any, database: Any,
                                                     redis_client: Any, feed_server: Any) -> None:
     app = services_for(config, database, backoff_max_seconds=200)
     failing = {"on": True}
     feed_server.routes["/flaky"] = lambda h: (
-        _respond(h, 500) if failing["on"] else _respond(h, 200, GOOD))
+        respond(h, 500) if failing["on"] else respond(h, 200, GOOD))
     with database.session() as session:
         feed_id = put_feed(session, {"url": feed_server.url("/flaky"), "interval": 60}).id
 
@@ -86,8 +77,8 @@ def test_backoff_grows_to_its_ceiling_then_recovers(config: Any, database: Any,
 def test_429_with_retry_after_and_cache_hints_set_the_next_fetch(
         config: Any, database: Any, redis_client: Any, feed_server: Any) -> None:
     app = services_for(config, database)
-    feed_server.routes["/busy"] = lambda h: _respond(h, 429, Retry_After="1800")
-    feed_server.routes["/cached"] = lambda h: _respond(
+    feed_server.routes["/busy"] = lambda h: respond(h, 429, Retry_After="1800")
+    feed_server.routes["/cached"] = lambda h: respond(
         h, 200, GOOD, Cache_Control="public, max-age=5400", Content_Type="application/rss+xml")
     ttl_feed = GOOD.replace(b"<language>en</language>", b"<language>en</language><ttl>120</ttl>")
     feed_server.serve("/ttl", ttl_feed)
@@ -130,7 +121,7 @@ class ConcurrencyRecorder:
             with self.lock:
                 self.inflight[path] -= 1
                 self.host_inflight -= 1
-            _respond(h, 200, GOOD, Content_Type="application/rss+xml")
+            respond(h, 200, GOOD, Content_Type="application/rss+xml")
 
         self.server.routes[path] = handler
         return self.server.url(path)
