@@ -140,6 +140,12 @@ def apply_dateline(article: Article) -> Article:
 
 
 def shingle_text(article: Article) -> str:
-    """The body without its dateline: what dedupe should shingle."""
-    body = article.body_text or article.summary
-    return parse_dateline(body, article.language, published=article.published_at)[1]
+    """The body (else summary, else title) without the dateline this stage found: what dedupe
+    compares. Uses the stored ``dateline.text``, so nothing is parsed twice."""
+    text = article.body_text or article.summary or article.title
+    printed = article.dateline.text.strip() if article.dateline and article.dateline.text else ""
+    if printed:
+        stripped = text.lstrip()
+        if stripped.startswith(printed):
+            text = stripped[len(printed):]
+    return text

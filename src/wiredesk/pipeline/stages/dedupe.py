@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from wiredesk.pipeline.stages.dateline import shingle_text
 from wiredesk.schemas import Article
 from wiredesk.text.normalize import fold_arabic, normalize, tokens
 
@@ -93,15 +94,8 @@ class StoryMatch:
     matched_article: str | None = None
 
 
-def matching_body(article: Article) -> str:
-    """The body text dedupe compares: body (else summary, else title) without the dateline."""
-    text = article.body_text or article.summary or article.title
-    dateline = article.dateline.text.strip() if article.dateline and article.dateline.text else ""
-    if dateline:
-        stripped = text.lstrip()
-        if stripped.startswith(dateline):
-            text = stripped[len(dateline):]
-    return text
+# The dedupe text is the dateline stage's: body without its dateline.
+matching_body = shingle_text
 
 
 def _token_hashes(words: Sequence[str]) -> np.ndarray:
