@@ -21,6 +21,7 @@ _HAN = re.compile(r"([\u3400-\u9fff\uf900-\ufaff])")
 _UNSEGMENTED = {"zh", "ja", "th", "lo", "km", "my"}
 CHAR_TEXT_CHARS = 3000  # character n-grams read the opening only: they cost per character
 SIGMOID_SLOPE = 3.0  # maps SVM margins (about -1..1) to scores that blend with the lexicon's
+DEFAULT_DOMAIN_SHARE = 0.5  # per-source SVMs' share in the margins until training picks one
 
 
 def word_form(text: str) -> str:
@@ -59,8 +60,8 @@ class TopicModel:
 
     Where a language's training text comes from several sources (news articles, headlines,
     sentences), it also keeps one set of topic SVMs per source and a classifier that tells
-    which source a text resembles: with ``domains`` on for the language, a text's margins are
-    the mean of the language-wide SVMs and those of the source it resembles.
+    which source a text resembles: with a share ``domains[language]`` above 0, a text's margins
+    mix the language-wide SVMs' with that share of those of the source it resembles.
     """
 
     def __init__(self, c: float = 1.0, min_examples: int = 100) -> None:
@@ -73,7 +74,8 @@ class TopicModel:
         # language -> (sources, source weights [features x sources], source intercepts,
         # per-source topic weights [sources x features x topics], per-source intercepts)
         self._domains: dict[str, tuple[tuple[str, ...], Any, Any, Any, Any]] = {}
-        self.domains: dict[str, bool] = {}  # language -> use the per-source SVMs
+        # language -> share of the per-source SVMs in the margins (0: language-wide SVMs only)
+        self.domains: dict[str, float] = {}
 
     def fit(
         self, texts: Sequence[str], languages: Sequence[str], topics: Sequence[Sequence[str]],
@@ -147,7 +149,7 @@ class TopicModel:
             kept, np.ascontiguousarray(coef.T, dtype=np.float32), bias.astype(np.float32),
             np.stack(per_w), np.stack(per_b),
         )
-        self.domains.setdefault(language, True)
+        self.domains.setdefault(language, DEFAULT_DOMAIN_SHARE)
 
     def source_of(self, text: str, language: str) -> str | None:
         """Which training source ``text`` resembles (None without per-source SVMs)."""
@@ -192,9 +194,10 @@ class TopicModel:
         if domains is not None:
             k = self._source_index(x_words, x_chars, language)
             source = domains[0][k]
-            if self.domains.get(language):
-                margins = (margins + self._dot(x_words, x_chars, offset, domains[3][k])
-                           + domains[4][k]) / 2
+            share = float(self.domains.get(language, 0.0))
+            if share:
+                own = self._dot(x_words, x_chars, offset, domains[3][k]) + domains[4][k]
+                margins = (1 - share) * margins + share * own
         probabilities = 1.0 / (1.0 + np.exp(-SIGMOID_SLOPE * margins))
         scores = {topic: float(p) for topic, p in zip(topics, probabilities, strict=True)}
         return scores, source

@@ -155,7 +155,7 @@ def test_lexicon_scores_are_calibrated_not_shares(lexicon_only: Categorizer) -> 
 
 def test_per_source_svms_are_fitted_and_used() -> None:
     """Two sources in one language: a source classifier plus per-source topic SVMs."""
-    from wiredesk.topics.model import TopicModel
+    from wiredesk.topics.model import DEFAULT_DOMAIN_SHARE, TopicModel
 
     sport = ["the striker scored a goal in the match", "the team won the cup final",
              "the coach praised the players", "a late penalty decided the game"]
@@ -167,11 +167,35 @@ def test_per_source_svms_are_fitted_and_used() -> None:
     topics = topics + topics
     sources = ["wire"] * 8 + ["headlines"] * 8
     model = TopicModel(min_examples=4).fit(texts, ["en"] * 16, topics, sources)
-    assert model.domains["en"] is True
+    assert model.domains["en"] == DEFAULT_DOMAIN_SHARE
     assert model.source_of("the striker scored on saturday, the wire reports at length.",
                            "en") == "wire"
     scores = model.scores("the striker scored a late goal", "en")
     assert max(scores, key=scores.__getitem__) == "medtop:15000000"
+
+
+def test_per_source_share_mixes_the_margins() -> None:
+    """The share training picks moves a text's margins from the language-wide SVMs (0) to the
+    per-source ones (1), linearly in between."""
+    import math
+
+    from wiredesk.topics.model import SIGMOID_SLOPE, TopicModel
+
+    texts = ["the striker scored a goal", "the team won the cup", "the bank raised rates",
+             "shares fell on the market"] * 2
+    topics = [["medtop:15000000"]] * 2 + [["medtop:04000000"]] * 2
+    topics = topics + topics
+    model = TopicModel(min_examples=4).fit(texts, ["en"] * 8, topics, ["a"] * 4 + ["b"] * 4)
+    text = "the striker scored as shares fell"
+
+    def margin(share: float) -> float:
+        model.domains["en"] = share
+        p = model.scores(text, "en")["medtop:15000000"]
+        return math.log(p / (1 - p)) / SIGMOID_SLOPE
+
+    alone, own, half = margin(0.0), margin(1.0), margin(0.5)
+    assert alone != pytest.approx(own)
+    assert half == pytest.approx((alone + own) / 2, abs=1e-4)
 
 
 def test_calibration_rewards_a_clear_lead() -> None:

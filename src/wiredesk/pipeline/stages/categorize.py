@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 # The artifact format; the file name carries it so an old worker never loads a new format.
 # 2: blends the uncalibrated lexicon and carries a per-language calibration; a version-1 file
 # would load without them, so it is refused (lexicon alone, with a warning) until retrained.
-MODEL_FORMAT_VERSION = 2
+# 3: the per-source SVMs' share in the margins is a number per language (it was on/off, a mean).
+MODEL_FORMAT_VERSION = 3
 MODEL_FILENAME = f"categorizer-v{MODEL_FORMAT_VERSION}.joblib"
 
 MAX_TEXT_CHARS = 6000  # the opening of a story carries its topic
