@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import numpy as np
@@ -317,9 +317,14 @@ def candidate_keys(entity_ids: Iterable[str], keywords: Iterable[str],
     The database query (``store.articles.story_candidates``) and ``story_score`` use this one
     function, so the evaluation measures the recall the pipeline's candidate search allows.
     """
+    return frozenset(entity_ids) | _keyword_keys(tuple(keywords), primary_language(language))
+
+
+@lru_cache(maxsize=16384)
+def _keyword_keys(keywords: tuple[str, ...], language: str | None) -> frozenset[str]:
+    # Cached: story_candidates recomputes the keys of the same recent rows for every article.
     words = (w for phrase in keywords for w in tokens(phrase) if len(w) >= 4)
-    kw = stems(words, primary_language(language))
-    return frozenset(entity_ids) | frozenset(f"k:{s}" for s in kw)
+    return frozenset(f"k:{s}" for s in stems(words, language))
 
 
 def primary_language(tag: str | None) -> str | None:
