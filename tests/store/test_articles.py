@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from wiredesk.identity import content_hash
 from wiredesk.schemas import Article
 from wiredesk.store import models
-from wiredesk.store.articles import upsert_many
+from wiredesk.store.articles import to_article, upsert_many
 from wiredesk.store.feeds import add_feed
 
 
@@ -49,3 +49,37 @@ def test_upsert_many_repeated_known_id_compares_with_the_latest_content(database
         assert upsert_many(session, repeated) == ["unchanged", "updated", "unchanged"]
     with database.session() as session:
         assert session.get(models.Article, repeated[0].id).revision == 2
+
+
+def test_story_candidates_share_an_entity_id_or_a_keyword_stem(database: Any) -> None:
+    from datetime import timedelta
+
+    from wiredesk.pipeline.stages.dedupe import candidate_keys
+    from wiredesk.schemas import Entity
+    from wiredesk.store.articles import story_candidates, write_enrichment
+
+    with database.session() as session:
+        feed_id = add_feed(session, "http://127.0.0.1/feed-candidates").id
+    rubio = Entity("person", "Marco Rubio", "Q324546")
+    stored = {
+        "entity": ([rubio], ["Gulf talks"]),
+        "keyword": ([], ["Riyadh summit", "ministers"]),  # shares stems "riyad" and "summi"
+        "both": ([rubio], ["Riyadh summit"]),
+        "unrelated": ([], ["football final"]),
+    }
+    with database.session() as session:
+        upsert_many(session, [_article(feed_id, key, key) for key in stored])
+        for key, (entities, keywords) in stored.items():
+            row = session.get(models.Article, f"a1-{key:0>32}")
+            session.add(models.Story(id=f"s1-{key:0>32}", canonical_article_id=row.id))
+            session.flush()
+            write_enrichment(row, to_article(row).replace(
+                entities=entities, keywords=keywords, language="en", story_id=f"s1-{key:0>32}"))
+    new = _article(feed_id, "new", "new").replace(entities=[rubio], language="en-US",
+                                                  keywords=["Riyadh summits"])
+    with database.session() as session:
+        found = story_candidates(session, new, models.utcnow() - timedelta(hours=1),
+                                 keys=candidate_keys)
+    # The article sharing most keys first; no shared key, no candidate.
+    assert [a.guid for a in found][0] == "both"
+    assert {a.guid for a in found} == {"both", "entity", "keyword"}

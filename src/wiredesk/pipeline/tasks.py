@@ -54,7 +54,8 @@ def resolve_story(services: Services, session: Any, article: Article) -> Article
         if article.duplicate_tier is None and not revision_of_known_article:
             since = utcnow() - timedelta(seconds=services.config.dedupe_window_seconds)
             same_story = dedupe.match_story(
-                article, article_store.story_candidates(session, article, since))
+                article, article_store.story_candidates(session, article, since,
+                                                        keys=dedupe.candidate_keys))
             match = services.dedupe_index.find_story(article, fallback=same_story)
             article = dedupe.apply_match(article, match)
     metrics.STAGE_ITEMS.labels("dedupe", article.duplicate_tier or "unique").inc()

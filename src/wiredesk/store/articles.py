@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -177,22 +178,40 @@ def _revision(row: models.Article) -> models.ArticleRevision:
     )
 
 
+CandidateKeys = Callable[[Iterable[str], Iterable[str], str | None], frozenset[str]]
+
+
 def story_candidates(session: Session, article: schemas.Article, since: datetime,
-                     scan: int = 500, limit: int = 50) -> list[schemas.Article]:
-    """Recent articles already in a story that share an entity id with ``article`` (tier 3)."""
-    own = {e.id for e in article.entities}
+                     keys: CandidateKeys, scan: int = 500,
+                     limit: int = 50) -> list[schemas.Article]:
+    """Recent articles already in a story that share a candidate key with ``article`` (tier 3).
+
+    ``keys(entity_ids, keywords, language)`` is the dedupe stage's ``candidate_keys``; the
+    articles sharing most keys come first, then the most recent.
+    """
+    own = keys([e.id for e in article.entities], article.keywords, article.language)
     if not own:
         return []
     recent = session.execute(
-        select(models.Article.id, models.Article.entities)
+        select(models.Article.id, models.Article.entities, models.Article.keywords,
+               models.Article.language)
         .where(models.Article.created_at >= since, models.Article.id != article.id,
                models.Article.story_id.is_not(None))
         .order_by(models.Article.created_at.desc())
         .limit(scan)
     ).all()
-    ids = [row.id for row in recent if own & {e.get("id") for e in row.entities or []}][:limit]
-    rows = session.scalars(select(models.Article).where(models.Article.id.in_(ids))) if ids else []
-    return [to_article(row) for row in rows]
+    shared = []
+    for rank, row in enumerate(recent):
+        theirs = keys([e.get("id") for e in row.entities or [] if e.get("id")],
+                      row.keywords or [], row.language)
+        if n := len(own & theirs):
+            shared.append((-n, rank, row.id))
+    ids = [row_id for _, _, row_id in sorted(shared)[:limit]]
+    if not ids:
+        return []
+    rows = {row.id: row for row in
+            session.scalars(select(models.Article).where(models.Article.id.in_(ids)))}
+    return [to_article(rows[i]) for i in ids if i in rows]
 
 
 def story_size(session: Session, story_id: str) -> int:
