@@ -14,11 +14,12 @@ from wiredesk.pipeline.stages.categorize import Categorizer
 from wiredesk.text.normalize import normalize
 from wiredesk.topics.lexicon import default_lexicon
 
-pytestmark = pytest.mark.skipif(
+needs_corpus = pytest.mark.skipif(
     not corpus.available(), reason=f"labeled corpora not found at {corpus.labeled_dir()}"
 )
 
 
+@needs_corpus
 @pytest.mark.parametrize("language", sorted(corpus.SIB_LANGUAGES.values()))
 def test_lexicon_alone_reaches_half_macro_f1_on_sib200(language: str) -> None:
     model = Categorizer(lexicon=default_lexicon())
@@ -32,9 +33,22 @@ def test_lexicon_alone_reaches_half_macro_f1_on_sib200(language: str) -> None:
     assert result["macro_f1"] >= 0.5, result["per_topic"]
 
 
+@needs_corpus
 def test_splits_are_disjoint_and_seeded() -> None:
     for dataset in ("bbc-news-en", "ant-corpus-ar", "thucnews-zh", "sib200-en"):
         train = {e.id for e in corpus.load(dataset, "train")}
         test = {e.id for e in corpus.load(dataset, "test")}
         assert train and test and not train & test
         assert test == {e.id for e in corpus.load(dataset, "test")}
+
+
+def test_paired_bootstrap_interval_brackets_the_difference() -> None:
+    from wiredesk.evaluation.categorize import paired_bootstrap
+
+    gold = ["a", "b"] * 50
+    same = paired_bootstrap(gold, gold, gold, ["a", "b"])
+    assert same == {"difference": 0.0, "low": 0.0, "high": 0.0}
+    mostly_wrong = ["a"] * 100
+    better = paired_bootstrap(gold, gold, mostly_wrong, ["a", "b"])
+    assert better["difference"] > 0.5
+    assert 0 < better["low"] <= better["difference"] <= better["high"]
