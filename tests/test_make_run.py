@@ -69,6 +69,7 @@ def test_run_serves_sample_stories_and_stops_cleanly(tmp_path: Path) -> None:
         for metrics_port, needle in expectations.items():
             assert needle in fetch_text(f"http://127.0.0.1:{metrics_port}/metrics")
             assert fetch_text(f"http://127.0.0.1:{metrics_port}/healthz").strip() == "ok"
+            assert fetch_text(f"http://127.0.0.1:{metrics_port}/livez").strip() == "alive"
         assert "wiredesk_queue_depth" in fetch_text(f"http://127.0.0.1:{pipeline_port}/metrics")
         child.send_signal(signal.SIGINT)
         assert child.wait(timeout=60) == 0

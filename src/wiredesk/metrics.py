@@ -193,13 +193,20 @@ class FeedStateCollector:
 
 
 def metrics_wsgi(reg: CollectorRegistry, healthy: Callable[[], bool]) -> Callable[..., Any]:
-    """A tiny WSGI app with /metrics and /healthz for the worker services."""
+    """A tiny WSGI app with /metrics, /healthz and /livez for the worker services.
+
+    /healthz checks the service's dependencies (readiness); /livez only that the process
+    answers, so a Redis or database outage does not make Kubernetes restart every pod.
+    """
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/metrics":
             start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
             return [generate_latest(reg)]
+        if path == "/livez":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"alive\n"]
         if path == "/healthz":
             ok = healthy()
             start_response("200 OK" if ok else "503 Service Unavailable",

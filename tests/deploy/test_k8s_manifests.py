@@ -144,7 +144,9 @@ def test_probes_resources_and_secrets() -> None:
         port = {p["name"]: p["containerPort"] for p in container["ports"]}
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             http = container[probe]["httpGet"]
-            assert http["path"] == "/healthz", (name, probe)
+            # Liveness must not depend on Redis/PostgreSQL: an outage would restart every pod.
+            expected = "/livez" if probe == "livenessProbe" else "/healthz"
+            assert http["path"] == expected, (name, probe)
             assert port[http["port"]] == HEALTH_PORTS[service], (name, probe)
         assert set(container["resources"]) == {"requests", "limits"}, name
         env = {item["name"]: item for item in container["env"]}

@@ -54,5 +54,6 @@ def test_feeds_parse_and_html_is_sanitized(publisher: Any, published: list[str])
 
 def test_health_and_metrics(publisher: Any, published: list[str]) -> None:
     assert publisher.get("/healthz").status_code == 200
+    assert publisher.get("/livez").status_code == 200
     publisher.get("/feeds/all.atom")
     assert b"wiredesk_publisher_requests_total" in publisher.get("/metrics").data

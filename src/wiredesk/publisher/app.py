@@ -141,6 +141,12 @@ def healthz() -> Response:
     return Response("ok\n", mimetype="text/plain")
 
 
+@ops.get("/livez")
+def livez() -> Response:
+    """The process answers; no dependency is checked (Kubernetes liveness, see /healthz)."""
+    return Response("alive\n", mimetype="text/plain")
+
+
 @ops.get("/metrics")
 def metrics_endpoint() -> Response:
     return Response(generate_latest(metrics.registry()), mimetype=CONTENT_TYPE_LATEST)
