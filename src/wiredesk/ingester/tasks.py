@@ -10,7 +10,6 @@ per-feed Redis lock then guards the fetch itself (a redelivered message, a manua
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import threading
@@ -114,25 +113,22 @@ def ingest_feed(services: Services, feed_id: int, enqueue: Any = None) -> Ingest
         return _fetch_and_store(services, feed_id, view, enqueue)
 
 
-def _enqueue_process(article_ids: list[str]) -> None:
-    from wiredesk.pipeline.tasks import process
+# Articles per ``pipeline.process_batch`` message: a feed's first fetch can bring hundreds; a
+# batch must fit well inside one task's time limit and leave work for the other workers.
+PROCESS_BATCH_SIZE = 25
 
-    if not article_ids:
+
+def _enqueue_process(article_ids: list[str]) -> None:
+    from wiredesk.pipeline.tasks import process, process_batch
+
+    # One message per fetch, not per article: building and sending a Celery message cost more
+    # than parsing the entry did. A lone article goes as a plain ``process`` message. A failed
+    # send fails the task; the articles, committed already, are sent again by the reconciler.
+    if len(article_ids) == 1:
+        process.delay(article_ids[0])
         return
-    # One producer (one broker connection) for the whole feed, and its messages sent as one
-    # Redis pipeline (kombu >= 5.7 batches; one LPUSH round trip each without it). Still one
-    # message per article id; a failed flush fails the task, and the articles, committed
-    # already, are sent again by the reconcile sweep.
-    with process.app.producer_or_acquire() as producer:
-        batched = bool(getattr(producer, "supports_batch_publish", False))
-        with producer.batch() if batched else contextlib.nullcontext():
-            for n, article_id in enumerate(article_ids):
-                options: dict[str, Any] = {}
-                if n:
-                    options["declare"] = []  # declared (and cached) with the first message
-                if batched:
-                    options["retry"] = False  # nothing touches the network until the flush
-                process.apply_async((article_id,), producer=producer, **options)
+    for start in range(0, len(article_ids), PROCESS_BATCH_SIZE):
+        process_batch.delay(article_ids[start:start + PROCESS_BATCH_SIZE])
 
 
 def _enqueue_full_text(article_ids: list[str]) -> None:
