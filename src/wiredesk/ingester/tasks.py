@@ -10,6 +10,7 @@ per-feed Redis lock then guards the fetch itself (a redelivered message, a manua
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -20,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from wiredesk import keys, metrics
 from wiredesk.broker import Services, wiredesk_task
@@ -66,6 +67,8 @@ class _FeedView:
 
 _VIEW_COLUMNS = (Feed.url, Feed.etag, Feed.last_modified, Feed.language, Feed.date_zone,
                  Feed.identity_rule, Feed.full_text, Feed.interval_seconds)
+# Statements built once, run with parameters: building one cost as much as running it.
+_READ_VIEW = select(*_VIEW_COLUMNS).where(Feed.id == bindparam("feed_id"))
 
 
 _client: httpx.Client | None = None
@@ -140,7 +143,7 @@ def _enqueue_full_text(article_ids: list[str]) -> None:
 def _read_feed(services: Services, feed_id: int) -> _FeedView | None:
     # One autocommit SELECT of the columns a fetch needs, not an ORM session around a full row.
     with services.db.autocommit() as conn:
-        row = conn.execute(select(*_VIEW_COLUMNS).where(Feed.id == feed_id)).first()
+        row = conn.execute(_READ_VIEW, {"feed_id": feed_id}).first()
     return None if row is None else _FeedView(*row)
 
 
@@ -258,9 +261,16 @@ def _success_values(headers: dict[str, str], now: datetime,
     return values
 
 
+@functools.cache
+def _update_statement(columns: frozenset[str]) -> Any:
+    # A handful of column sets occur (validators sent or not, a title or not): one each.
+    return update(Feed).where(Feed.id == bindparam("feed_id_")).values(
+        {name: bindparam(name) for name in columns})
+
+
 def _update_feed(executor: Any, feed_id: int, values: dict[str, Any]) -> bool:
     """One UPDATE of the feed's row; False when the feed is gone."""
-    result = executor.execute(update(Feed).where(Feed.id == feed_id).values(**values))
+    result = executor.execute(_update_statement(frozenset(values)), {**values, "feed_id_": feed_id})
     return bool(result.rowcount)
 
 
