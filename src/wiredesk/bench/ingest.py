@@ -3,7 +3,8 @@
 N synthetic feeds of 20 items on a loopback asyncio server; a first pass (every entry new) and
 a second pass (every feed answers 304). Wiredesk runs its real path, ``ingest_feed`` (fetch,
 parse, upsert, commit, enqueue to real Redis), from worker processes with thread pools sharing
-one keep-alive pool per process, as Celery workers would. The ``reader`` library runs the same
+one keep-alive pool per process, as the ingester service's Celery workers do (same process and
+thread counts, from the same settings). The ``reader`` library runs the same
 feeds in the same run, for comparison. Prints a table and writes JSON to bench-results/.
 Needs PostgreSQL and Redis: ``DATABASE_URL`` / ``REDIS_URL`` (or --database-url/--redis-url);
 the database's tables are dropped and recreated.
@@ -232,9 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--feeds", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--items", type=int, default=20)
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 2)
-    # 4: on 2 cores, more Python threads per process lose more to lock contention than they gain.
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    # The ingester service's own settings (WIREDESK_WORKER_CONCURRENCY, WIREDESK_INGEST_THREADS).
+    parser.add_argument("--processes", type=int, default=env.worker_concurrency)
+    parser.add_argument("--threads", type=int, default=env.ingest_threads,
+                        help="threads per worker process")
     parser.add_argument("--reader-workers", type=int, default=8)
     parser.add_argument("--no-reader", action="store_true")
     parser.add_argument("--database-url", default=env.database_url)
