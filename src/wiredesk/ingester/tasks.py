@@ -131,7 +131,10 @@ def _enqueue_process(article_ids: list[str]) -> None:
         process.delay(article_ids[0])
         return
     for start in range(0, len(article_ids), PROCESS_BATCH_SIZE):
-        process_batch.delay(article_ids[start:start + PROCESS_BATCH_SIZE])
+        batch = article_ids[start:start + PROCESS_BATCH_SIZE]
+        # A short argsrepr (for logs and monitors): Celery's saferepr of the list cost more
+        # than the rest of the message.
+        process_batch.apply_async((batch,), argsrepr=f"([{batch[0]!r}, ...{len(batch)} ids],)")
 
 
 def _enqueue_full_text(article_ids: list[str]) -> None:
