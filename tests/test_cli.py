@@ -35,8 +35,8 @@ def test_feeds_add_list_and_ingest_once(config: Any, database: Any, redis_client
     assert "ok (new=2)" in once.output
     with database.session() as session:
         assert len(list(session.scalars(select(models.Article)))) == 2
-    # Enqueued for the pipeline after the commit: two process messages wait on the queue.
-    assert redis_client.llen("process") == 2
+    # Enqueued for the pipeline after the commit: the feed's two new articles, one message.
+    assert redis_client.llen("process") == 1
 
     again = run(config, "ingest", "--once")
     assert "not_modified" in again.output

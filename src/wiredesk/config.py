@@ -88,7 +88,14 @@ class Config:
         "WIREDESK_PIPELINE_METRICS_PORT", 9102, "Port of the pipeline's /metrics and /healthz.", int,
     )
     worker_concurrency: int = setting(
-        "WIREDESK_WORKER_CONCURRENCY", 2, "Celery worker processes per service.", int,
+        "WIREDESK_WORKER_CONCURRENCY", 2,
+        "Celery worker processes per service (the ingester's each run WIREDESK_INGEST_THREADS "
+        "fetches at once).", int,
+    )
+    ingest_threads: int = setting(
+        "WIREDESK_INGEST_THREADS", 4,
+        "Fetches each ingester worker process runs at once, on threads (a fetch mostly waits on "
+        "the network and the database). 1: one fetch per process (Celery prefork).", int,
     )
     schedule_every_seconds: float = setting(
         "WIREDESK_SCHEDULE_EVERY_SECONDS", 10.0, "How often beat looks for feeds that are due.",

@@ -29,18 +29,22 @@ def canonical_url(url: str | None) -> str | None:
     """Lower-case scheme and host, drop fragments, default ports and tracking parameters."""
     if not url:
         return None
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
-        return url.strip()
-    host = parts.hostname.lower()
+    url = url.strip()
+    parts = urlsplit(url)  # scheme comes back lower-cased, hostname too
+    scheme, hostname = parts.scheme, parts.hostname
+    if scheme not in {"http", "https"} or not hostname:
+        return url
+    host = hostname
     port = parts.port
-    if port and not ((parts.scheme == "http" and port == 80) or (parts.scheme == "https" and port == 443)):
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"
-    query = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS
-    ]
-    return urlunsplit((parts.scheme.lower(), host, parts.path or "/", urlencode(query), ""))
+    query = parts.query
+    if query:  # most links have none: skip the split and re-encode
+        query = urlencode([
+            (k, v) for k, v in parse_qsl(query, keep_blank_values=True)
+            if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS
+        ])
+    return urlunsplit((scheme, host, parts.path or "/", query, ""))
 
 
 def article_id(feed_id: int, guid: str | None, link: str | None, fallback: str = "") -> str:

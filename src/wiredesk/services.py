@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,49 @@ def _healthy(services: Services) -> bool:
     return True
 
 
-def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool) -> None:
+def _worker_argv(config: Config, name: str, queue: str, threads: int) -> list[str]:
+    pool = ["-P", "threads", "-c", str(threads)] if threads > 1 else [
+        "-c", str(config.worker_concurrency)]
+    return ["worker", "-Q", queue, "-n", f"{name}@%h", *pool, "--loglevel", config.log_level,
+            "--without-gossip", "--without-mingle"]
+
+
+def _thread_worker(config: Config, name: str, queue: str, threads: int) -> None:
+    """One more worker process of a threaded service (no beat, no metrics server of its own:
+    its metrics reach the parent's through the multiprocess directory)."""
+    create_celery(config).worker_main(_worker_argv(config, name, queue, threads))
+
+
+def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool,
+                  threads: int = 1) -> None:
+    """Run a Celery worker: prefork with ``worker_concurrency`` processes, or, with ``threads``
+    > 1, that many processes each running ``threads`` tasks at once (Celery has no pool that
+    mixes both; threads alone would hold one core)."""
+    extra: list[Any] = []
+    if threads > 1:
+        # billiard, not multiprocessing: beat is a billiard child forked from this process,
+        # and billiard's bootstrap forgets its parent's children (multiprocessing's would not).
+        import billiard
+
+        ctx = billiard.get_context("spawn")
+        extra = [ctx.Process(target=_thread_worker, daemon=True,
+                             args=(config, f"{name}{n}", queue, threads))
+                 for n in range(1, config.worker_concurrency)]
+        for process in extra:
+            process.start()
+    try:
+        _run_worker(config, name, queue, port, beat, threads)
+    finally:
+        for process in extra:  # the parent's shutdown is theirs too (warm: SIGTERM)
+            process.terminate()
+        for process in extra:
+            process.join(timeout=60)
+            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                multiprocess.mark_process_dead(process.pid)
+
+
+def _run_worker(config: Config, name: str, queue: str, port: int, beat: bool,
+                threads: int) -> None:
     app = create_celery(config)
     services: Services = app.wiredesk  # type: ignore[attr-defined]
     registry = metrics.registry()
@@ -44,8 +87,7 @@ def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool) 
     if beat:  # one ingester per deployment runs beat: it alone reports the registry's state
         registry.register(metrics.FeedStateCollector(services.db))
     metrics.serve_metrics(config.metrics_host, port, registry, lambda: _healthy(services))
-    argv = ["worker", "-Q", queue, "-n", f"{name}@%h", "-c", str(config.worker_concurrency),
-            "--loglevel", config.log_level, "--without-gossip", "--without-mingle"]
+    argv = _worker_argv(config, name, queue, threads)
     if beat:
         schedule = Path(config.data_dir) / "celerybeat-schedule"
         schedule.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +125,8 @@ def apply_feeds_file(config: Config) -> int:
 
 def serve_ingester(config: Config) -> None:
     apply_feeds_file(config)
-    _serve_worker(config, "ingester", "ingest", config.ingester_metrics_port, beat=True)
+    _serve_worker(config, "ingester", "ingest", config.ingester_metrics_port, beat=True,
+                  threads=config.ingest_threads)
 
 
 def apply_routing_file(config: Config) -> int | None:

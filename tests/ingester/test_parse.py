@@ -191,3 +191,27 @@ def test_json_feed_reads() -> None:
     with pytest.raises(ParseError) as err:
         parse(b'{"hello": "world"}')
     assert err.value.outcome == "not_a_feed"
+
+
+def test_links_taken_as_they_are_are_those_urljoin_would_keep() -> None:
+    """The shortcut past urljoin for absolute links never changes a link (hence an id)."""
+    import random
+    from urllib.parse import urljoin
+
+    from wiredesk.ingester.parse import _plainly_absolute
+
+    pieces = [*"ab/?#;:.%@=&\\ \t\n-_~[]", "//", "x.com", "%20", "::1", "http://"]
+    rng = random.Random(3)
+    taken = 0
+    for _ in range(20000):
+        link = (rng.choice(["http://", "https://", "http://x.com", "https://a.b:8080"])
+                + "".join(rng.choice(pieces) for _ in range(rng.randint(0, 10)))).strip()
+        if _plainly_absolute(link):
+            taken += 1
+            for base in ("http://f.example/d/rss?x#y", "https://f.example/rss"):
+                assert urljoin(base, link) == link, link
+    assert taken > 1000
+    assert _plainly_absolute("https://example.org/story/1?utm_source=rss")
+    for link in ("http://", "http:///x", "http://a/x?", "http://a/x#", "http://a/x?#y",
+                 "http://a/x;", "http://[::1/x", "/relative"):
+        assert not _plainly_absolute(link), link

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tests.helpers import put_rules_in_force, wait_until
 from wiredesk.feedserver import SAMPLE_FEEDS_DIR
 from wiredesk.ingester.parse import parse_feed
-from wiredesk.pipeline.tasks import process, process_article, reconcile
+from wiredesk.pipeline.tasks import process, process_article, process_batch, reconcile
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
 from wiredesk.store.feeds import add_feed
@@ -76,3 +76,17 @@ def test_an_article_that_cannot_be_processed_fails_visibly(worker: Any, database
                message="the article to fail after its retries")
     with database.session() as session:
         assert "ValidationError" in session.get(models.Article, article_id).error
+
+
+def test_a_batch_message_processes_each_article_and_sends_a_failure_on_alone(
+        worker: Any, database: Any) -> None:
+    """What the ingester sends per fetch: one message for the feed's new articles."""
+    ids = _store_sample(database)
+    broken, rest = ids[0], ids[1:]
+    with database.session() as session:
+        session.get(models.Article, broken).entities = [{"type": "alien", "name": "x"}]
+    process_batch.delay(ids)
+    wait_until(lambda: all(_status(database, i) == "published" for i in rest),
+               message="the batch's good articles to be published")
+    wait_until(lambda: _status(database, broken) == "failed", timeout=60,
+               message="the broken article to fail after its own retries")

@@ -3,7 +3,8 @@
 N synthetic feeds of 20 items on a loopback asyncio server; a first pass (every entry new) and
 a second pass (every feed answers 304). Wiredesk runs its real path, ``ingest_feed`` (fetch,
 parse, upsert, commit, enqueue to real Redis), from worker processes with thread pools sharing
-one keep-alive pool per process, as Celery workers would. The ``reader`` library runs the same
+one keep-alive pool per process, as the ingester service's Celery workers do (same process and
+thread counts, from the same settings). The ``reader`` library runs the same
 feeds in the same run, for comparison. Prints a table and writes JSON to bench-results/.
 Needs PostgreSQL and Redis: ``DATABASE_URL`` / ``REDIS_URL`` (or --database-url/--redis-url);
 the database's tables are dropped and recreated.
@@ -145,6 +146,19 @@ def _prepare_database(config: Any, n: int, port: int) -> list[int]:
     return ids
 
 
+def _queued_articles(r: Any) -> tuple[int, int]:
+    """(messages, article ids) waiting on the ``process`` queue: a batch message counts each id."""
+    import base64
+
+    messages = ids = 0
+    for start in range(0, r.llen("process"), 1000):
+        for raw in r.lrange("process", start, start + 999):
+            args = json.loads(base64.b64decode(json.loads(raw)["body"]))[0]
+            messages += 1
+            ids += len(args[0]) if isinstance(args[0], list) else 1
+    return messages, ids
+
+
 def run_wiredesk(config: Any, n: int, port: int, server_pid: int, processes: int,
                  threads: int) -> dict[str, PassResult]:
     import redis
@@ -173,10 +187,11 @@ def run_wiredesk(config: Any, n: int, port: int, server_pid: int, processes: int
         outcomes: Counter[str] = Counter()
         for _, o, _, _ in parts:
             outcomes.update(o)
-        queued = r.llen("process")
+        messages, queued = _queued_articles(r)
         r.delete("process")  # the pipeline is not under test; keep Redis small
         out[label] = PassResult(seconds, n, sum(p[2] for p in parts),
-                                dict(outcomes, enqueued=queued), cpu, max(p[3] for p in parts))
+                                dict(outcomes, enqueued=queued, messages=messages), cpu,
+                                max(p[3] for p in parts))
     for w in workers:
         w.join(timeout=60)
     return out
@@ -232,9 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--feeds", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--items", type=int, default=20)
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 2)
-    # 4: on 2 cores, more Python threads per process lose more to lock contention than they gain.
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    # The ingester service's own settings (WIREDESK_WORKER_CONCURRENCY, WIREDESK_INGEST_THREADS).
+    parser.add_argument("--processes", type=int, default=env.worker_concurrency)
+    parser.add_argument("--threads", type=int, default=env.ingest_threads,
+                        help="threads per worker process")
     parser.add_argument("--reader-workers", type=int, default=8)
     parser.add_argument("--no-reader", action="store_true")
     parser.add_argument("--database-url", default=env.database_url)

@@ -58,8 +58,16 @@ class FetchResult:
         return self.status == 304
 
 
+class FeedClient(httpx.Client):
+    """An httpx client that also exposes its guarded keep-alive pool: ``fetch`` speaks to the
+    pool directly (httpx's request/response layers cost as much CPU as a 304 exchange itself);
+    full-text and WebSub requests use the httpx API. Both share the same connections."""
+
+    pool: httpcore.ConnectionPool
+
+
 def make_client(config: Config, resolve: Resolver = system_resolver,
-                max_connections: int = 100) -> httpx.Client:
+                max_connections: int = 100) -> FeedClient:
     """A pooled keep-alive client whose every connection goes through the SSRF guard.
 
     Redirects are followed by ``fetch`` itself; environment proxies are ignored (a proxy would
@@ -68,12 +76,14 @@ def make_client(config: Config, resolve: Resolver = system_resolver,
     timeout = httpx.Timeout(config.fetch_read_timeout, connect=config.fetch_connect_timeout)
     transport = httpx.HTTPTransport(retries=0)
     # httpx has no public hook for the network backend; its pool is an httpcore.ConnectionPool.
-    transport._pool = guarded_pool(config, resolve, max_connections)
-    return httpx.Client(
+    pool = transport._pool = guarded_pool(config, resolve, max_connections)
+    client = FeedClient(
         transport=transport, timeout=timeout, follow_redirects=False, trust_env=False,
         headers={"User-Agent": config.user_agent, "Accept": ACCEPT,
                  "Accept-Encoding": ACCEPT_ENCODING},
     )
+    client.pool = pool
+    return client
 
 
 def guarded_pool(config: Config, resolve: Resolver, max_connections: int) -> httpcore.ConnectionPool:
@@ -115,7 +125,7 @@ class _Decoder:
         return out
 
 
-def _decoder(headers: httpx.Headers) -> _Decoder:
+def _decoder(headers: dict[str, str]) -> _Decoder:
     codings = [c.strip().lower() for c in headers.get("content-encoding", "").split(",")
                if c.strip() and c.strip().lower() != "identity"]
     if not codings:
@@ -125,16 +135,17 @@ def _decoder(headers: httpx.Headers) -> _Decoder:
     return _Decoder("gzip" if codings[0] == "x-gzip" else codings[0])
 
 
-def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> tuple[bytes, int]:
+def _read_capped(response: httpcore.Response, headers: dict[str, str], max_bytes: int,
+                 deadline: float) -> tuple[bytes, int]:
     """The decoded body, refusing more than ``max_bytes`` on the wire or after decoding."""
-    declared = response.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError("too_large", f"declared body of {declared} bytes exceeds {max_bytes}")
-    decoder = _decoder(response.headers)
+    decoder = _decoder(headers)
     chunks: list[bytes] = []
     wire = size = 0
     try:
-        for chunk in response.iter_raw():  # as received: a chunk_size would buffer past the deadline
+        for chunk in response.iter_stream():  # as received, never buffered past the deadline
             wire += len(chunk)
             if wire > max_bytes:
                 raise FetchError("too_large", f"body exceeds {max_bytes} bytes")
@@ -148,26 +159,41 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> t
     return b"".join(chunks), wire
 
 
-def _drain(response: httpx.Response, deadline: float, limit: int = 64 * 1024) -> None:
+def _drain(response: httpcore.Response, headers: dict[str, str], deadline: float,
+           limit: int = 64 * 1024) -> None:
     """Read a small unwanted body (redirect, 304, error page); a big one just closes."""
-    declared = response.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         return
     read = 0
-    for chunk in response.iter_raw():
+    for chunk in response.iter_stream():
         read += len(chunk)
         if read > limit or time.monotonic() > deadline:
             return
 
 
-def fetch(client: httpx.Client, url: str, config: Config, *, etag: str | None = None,
+# httpcore's errors below the request (httpx would map them to its TransportError family).
+_TRANSPORT_ERRORS = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.ProxyError,
+                     httpcore.UnsupportedProtocol)
+
+
+def _target(url: str) -> httpcore.URL:
+    """``url`` as httpcore wants it, parsed (IDNA, percent-encoding) the way httpx parses it."""
+    parsed = httpx.URL(url)
+    return httpcore.URL(scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port,
+                        target=parsed.raw_path)
+
+
+def fetch(client: FeedClient, url: str, config: Config, *, etag: str | None = None,
           last_modified: str | None = None) -> FetchResult:
     """Fetch ``url`` with conditional headers; raise FetchError for anything but a feed body."""
-    headers = {}
+    request_headers = list(client.headers.raw)
     if etag:
-        headers["If-None-Match"] = etag
+        request_headers.append((b"If-None-Match", etag.encode("latin-1", "replace")))
     if last_modified:
-        headers["If-Modified-Since"] = last_modified
+        request_headers.append((b"If-Modified-Since",
+                                last_modified.encode("latin-1", "replace")))
+    extensions = {"timeout": client.timeout.as_dict()}
     deadline = time.monotonic() + config.fetch_read_timeout
     permanent: str | None = None
     all_permanent = True
@@ -175,31 +201,34 @@ def fetch(client: httpx.Client, url: str, config: Config, *, etag: str | None = 
     for _hop in range(config.fetch_max_redirects + 1):
         try:
             check_scheme(current)
-            with client.stream("GET", current, headers=headers) as response:
-                status = response.status_code
+            with client.pool.stream("GET", _target(current), headers=request_headers,
+                                    extensions=extensions) as response:
+                status = response.status
+                # Lower-case names, repeated fields joined: what dict(httpx.Headers) gives.
+                headers = dict(httpx.Headers(response.headers))
                 if status in REDIRECT_CODES or status == 304 or status >= 400:
-                    _drain(response, deadline)  # so the keep-alive connection can serve the next request
-                if status in REDIRECT_CODES and "location" in response.headers:
+                    _drain(response, headers, deadline)  # keeps the connection reusable
+                if status in REDIRECT_CODES and "location" in headers:
                     # Only a chain of permanent moves from the start moves the feed itself.
                     all_permanent &= status in PERMANENT_REDIRECTS
-                    current = urljoin(current, response.headers["location"])
+                    current = urljoin(current, headers["location"])
                     if all_permanent:
                         permanent = current
                     continue
                 if status == 304:
-                    return FetchResult(current, 304, headers=dict(response.headers),
+                    return FetchResult(current, 304, headers=headers,
                                        permanent_redirect=permanent)
                 if status >= 400:
-                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    retry_after = parse_retry_after(headers.get("retry-after"))
                     outcome = "rate_limited" if status == 429 else "http_error"
                     raise FetchError(outcome, f"HTTP {status}", retry_after, status)
-                body, wire = _read_capped(response, config.fetch_max_bytes, deadline)
-                return FetchResult(current, status, body, dict(response.headers), permanent, wire)
+                body, wire = _read_capped(response, headers, config.fetch_max_bytes, deadline)
+                return FetchResult(current, status, body, headers, permanent, wire)
         except BlockedURL as exc:
             raise FetchError("blocked", str(exc)) from exc
-        except httpx.TimeoutException as exc:
+        except httpcore.TimeoutException as exc:
             raise FetchError("timeout", f"timed out: {exc!r}") from exc
-        except httpx.TransportError as exc:
+        except _TRANSPORT_ERRORS as exc:
             raise FetchError("connect_error", f"{type(exc).__name__}: {exc}") from exc
     raise FetchError("http_error", f"more than {config.fetch_max_redirects} redirects")
 

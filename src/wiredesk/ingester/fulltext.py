@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
 import trafilatura
 
 from wiredesk.config import Config
-from wiredesk.ingester.fetch import fetch
+from wiredesk.ingester.fetch import FeedClient, fetch
 from wiredesk.ingester.parse import html_to_text, sanitize_html
 
 # Blocks trafilatura's own heuristics may keep on some sites: breadcrumbs, "related" and photo
@@ -43,7 +42,7 @@ def extract(page: bytes | str, url: str | None = None) -> FullText | None:
     return FullText(body_html, text) if text else None
 
 
-def fetch_full_text(client: httpx.Client, url: str, config: Config) -> FullText | None:
+def fetch_full_text(client: FeedClient, url: str, config: Config) -> FullText | None:
     """Fetch ``url`` through the guarded fetcher and extract its main text."""
     result = fetch(client, url, config)
     return extract(result.body, result.url)

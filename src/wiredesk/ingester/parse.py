@@ -110,22 +110,44 @@ def html_to_text(raw: str) -> str:
     return "\n".join(line for line in lines if line).strip()
 
 
+def _plainly_absolute(link: str) -> bool:
+    """True when ``urljoin(base, link)`` is ``link`` itself for an http(s) base: a host, and
+    nothing urljoin's re-assembly would drop (an empty query, fragment or path parameter, or
+    the tabs and newlines urlsplit deletes) and no brackets (which it may refuse). Saves
+    urljoin's two parses for most links."""
+    if not link.startswith(("http://", "https://")) or any(c in link for c in ";[]\t\r\n"):
+        return False
+    rest = link.split("://", 1)[1]
+    if not rest or rest[0] in "/?#\\":
+        return False  # no host: urljoin takes the base's
+    hash_at = link.find("#")
+    if hash_at == len(link) - 1:
+        return False
+    before = link if hash_at < 0 else link[:hash_at]
+    query_at = before.find("?")
+    return query_at < 0 or query_at < len(before) - 1
+
+
 def entry_to_article(entry: Any, feed_id: int, fetched_at: datetime, language_hint: str | None,
                      *, zone: str = "UTC", identity: str = "guid", feed_url: str | None = None,
                      guid_suffix: str = "") -> Article:
     """One feedparser-shaped entry as an Article (not yet enriched)."""
-    title = html_to_text(entry.get("title", "") or "")
-    contents = entry.get("content") or []
+    # dict.get: these keys have no aliases, and FeedParserDict.get looks for them first.
+    get = dict.get
+    title = html_to_text(get(entry, "title", "") or "")
+    contents = get(entry, "content") or []
     raw_body = contents[0].get("value", "") if contents else ""
-    raw_summary = entry.get("summary", "") or ""
-    link = entry.get("link") or None
+    raw_summary = get(entry, "summary", "") or ""
+    link = get(entry, "link") or None
     if link and feed_url:
-        link = urljoin(feed_url, link.strip())
+        link = link.strip()
+        if not _plainly_absolute(link):
+            link = urljoin(feed_url, link)
     body_html = sanitize_html(raw_body or raw_summary, base=link or feed_url)
     body_text = html_to_text(body_html)
     summary = html_to_text(raw_summary) if raw_body else ""
-    guid = (entry.get("id") or "").strip() or None
-    authors = [a.get("name", "") for a in entry.get("authors", []) or [] if a.get("name")]
+    guid = (get(entry, "id") or "").strip() or None
+    authors = [a.get("name", "") for a in get(entry, "authors", []) or [] if a.get("name")]
     languages = [language_hint] if language_hint else None
     # dict.get: FeedParserDict.get("updated") silently falls back to "published".
     published = parse_date(dict.get(entry, "published"), zone=zone, fetched_at=fetched_at,

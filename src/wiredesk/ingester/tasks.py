@@ -10,7 +10,7 @@ per-feed Redis lock then guards the fetch itself (a redelivered message, a manua
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
 import random
 import threading
@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from wiredesk import keys, metrics
 from wiredesk.broker import Services, wiredesk_task
@@ -67,6 +67,8 @@ class _FeedView:
 
 _VIEW_COLUMNS = (Feed.url, Feed.etag, Feed.last_modified, Feed.language, Feed.date_zone,
                  Feed.identity_rule, Feed.full_text, Feed.interval_seconds)
+# Statements built once, run with parameters: building one cost as much as running it.
+_READ_VIEW = select(*_VIEW_COLUMNS).where(Feed.id == bindparam("feed_id"))
 
 
 _client: httpx.Client | None = None
@@ -114,25 +116,25 @@ def ingest_feed(services: Services, feed_id: int, enqueue: Any = None) -> Ingest
         return _fetch_and_store(services, feed_id, view, enqueue)
 
 
-def _enqueue_process(article_ids: list[str]) -> None:
-    from wiredesk.pipeline.tasks import process
+# Articles per ``pipeline.process_batch`` message: a feed's first fetch can bring hundreds; a
+# batch must fit well inside one task's time limit and leave work for the other workers.
+PROCESS_BATCH_SIZE = 25
 
-    if not article_ids:
+
+def _enqueue_process(article_ids: list[str]) -> None:
+    from wiredesk.pipeline.tasks import process, process_batch
+
+    # One message per fetch, not per article: building and sending a Celery message cost more
+    # than parsing the entry did. A lone article goes as a plain ``process`` message. A failed
+    # send fails the task; the articles, committed already, are sent again by the reconciler.
+    if len(article_ids) == 1:
+        process.delay(article_ids[0])
         return
-    # One producer (one broker connection) for the whole feed, and its messages sent as one
-    # Redis pipeline (kombu >= 5.7 batches; one LPUSH round trip each without it). Still one
-    # message per article id; a failed flush fails the task, and the articles, committed
-    # already, are sent again by the reconcile sweep.
-    with process.app.producer_or_acquire() as producer:
-        batched = bool(getattr(producer, "supports_batch_publish", False))
-        with producer.batch() if batched else contextlib.nullcontext():
-            for n, article_id in enumerate(article_ids):
-                options: dict[str, Any] = {}
-                if n:
-                    options["declare"] = []  # declared (and cached) with the first message
-                if batched:
-                    options["retry"] = False  # nothing touches the network until the flush
-                process.apply_async((article_id,), producer=producer, **options)
+    for start in range(0, len(article_ids), PROCESS_BATCH_SIZE):
+        batch = article_ids[start:start + PROCESS_BATCH_SIZE]
+        # A short argsrepr (for logs and monitors): Celery's saferepr of the list cost more
+        # than the rest of the message.
+        process_batch.apply_async((batch,), argsrepr=f"([{batch[0]!r}, ...{len(batch)} ids],)")
 
 
 def _enqueue_full_text(article_ids: list[str]) -> None:
@@ -144,7 +146,7 @@ def _enqueue_full_text(article_ids: list[str]) -> None:
 def _read_feed(services: Services, feed_id: int) -> _FeedView | None:
     # One autocommit SELECT of the columns a fetch needs, not an ORM session around a full row.
     with services.db.autocommit() as conn:
-        row = conn.execute(select(*_VIEW_COLUMNS).where(Feed.id == feed_id)).first()
+        row = conn.execute(_READ_VIEW, {"feed_id": feed_id}).first()
     return None if row is None else _FeedView(*row)
 
 
@@ -262,9 +264,16 @@ def _success_values(headers: dict[str, str], now: datetime,
     return values
 
 
+@functools.cache
+def _update_statement(columns: frozenset[str]) -> Any:
+    # A handful of column sets occur (validators sent or not, a title or not): one each.
+    return update(Feed).where(Feed.id == bindparam("feed_id_")).values(
+        {name: bindparam(name) for name in columns})
+
+
 def _update_feed(executor: Any, feed_id: int, values: dict[str, Any]) -> bool:
     """One UPDATE of the feed's row; False when the feed is gone."""
-    result = executor.execute(update(Feed).where(Feed.id == feed_id).values(**values))
+    result = executor.execute(_update_statement(frozenset(values)), {**values, "feed_id_": feed_id})
     return bool(result.rowcount)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from wiredesk import schemas
@@ -105,6 +105,14 @@ def delete_article(session: Session, article_id: str, reason: str) -> bool:
     return True
 
 
+# Built once (they run for every fetched feed); the id list is an expanding parameter.
+_TOMBSTONED = select(models.ArticleTombstone.article_id).where(
+    models.ArticleTombstone.article_id.in_(bindparam("ids", expanding=True)))
+_HELD = (select(models.Article.id, models.Article.content_hash)
+         .where(models.Article.id.in_(bindparam("ids", expanding=True)))
+         .order_by(models.Article.id).with_for_update())
+
+
 def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
     """``upsert`` for a whole feed at once: one locking SELECT of ids and hashes, and new rows
     inserted in bulk (two multi-row INSERTs) instead of one unit-of-work object per entry and
@@ -114,12 +122,9 @@ def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
     sessions touching overlapping ids cannot deadlock.
     """
     ids = sorted({a.id for a in articles})
-    dead = set(session.scalars(select(models.ArticleTombstone.article_id).where(
-        models.ArticleTombstone.article_id.in_(ids)))) if ids else set()
-    hashes: dict[str, str] = {row_id: content_hash for row_id, content_hash in session.execute(
-        select(models.Article.id, models.Article.content_hash)
-        .where(models.Article.id.in_(ids))
-        .order_by(models.Article.id).with_for_update())} if ids else {}
+    dead = set(session.scalars(_TOMBSTONED, {"ids": ids})) if ids else set()
+    hashes: dict[str, str] = {row_id: content_hash for row_id, content_hash in
+                              session.execute(_HELD, {"ids": ids})} if ids else {}
     changed = sorted({a.id for a in articles
                       if a.id in hashes and hashes[a.id] != a.content_hash})
     # Already locked by the SELECT above; these rows are the ones a revision will be written for.
@@ -154,8 +159,9 @@ def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
 def _insert_new(session: Session, values: list[dict[str, Any]]) -> None:
     if not values:
         return
-    session.execute(insert(models.Article), values)
-    session.execute(insert(models.ArticleRevision), [{
+    # Core inserts on the tables (executemany): the ORM's bulk layer cost more than the rows.
+    session.execute(insert(models.Article.__table__), values)
+    session.execute(insert(models.ArticleRevision.__table__), [{
         "article_id": v["id"], "revision": 1, "content_hash": v["content_hash"],
         "title": v["title"], "summary": v["summary"], "body_html": v["body_html"],
         "created_at": v["created_at"]} for v in values])
