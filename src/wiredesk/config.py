@@ -175,6 +175,12 @@ class Config:
     task_time_limit: int = setting(
         "WIREDESK_TASK_TIME_LIMIT", 120, "Hard time limit of one task, in seconds.", int,
     )
+    db_statement_timeout_seconds: float = setting(
+        "WIREDESK_DB_STATEMENT_TIMEOUT_SECONDS", 60.0,
+        "PostgreSQL cancels a statement running longer than this (0: never; migrations run "
+        "without it). The ingester's threads have no task time limit: this bounds a hung query.",
+        float,
+    )
     reconcile_after_seconds: int = setting(
         "WIREDESK_RECONCILE_AFTER_SECONDS", 300,
         "An article in a non-final status for longer than this is re-enqueued.", int,

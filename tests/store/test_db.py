@@ -25,3 +25,21 @@ def test_a_connection_killed_while_idle_is_replaced(database: Any, monkeypatch: 
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != victim
     with database.session() as session:
         assert session.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_a_hung_statement_is_cancelled_by_the_statement_timeout(config: Any) -> None:
+    """The ingester's threads have no task time limit: the database bounds a stuck query."""
+    from sqlalchemy import exc
+
+    if not config.sqlalchemy_url.startswith("postgresql"):
+        pytest.skip("statement_timeout is PostgreSQL's")
+    quick = db_module.Database(config.replace(db_statement_timeout_seconds=0.2))
+    try:
+        with pytest.raises(exc.OperationalError, match="statement timeout"):
+            with quick.autocommit() as conn:
+                conn.execute(text("SELECT pg_sleep(5)"))
+        quick.upgrade()  # migrations run without it
+        with quick.autocommit() as conn:
+            assert conn.execute(text("SHOW statement_timeout")).scalar() == "200ms"
+    finally:
+        quick.dispose()

@@ -39,7 +39,8 @@ def make_engine(config: Config) -> Engine:
             cursor.close()
 
         return engine
-    engine = create_engine(url)
+    timeout_ms = int(config.db_statement_timeout_seconds * 1000)
+    engine = create_engine(url, connect_args={"options": f"-c statement_timeout={timeout_ms}"})
     _ping_when_idle(engine)
     return engine
 
@@ -96,6 +97,9 @@ class Database:
         alembic_config = AlembicConfig()
         alembic_config.set_main_option("script_location", str(MIGRATIONS_DIR))
         with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # An index build on a big table may take longer than any query should.
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             alembic_config.attributes["connection"] = connection
             command.upgrade(alembic_config, "head")
 
