@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,26 +56,51 @@ def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool,
     > 1, that many processes each running ``threads`` tasks at once (Celery has no pool that
     mixes both; threads alone would hold one core)."""
     extra: list[Any] = []
+    stopping = threading.Event()
     if threads > 1:
         # billiard, not multiprocessing: beat is a billiard child forked from this process,
         # and billiard's bootstrap forgets its parent's children (multiprocessing's would not).
         import billiard
 
         ctx = billiard.get_context("spawn")
-        extra = [ctx.Process(target=_thread_worker, daemon=True,
-                             args=(config, f"{name}{n}", queue, threads))
-                 for n in range(1, config.worker_concurrency)]
-        for process in extra:
+
+        def start(n: int) -> Any:
+            process = ctx.Process(target=_thread_worker, daemon=True,
+                                  args=(config, f"{name}{n}", queue, threads))
             process.start()
+            return process
+
+        extra = [start(n) for n in range(1, config.worker_concurrency)]
+        threading.Thread(target=_replace_dead_workers, args=(extra, start, stopping),
+                         name="worker-watch", daemon=True).start()
     try:
         _run_worker(config, name, queue, port, beat, threads)
     finally:
+        stopping.set()
         for process in extra:  # the parent's shutdown is theirs too (warm: SIGTERM)
             process.terminate()
         for process in extra:
             process.join(timeout=60)
             if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
                 multiprocess.mark_process_dead(process.pid)
+
+
+WORKER_WATCH_SECONDS = 2.0
+
+
+def _replace_dead_workers(
+    extra: list[Any], start: Callable[[int], Any], stopping: threading.Event
+) -> None:
+    """Start a new worker process in place of one that died (OOM-killed, crashed), as the
+    prefork pool does for its children; its unacknowledged messages are redelivered."""
+    while not stopping.wait(WORKER_WATCH_SECONDS):
+        for k, process in enumerate(extra):
+            if not process.is_alive() and not stopping.is_set():
+                log.warning("ingest worker process %s exited (%s): starting another",
+                            process.pid, process.exitcode)
+                if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                    multiprocess.mark_process_dead(process.pid)
+                extra[k] = start(k + 1)
 
 
 def _run_worker(config: Config, name: str, queue: str, port: int, beat: bool,
