@@ -304,6 +304,24 @@ def review_decide(article_id: str, decision: str, editor: str, note: str) -> Non
     click.echo(f"{article_id}: {status}")
 
 
+@review.command("topics")
+@click.argument("article_id")
+@click.argument("qcodes", nargs=-1, required=True)
+@click.option("--editor", required=True, help="Who corrects (kept with the correction).")
+def review_topics(article_id: str, qcodes: tuple[str, ...], editor: str) -> None:
+    """Set an article's IPTC topics (e.g. medtop:15000000); kept for the next training."""
+    from wiredesk.store.corrections import NoArticle, UnknownTopic, correct_topics
+
+    try:
+        with _database(_config()).session() as session:
+            categories = correct_topics(session, article_id, qcodes, editor)
+    except NoArticle as exc:
+        raise click.ClickException(f"no article {exc}") from exc
+    except UnknownTopic as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{article_id}: " + ", ".join(f"{c['qcode']} {c['label']}" for c in categories))
+
+
 @main.group()
 def rules() -> None:
     """The routing rules (ordered; the first that matches decides)."""

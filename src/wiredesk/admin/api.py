@@ -137,6 +137,26 @@ def delete_article(article_id: str) -> Response | tuple[Response, int]:
     return jsonify(deleted=article_id)
 
 
+@admin_api.put("/articles/<article_id>/topics")
+def correct_article_topics(article_id: str) -> Response | tuple[Response, int]:
+    """``{"qcodes": ["medtop:15000000", ...], "editor": "..."}``: the article's topics from now
+    on, kept as a labeled example for the categorizer's next training."""
+    from wiredesk.store.corrections import NoArticle, UnknownTopic, correct_topics
+
+    body = _body()
+    qcodes, editor = body.get("qcodes"), str(body.get("editor") or "").strip()
+    if not isinstance(qcodes, list) or not all(isinstance(q, str) for q in qcodes) or not editor:
+        raise ValidationError({"qcodes": ["a list of IPTC qcodes"], "editor": ["required"]})
+    try:
+        with _db().session() as session:
+            categories = correct_topics(session, article_id, qcodes, editor)
+    except NoArticle:
+        return jsonify(error=f"no article {article_id}"), 404
+    except UnknownTopic as exc:
+        raise ValidationError({"qcodes": [str(exc)]}) from exc
+    return jsonify(id=article_id, categories=categories)
+
+
 @admin_api.get("/review")
 def review_queue() -> Response:
     from wiredesk.store.review import pending

@@ -184,3 +184,20 @@ class ArticleTombstone(Base):
     feed_id: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text, default="")
     deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TopicCorrection(Base):
+    """An editor's IPTC topics for an article: what the article now carries, and a labeled
+    example the categorizer's next training reads (``wiredesk train categorizer``)."""
+
+    __tablename__ = "topic_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    qcodes: Mapped[list[str]] = mapped_column(JSON)
+    # What the categorizer had said, so an evaluation can count what editors changed.
+    previous: Mapped[list[str]] = mapped_column(JSON, default=list)
+    editor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -349,6 +349,29 @@ def read_extra(path: Path) -> list[LabeledText]:
     return out
 
 
+def stored_corrections() -> list[LabeledText]:
+    """The editors' topic corrections in the configured database (none if it has no schema
+    yet or cannot be reached: training still runs, and says so)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from wiredesk import config
+    from wiredesk.store.corrections import labeled_examples
+    from wiredesk.store.db import Database
+
+    database = Database(config.load())
+    try:
+        with database.session() as session:
+            rows = labeled_examples(session)
+    except SQLAlchemyError as exc:
+        log.warning("no editors' corrections read (%s): training without them",
+                    type(exc).__name__)
+        return []
+    finally:
+        database.dispose()
+    log.info("%d editors' topic corrections from the database", len(rows))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line: train on the corpora's train splits and write the artifact."""
     parser = argparse.ArgumentParser(description="Train the Wiredesk categorizer.")
@@ -360,17 +383,22 @@ def main(argv: list[str] | None = None) -> None:
                         help="JSON Lines of extra labeled examples (repeatable)")
     parser.add_argument("--no-corpus", action="store_true",
                         help="train on seeds and --extra only (no shared corpus needed)")
+    parser.add_argument("--no-corrections", action="store_true",
+                        help="leave out the editors' topic corrections stored in the database")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = args.out or default_model_path()
     examples = [] if args.no_corpus else corpus_examples(holdout_language=args.holdout_language)
     sources = [] if args.no_corpus else corpus_sources(holdout_language=args.holdout_language)
     extra = [row for path in args.extra for row in read_extra(path)]
-    artifact = train(examples, extra, sources=sources)
+    corrections = [] if args.no_corrections else stored_corrections()
+    artifact = train(examples, extra + corrections, sources=sources)
+    artifact["metadata"]["corrections"] = len(corrections)
     artifact["metadata"]["holdout_language"] = args.holdout_language
     save(artifact, out)
     meta = artifact["metadata"]
-    print(f"trained on {meta['examples']} examples in {meta['fit_seconds']} s; "
+    print(f"trained on {meta['examples']} examples ({len(corrections)} editors' corrections) "
+          f"in {meta['fit_seconds']} s; "
           f"languages {meta['languages']}, models for {meta['model_languages']} -> {out}")
 
 

@@ -1,0 +1,75 @@
+"""Editors' topic corrections: set an article's IPTC topics by hand, and keep each as a
+labeled example for the categorizer's next training.
+
+The desk will call ``correct_topics``; until then the CLI (``wiredesk review topics``) and
+the admin API do. ``labeled_examples`` is what ``wiredesk train categorizer`` reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wiredesk import taxonomy
+from wiredesk.store import models
+from wiredesk.store.models import utcnow
+
+EDITOR_SCORE = 1.0  # an editor's topic is certain
+
+
+class UnknownTopic(ValueError):
+    """A qcode that is not an IPTC Media Topic."""
+
+
+class NoArticle(LookupError):
+    """No article with that id."""
+
+
+def correct_topics(
+    session: Session, article_id: str, qcodes: Sequence[str], editor: str
+) -> list[dict[str, object]]:
+    """Give the article exactly ``qcodes`` (any level, in the editor's order) and record the
+    correction; returns the article's new categories. Its story's version moves, so consumers
+    see the new subjects."""
+    known = taxonomy.topics()
+    chosen = list(dict.fromkeys(q.strip() for q in qcodes if q.strip()))
+    unknown = [q for q in chosen if q not in known]
+    if unknown or not chosen:
+        raise UnknownTopic(f"not IPTC Media Topics: {unknown}" if unknown
+                           else "give at least one topic")
+    row = session.get(models.Article, article_id, with_for_update=True)
+    if row is None:
+        raise NoArticle(article_id)
+    previous = [c["qcode"] for c in row.categories or []]
+    row.categories = [{"qcode": q, "label": known[q].label(row.language), "score": EDITOR_SCORE}
+                      for q in chosen]
+    session.add(models.TopicCorrection(article_id=article_id, qcodes=chosen, previous=previous,
+                                       editor=editor[:200]))
+    if row.story_id is not None:
+        story = session.get(models.Story, row.story_id)
+        if story is not None:
+            story.updated_at = utcnow()
+    return list(row.categories)
+
+
+def labeled_examples(session: Session) -> list[tuple[str, str, list[str]]]:
+    """(text, language, qcodes) per corrected article, its latest correction winning; the text
+    is what the categorizer reads (title, summary, body). Articles without a language are
+    left out: the model is per language."""
+    from wiredesk.pipeline.stages.categorize import article_text
+    from wiredesk.store.articles import to_article
+
+    latest: dict[str, list[str]] = {}
+    for article_id, qcodes in session.execute(
+        select(models.TopicCorrection.article_id, models.TopicCorrection.qcodes)
+        .order_by(models.TopicCorrection.created_at, models.TopicCorrection.id)
+    ):
+        latest[article_id] = list(qcodes)
+    out = []
+    for article_id, qcodes in latest.items():
+        row = session.get(models.Article, article_id)
+        if row is not None and row.language:
+            out.append((article_text(to_article(row)), row.language, qcodes))
+    return out
