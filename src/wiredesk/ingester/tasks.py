@@ -145,8 +145,7 @@ def _enqueue_full_text(article_ids: list[str]) -> None:
 
 def _read_feed(services: Services, feed_id: int) -> _FeedView | None:
     # One autocommit SELECT of the columns a fetch needs, not an ORM session around a full row.
-    with services.db.autocommit() as conn:
-        row = conn.execute(_READ_VIEW, {"feed_id": feed_id}).first()
+    row = services.db.first(_READ_VIEW, {"feed_id": feed_id})
     return None if row is None else _FeedView(*row)
 
 
@@ -183,9 +182,9 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
         subscribe = False
         if parsed is None and not moved:
             # The common 304: one autocommit UPDATE of the schedule state, nothing re-read.
-            with services.db.autocommit() as conn:
-                if not _update_feed(conn, feed_id, values):
-                    return IngestReport(feed_id, "missing")
+            if not services.db.rowcount(_update_statement(frozenset(values)),
+                                        {**values, "feed_id_": feed_id}):
+                return IngestReport(feed_id, "missing")
         elif not moved and not hub:
             # New entries, no redirect, no hub: the feed row is written, never loaded.
             with services.db.session() as session:
