@@ -75,6 +75,14 @@ class _Compiled:
     results: tuple[Callable[[Any], Any] | None, ...] | None
 
 
+def _fetchone(cursor: Any) -> Any:
+    return cursor.fetchone()
+
+
+def _rowcount(cursor: Any) -> int:
+    return cursor.rowcount  # type: ignore[no-any-return]
+
+
 class Database:
     """An engine and its session factory, built from config; importing this connects nowhere."""
 
@@ -114,8 +122,8 @@ class Database:
                 row = conn.execute(statement, params).first()
             return None if row is None else tuple(row)
         compiled = self._compile(statement)
-        row = self._run(compiled, params, lambda cursor: cursor.fetchone())
-        if row is None or not compiled.results:
+        row = self._run(compiled, params, _fetchone)
+        if row is None or compiled.results is None:
             return row  # type: ignore[no-any-return]
         return tuple(value if convert is None or value is None else convert(value)
                      for convert, value in zip(compiled.results, row, strict=True))
@@ -125,8 +133,7 @@ class Database:
         if not self._direct:
             with self.autocommit() as conn:
                 return conn.execute(statement, params).rowcount  # type: ignore[attr-defined, no-any-return]
-        return self._run(self._compile(statement), params,  # type: ignore[no-any-return]
-                         lambda cursor: cursor.rowcount)
+        return self._run(self._compile(statement), params, _rowcount)  # type: ignore[no-any-return]
 
     # ``first`` and ``rowcount`` run a statement built once on the driver's own connection, in
     # autocommit: for the ingester's feed read and schedule UPDATE, run once per fetch, Core's
@@ -143,6 +150,8 @@ class Database:
             columns = getattr(statement, "selected_columns", None)
             results = None if columns is None else tuple(
                 column.type.result_processor(dialect, None) for column in columns)
+            if results is not None and not any(results):
+                results = None  # nothing to convert (text, numbers, booleans on psycopg)
             compiled = self._compiled[statement] = _Compiled(str(core), binds, results)
         return compiled
 
@@ -169,7 +178,12 @@ class Database:
         try:
             conn.autocommit = True
             try:
-                return result(conn.execute(compiled.sql, bound))
+                # A cursor kept with its connection (a new one per statement cost 10 us).
+                cursor = pooled.info.get("wiredesk_cursor")
+                if cursor is None or cursor.connection is not conn:
+                    cursor = pooled.info["wiredesk_cursor"] = conn.cursor()
+                cursor.execute(compiled.sql, bound)
+                return result(cursor)
             finally:
                 if not (conn.closed or conn.broken):
                     conn.autocommit = False  # back to the pool as Core left it
