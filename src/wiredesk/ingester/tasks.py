@@ -190,7 +190,9 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
             with services.db.session() as session:
                 if parsed is not None and parsed.title:
                     values["title"] = parsed.title
-                if not _update_feed(session, feed_id, values):
+                # Core on the session's connection (same transaction): the ORM's bulk UPDATE
+                # layer, which would sync loaded Feed objects (there are none), cost more.
+                if not _update_feed(session.connection(), feed_id, values):
                     return IngestReport(feed_id, "missing")
                 if parsed is not None:
                     _store(session, parsed, report)
