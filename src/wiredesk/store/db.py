@@ -80,7 +80,7 @@ def _fetchone(cursor: Any) -> Any:
 
 
 def _rowcount(cursor: Any) -> int:
-    return cursor.rowcount  # type: ignore[no-any-return]
+    return int(cursor.rowcount)
 
 
 class Database:
@@ -124,7 +124,7 @@ class Database:
         compiled = self._compile(statement)
         row = self._run(compiled, params, _fetchone)
         if row is None or compiled.results is None:
-            return row  # type: ignore[no-any-return]
+            return None if row is None else tuple(row)
         return tuple(value if convert is None or value is None else convert(value)
                      for convert, value in zip(compiled.results, row, strict=True))
 
@@ -132,8 +132,8 @@ class Database:
         """Run one autocommit statement (an UPDATE, a DELETE); the rows it touched."""
         if not self._direct:
             with self.autocommit() as conn:
-                return conn.execute(statement, params).rowcount  # type: ignore[attr-defined, no-any-return]
-        return self._run(self._compile(statement), params, _rowcount)  # type: ignore[no-any-return]
+                return conn.execute(statement, params).rowcount
+        return int(self._run(self._compile(statement), params, _rowcount))
 
     # ``first`` and ``rowcount`` run a statement built once on the driver's own connection, in
     # autocommit: for the ingester's feed read and schedule UPDATE, run once per fetch, Core's
@@ -144,7 +144,7 @@ class Database:
         compiled = self._compiled.get(statement)
         if compiled is None:
             dialect = self.engine.dialect
-            core = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+            core = statement.compile(dialect=dialect)  # type: ignore[attr-defined]  # a ClauseElement
             binds = tuple((name, convert) for name, bind in core.binds.items()
                           if (convert := bind.type.bind_processor(dialect)) is not None)
             columns = getattr(statement, "selected_columns", None)
