@@ -83,3 +83,52 @@ def test_feed_slot_release_leaves_a_lock_taken_over_by_another(redis_client: Any
         redis_client.set(lock, "someone-else")  # ours expired and another fetch took it
     assert redis_client.get(lock) == b"someone-else"
     redis_client.delete(lock)
+
+
+def test_feed_slots_on_threads_each_release_before_their_next_command(redis_client: Any) -> None:
+    """Each thread's release is sent at once; its reply is read before that thread's next
+    command: after the threads are done no lock or host token is left."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    inflight = keys.host_inflight(host_of(URL))
+
+    def run(worker: int) -> list[str | None]:
+        outcomes = []
+        for n in range(25):
+            with feed_slot(redis_client, keys.feed_fetch_lock(10_000 + n), 60, URL, 8, 0) as d:
+                outcomes.append(d)
+                if d is None:
+                    assert redis_client.get(keys.feed_fetch_lock(10_000 + n)) is not None
+        return outcomes
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = [o for result in pool.map(run, range(4)) for o in result]
+    assert set(outcomes) <= {None, "locked"} and outcomes.count(None) >= 25
+    assert redis_client.zcard(inflight) == 0
+    assert not redis_client.keys(keys.feed_fetch_lock(10_000)[:-5] + "*")
+
+
+def test_feed_slot_survives_a_dropped_connection_and_an_empty_script_cache(
+        redis_client: Any, monkeypatch: Any) -> None:
+    from wiredesk.ingester import hostlimit
+
+    lock = keys.feed_fetch_lock(995)
+    with feed_slot(redis_client, lock, 60, URL, 2, 0) as denied:
+        assert denied is None
+    # The server drops this thread's slot connection (a restart, an idle timeout) while the
+    # last release's reply is still unread.
+    channel = hostlimit._Channel.of(redis_client)
+    assert channel is not None and channel.conn is not None
+    channel._drain()
+    channel.conn.send_command("CLIENT", "ID")
+    own_id = channel.conn.read_response()
+    channel.send(hostlimit._RELEASE_FEED, [lock, keys.host_inflight(host_of(URL))], ["x"])
+    assert redis_client.client_kill_filter(_id=own_id)
+    with feed_slot(redis_client, lock, 60, URL, 2, 0) as denied:
+        assert denied is None and redis_client.get(lock) is not None
+    # A script the server does not know (its cache emptied): sent whole instead.
+    monkeypatch.setattr(hostlimit, "_sha", lambda source: "0" * 40)
+    with feed_slot(redis_client, lock, 60, URL, 2, 0) as denied:
+        assert denied is None and redis_client.get(lock) is not None
+    assert redis_client.get(lock) is None
+    assert redis_client.zcard(keys.host_inflight(host_of(URL))) == 0

@@ -43,3 +43,73 @@ def test_a_hung_statement_is_cancelled_by_the_statement_timeout(config: Any) -> 
             assert conn.execute(text("SHOW statement_timeout")).scalar() == "200ms"
     finally:
         quick.dispose()
+
+
+def _feed_statements() -> tuple[Any, Any]:
+    from sqlalchemy import bindparam, select, update
+
+    from wiredesk.store.models import Feed
+
+    read = select(Feed.url, Feed.next_fetch_at, Feed.enabled).where(Feed.id == bindparam("id"))
+    write = update(Feed).where(Feed.id == bindparam("id_")).values(
+        next_fetch_at=bindparam("next_fetch_at"), last_error=bindparam("last_error"))
+    return read, write
+
+
+def test_first_and_rowcount_convert_types_as_core_does(database: Any) -> None:
+    """The direct path (PostgreSQL) and the Core path give the same rows and counts."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from wiredesk.store.models import Feed
+
+    with database.session() as session:
+        session.add(Feed(url="http://example.test/feed", enabled=True))
+        session.flush()
+        feed_id = session.get(Feed, 1).id
+    read, write = _feed_statements()
+    assert database.first(read, {"id": feed_id}) == ("http://example.test/feed", None, True)
+    assert database.first(read, {"id": feed_id + 1}) is None
+    # A UTC+2 time is stored as UTC (UTCDateTime's bind conversion) and read back UTC-aware.
+    local = datetime(2026, 1, 2, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert database.rowcount(write, {"id_": feed_id, "next_fetch_at": local,
+                                     "last_error": None}) == 1
+    url, at, enabled = database.first(read, {"id": feed_id})
+    assert at == local and at.tzinfo == UTC and enabled is True
+    assert database.rowcount(write, {"id_": feed_id + 1, "next_fetch_at": local,
+                                     "last_error": "x"}) == 0
+    from sqlalchemy import exc
+
+    with pytest.raises(exc.StatementError, match="naive"):
+        database.rowcount(write, {"id_": feed_id, "next_fetch_at": datetime(2026, 1, 2),
+                                  "last_error": None})
+    # The connections went back to the pool transactional: a rolled-back session leaves no trace.
+    for _ in range(3):
+        with pytest.raises(RuntimeError), database.session() as session:
+            session.get(Feed, feed_id).last_error = "rolled back"
+            raise RuntimeError
+    assert database.first(read, {"id": feed_id})[1] == local
+    with database.session() as session:
+        assert session.get(Feed, feed_id).last_error is None
+
+
+def test_a_connection_lost_under_a_direct_statement_is_not_reused(database: Any) -> None:
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL (the direct path is PostgreSQL's)")
+    from sqlalchemy import exc
+
+    read, _ = _feed_statements()
+    assert database.first(read, {"id": 1}) is None
+    with database.autocommit() as conn:
+        victim = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    # The one pooled connection is ended by the server; it was used a moment ago, so no idle
+    # ping catches it: the next statement fails, and the one after gets a new connection.
+    other = db_module.create_engine(database.config.sqlalchemy_url)
+    with other.connect() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": victim}).scalar()
+    other.dispose()
+    with pytest.raises(exc.OperationalError) as raised:  # what Core raises
+        database.first(read, {"id": 1})
+    assert raised.value.connection_invalidated
+    assert database.first(read, {"id": 1}) is None
+    with database.autocommit() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != victim

@@ -145,8 +145,7 @@ def _enqueue_full_text(article_ids: list[str]) -> None:
 
 def _read_feed(services: Services, feed_id: int) -> _FeedView | None:
     # One autocommit SELECT of the columns a fetch needs, not an ORM session around a full row.
-    with services.db.autocommit() as conn:
-        row = conn.execute(_READ_VIEW, {"feed_id": feed_id}).first()
+    row = services.db.first(_READ_VIEW, {"feed_id": feed_id})
     return None if row is None else _FeedView(*row)
 
 
@@ -183,15 +182,17 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
         subscribe = False
         if parsed is None and not moved:
             # The common 304: one autocommit UPDATE of the schedule state, nothing re-read.
-            with services.db.autocommit() as conn:
-                if not _update_feed(conn, feed_id, values):
-                    return IngestReport(feed_id, "missing")
+            if not services.db.rowcount(_update_statement(frozenset(values)),
+                                        {**values, "feed_id_": feed_id}):
+                return IngestReport(feed_id, "missing")
         elif not moved and not hub:
             # New entries, no redirect, no hub: the feed row is written, never loaded.
             with services.db.session() as session:
                 if parsed is not None and parsed.title:
                     values["title"] = parsed.title
-                if not _update_feed(session, feed_id, values):
+                # Core on the session's connection (same transaction): the ORM's bulk UPDATE
+                # layer, which would sync loaded Feed objects (there are none), cost more.
+                if not _update_feed(session.connection(), feed_id, values):
                     return IngestReport(feed_id, "missing")
                 if parsed is not None:
                     _store(session, parsed, report)
