@@ -70,7 +70,10 @@ def test_feed_in_stories_out(worker: Any, celery_app: Any, database: Any, feed_s
     validator = ninjs_validator()
     stories = all_api_stories(publisher, validator)
     guids = sorted(alt["value"] for s in stories for alt in s["altIds"] if alt["role"] == "guid")
-    assert guids == sorted(e.id for e in expected)  # every entry exactly once
+    with database.session() as session:
+        statuses = session.execute(select(models.Article.status, models.Article.routing_rule,
+                                          models.Article.error)).all()
+    assert guids == sorted(e.id for e in expected), statuses  # every entry exactly once
 
     # Same-story reports are grouped; the Atom feed carries one entry per story.
     atom = feedparser.parse(publisher.get("/feeds/all.atom").data)
