@@ -109,7 +109,7 @@ def test_feed_slots_on_threads_each_release_before_their_next_command(redis_clie
 
 
 def test_feed_slot_survives_a_dropped_connection_and_an_empty_script_cache(
-        redis_client: Any, monkeypatch: Any) -> None:
+        redis_client: Any) -> None:
     from wiredesk.ingester import hostlimit
 
     lock = keys.feed_fetch_lock(995)
@@ -122,12 +122,13 @@ def test_feed_slot_survives_a_dropped_connection_and_an_empty_script_cache(
     channel._drain()
     channel.conn.send_command("CLIENT", "ID")
     own_id = channel.conn.read_response()
-    channel.send(hostlimit._RELEASE_FEED, [lock, keys.host_inflight(host_of(URL))], ["x"])
+    channel.send(hostlimit._script(redis_client, hostlimit._RELEASE_FEED),
+                 [lock, keys.host_inflight(host_of(URL))], ["x"])
     assert redis_client.client_kill_filter(_id=own_id)
     with feed_slot(redis_client, lock, 60, URL, 2, 0) as denied:
         assert denied is None and redis_client.get(lock) is not None
-    # A script the server does not know (its cache emptied): sent whole instead.
-    monkeypatch.setattr(hostlimit, "_sha", lambda source: "0" * 40)
+    # A script the server does not know (its cache emptied, as after a restart): sent whole.
+    redis_client.script_flush()
     with feed_slot(redis_client, lock, 60, URL, 2, 0) as denied:
         assert denied is None and redis_client.get(lock) is not None
     assert redis_client.get(lock) is None

@@ -138,41 +138,29 @@ def feed_slot(client: redis.Redis, lock_key: str, lock_ttl: int, url: str, max_i
               per_second: float, clock: Callable[[], float] = time.time) -> Iterator[str | None]:
     """Hold a feed's fetch lock and a slot on its host, taken and given back in one round trip
     each; yields None when granted, else why not (``locked``, ``host_busy``, ``host_rate``)."""
-    channel = _Channel.of(client)
-    if channel is None:
-        yield from _feed_slot_pooled(client, lock_key, lock_ttl, url, max_inflight, per_second,
-                                     clock)
-        return
     token = uuid.uuid4().hex
     script_keys, args = _acquire_args(token, url, max_inflight, per_second, clock,
                                       (lock_key, lock_ttl))
-    result = int(channel.call(_ACQUIRE, script_keys, args))
+    acquire, release = _script(client, _ACQUIRE), _script(client, _RELEASE_FEED)
+    release_keys = [lock_key, script_keys[0]]
+    channel = _Channel.of(client)
+    if channel is None:
+        result = int(acquire(keys=script_keys, args=args, client=client))
+    else:
+        result = int(channel.call(acquire, script_keys, args))
     if result:
         yield FEED_DENIED[result]
         return
     try:
         yield None
     finally:
-        channel.send(_RELEASE_FEED, [lock_key, script_keys[0]], [token])
-
-
-def _feed_slot_pooled(client: redis.Redis, lock_key: str, lock_ttl: int, url: str,
-                      max_inflight: int, per_second: float,
-                      clock: Callable[[], float]) -> Iterator[str | None]:
-    token = uuid.uuid4().hex
-    inflight_key, result = _acquire(client, token, url, max_inflight, per_second, clock,
-                                    lock=(lock_key, lock_ttl))
-    if result:
-        yield FEED_DENIED[result]
-        return
-    try:
-        yield None
-    finally:
-        try:
-            _script(client, _RELEASE_FEED)(keys=[lock_key, inflight_key], args=[token],
-                                           client=client)
-        except redis.RedisError:  # both keys carry TTLs; they clean up after themselves
-            pass
+        if channel is not None:
+            channel.send(release, release_keys, [token])
+        else:
+            try:
+                release(keys=release_keys, args=[token], client=client)
+            except redis.RedisError:  # both keys carry TTLs; they clean up after themselves
+                pass
 
 
 class _Channel(threading.local):
@@ -203,11 +191,10 @@ class _Channel(threading.local):
             channel.pid, channel.pending = os.getpid(), 0
         return channel
 
-    def call(self, source: str, script_keys: list[str], args: list[Any]) -> Any:
-        """Run a script and return its reply."""
+    def call(self, script: Any, script_keys: list[str], args: list[Any]) -> Any:
+        """Run a registered script (``_script``) and return its reply."""
         conn = self.conn
         assert conn is not None
-        sha = _sha(source)
         try:
             self._drain()
             # As the pool checks a connection it hands out: one the server closed (a restart,
@@ -219,23 +206,23 @@ class _Channel(threading.local):
 
         def attempt() -> Any:
             try:
-                conn.send_command("EVALSHA", sha, len(script_keys), *script_keys, *args)
+                conn.send_command("EVALSHA", script.sha, len(script_keys), *script_keys, *args)
                 return conn.read_response()
             except redis.exceptions.NoScriptError:  # Redis restarted: its script cache is empty
-                conn.send_command("EVAL", source, len(script_keys), *script_keys, *args)
+                conn.send_command("EVAL", script.script, len(script_keys), *script_keys, *args)
                 return conn.read_response()
 
         # Retried (or not) as the client's commands are, under the connection's retry policy.
         return conn.retry.call_with_retry(attempt, lambda _error: self._reset())
 
-    def send(self, source: str, script_keys: list[str], args: list[Any]) -> None:
+    def send(self, script: Any, script_keys: list[str], args: list[Any]) -> None:
         """Send a script whose reply nobody needs; it is read (and dropped) on the next call."""
         conn = self.conn
         assert conn is not None
         try:
             self._drain()
             # EVAL, not EVALSHA: a NOSCRIPT reply read later could no longer be acted on.
-            conn.send_command("EVAL", source, len(script_keys), *script_keys, *args)
+            conn.send_command("EVAL", script.script, len(script_keys), *script_keys, *args)
             self.pending += 1
         except redis.RedisError:  # both keys carry TTLs; they clean up after themselves
             self._reset()
@@ -259,13 +246,3 @@ class _Channel(threading.local):
 # One channel object per pool (its connections are per thread); gone with the pool.
 _channels: weakref.WeakKeyDictionary[Any, _Channel] = weakref.WeakKeyDictionary()
 _channels_lock = threading.Lock()
-_shas: dict[str, str] = {}
-
-
-def _sha(source: str) -> str:
-    sha = _shas.get(source)
-    if sha is None:
-        import hashlib
-
-        sha = _shas[source] = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 - Redis's id
-    return sha
