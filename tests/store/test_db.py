@@ -10,16 +10,22 @@ from sqlalchemy import text
 from wiredesk.store import db as db_module
 
 
-def test_a_connection_killed_while_idle_is_replaced(database: Any, monkeypatch: Any) -> None:
-    if database.engine.dialect.name != "postgresql":
-        pytest.skip("needs PostgreSQL (a server that can end a client's connection)")
+def _server_ends_the_pooled_connection(database: Any) -> int:
+    """PostgreSQL terminates the backend of the pool's one connection; returns its pid."""
     with database.autocommit() as conn:
         victim = conn.execute(text("SELECT pg_backend_pid()")).scalar()
-    # The pool's one connection is now idle; the server ends it (as a restart would).
     other = db_module.create_engine(database.config.sqlalchemy_url)
     with other.connect() as conn:
         assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": victim}).scalar()
     other.dispose()
+    return victim
+
+
+def test_a_connection_killed_while_idle_is_replaced(database: Any, monkeypatch: Any) -> None:
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL (a server that can end a client's connection)")
+    # The pool's one connection is now idle; the server ends it (as a restart would).
+    victim = _server_ends_the_pooled_connection(database)
     monkeypatch.setattr(db_module, "IDLE_PING_SECONDS", 0.0)  # as if it had idled long enough
     with database.autocommit() as conn:
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != victim
@@ -99,14 +105,9 @@ def test_a_connection_lost_under_a_direct_statement_is_not_reused(database: Any)
 
     read, _ = _feed_statements()
     assert database.first(read, {"id": 1}) is None
-    with database.autocommit() as conn:
-        victim = conn.execute(text("SELECT pg_backend_pid()")).scalar()
     # The one pooled connection is ended by the server; it was used a moment ago, so no idle
     # ping catches it: the next statement fails, and the one after gets a new connection.
-    other = db_module.create_engine(database.config.sqlalchemy_url)
-    with other.connect() as conn:
-        assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": victim}).scalar()
-    other.dispose()
+    victim = _server_ends_the_pooled_connection(database)
     with pytest.raises(exc.OperationalError) as raised:  # what Core raises
         database.first(read, {"id": 1})
     assert raised.value.connection_invalidated
