@@ -67,9 +67,8 @@ def labeled_examples(session: Session) -> list[tuple[str, str, list[str]]]:
         .order_by(models.TopicCorrection.created_at, models.TopicCorrection.id)
     ):
         latest[article_id] = list(qcodes)
-    out = []
-    for article_id, qcodes in latest.items():
-        row = session.get(models.Article, article_id)
-        if row is not None and row.language:
-            out.append((article_text(to_article(row)), row.language, qcodes))
-    return out
+    rows = session.scalars(select(models.Article).where(
+        models.Article.id.in_(latest), models.Article.language.is_not(None))) if latest else []
+    order = {article_id: k for k, article_id in enumerate(latest)}  # oldest correction first
+    return [(article_text(to_article(row)), row.language, latest[row.id])
+            for row in sorted(rows, key=lambda row: order[row.id]) if row.language]
