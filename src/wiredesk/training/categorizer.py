@@ -239,23 +239,23 @@ def choose_model_weights(
     ).items():
         v = validation
 
-        def best(domain_share: float, rows: Sequence[int] | None = None, v: Validation = v) -> float:
+        def best(domain_share: float, rows: Sequence[int] | None = None,
+                 v: Validation = v) -> float:
             # Ties go to the weight nearest the default.
             return max(BLEND_WEIGHTS, key=lambda share: (v.macro_f1(domain_share, share, rows),
                                                      -abs(share - MODEL_WEIGHT)))
 
-        options: list[tuple[float, float | dict[str, float]]] = []
-        for domain_share in v.learned:
-            options.append((domain_share, best(domain_share)))
-            seen = sorted(set(v.resembles) - {""})
-            if len(seen) > 1:
-                options.append((domain_share, {s: best(domain_share, [k for k, r in enumerate(v.resembles)
-                                                    if r == s]) for s in seen}))
+        seen = sorted(set(v.resembles) - {""})
+        single = {domain_share: best(domain_share) for domain_share in v.learned}
+        options: list[tuple[float, float | dict[str, float]]] = list(single.items())
+        if len(seen) > 1:
+            options += [(domain_share, {s: best(domain_share, [k for k, r in enumerate(
+                v.resembles) if r == s]) for s in seen}) for domain_share in v.learned]
         # Ties go to the plainer model, then to one share for the language.
         domain_share, w = max(options, key=lambda o, v=v: (v.macro_f1(*o), -o[0],
                                                             not isinstance(o[1], dict)))
         domains[language] = domain_share
-        chosen[language] = best(domain_share)
+        chosen[language] = single[domain_share]
         if isinstance(w, dict):
             per_source[language] = w
         calibration[language] = fit_calibration(v, domain_share, w)
