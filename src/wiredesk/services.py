@@ -22,9 +22,15 @@ from wiredesk.config import Config
 log = logging.getLogger(__name__)
 
 
+def _drop_metrics_of(pid: int | None) -> None:
+    """A gone worker process's live gauges leave the multiprocess directory (if metrics use it)."""
+    if pid is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(pid)
+
+
 @worker_process_shutdown.connect
 def _forget_dead_child(pid: int | None = None, **_: Any) -> None:
-    multiprocess.mark_process_dead(pid)
+    _drop_metrics_of(pid)
 
 
 def _healthy(services: Services) -> bool:
@@ -81,8 +87,7 @@ def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool,
             process.terminate()
         for process in extra:
             process.join(timeout=60)
-            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-                multiprocess.mark_process_dead(process.pid)
+            _drop_metrics_of(process.pid)
 
 
 WORKER_WATCH_SECONDS = 2.0
@@ -98,8 +103,7 @@ def _replace_dead_workers(
             if not process.is_alive() and not stopping.is_set():
                 log.warning("ingest worker process %s exited (%s): starting another",
                             process.pid, process.exitcode)
-                if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-                    multiprocess.mark_process_dead(process.pid)
+                _drop_metrics_of(process.pid)
                 extra[k] = start(k + 1)
 
 
@@ -192,8 +196,7 @@ def serve_publisher(config: Config) -> None:
             self.cfg.set("bind", f"{config.publisher_host}:{config.publisher_port}")
             self.cfg.set("workers", config.publisher_workers)
             self.cfg.set("accesslog", None)
-            self.cfg.set("child_exit", lambda _server, worker:
-                         multiprocess.mark_process_dead(worker.pid))
+            self.cfg.set("child_exit", lambda _server, worker: _drop_metrics_of(worker.pid))
 
         def load(self) -> Any:
             return create_app(config)
