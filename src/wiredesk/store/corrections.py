@@ -13,9 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wiredesk import taxonomy
+from wiredesk.schemas import Category, CategorySchema
 from wiredesk.store import models
 from wiredesk.store.models import utcnow
 
+_CATEGORIES = CategorySchema(many=True)
 EDITOR_SCORE = 1.0  # an editor's topic is certain
 
 
@@ -43,8 +45,10 @@ def correct_topics(
     if row is None:
         raise NoArticle(article_id)
     previous = [c["qcode"] for c in row.categories or []]
-    row.categories = [{"qcode": q, "label": known[q].label(row.language), "score": EDITOR_SCORE}
-                      for q in chosen]
+    # Through the Category schema, as the pipeline writes categories (one contract).
+    row.categories = _CATEGORIES.dump([
+        Category(qcode=q, label=known[q].label(row.language), score=EDITOR_SCORE)
+        for q in chosen])
     session.add(models.TopicCorrection(article_id=article_id, qcodes=chosen, previous=previous,
                                        editor=editor[:200]))
     if row.story_id is not None:
