@@ -115,3 +115,16 @@ def test_candidates_share_an_entity_id_or_a_keyword_stem() -> None:
     assert dedupe.candidate_keys([], ["İstanbul'da toplantı"], "tr") & dedupe.candidate_keys(
         [], ["İstanbul'un valisi"], "tr")
     assert dedupe.candidate_keys([], ["summits"], "en") == {"k:summi"}
+
+
+def test_candidate_anchors_are_computed_once_per_content() -> None:
+    from wiredesk.schemas import Article
+
+    article = Article(id="a1-cached", feed_id=1, guid=None, url=None, title="Senate passes bill",
+                      content_hash="h1", body_text="The Senate passed the farm bill 68-31.",
+                      language="en")
+    first = dedupe.candidate_anchors(article)
+    assert dedupe.candidate_anchors(article) is first
+    assert first == dedupe.anchors(article)
+    revised = article.replace(content_hash="h2", body_text="The Senate passed it 70-30.")
+    assert dedupe.candidate_anchors(revised) == dedupe.anchors(revised) != first
