@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -64,6 +66,9 @@ def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool,
     extra: list[Any] = []
     stopping = threading.Event()
     if threads > 1:
+        # Until Celery installs its own handlers, a SIGTERM would kill this process outright and
+        # orphan the worker processes started below: exit through ``finally`` instead.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         # billiard, not multiprocessing: beat is a billiard child forked from this process,
         # and billiard's bootstrap forgets its parent's children (multiprocessing's would not).
         import billiard

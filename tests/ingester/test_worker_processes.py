@@ -61,10 +61,14 @@ def test_a_killed_ingest_worker_process_is_replaced(config: Any, tmp_path: Path)
         wait_until(lambda: len(_spawned_workers(service.pid) - {first}) == 1, timeout=60,
                    message="a new worker process in place of the killed one")
         assert service.poll() is None
+        workers = _spawned_workers(service.pid)
     finally:
+        # Often before the parent's Celery worker has installed its handlers: still a clean
+        # exit, and no worker process left behind.
         service.send_signal(signal.SIGTERM)
         try:
             assert service.wait(timeout=60) == 0
+            assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
         finally:
             if service.poll() is None:
                 os.killpg(service.pid, signal.SIGKILL)
