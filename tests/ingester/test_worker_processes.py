@@ -53,6 +53,7 @@ def test_a_killed_ingest_worker_process_is_replaced(config: Any, tmp_path: Path)
     service = subprocess.Popen([sys.executable, "-m", "wiredesk", "serve", "ingester"], env=env,
                                start_new_session=True, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
+    workers: set[int] = set()
     try:
         wait_until(lambda: len(_spawned_workers(service.pid)) == 1, timeout=60,
                    message="the second worker process")
