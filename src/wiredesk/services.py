@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -52,10 +53,25 @@ def _worker_argv(config: Config, name: str, queue: str, threads: int) -> list[st
             "--without-gossip", "--without-mingle"]
 
 
-def _thread_worker(config: Config, name: str, queue: str, threads: int) -> None:
+def _thread_worker(config: Config, name: str, queue: str, threads: int, parent: int) -> None:
     """One more worker process of a threaded service (no beat, no metrics server of its own:
     its metrics reach the parent's through the multiprocess directory)."""
+    _stop_with_parent(parent)
     create_celery(config).worker_main(_worker_argv(config, name, queue, threads))
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Have Linux SIGTERM (warm shutdown) this process when its parent dies: a parent killed
+    outright (SIGKILL, the OOM killer) would leave it consuming the queue unsupervised."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the parent's shutdown still stops it
+        return
+    if os.getppid() != parent:  # the parent died before the request was in place
+        sys.exit(0)
 
 
 def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool,
@@ -77,7 +93,7 @@ def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool,
 
         def start(n: int) -> Any:
             process = ctx.Process(target=_thread_worker, daemon=True,
-                                  args=(config, f"{name}{n}", queue, threads))
+                                  args=(config, f"{name}{n}", queue, threads, os.getpid()))
             process.start()
             return process
 

@@ -147,7 +147,9 @@ class Workers:
         self.app = create_celery(config)
 
     def wait_ready(self) -> None:
-        wait_until(lambda: len(self.app.control.ping(timeout=0.5)) == 2, timeout=60,
+        # By name: a worker another test left behind on this broker must not count.
+        wait_until(lambda: {name.split("@")[0] for reply in self.app.control.ping(timeout=0.5)
+                            for name in reply} >= {"one", "two"}, timeout=60,
                    message="both workers answering")
 
     def counter(self, name: str, **labels: str) -> float:

@@ -42,17 +42,35 @@ def _spawned_workers(pid: int) -> set[int]:
     return found
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads processes from /proc")
-def test_a_killed_ingest_worker_process_is_replaced(config: Any, tmp_path: Path) -> None:
+def _alive(pids: set[int]) -> list[int]:
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()
+            and not Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"]
+
+
+def _start_ingester(config: Any, tmp_path: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "REDIS_URL": config.redis_url, "DATABASE_URL": config.sqlalchemy_url,
            "WIREDESK_DATA_DIR": str(tmp_path / "data"), "WIREDESK_WORKER_CONCURRENCY": "2",
            "WIREDESK_INGEST_THREADS": "2", "WIREDESK_LOG_LEVEL": "WARNING",
            "WIREDESK_INGESTER_METRICS_PORT": str(free_port())}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    service = subprocess.Popen([sys.executable, "-m", "wiredesk", "serve", "ingester"], env=env,
-                               start_new_session=True, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    return subprocess.Popen([sys.executable, "-m", "wiredesk", "serve", "ingester"], env=env,
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def _kill_group(service: subprocess.Popen[bytes]) -> None:
+    """Whatever a failed test left behind: a stray worker would answer later tests' pings."""
+    try:
+        os.killpg(service.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    service.wait(timeout=60)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads processes from /proc")
+def test_a_killed_ingest_worker_process_is_replaced(config: Any, tmp_path: Path) -> None:
+    service = _start_ingester(config, tmp_path)
     workers: set[int] = set()
     try:
         wait_until(lambda: len(_spawned_workers(service.pid)) == 1, timeout=60,
@@ -63,13 +81,28 @@ def test_a_killed_ingest_worker_process_is_replaced(config: Any, tmp_path: Path)
                    message="a new worker process in place of the killed one")
         assert service.poll() is None
         workers = _spawned_workers(service.pid)
-    finally:
         # Often before the parent's Celery worker has installed its handlers: still a clean
         # exit, and no worker process left behind.
         service.send_signal(signal.SIGTERM)
-        try:
-            assert service.wait(timeout=60) == 0
-            assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
-        finally:
-            if service.poll() is None:
-                os.killpg(service.pid, signal.SIGKILL)
+        assert service.wait(timeout=60) == 0
+        assert not _alive(workers)
+    finally:
+        _kill_group(service)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads processes from /proc")
+def test_worker_processes_stop_when_the_service_is_killed_outright(
+    config: Any, tmp_path: Path
+) -> None:
+    service = _start_ingester(config, tmp_path)
+    try:
+        wait_until(lambda: len(_spawned_workers(service.pid)) == 1, timeout=60,
+                   message="the second worker process")
+        workers = _spawned_workers(service.pid)
+        service.kill()  # SIGKILL, as the OOM killer would: no handler runs in the parent
+        service.wait(timeout=60)
+        wait_until(lambda: not _alive(workers), timeout=60,
+                   message="the orphaned worker process to stop")
+    finally:
+        _kill_group(service)
