@@ -265,15 +265,18 @@ def number_anchors(text: str) -> frozenset[str]:
     return number_values(text)
 
 
+def _unit_log_tf(terms: Iterable[str]) -> dict[str, float]:
+    counts: dict[str, int] = {}
+    for term in terms:
+        counts[term] = counts.get(term, 0) + 1
+    vec = {term: 1.0 + math.log(n) for term, n in counts.items()}
+    norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+    return {term: v / norm for term, v in vec.items()}
+
+
 def term_vector(words: Sequence[str]) -> dict[str, float]:
     """Unit-length log-tf vector of the content words (same-language evidence only)."""
-    counts: dict[str, int] = {}
-    for w in words:
-        if len(w) >= MIN_TERM_CHARS and not w.isdigit():
-            counts[w] = counts.get(w, 0) + 1
-    vec = {w: 1.0 + math.log(n) for w, n in counts.items()}
-    norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-    return {w: v / norm for w, v in vec.items()}
+    return _unit_log_tf(w for w in words if len(w) >= MIN_TERM_CHARS and not w.isdigit())
 
 
 @cache
@@ -301,12 +304,7 @@ def stems(words: Iterable[str], language: str | None) -> list[str]:
 
 def stem_vector(words: Sequence[str], language: str | None) -> dict[str, float]:
     """Unit-length log-tf vector of the stems of the content words (same language only)."""
-    counts: dict[str, int] = {}
-    for s in stems(words, language):
-        counts[s] = counts.get(s, 0) + 1
-    vec = {s: 1.0 + math.log(n) for s, n in counts.items()}
-    norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-    return {s: v / norm for s, v in vec.items()}
+    return _unit_log_tf(stems(words, language))
 
 
 def candidate_keys(entity_ids: Iterable[str], keywords: Iterable[str],
