@@ -278,8 +278,8 @@ def main(argv: list[str] | None = None) -> None:
         model = load_categorizer(args.model)
     else:
         started = time.monotonic()
-        model = training.as_categorizer(training.train(
-            training.corpus_examples(), sources=training.corpus_sources()))
+        examples, sources = training.corpus_examples_and_sources()
+        model = training.as_categorizer(training.train(examples, sources=sources))
         print(f"trained on the train splits in {time.monotonic() - started:.0f} s; "
               f"blend weights per language {model.model_weights}")
     results = evaluate(model, args.datasets, args.holdout or None, not args.brief)

@@ -46,11 +46,12 @@ def corpus_examples(
     return [row for row, _ in _corpus_rows(datasets, holdout_language)]
 
 
-def corpus_sources(
+def corpus_examples_and_sources(
     datasets: Iterable[str] = corpus.DATASETS, holdout_language: str | None = None
-) -> list[str]:
-    """The data set of each row of ``corpus_examples`` (same arguments, same order)."""
-    return [source for _, source in _corpus_rows(datasets, holdout_language)]
+) -> tuple[list[LabeledText], list[str]]:
+    """``corpus_examples``, and the data set of each of its rows (one read of the corpora)."""
+    rows = _corpus_rows(datasets, holdout_language)
+    return [row for row, _ in rows], [source for _, source in rows]
 
 
 def _corpus_rows(
@@ -225,8 +226,8 @@ def choose_model_weights(
     """Per language: model share in the blend (also per resembled source), the per-source SVMs'
     share in the margins, and the calibration.
 
-    Chosen by the mean over sources of macro-F1 on a validation split carved out of the
-    *training* rows (seeded, stratified by source), so no test text is ever seen. Where the
+    Chosen by the mean over sources of macro-F1 on out-of-fold scores of the *training* rows
+    (``validations``: seeded folds, stratified by source), so no test text is ever seen. Where the
     model tells sources apart (headlines vs sentences), each source the classifier sees gets
     its own share, chosen on the validation rows it assigns to that source.
     """
@@ -388,8 +389,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = args.out or default_model_path()
-    examples = [] if args.no_corpus else corpus_examples(holdout_language=args.holdout_language)
-    sources = [] if args.no_corpus else corpus_sources(holdout_language=args.holdout_language)
+    examples, sources = ([], []) if args.no_corpus else corpus_examples_and_sources(
+        holdout_language=args.holdout_language)
     extra = [row for path in args.extra for row in read_extra(path)]
     corrections = [] if args.no_corrections else stored_corrections()
     artifact = train(examples, extra + corrections, sources=sources)
