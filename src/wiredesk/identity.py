@@ -31,10 +31,9 @@ def canonical_url(url: str | None) -> str | None:
         return None
     url = url.strip()
     parts = urlsplit(url)  # scheme comes back lower-cased, hostname too
-    scheme, hostname = parts.scheme, parts.hostname
-    if scheme not in {"http", "https"} or not hostname:
+    scheme, host = parts.scheme, parts.hostname
+    if scheme not in {"http", "https"} or not host:
         return url
-    host = hostname
     port = parts.port
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"
