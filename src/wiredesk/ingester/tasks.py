@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import bindparam, or_, select, update
 
 from wiredesk import keys, metrics
 from wiredesk.broker import Services, wiredesk_task
 from wiredesk.ingester import fulltext, schedule, websub
-from wiredesk.ingester.fetch import FetchError, fetch, make_client
+from wiredesk.ingester.fetch import FeedClient, FetchError, fetch, make_client
 from wiredesk.ingester.hostlimit import feed_slot, host_slot
 from wiredesk.ingester.parse import ParsedFeed, ParseError, parse_feed
 from wiredesk.store import articles as article_store
@@ -71,11 +70,11 @@ _VIEW_COLUMNS = (Feed.url, Feed.etag, Feed.last_modified, Feed.language, Feed.da
 _READ_VIEW = select(*_VIEW_COLUMNS).where(Feed.id == bindparam("feed_id"))
 
 
-_client: httpx.Client | None = None
+_client: FeedClient | None = None
 _client_lock = threading.Lock()
 
 
-def _http_client(services: Services) -> httpx.Client:
+def _http_client(services: Services) -> FeedClient:
     global _client  # one keep-alive pool per worker process, shared by its threads
     if _client is None:
         with _client_lock:
