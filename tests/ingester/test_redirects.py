@@ -46,3 +46,38 @@ def test_permanent_redirect_is_followed_and_recorded(config: Any, database: Any,
     # The next poll goes straight to the new address.
     ingest_feed(app.wiredesk, moved, enqueue=list)
     assert feed_server.statuses("/old.xml") == [301]
+
+
+def test_a_feed_removed_while_it_is_fetched_is_reported_missing(
+        config: Any, database: Any, redis_client: Any, feed_server: Any) -> None:
+    """Both stores of a fetch's outcome (the 304 UPDATE, the new entries' transaction) find
+    the row gone, store nothing and say so."""
+    from sqlalchemy import func, select
+
+    from tests.helpers import respond
+    from wiredesk.store.feeds import remove_feed
+    from wiredesk.store.models import Article
+
+    app = create_celery(config.replace(host_max_per_second=0))
+    app.wiredesk.__dict__["db"] = database
+
+    def removed_then(status: int, body: bytes) -> Any:
+        def handler(h: Any) -> None:
+            with database.session() as session:
+                remove_feed(session, feed_server.url(h.path))
+            respond(h, status, body, Content_Type="application/rss+xml")
+        return handler
+
+    feed_server.routes["/gone-new.xml"] = removed_then(200, GOOD)
+    feed_server.routes["/gone-304.xml"] = removed_then(304, b"")
+    with database.session() as session:
+        new = put_feed(session, {"url": feed_server.url("/gone-new.xml")}).id
+        unchanged = put_feed(session, {"url": feed_server.url("/gone-304.xml")})
+        unchanged.etag = '"v1"'
+        unchanged = unchanged.id
+
+    assert ingest_feed(app.wiredesk, new, enqueue=list).outcome == "missing"
+    assert ingest_feed(app.wiredesk, unchanged, enqueue=list).outcome == "missing"
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Article)) == 0
+        assert session.get(Feed, new) is None and session.get(Feed, unchanged) is None
