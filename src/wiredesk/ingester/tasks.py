@@ -181,8 +181,7 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
         subscribe = False
         if parsed is None and not moved:
             # The common 304: one autocommit UPDATE of the schedule state, nothing re-read.
-            if not services.db.rowcount(_update_statement(frozenset(values)),
-                                        {**values, "feed_id_": feed_id}):
+            if not services.db.rowcount(*_feed_update(feed_id, values)):
                 return IngestReport(feed_id, "missing")
         elif not moved and not hub:
             # New entries, no redirect, no hub: the feed row is written, never loaded.
@@ -191,7 +190,7 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
                     values["title"] = parsed.title
                 # Core on the session's connection (same transaction): the ORM's bulk UPDATE
                 # layer, which would sync loaded Feed objects (there are none), cost more.
-                if not _update_feed(session.connection(), feed_id, values):
+                if not session.connection().execute(*_feed_update(feed_id, values)).rowcount:
                     return IngestReport(feed_id, "missing")
                 if parsed is not None:
                     _store(session, parsed, report)
@@ -271,10 +270,9 @@ def _update_statement(columns: frozenset[str]) -> Any:
         {name: bindparam(name) for name in columns})
 
 
-def _update_feed(executor: Any, feed_id: int, values: dict[str, Any]) -> bool:
-    """One UPDATE of the feed's row; False when the feed is gone."""
-    result = executor.execute(_update_statement(frozenset(values)), {**values, "feed_id_": feed_id})
-    return bool(result.rowcount)
+def _feed_update(feed_id: int, values: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """One UPDATE of the feed's row, and its parameters (it touches no row if the feed is gone)."""
+    return _update_statement(frozenset(values)), {**values, "feed_id_": feed_id}
 
 
 def _record_success(feed: Feed, values: dict[str, Any]) -> None:
