@@ -96,6 +96,14 @@ class Services:
 
         return DedupeIndex.from_config(self.redis, self.config)
 
+    @cached_property
+    def story_decisions(self) -> Any:
+        from wiredesk import keys
+        from wiredesk.pipeline.story_decisions import StoryDecisions
+
+        return StoryDecisions(self.redis,
+                              keys.article_process_lock_ttl(self.config.task_time_limit))
+
 
 def create_celery(config: Config | None = None) -> Celery:
     """A Celery app for ``config``: broker on Redis, queues by name, policy from config."""

@@ -97,3 +97,15 @@ def websub_push(push_id: str) -> str:
 
 # Long enough for a backed-up ingest queue; a lost push is caught up by polling anyway.
 WEBSUB_PUSH_TTL_SECONDS = 6 * 3600
+
+
+# --- Tier-3 decisions in flight: wiredesk.pipeline.story_decisions ----------------------------
+# Articles between "tier 3 looks for candidates" and "committed": a handful at a time (one per
+# busy worker). Each entry expires on its own (pruned by the next registration); the keys
+# themselves expire once nothing has registered for as long as an entry may live.
+STORY_DECISIONS_SEQUENCE = PREFIX + "stories:inflight:seq"
+STORY_DECISIONS_ORDER = PREFIX + "stories:inflight:order"  # zset: article id -> sequence
+STORY_DECISIONS_EXPIRY = PREFIX + "stories:inflight:expiry"  # zset: article id -> expires at
+STORY_DECISIONS_ARTICLES = PREFIX + "stories:inflight:articles"  # hash: article id -> payload
+STORY_DECISIONS_STORIES = PREFIX + "stories:inflight:stories"  # hash: article id -> story id
+STORY_DECISION_WAIT_SECONDS = STORY_LOCK_TTL_SECONDS  # for an earlier article's decision

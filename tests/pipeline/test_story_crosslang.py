@@ -69,3 +69,31 @@ def test_arabic_and_english_reports_end_as_one_story(worker: Any, database: Any,
     assert len(stories) == 1
     assert sorted(a["value"] for a in stories[0]["altIds"]) == ["wire-ar-0310-riyadh",
                                                                 "wire-en-0310-riyadh"]
+
+
+def test_reports_processed_at_the_same_moment_still_end_as_one_story_each(
+        worker: Any, database: Any, feed_server: Any) -> None:
+    """Eight feeds fetched at once, one report each of two events, on four worker threads:
+    tier 3 must not let two reports of one event, processed side by side, found two stories."""
+    from wiredesk.ingester.tasks import fetch_feed
+
+    events = {e["id"]: e["reports"] for e in
+              yaml.safe_load(GOLDEN.read_text(encoding="utf-8"))["events"]}
+    put_rules_in_force(database, PUBLISH_EVERYTHING)
+    feeds = {}
+    for event in ("who-cholera-sudan", "macron-xi-beijing"):
+        for lang, report in events[event].items():
+            guid = f"{event}-{lang}"
+            url = feed_server.serve(f"/{guid}.xml", rss(lang, guid, report))
+            with database.session() as session:
+                feeds[guid] = add_feed(session, url, name=guid, language=lang, trust="auto").id
+    for feed_id in feeds.values():
+        fetch_feed.delay(feed_id)
+    wait_until(lambda: processed(database, len(feeds)), message="every report processed")
+
+    with database.session() as session:
+        story_of = {row.guid: row.story_id for row in session.scalars(select(models.Article))}
+    for event in ("who-cholera-sudan", "macron-xi-beijing"):
+        stories = {story_of[f"{event}-{lang}"] for lang in events[event]}
+        assert len(stories) == 1, f"{event}: {len(stories)} stories"
+    assert story_of["who-cholera-sudan-en"] != story_of["macron-xi-beijing-en"]

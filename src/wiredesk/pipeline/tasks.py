@@ -25,6 +25,7 @@ from wiredesk.pipeline.stages.exact import resolve_exact
 from wiredesk.pipeline.stages.language import detect_language
 from wiredesk.pipeline.stages.route import FeedInfo, RoutingDecision, route
 from wiredesk.pipeline.stages.tag import tag
+from wiredesk.pipeline.story_decisions import Claim
 from wiredesk.schemas import Article
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
@@ -48,17 +49,23 @@ def enrich(article: Article, config: Config) -> Article:
     return article
 
 
-def resolve_story(services: Services, session: Any, article: Article) -> Article:
-    """Dedupe: exact (database), near-duplicate (Redis index), same story (anchors)."""
+def resolve_story(services: Services, session: Any, article: Article, claim: Claim) -> Article:
+    """Dedupe: exact (database), near-duplicate (Redis index), same story (anchors).
+
+    ``claim`` orders this article's tier-3 decision after those of same-story candidates
+    still in flight (``story_decisions``); keep it until the article is committed.
+    """
     with metrics.stage_timer("dedupe"):
         revision_of_known_article = article.story_id is not None
         article = resolve_exact(article, article_store.exact_candidates(session, article))
         if article.duplicate_tier is None and not revision_of_known_article:
             since = utcnow() - timedelta(seconds=services.config.dedupe_window_seconds)
-            same_story = dedupe.match_story(
-                article, article_store.story_candidates(session, article, since,
-                                                        keys=dedupe.candidate_keys))
+            in_flight = claim.decided_before(article)  # first: then the database is current
+            committed = article_store.story_candidates(session, article, since,
+                                                       keys=dedupe.candidate_keys)
+            same_story = dedupe.match_story(article, [*in_flight, *committed])
             match = services.dedupe_index.find_story(article, fallback=same_story)
+            claim.decide(match.story_id)
             article = dedupe.apply_match(article, match)
     metrics.STAGE_ITEMS.labels("dedupe", article.duplicate_tier or "unique").inc()
     return article
@@ -107,8 +114,8 @@ def _process_locked(services: Services, article_id: str) -> str:
         story_lock = services.redis.lock(keys.story_lock(article.content_hash),
                                          timeout=keys.STORY_LOCK_TTL_SECONDS,
                                          blocking_timeout=keys.STORY_LOCK_TTL_SECONDS)
-        with story_lock:
-            article = resolve_story(services, session, article)
+        with story_lock, services.story_decisions.claim() as claim:
+            article = resolve_story(services, session, article, claim)
             article = classify(services, article)
             feed = session.get(models.Feed, article.feed_id)
             assert feed is not None

@@ -1,0 +1,111 @@
+"""Tier-3 decisions in flight (real Redis): same-story articles decide one after the other."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from tests.helpers import wait_until
+from wiredesk import keys
+from wiredesk.evaluation import dedupe as evaluation
+from wiredesk.pipeline.story_decisions import StoryDecisions
+from wiredesk.schemas import Article
+
+
+@pytest.fixture(scope="module")
+def reports() -> dict[str, Article]:
+    """Enriched project-written reports: ``rubio-riyadh-en``, ``rubio-riyadh-ar``, ..."""
+    found = {}
+    for pair in evaluation.crosslang_pairs():
+        found[pair.a.id], found[pair.b.id] = pair.a, pair.b
+    return found
+
+
+@pytest.fixture
+def registry(redis_client: Any) -> StoryDecisions:
+    return StoryDecisions(redis_client, entry_ttl=60)
+
+
+class Rival(threading.Thread):
+    """Registers an article in its own thread (another worker) and keeps what it was told."""
+
+    def __init__(self, registry: StoryDecisions, article: Article):
+        super().__init__(daemon=True)
+        self.registry, self.article = registry, article
+        self.told: list[Article] | None = None
+        self.go_away = threading.Event()
+
+    def run(self) -> None:
+        with self.registry.claim() as claim:
+            self.told = claim.decided_before(self.article)
+            self.go_away.wait(30)
+
+
+def test_a_later_same_story_article_waits_for_the_earlier_decision(
+        registry: StoryDecisions, reports: dict[str, Article]) -> None:
+    english, arabic = reports["rubio-riyadh-en"], reports["rubio-riyadh-ar"]
+    with registry.claim() as first:
+        assert first.decided_before(english) == []
+        later = Rival(registry, arabic)
+        later.start()
+        wait_until(lambda: registry.in_flight() == 2, message="the Arabic report registered")
+        # Registered, and it shares a candidate key with the undecided English report: it
+        # cannot have been told anything yet.
+        assert later.is_alive() and later.told is None
+        first.decide("s-riyadh")
+        wait_until(lambda: later.told is not None, message="the Arabic report told")
+    assert [(a.id, a.story_id) for a in later.told or []] == [("rubio-riyadh-en", "s-riyadh")]
+    later.go_away.set()
+    later.join(10)
+    assert registry.in_flight() == 0  # both withdrawn
+
+
+def test_an_unrelated_article_does_not_wait(registry: StoryDecisions,
+                                            reports: dict[str, Article]) -> None:
+    riyadh, opec = reports["rubio-riyadh-en"], reports["opec-cut-ru"]  # no key shared
+    with registry.claim() as first:
+        first.decided_before(riyadh)
+        other = Rival(registry, opec)
+        other.start()
+        wait_until(lambda: other.told is not None, message="told without waiting")
+        assert other.told == []
+        other.go_away.set()
+        other.join(10)
+
+
+def test_a_withdrawn_article_is_left_to_the_database(registry: StoryDecisions,
+                                                     reports: dict[str, Article]) -> None:
+    with registry.claim() as first:
+        first.decided_before(reports["rubio-riyadh-en"])
+        later = Rival(registry, reports["rubio-riyadh-fr"])
+        later.start()
+        wait_until(lambda: registry.in_flight() == 2, message="the French report registered")
+    # The first left (committed, or failed) without deciding: nothing to wait for.
+    wait_until(lambda: later.told is not None, message="the French report told")
+    assert later.told == []
+    later.go_away.set()
+    later.join(10)
+
+
+def test_a_dead_workers_entry_expires_and_stops_nobody(redis_client: Any,
+                                                       reports: dict[str, Article]) -> None:
+    short_lived = StoryDecisions(redis_client, entry_ttl=0)
+    dead = short_lived.claim().__enter__()  # never left: its worker was killed
+    dead.decided_before(reports["who-cholera-sudan-en"])
+    with StoryDecisions(redis_client, entry_ttl=60).claim() as claim:
+        assert claim.decided_before(reports["who-cholera-sudan-es"]) == []
+        assert redis_client.zrange(keys.STORY_DECISIONS_ORDER, 0, -1) == [
+            b"who-cholera-sudan-es"]  # the expired entry was pruned
+        assert all(redis_client.ttl(key) > 0 for key in (  # the keys themselves expire too
+            keys.STORY_DECISIONS_SEQUENCE, keys.STORY_DECISIONS_ORDER,
+            keys.STORY_DECISIONS_EXPIRY, keys.STORY_DECISIONS_ARTICLES))
+
+
+def test_waiting_is_bounded(redis_client: Any, reports: dict[str, Article]) -> None:
+    impatient = StoryDecisions(redis_client, entry_ttl=60, wait_seconds=0)
+    with impatient.claim() as stuck:
+        stuck.decided_before(reports["putin-erdogan-call-ru"])  # never decides
+        with impatient.claim() as claim:
+            assert claim.decided_before(reports["putin-erdogan-call-en"]) == []
