@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from wiredesk import taxonomy
+from wiredesk.text.languages import primary_subtag
 from wiredesk.text.normalize import normalize
 
 # Bumped whenever lexicon construction or scoring changes; recorded in trained artifacts.
@@ -157,7 +158,7 @@ class Lexicon:
 
     def evidence(self, text: str, language: str | None = None) -> Evidence:
         """Find the lexicon terms in ``text`` (already normalized) for ``language``."""
-        primary = (language or "").split("-")[0].lower()
+        primary = primary_subtag(language) or ""
         languages = [primary] if primary in self.languages else self.languages
         counts: dict[int, tuple[_Term, int]] = {}
         tokens = text.split()

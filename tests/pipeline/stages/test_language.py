@@ -6,7 +6,8 @@ import pytest
 
 from wiredesk.config import Config
 from wiredesk.evaluation.corpus import read_tsv
-from wiredesk.pipeline.stages.language import identify, primary_subtag
+from wiredesk.pipeline.stages.language import identify
+from wiredesk.text.languages import primary_subtag
 
 LANGS = Config().news_languages
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from wiredesk import config, taxonomy
 from wiredesk.schemas import Article, Category
+from wiredesk.text.languages import primary_subtag
 from wiredesk.text.normalize import normalize
 from wiredesk.topics.lexicon import LEXICON_VERSION, Evidence, Lexicon, default_lexicon
 from wiredesk.topics.model import TopicModel
@@ -77,7 +78,7 @@ class Categorizer:
 
     def speaks(self, language: str | None) -> bool:
         """Whether the model has a classifier for ``language`` (else the lexicon answers alone)."""
-        return self.model is not None and self.model.speaks(_primary(language))
+        return self.model is not None and self.model.speaks(primary_subtag(language) or "")
 
     def lexicon_scores(self, normalized: str, language: str | None) -> dict[str, float]:
         """Top-level scores in [0, 1] from the lexicon alone."""
@@ -88,13 +89,13 @@ class Categorizer:
         """Top-level scores in [0, 1] from the language's model (empty without one)."""
         if self.model is None:
             return {}
-        return self.model.scores(text[:MAX_TEXT_CHARS], _primary(language))
+        return self.model.scores(text[:MAX_TEXT_CHARS], primary_subtag(language) or "")
 
     def analyse(self, text: str, language: str | None) -> tuple[dict[str, float], Evidence]:
         """Blended top-level scores for a raw text, and the lexicon evidence behind them."""
         text = text[:MAX_TEXT_CHARS]
         evidence = self.lexicon.evidence(normalize(text), language)
-        primary = _primary(language)
+        primary = primary_subtag(language) or ""
         if self.model is None or not self.model.speaks(primary):
             return _lexicon_probabilities(evidence.topics), evidence
         learned, source = self.model.scores_and_source(text, primary)
@@ -109,10 +110,6 @@ class Categorizer:
     def scores(self, text: str, language: str | None) -> dict[str, float]:
         """Top-level topic scores in [0, 1] for a raw text in ``language``."""
         return self.analyse(text, language)[0]
-
-
-def _primary(language: str | None) -> str:
-    return (language or "").split("-")[0].lower()
 
 
 def blend(learned: dict[str, float], lexical: dict[str, float], w: float) -> dict[str, float]:

@@ -22,6 +22,7 @@ import numpy as np
 
 from wiredesk.pipeline.stages.dateline import shingle_text
 from wiredesk.schemas import Article
+from wiredesk.text.languages import primary_subtag
 from wiredesk.text.normalize import fold_arabic, normalize, tokens
 
 # Bumped whenever shingling, hashing or banding changes: stored fingerprints are then stale and
@@ -315,7 +316,7 @@ def candidate_keys(entity_ids: Iterable[str], keywords: Iterable[str],
     The database query (``store.articles.story_candidates``) and ``story_score`` use this one
     function, so the evaluation measures the recall the pipeline's candidate search allows.
     """
-    return frozenset(entity_ids) | _keyword_keys(tuple(keywords), primary_language(language))
+    return frozenset(entity_ids) | _keyword_keys(tuple(keywords), primary_subtag(language))
 
 
 @lru_cache(maxsize=16384)
@@ -325,17 +326,12 @@ def _keyword_keys(keywords: tuple[str, ...], language: str | None) -> frozenset[
     return frozenset(f"k:{s}" for s in stems(words, language))
 
 
-def primary_language(tag: str | None) -> str | None:
-    """The primary subtag of a BCP 47 tag, lower case ("pt-BR" -> "pt")."""
-    return (tag or "").split("-")[0].lower() or None
-
-
 def anchors(article: Article) -> Anchors:
     """The anchors of an article (entities come from the tag stage, dateline from its stage)."""
     d = article.dateline
     when = article.published_at or article.fetched_at
     body = matching_body(article)
-    language = primary_language(article.language)
+    language = primary_subtag(article.language)
     words = tokens(f"{article.title}\n{body}")
     entity_ids = [e.id for e in article.entities]
     return Anchors(

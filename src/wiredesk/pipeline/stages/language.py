@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from wiredesk.schemas import Article
+from wiredesk.text.languages import primary_subtag
 
 # Enough text to decide (articles score the same as with 600 or all characters); more only
 # costs time.
@@ -41,14 +42,6 @@ def _identifier(languages: tuple[str, ...]) -> Any:
     known = set(identifier.nb_classes)
     identifier.set_languages([lang for lang in languages if lang in known])
     return identifier
-
-
-def primary_subtag(tag: str | None) -> str | None:
-    """`en-GB` -> `en`, `zh_Hans_CN` -> `zh`; None or empty stays None."""
-    if not tag:
-        return None
-    primary = tag.replace("_", "-").split("-", 1)[0].strip().lower()
-    return primary or None
 
 
 def _letters(text: str) -> int:

@@ -19,6 +19,7 @@ from marshmallow import RAISE, Schema, ValidationError, post_load, pre_load, val
 from marshmallow import fields as mfields
 
 from wiredesk.schemas import DUPLICATE_TIERS, Article
+from wiredesk.text.languages import primary_subtag
 from wiredesk.text.normalize import normalize
 
 ACTIONS = ("publish", "review", "reject")
@@ -122,10 +123,6 @@ def apply_decision(article: Article, decision: RoutingDecision) -> Article:
 
 # --- the tests, one per condition field: False = fails, None = not set, str = why it holds ---
 
-def _primary(language: str | None) -> str:
-    return (language or "none").split("-")[0].lower()
-
-
 def _check_feed(c: Condition, article: Article, feed: FeedInfo) -> str | bool | None:
     if not c.feed:
         return None
@@ -144,7 +141,7 @@ def _check_trust(c: Condition, article: Article, feed: FeedInfo) -> str | bool |
 def _check_language(c: Condition, article: Article, feed: FeedInfo) -> str | bool | None:
     if not c.language:
         return None
-    language = _primary(article.language)
+    language = primary_subtag(article.language) or "none"
     return f"language {language}" if language in c.language else False
 
 
@@ -266,7 +263,7 @@ class ConditionSchema(Schema):
             if key in out:
                 out[key] = [str(v) for v in _as_list(out[key]) or []]
         if "language" in out:
-            out["language"] = [_primary(v) for v in out["language"]]
+            out["language"] = [primary_subtag(v) or "none" for v in out["language"]]
         return out
 
     @post_load
