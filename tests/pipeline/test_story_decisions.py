@@ -55,6 +55,7 @@ def test_a_later_same_story_article_waits_for_the_earlier_decision(
         # cannot have been told anything yet.
         assert later.is_alive() and later.told is None
         first.decide("s-riyadh")
+        assert registry.client.ttl(keys.STORY_DECISIONS_STORIES) > 0
         wait_until(lambda: later.told is not None, message="the Arabic report told")
     assert [(a.id, a.story_id) for a in later.told or []] == [("rubio-riyadh-en", "s-riyadh")]
     later.go_away.set()

@@ -77,8 +77,9 @@ class Claim:
                                          article.language)
         if not own_keys:
             return []  # no article can be its candidate, nor it theirs
+        # Everything tier 3 reads (text, entities, keywords, dateline, dates); not the HTML.
         payload = json.dumps({"keys": sorted(own_keys),
-                              "article": article_schema.dump(article)})
+                              "article": article_schema.dump(article.replace(body_html=""))})
         now = time.time()
         raw = registry.register(
             keys=_KEYS, args=[repr(now), article.id, repr(now + registry.entry_ttl), payload,
@@ -101,7 +102,10 @@ class Claim:
     def decide(self, story_id: str) -> None:
         """Publish this article's story to the articles registered after it."""
         if self.article_id is not None:
-            self._registry.client.hset(keys.STORY_DECISIONS_STORIES, self.article_id, story_id)
+            pipe = self._registry.client.pipeline(transaction=False)
+            pipe.hset(keys.STORY_DECISIONS_STORIES, self.article_id, story_id)
+            pipe.expire(keys.STORY_DECISIONS_STORIES, int(self._registry.entry_ttl) + 1)
+            pipe.execute()
 
     def withdraw(self) -> None:
         if self.article_id is not None:
