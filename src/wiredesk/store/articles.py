@@ -6,11 +6,13 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import String, any_, bindparam, delete, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from wiredesk import schemas
 from wiredesk.store import models
+from wiredesk.store.db import fetch_unprepared
 from wiredesk.store.models import utcnow
 
 _CONTENT_FIELDS = ("title", "summary", "body_html", "body_text", "authors", "url", "guid",
@@ -111,6 +113,22 @@ _TOMBSTONED = select(models.ArticleTombstone.article_id).where(
 _HELD = (select(models.Article.id, models.Article.content_hash)
          .where(models.Article.id.in_(bindparam("ids", expanding=True)))
          .order_by(models.Article.id).with_for_update())
+# The same on PostgreSQL, with the ids as one array (see ``_held_hashes``).
+_HELD_ANY = (select(models.Article.id, models.Article.content_hash)
+             .where(models.Article.id == any_(bindparam("ids", type_=ARRAY(String))))
+             .order_by(models.Article.id).with_for_update())
+
+
+def _held_hashes(session: Session, ids: list[str]) -> dict[str, str]:
+    """Lock the rows of ``ids`` that exist (in id order) and read their content hashes."""
+    connection = session.connection()
+    if connection.dialect.driver == "psycopg":
+        # Never a prepared statement: PostgreSQL keeps the generic plan it chose for one, and
+        # a plan chosen while ``articles`` was nearly empty (a new database) is a sequential
+        # scan, run on every fetch from then on as the table grows. Planned for its ids each
+        # time, the SELECT probes the primary key.
+        return dict(fetch_unprepared(connection, _HELD_ANY, {"ids": ids}))
+    return dict(session.execute(_HELD, {"ids": ids}).tuples().all())
 
 
 def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
@@ -123,8 +141,7 @@ def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
     """
     ids = sorted({a.id for a in articles})
     dead = set(session.scalars(_TOMBSTONED, {"ids": ids})) if ids else set()
-    hashes: dict[str, str] = {row_id: content_hash for row_id, content_hash in
-                              session.execute(_HELD, {"ids": ids})} if ids else {}
+    hashes = _held_hashes(session, ids) if ids else {}
     changed = sorted({a.id for a in articles
                       if a.id in hashes and hashes[a.id] != a.content_hash})
     # Already locked by the SELECT above; these rows are the ones a revision will be written for.

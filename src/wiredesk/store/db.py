@@ -75,6 +75,29 @@ class _Compiled:
     results: tuple[Callable[[Any], Any] | None, ...] | None
 
 
+def fetch_unprepared(connection: Connection, statement: Executable,
+                     params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of one statement run in ``connection``'s transaction, never as a prepared
+    statement (psycopg prepares a statement run often; PostgreSQL then may keep one generic
+    plan for it). For a statement whose best plan depends on a table's size. PostgreSQL and
+    psycopg only; no result type conversion (use it for text and number columns)."""
+    dialect = connection.dialect
+    sql = _unprepared_sql.get(statement)
+    if sql is None:
+        sql = _unprepared_sql[statement] = str(
+            statement.compile(dialect=dialect))  # type: ignore[attr-defined]  # a ClauseElement
+    driver = connection.connection.driver_connection
+    try:
+        with driver.cursor() as cursor:  # type: ignore[union-attr]  # psycopg's connection
+            cursor.execute(sql, params, prepare=False)
+            return cursor.fetchall()
+    except dialect.loaded_dbapi.Error as error:  # raised as Core raises driver errors
+        raise exc.DBAPIError.instance(sql, params, error, dialect.loaded_dbapi.Error) from error
+
+
+_unprepared_sql: dict[Executable, str] = {}
+
+
 def _fetchone(cursor: Any) -> Any:
     return cursor.fetchone()
 
