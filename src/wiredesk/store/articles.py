@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from wiredesk import schemas
 from wiredesk.store import models
-from wiredesk.store.db import fetch_unprepared
+from wiredesk.store.db import copy_rows, fetch_unprepared
 from wiredesk.store.models import utcnow
 
 _CONTENT_FIELDS = ("title", "summary", "body_html", "body_text", "authors", "url", "guid",
@@ -163,8 +163,10 @@ def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
             rows[article.id] = row
         if row is None:
             values = {name: getattr(article, name) for name in _CONTENT_FIELDS}
+            # Every column with a Python-side default is given: COPY would take the server's.
             values.update(id=article.id, feed_id=article.feed_id, revision=1, status="received",
-                          status_changed_at=now, created_at=now)
+                          status_changed_at=now, created_at=now, entities=[], keywords=[],
+                          categories=[])
             new_rows[article.id] = values
             outcomes.append("new")
         else:
@@ -176,12 +178,18 @@ def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
 def _insert_new(session: Session, values: list[dict[str, Any]]) -> None:
     if not values:
         return
-    # Core inserts on the tables (executemany): the ORM's bulk layer cost more than the rows.
-    session.execute(insert(models.Article.__table__), values)
-    session.execute(insert(models.ArticleRevision.__table__), [{
+    revisions = [{
         "article_id": v["id"], "revision": 1, "content_hash": v["content_hash"],
         "title": v["title"], "summary": v["summary"], "body_html": v["body_html"],
-        "created_at": v["created_at"]} for v in values])
+        "created_at": v["created_at"]} for v in values]
+    connection = session.connection()
+    if connection.dialect.driver == "psycopg":
+        copy_rows(connection, models.Article.__table__, values)
+        copy_rows(connection, models.ArticleRevision.__table__, revisions)
+        return
+    # Core inserts on the tables (executemany): the ORM's bulk layer cost more than the rows.
+    session.execute(insert(models.Article.__table__), values)
+    session.execute(insert(models.ArticleRevision.__table__), revisions)
 
 
 def _flush_new(session: Session, new_rows: dict[str, dict[str, Any]],

@@ -11,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, Executable, create_engine, event, exc
+from sqlalchemy import Connection, Engine, Executable, Table, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from wiredesk.config import Config
@@ -96,6 +96,38 @@ def fetch_unprepared(connection: Connection, statement: Executable,
 
 
 _unprepared_sql: dict[Executable, str] = {}
+
+
+def copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table`` in ``connection``'s transaction
+    with PostgreSQL's COPY: for a feed's new articles, Core's executemany spent more CPU on
+    each row (here and in the server) than the row itself. Values go through the columns'
+    types as Core would bind them; a column missing from the rows takes the server's default,
+    not a Python-side one. PostgreSQL and psycopg only."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    names = tuple(rows[0])
+    plan = _copy_plans.get((table, names))
+    if plan is None:
+        quote = dialect.identifier_preparer.quote
+        sql = (f"COPY {dialect.identifier_preparer.format_table(table)} "
+               f"({', '.join(quote(name) for name in names)}) FROM STDIN")
+        binds = tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+                      for name in names)
+        plan = _copy_plans[(table, names)] = (sql, binds)
+    sql, binds = plan
+    driver = connection.connection.driver_connection
+    try:
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row([value if bind is None else bind(value)
+                                for bind, value in zip(binds, row.values(), strict=True)])
+    except dialect.loaded_dbapi.Error as error:  # raised as Core raises driver errors
+        raise exc.DBAPIError.instance(sql, rows, error, dialect.loaded_dbapi.Error) from error
+
+
+_copy_plans: dict[tuple[Table, tuple[str, ...]], tuple[str, tuple[Any, ...]]] = {}
 
 
 def _fetchone(cursor: Any) -> Any:
