@@ -151,3 +151,49 @@ def test_copy_rows_stores_what_cores_insert_stores(database: Any) -> None:
     assert copied._asdict() == {**core._asdict(), "id": "copied"}
     assert copied.title == awkward and copied.published_at == local
     assert copied.published_at.tzinfo == UTC and copied.authors == ["A\tB", "C"]
+
+
+def test_rowcount_in_a_sessions_transaction_commits_and_rolls_back_with_it(
+        database: Any) -> None:
+    from datetime import UTC, datetime
+
+    from wiredesk.store.models import Feed
+
+    with database.session() as session:
+        session.add(Feed(url="http://example.test/feed", enabled=True))
+    read, write = _feed_statements()
+    at = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
+    with pytest.raises(RuntimeError), database.session() as session:
+        assert database.rowcount(write, {"id_": 1, "next_fetch_at": at, "last_error": "x"},
+                                 connection=session.connection()) == 1
+        raise RuntimeError
+    assert database.first(read, {"id": 1})[1] is None
+    with database.session() as session:
+        assert database.rowcount(write, {"id_": 2, "next_fetch_at": at, "last_error": None},
+                                 connection=session.connection()) == 0
+        assert database.rowcount(write, {"id_": 1, "next_fetch_at": at, "last_error": None},
+                                 connection=session.connection()) == 1
+    assert database.first(read, {"id": 1})[1] == at
+
+
+def test_a_connection_lost_under_rowcount_in_a_session_is_not_reused(database: Any) -> None:
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL (the direct path is PostgreSQL's)")
+    from datetime import UTC, datetime
+
+    from sqlalchemy import exc
+
+    _, write = _feed_statements()
+    params = {"id_": 1, "next_fetch_at": datetime(2026, 1, 2, tzinfo=UTC), "last_error": None}
+    with pytest.raises(exc.OperationalError) as raised, database.session() as session:
+        victim = session.execute(text("SELECT pg_backend_pid()")).scalar()
+        other = db_module.create_engine(database.config.sqlalchemy_url)
+        with other.connect() as conn:  # waits (up to 5 s) until the backend is gone
+            assert conn.execute(text("SELECT pg_terminate_backend(:p, 5000)"),
+                                {"p": victim}).scalar()
+        other.dispose()
+        database.rowcount(write, params, connection=session.connection())
+    assert raised.value.connection_invalidated
+    with database.session() as session:
+        assert session.execute(text("SELECT pg_backend_pid()")).scalar() != victim
+        assert database.rowcount(write, params, connection=session.connection()) == 0

@@ -183,11 +183,17 @@ class Database:
         return tuple(value if convert is None or value is None else convert(value)
                      for convert, value in zip(compiled.results, row, strict=True))
 
-    def rowcount(self, statement: Executable, params: dict[str, Any]) -> int:
-        """Run one autocommit statement (an UPDATE, a DELETE); the rows it touched."""
+    def rowcount(self, statement: Executable, params: dict[str, Any],
+                 connection: Connection | None = None) -> int:
+        """Run one statement (an UPDATE, a DELETE); the rows it touched. In autocommit, or in
+        the transaction of ``connection`` (a session's) when one is given."""
         if not self._direct:
+            if connection is not None:
+                return connection.execute(statement, params).rowcount
             with self.autocommit() as conn:
                 return conn.execute(statement, params).rowcount
+        if connection is not None:
+            return int(self._run_in(connection, self._compile(statement), params, _rowcount))
         return int(self._run(self._compile(statement), params, _rowcount))
 
     # ``first`` and ``rowcount`` run a statement built once on the driver's own connection, in
@@ -224,33 +230,51 @@ class Database:
              result: Callable[[Any], Any]) -> Any:
         """Execute on a pooled driver connection (checkout events run: the idle ping), in
         autocommit; driver errors raised as Core raises them, a lost connection discarded."""
-        try:
-            bound = self._bind(compiled, params)
-        except Exception as error:  # a value its column's type refuses, as Core reports it
-            raise exc.StatementError(str(error), compiled.sql, params, error) from error
+        bound = self._bound(compiled, params)
         pooled = self.engine.raw_connection()
         conn: Any = pooled.driver_connection
         try:
             conn.autocommit = True
             try:
-                # A cursor kept with its connection (a new one per statement cost 10 us).
-                cursor = pooled.info.get("wiredesk_cursor")
-                if cursor is None or cursor.connection is not conn:
-                    cursor = pooled.info["wiredesk_cursor"] = conn.cursor()
-                cursor.execute(compiled.sql, bound)
-                return result(cursor)
+                # As Core does on a disconnect: the connection is never handed out again.
+                return self._execute(pooled, compiled, bound, result, pooled.invalidate)
             finally:
                 if not (conn.closed or conn.broken):
                     conn.autocommit = False  # back to the pool as Core left it
+        finally:
+            pooled.close()
+
+    def _run_in(self, connection: Connection, compiled: _Compiled, params: dict[str, Any],
+                result: Callable[[Any], Any]) -> Any:
+        """Execute on the driver connection under ``connection``, in its transaction."""
+        return self._execute(connection.connection, compiled, self._bound(compiled, params),
+                             result, connection.invalidate)
+
+    def _bound(self, compiled: _Compiled, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._bind(compiled, params)
+        except Exception as error:  # a value its column's type refuses, as Core reports it
+            raise exc.StatementError(str(error), compiled.sql, params, error) from error
+
+    def _execute(self, pooled: Any, compiled: _Compiled, bound: dict[str, Any],
+                 result: Callable[[Any], Any], on_lost: Callable[[], Any]) -> Any:
+        """Run on ``pooled``'s driver connection; driver errors raised as Core raises them,
+        ``on_lost`` called when the connection is gone."""
+        conn: Any = pooled.driver_connection
+        try:
+            # A cursor kept with its connection (a new one per statement cost 10 us).
+            cursor = pooled.info.get("wiredesk_cursor")
+            if cursor is None or cursor.connection is not conn:
+                cursor = pooled.info["wiredesk_cursor"] = conn.cursor()
+            cursor.execute(compiled.sql, bound)
+            return result(cursor)
         except self.engine.dialect.loaded_dbapi.Error as error:
             lost = bool(conn.closed or conn.broken)
             if lost:
-                pooled.invalidate()  # as Core does on a disconnect: never handed out again
+                on_lost()
             raise exc.DBAPIError.instance(compiled.sql, bound, error,
                                           self.engine.dialect.loaded_dbapi.Error,
                                           connection_invalidated=lost) from error
-        finally:
-            pooled.close()
 
     def upgrade(self) -> None:
         """Run Alembic migrations up to head (idempotent)."""
