@@ -77,10 +77,10 @@ class _Compiled:
 
 def fetch_unprepared(connection: Connection, statement: Executable,
                      params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """The rows of one statement run in ``connection``'s transaction, never as a prepared
-    statement (psycopg prepares a statement run often; PostgreSQL then may keep one generic
-    plan for it). For a statement whose best plan depends on a table's size. PostgreSQL and
-    psycopg only; no result type conversion (use it for text and number columns)."""
+    """The rows of one statement run on the driver in ``connection``'s transaction, never as a
+    prepared statement (psycopg prepares a statement run often, and PostgreSQL may then keep
+    one generic plan for it): for a statement whose best plan depends on a table's size.
+    PostgreSQL and psycopg only; no result type conversion (for text and number columns)."""
     dialect = connection.dialect
     sql = _unprepared_sql.get(statement)
     if sql is None:
@@ -99,7 +99,7 @@ _unprepared_sql: dict[Executable, str] = {}
 
 
 def copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (dicts with the same keys) into ``table`` in ``connection``'s transaction
+    """Insert ``rows`` (dicts, each with the first one's keys) into ``table`` in ``connection``'s transaction
     with PostgreSQL's COPY: for a feed's new articles, Core's executemany spent more CPU on
     each row (here and in the server) than the row itself. Values go through the columns'
     types as Core would bind them; a column missing from the rows takes the server's default,
@@ -121,8 +121,9 @@ def copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) 
     try:
         with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
             for row in rows:
+                values = map(row.__getitem__, names)
                 copy.write_row([value if bind is None else bind(value)
-                                for bind, value in zip(binds, row.values(), strict=True)])
+                                for bind, value in zip(binds, values, strict=True)])
     except dialect.loaded_dbapi.Error as error:  # raised as Core raises driver errors
         raise exc.DBAPIError.instance(sql, rows, error, dialect.loaded_dbapi.Error) from error
 
