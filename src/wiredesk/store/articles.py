@@ -134,7 +134,7 @@ def _held_and_dead(session: Session, ids: list[str]) -> tuple[dict[str, str], se
         return dict(session.execute(_HELD, {"ids": ids}).tuples().all()), dead
     # One round trip, on the driver's connection (Core's execution layer cost more than the
     # statement), and never a prepared statement: PostgreSQL keeps the generic plan it chose
-    # for one, and a plan chosen while ``articles`` was nearly empty (a new database) is a
+    # for one, and a plan chosen while ``articles`` was nearly empty (a new database) can be a
     # sequential scan, run on every fetch from then on as the table grows. Planned for its
     # ids each time, the SELECT probes the primary key.
     hashes: dict[str, str] = {}
@@ -149,8 +149,9 @@ def _held_and_dead(session: Session, ids: list[str]) -> tuple[dict[str, str], se
 
 def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
     """``upsert`` for a whole feed at once: one locking SELECT of ids and hashes, and new rows
-    inserted in bulk (COPY or executemany, one per table) instead of one unit-of-work object per entry and
-    revision. Only rows whose content changed are loaded whole (a second SELECT, when any).
+    inserted in bulk (one COPY or executemany per table) instead of one unit-of-work object per
+    entry and revision. Only rows whose content changed are loaded whole (a second SELECT, when
+    any).
 
     Returns the outcome of each article, in order. Rows are locked in id order, so two
     sessions touching overlapping ids cannot deadlock.
