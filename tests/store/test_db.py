@@ -114,3 +114,86 @@ def test_a_connection_lost_under_a_direct_statement_is_not_reused(database: Any)
     assert database.first(read, {"id": 1}) is None
     with database.autocommit() as conn:
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != victim
+
+
+def test_copy_rows_stores_what_cores_insert_stores(database: Any) -> None:
+    """COPY (new articles on PostgreSQL) and Core's INSERT give the same rows: UTC times,
+    JSON, NULLs, and text that COPY must escape (tabs, newlines, backslashes)."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from sqlalchemy import insert, select
+
+    from wiredesk.store.models import Article, Feed
+
+    local = datetime(2026, 1, 2, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    awkward = "tab\there\nnew line \\N back\\slash 'quote' \"dq\" \u00e9\u4e2d"
+
+    def row(article_id: str) -> dict[str, Any]:
+        return {"id": article_id, "feed_id": 1, "guid": None, "url": "http://example.test/a",
+                "title": awkward, "summary": "", "body_html": "<p>\\</p>", "body_text": awkward,
+                "authors": ["A\tB", "C"], "published_at": local, "updated_at": None,
+                "fetched_at": local, "content_hash": "c1", "language_hint": None,
+                "published_raw": "Fri, 02 Jan 2026 12:00:00 +0200", "updated_raw": None,
+                "date_flags": ["zone_assumed"], "revision": 1, "status": "received",
+                "status_changed_at": local, "created_at": local, "entities": [],
+                "keywords": [], "categories": [{"qcode": "medtop:1", "score": 0.5}]}
+
+    with database.session() as session:
+        session.add(Feed(id=1, url="http://example.test/feed", enabled=True))
+        session.flush()
+        db_module.copy_rows(session.connection(), Article.__table__, [row("copied")])
+        session.execute(insert(Article.__table__), [row("core")])
+    with database.session() as session:
+        copied, core = (session.execute(select(Article.__table__).where(Article.id == name)).one()
+                        for name in ("copied", "core"))
+    assert copied._asdict() == {**core._asdict(), "id": "copied"}
+    assert copied.title == awkward and copied.published_at == local
+    assert copied.published_at.tzinfo == UTC and copied.authors == ["A\tB", "C"]
+
+
+def test_rowcount_in_a_sessions_transaction_commits_and_rolls_back_with_it(
+        database: Any) -> None:
+    from datetime import UTC, datetime
+
+    from wiredesk.store.models import Feed
+
+    with database.session() as session:
+        session.add(Feed(url="http://example.test/feed", enabled=True))
+    read, write = _feed_statements()
+    at = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
+    with pytest.raises(RuntimeError), database.session() as session:
+        assert database.rowcount(write, {"id_": 1, "next_fetch_at": at, "last_error": "x"},
+                                 connection=session.connection()) == 1
+        raise RuntimeError
+    assert database.first(read, {"id": 1})[1] is None
+    with database.session() as session:
+        assert database.rowcount(write, {"id_": 2, "next_fetch_at": at, "last_error": None},
+                                 connection=session.connection()) == 0
+        assert database.rowcount(write, {"id_": 1, "next_fetch_at": at, "last_error": None},
+                                 connection=session.connection()) == 1
+    assert database.first(read, {"id": 1})[1] == at
+
+
+def test_a_connection_lost_under_rowcount_in_a_session_is_not_reused(database: Any) -> None:
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL (the direct path is PostgreSQL's)")
+    from datetime import UTC, datetime
+
+    from sqlalchemy import exc
+
+    _, write = _feed_statements()
+    params = {"id_": 1, "next_fetch_at": datetime(2026, 1, 2, tzinfo=UTC), "last_error": None}
+    with pytest.raises(exc.OperationalError) as raised, database.session() as session:
+        victim = session.execute(text("SELECT pg_backend_pid()")).scalar()
+        other = db_module.create_engine(database.config.sqlalchemy_url)
+        with other.connect() as conn:  # waits (up to 5 s) until the backend is gone
+            assert conn.execute(text("SELECT pg_terminate_backend(:p, 5000)"),
+                                {"p": victim}).scalar()
+        other.dispose()
+        database.rowcount(write, params, connection=session.connection())
+    assert raised.value.connection_invalidated
+    with database.session() as session:
+        assert session.execute(text("SELECT pg_backend_pid()")).scalar() != victim
+        assert database.rowcount(write, params, connection=session.connection()) == 0

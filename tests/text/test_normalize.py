@@ -19,6 +19,11 @@ GOLDEN = [
     ("Ma\u00adlay\u200bsia \u200fsaid", "malaysia said"),
     ("ﻻ إله", "لا اله"),
     ("  ", ""),
+    # Separators are dropped only between two digits (Arabic-Indic ones too).
+    ("v1.2.3, 4.x, x.5 and ١٫٢٬٣ then 7,\n8 and 9.\t1 end 1..2 3,,4",
+     "v123 4 x x 5 and 123 then 7 8 and 9 1 end 1 2 3 4"),
+    ("ـــمُحَمَّد ٱلْقُرْآن ۖ ۗ ٰ",
+     "محمد القران"),
 ]
 
 

@@ -188,9 +188,11 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
             with services.db.session() as session:
                 if parsed is not None and parsed.title:
                     values["title"] = parsed.title
-                # Core on the session's connection (same transaction): the ORM's bulk UPDATE
-                # layer, which would sync loaded Feed objects (there are none), cost more.
-                if not session.connection().execute(*_feed_update(feed_id, values)).rowcount:
+                # On the session's connection (same transaction), built once and run on the
+                # driver as the 304 path's UPDATE is: the ORM's bulk UPDATE layer, which would
+                # sync loaded Feed objects (there are none), and Core's cost more.
+                if not services.db.rowcount(*_feed_update(feed_id, values),
+                                            connection=session.connection()):
                     return IngestReport(feed_id, "missing")
                 if parsed is not None:
                     _store(session, parsed, report)

@@ -6,11 +6,13 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import String, any_, bindparam, delete, insert, null, select, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from wiredesk import schemas
 from wiredesk.store import models
+from wiredesk.store.db import copy_rows, fetch_unprepared
 from wiredesk.store.models import utcnow
 
 _CONTENT_FIELDS = ("title", "summary", "body_html", "body_text", "authors", "url", "guid",
@@ -111,20 +113,51 @@ _TOMBSTONED = select(models.ArticleTombstone.article_id).where(
 _HELD = (select(models.Article.id, models.Article.content_hash)
          .where(models.Article.id.in_(bindparam("ids", expanding=True)))
          .order_by(models.Article.id).with_for_update())
+# Both in one statement on PostgreSQL, the ids as one array (see ``_held_and_dead``): the
+# rows that exist, locked in id order, with their hashes; then the tombstones (a NULL hash).
+_IDS = bindparam("ids", type_=ARRAY(String))
+_HELD_CTE = (select(models.Article.id, models.Article.content_hash)
+             .where(models.Article.id == any_(_IDS))
+             .order_by(models.Article.id).with_for_update()).cte("held")
+_HELD_AND_DEAD = union_all(
+    select(_HELD_CTE.c.id, _HELD_CTE.c.content_hash),
+    select(models.ArticleTombstone.article_id, null())
+    .where(models.ArticleTombstone.article_id == any_(_IDS)))
+
+
+def _held_and_dead(session: Session, ids: list[str]) -> tuple[dict[str, str], set[str]]:
+    """Lock the rows of ``ids`` that exist (in id order): their content hashes; and which of
+    ``ids`` were deleted for good (tombstones)."""
+    connection = session.connection()
+    if connection.dialect.driver != "psycopg":
+        dead = set(session.scalars(_TOMBSTONED, {"ids": ids}))
+        return dict(session.execute(_HELD, {"ids": ids}).tuples().all()), dead
+    # One round trip, on the driver's connection (Core's execution layer cost more than the
+    # statement), and never a prepared statement: PostgreSQL keeps the generic plan it chose
+    # for one, and a plan chosen while ``articles`` was nearly empty (a new database) can be a
+    # sequential scan, run on every fetch from then on as the table grows. Planned for its
+    # ids each time, the SELECT probes the primary key.
+    hashes: dict[str, str] = {}
+    dead = set()
+    for article_id, content_hash in fetch_unprepared(connection, _HELD_AND_DEAD, {"ids": ids}):
+        if content_hash is None:
+            dead.add(article_id)
+        else:
+            hashes[article_id] = content_hash
+    return hashes, dead
 
 
 def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
     """``upsert`` for a whole feed at once: one locking SELECT of ids and hashes, and new rows
-    inserted in bulk (two multi-row INSERTs) instead of one unit-of-work object per entry and
-    revision. Only rows whose content changed are loaded whole (a second SELECT, when any).
+    inserted in bulk (one COPY or executemany per table) instead of one unit-of-work object per
+    entry and revision. Only rows whose content changed are loaded whole (a second SELECT, when
+    any).
 
     Returns the outcome of each article, in order. Rows are locked in id order, so two
     sessions touching overlapping ids cannot deadlock.
     """
     ids = sorted({a.id for a in articles})
-    dead = set(session.scalars(_TOMBSTONED, {"ids": ids})) if ids else set()
-    hashes: dict[str, str] = {row_id: content_hash for row_id, content_hash in
-                              session.execute(_HELD, {"ids": ids})} if ids else {}
+    hashes, dead = _held_and_dead(session, ids) if ids else ({}, set())
     changed = sorted({a.id for a in articles
                       if a.id in hashes and hashes[a.id] != a.content_hash})
     # Already locked by the SELECT above; these rows are the ones a revision will be written for.
@@ -146,8 +179,10 @@ def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
             rows[article.id] = row
         if row is None:
             values = {name: getattr(article, name) for name in _CONTENT_FIELDS}
+            # Every column with a Python-side default is given: COPY would take the server's.
             values.update(id=article.id, feed_id=article.feed_id, revision=1, status="received",
-                          status_changed_at=now, created_at=now)
+                          status_changed_at=now, created_at=now, entities=[], keywords=[],
+                          categories=[])
             new_rows[article.id] = values
             outcomes.append("new")
         else:
@@ -159,12 +194,18 @@ def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
 def _insert_new(session: Session, values: list[dict[str, Any]]) -> None:
     if not values:
         return
-    # Core inserts on the tables (executemany): the ORM's bulk layer cost more than the rows.
-    session.execute(insert(models.Article.__table__), values)
-    session.execute(insert(models.ArticleRevision.__table__), [{
+    revisions = [{
         "article_id": v["id"], "revision": 1, "content_hash": v["content_hash"],
         "title": v["title"], "summary": v["summary"], "body_html": v["body_html"],
-        "created_at": v["created_at"]} for v in values])
+        "created_at": v["created_at"]} for v in values]
+    connection = session.connection()
+    if connection.dialect.driver == "psycopg":
+        copy_rows(connection, models.Article.__table__, values)
+        copy_rows(connection, models.ArticleRevision.__table__, revisions)
+        return
+    # Core inserts on the tables (executemany): the ORM's bulk layer cost more than the rows.
+    session.execute(insert(models.Article.__table__), values)
+    session.execute(insert(models.ArticleRevision.__table__), revisions)
 
 
 def _flush_new(session: Session, new_rows: dict[str, dict[str, Any]],
