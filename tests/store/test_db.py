@@ -152,6 +152,11 @@ def test_copy_rows_stores_what_cores_insert_stores(database: Any) -> None:
     assert copied.title == awkward and copied.published_at == local
     assert copied.published_at.tzinfo == UTC and copied.authors == ["A\tB", "C"]
 
+    # A column with a Python-side default left out would silently take the server's: refused.
+    without_status = {k: v for k, v in row("short").items() if k != "status"}
+    with database.session() as session, pytest.raises(ValueError, match="status"):
+        db_module.copy_rows(session.connection(), Article.__table__, [without_status])
+
 
 def test_rowcount_in_a_sessions_transaction_commits_and_rolls_back_with_it(
         database: Any) -> None:

@@ -110,6 +110,10 @@ def copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) 
     names = tuple(rows[0])
     plan = _copy_plans.get((table, names))
     if plan is None:
+        # A Python-side default COPY would skip silently (e.g. a column added later): refuse.
+        skipped = [c.name for c in table.columns if c.default is not None and c.name not in names]
+        if skipped:
+            raise ValueError(f"copy_rows into {table.name} must be given {', '.join(skipped)}")
         quote = dialect.identifier_preparer.quote
         sql = (f"COPY {dialect.identifier_preparer.format_table(table)} "
                f"({', '.join(quote(name) for name in names)}) FROM STDIN")
