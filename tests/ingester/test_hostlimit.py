@@ -6,7 +6,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from wiredesk import keys
-from wiredesk.ingester.hostlimit import feed_slot, host_of, host_slot
+from wiredesk.ingester.hostlimit import feed_slot, host_of, host_slot, settle
 
 URL = "http://News.Example.org:8080/feed.xml"
 
@@ -61,6 +61,7 @@ def test_feed_slot_takes_the_feed_lock_and_the_host_slot_together(redis_client: 
         with feed_slot(redis_client, lock, 60, URL, 2, 0) as second:
             assert second == "locked"  # same feed: refused, host slot untouched
         assert redis_client.zcard(inflight) == 1
+    settle(redis_client)  # the release's reply read: another connection now sees it
     assert redis_client.get(lock) is None and redis_client.zcard(inflight) == 0
 
 
@@ -99,6 +100,7 @@ def test_feed_slots_on_threads_each_release_before_their_next_command(redis_clie
                 outcomes.append(d)
                 if d is None:
                     assert redis_client.get(keys.feed_fetch_lock(10_000 + n)) is not None
+        settle(redis_client)  # this thread's last release, before the checks below
         return outcomes
 
     with ThreadPoolExecutor(4) as pool:
@@ -131,5 +133,6 @@ def test_feed_slot_survives_a_dropped_connection_and_an_empty_script_cache(
     redis_client.script_flush()
     with feed_slot(redis_client, lock, 60, URL, 2, 0) as denied:
         assert denied is None and redis_client.get(lock) is not None
+    settle(redis_client)
     assert redis_client.get(lock) is None
     assert redis_client.zcard(keys.host_inflight(host_of(URL))) == 0

@@ -163,6 +163,15 @@ def feed_slot(client: redis.Redis, lock_key: str, lock_ttl: int, url: str, max_i
                 pass
 
 
+def settle(client: redis.Redis) -> None:
+    """Wait for the replies to this thread's feed-slot releases (sent, not waited for): once it
+    returns, every connection sees them. Fetching never needs it; a check from another
+    connection (a test, an operator's tool) right after a release does."""
+    channel = _Channel.of(client)
+    if channel is not None and channel.conn is not None:
+        channel._drain()
+
+
 class _Channel(threading.local):
     """This thread's own connection for feed slots (one per worker thread, beside the pool).
 
