@@ -117,10 +117,11 @@ class StoryDecisions:
     """The registry in Redis; one instance per process is enough."""
 
     def __init__(self, client: redis.Redis, entry_ttl: float,
-                 wait_seconds: float = keys.STORY_DECISION_WAIT_SECONDS):
+                 wait_seconds: float | None = None):
         self.client = client
         self.entry_ttl = entry_ttl  # outlives the article's processing (its process lock TTL)
-        self.wait_seconds = wait_seconds
+        self.wait_seconds = (keys.story_decision_wait_seconds(keys.STORY_LOCK_TTL_SECONDS)
+                             if wait_seconds is None else wait_seconds)
         self.register = client.register_script(_REGISTER)
 
     @contextmanager
