@@ -141,3 +141,31 @@ def test_an_article_that_waits_out_a_silent_rival_still_holds_its_story_lock(
     killed.decided_before(reports["rubio-riyadh-ar"])
 
     assert process_article(services, own_id) == "published"
+
+
+def test_a_rival_registered_again_is_no_longer_waited_for(
+        redis_client: Any, monkeypatch: pytest.MonkeyPatch, reports: dict[str, Article]) -> None:
+    """The first article fails and is withdrawn; its retry registers again at once, now after
+    the second. The second must stop waiting for it (the retry waits for the second): waiting
+    for each other would hold both for the whole wait."""
+    from wiredesk.pipeline import story_decisions
+
+    monkeypatch.setattr(story_decisions, "POLL_SECONDS", 1.0)  # the retry lands between polls
+    registry = StoryDecisions(redis_client, entry_ttl=60, wait_seconds=60)
+    first = registry.claim().__enter__()
+    first.decided_before(reports["rubio-riyadh-en"])
+    later = Rival(registry, reports["rubio-riyadh-ar"])
+    later.start()
+    wait_until(lambda: registry.in_flight() == 2, message="the Arabic report registered")
+    first.withdraw()  # failed
+    retry = Rival(registry, reports["rubio-riyadh-en"])  # sent again: registered after
+    retry.start()
+    try:
+        wait_until(lambda: later.told is not None, timeout=10,
+                   message="the Arabic report told without waiting for the retry")
+        assert later.told == []
+    finally:
+        later.go_away.set()
+        later.join(10)
+        retry.go_away.set()
+        retry.join(70)
