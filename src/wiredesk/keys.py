@@ -108,4 +108,9 @@ STORY_DECISIONS_ORDER = PREFIX + "stories:inflight:order"  # zset: article id ->
 STORY_DECISIONS_EXPIRY = PREFIX + "stories:inflight:expiry"  # zset: article id -> expires at
 STORY_DECISIONS_ARTICLES = PREFIX + "stories:inflight:articles"  # hash: article id -> payload
 STORY_DECISIONS_STORIES = PREFIX + "stories:inflight:stories"  # hash: article id -> story id
-STORY_DECISION_WAIT_SECONDS = STORY_LOCK_TTL_SECONDS  # for an earlier article's decision
+
+
+def story_decision_wait_seconds(story_lock_ttl: float) -> float:
+    """How long an article waits for an earlier article's decision. It waits holding its story
+    lock, which must outlast the wait and the rest of its processing up to the commit."""
+    return story_lock_ttl / 3

@@ -110,3 +110,62 @@ def test_waiting_is_bounded(redis_client: Any, reports: dict[str, Article]) -> N
         stuck.decided_before(reports["putin-erdogan-call-ru"])  # never decides
         with impatient.claim() as claim:
             assert claim.decided_before(reports["putin-erdogan-call-en"]) == []
+
+
+def test_an_article_that_waits_out_a_silent_rival_still_holds_its_story_lock(
+        celery_app: Any, database: Any, monkeypatch: pytest.MonkeyPatch,
+        reports: dict[str, Article]) -> None:
+    """A rival registered first never decides (its worker was killed): the article waits for
+    it holding its story lock, gives up, and is still processed, its lock held to the end
+    (released, not expired: an expired one raises on release, after the commit)."""
+    from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force
+    from wiredesk.identity import article_id, content_hash
+    from wiredesk.pipeline.tasks import process_article
+    from wiredesk.store import articles as article_store
+    from wiredesk.store.feeds import add_feed
+
+    monkeypatch.setattr(keys, "STORY_LOCK_TTL_SECONDS", 2)  # the real 30 s, scaled down
+    services = celery_app.wiredesk
+    put_rules_in_force(database, PUBLISH_EVERYTHING)
+    english = reports["rubio-riyadh-en"]
+    with database.session() as session:
+        feed_id = add_feed(session, "http://127.0.0.1/wire-en", trust="auto").id
+    own_id = article_id(feed_id, "wire-en-riyadh", None)
+    with database.session() as session:
+        article_store.upsert(session, Article(
+            id=own_id, feed_id=feed_id, guid="wire-en-riyadh", url=None,
+            title=english.title, body_text=english.body_text,
+            content_hash=content_hash(english.title, english.body_text),
+            published_at=english.published_at))
+    killed = services.story_decisions.claim().__enter__()  # never left, never decides
+    killed.decided_before(reports["rubio-riyadh-ar"])
+
+    assert process_article(services, own_id) == "published"
+
+
+def test_a_rival_registered_again_is_no_longer_waited_for(
+        redis_client: Any, monkeypatch: pytest.MonkeyPatch, reports: dict[str, Article]) -> None:
+    """The first article fails and is withdrawn; its retry registers again at once, now after
+    the second. The second must stop waiting for it (the retry waits for the second): waiting
+    for each other would hold both for the whole wait."""
+    from wiredesk.pipeline import story_decisions
+
+    monkeypatch.setattr(story_decisions, "POLL_SECONDS", 1.0)  # the retry lands between polls
+    registry = StoryDecisions(redis_client, entry_ttl=60, wait_seconds=60)
+    first = registry.claim().__enter__()
+    first.decided_before(reports["rubio-riyadh-en"])
+    later = Rival(registry, reports["rubio-riyadh-ar"])
+    later.start()
+    wait_until(lambda: registry.in_flight() == 2, message="the Arabic report registered")
+    first.withdraw()  # failed
+    retry = Rival(registry, reports["rubio-riyadh-en"])  # sent again: registered after
+    retry.start()
+    try:
+        wait_until(lambda: later.told is not None, timeout=10,
+                   message="the Arabic report told without waiting for the retry")
+        assert later.told == []
+    finally:
+        later.go_away.set()
+        later.join(10)
+        retry.go_away.set()
+        retry.join(70)

@@ -34,7 +34,8 @@ _KEYS = (keys.STORY_DECISIONS_SEQUENCE, keys.STORY_DECISIONS_ORDER, keys.STORY_D
          keys.STORY_DECISIONS_ARTICLES, keys.STORY_DECISIONS_STORIES)
 
 # KEYS: sequence, order, expiry, articles, stories. ARGV: now, article id, expires at, payload,
-# key TTL. Returns the ids registered before this one, then their payloads, in order.
+# key TTL. Returns this registration's sequence number, then the ids registered before it,
+# then their payloads, in order.
 _REGISTER = r"""
 local now, id, expires_at, payload, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do
@@ -50,11 +51,11 @@ redis.call('ZADD', KEYS[3], expires_at, id)
 redis.call('HSET', KEYS[4], id, payload)
 for i = 1, 5 do redis.call('EXPIRE', KEYS[i], ttl) end
 local earlier = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. seq)
-if #earlier == 0 then return {} end
-local out = {}
-for i, other in ipairs(earlier) do out[i] = other end
+local out = {seq}
+if #earlier == 0 then return out end
+for i, other in ipairs(earlier) do out[1 + i] = other end
 local payloads = redis.call('HMGET', KEYS[4], unpack(earlier))
-for i = 1, #earlier do out[#earlier + i] = payloads[i] or '' end
+for i = 1, #earlier do out[1 + #earlier + i] = payloads[i] or '' end
 return out
 """
 
@@ -85,9 +86,10 @@ class Claim:
             keys=_KEYS, args=[repr(now), article.id, repr(now + registry.entry_ttl), payload,
                               int(registry.entry_ttl) + 1])
         self.article_id = article.id
-        half = len(raw) // 2
+        own_seq, *earlier = raw
+        half = len(earlier) // 2
         rivals: dict[str, dict[str, Any]] = {}
-        for other_id, data in zip(raw[:half], raw[half:], strict=True):
+        for other_id, data in zip(earlier[:half], earlier[half:], strict=True):
             if not data:
                 continue
             entry = json.loads(data)
@@ -95,7 +97,7 @@ class Claim:
                 rivals[other_id.decode()] = entry["article"]
         if not rivals:
             return []
-        stories = registry.wait_for_decisions(list(rivals))
+        stories = registry.wait_for_decisions(list(rivals), before=int(own_seq))
         return [article_schema.load({**rivals[other_id], "story_id": story})
                 for other_id, story in stories.items()]
 
@@ -117,10 +119,11 @@ class StoryDecisions:
     """The registry in Redis; one instance per process is enough."""
 
     def __init__(self, client: redis.Redis, entry_ttl: float,
-                 wait_seconds: float = keys.STORY_DECISION_WAIT_SECONDS):
+                 wait_seconds: float | None = None):
         self.client = client
         self.entry_ttl = entry_ttl  # outlives the article's processing (its process lock TTL)
-        self.wait_seconds = wait_seconds
+        self.wait_seconds = (keys.story_decision_wait_seconds(keys.STORY_LOCK_TTL_SECONDS)
+                             if wait_seconds is None else wait_seconds)
         self.register = client.register_script(_REGISTER)
 
     @contextmanager
@@ -133,9 +136,11 @@ class StoryDecisions:
         finally:
             claim.withdraw()
 
-    def wait_for_decisions(self, article_ids: list[str]) -> dict[str, str]:
+    def wait_for_decisions(self, article_ids: list[str], before: float) -> dict[str, str]:
         """The stories the given articles decided, waiting while any is still undecided and
-        in flight. Those withdrawn meanwhile are left out; past the wait, so are the rest."""
+        in flight, registered before sequence number ``before``. Those withdrawn meanwhile are
+        left out, and so are those registered again since (a retry: it now waits for us);
+        past the wait, so are the rest."""
         deadline = time.monotonic() + self.wait_seconds
         pending, decided = list(article_ids), {}
         while True:
@@ -148,7 +153,7 @@ class StoryDecisions:
             for article_id, story, seq in zip(pending, stories, registered, strict=True):
                 if story is not None:
                     decided[article_id] = story.decode()
-                elif seq is not None:
+                elif seq is not None and seq < before:
                     still.append(article_id)
             if not still:
                 return decided
