@@ -169,3 +169,12 @@ def test_a_rival_registered_again_is_no_longer_waited_for(
         later.join(10)
         retry.go_away.set()
         retry.join(70)
+
+
+def test_a_failure_to_withdraw_does_not_hide_the_failure_being_handled() -> None:
+    import redis
+
+    unreachable = StoryDecisions(redis.Redis(port=1, socket_connect_timeout=1), entry_ttl=60)
+    with pytest.raises(KeyError, match="the real failure"), unreachable.claim() as claim:
+        claim.article_id = "registered-before-redis-went-away"
+        raise KeyError("the real failure")

@@ -110,9 +110,15 @@ class Claim:
             pipe.execute()
 
     def withdraw(self) -> None:
-        if self.article_id is not None:
+        if self.article_id is None:
+            return
+        try:
             self._registry.withdraw(self.article_id)
-            self.article_id = None
+        except redis.RedisError as error:
+            # Often on the way out of a failure (Redis gone): that failure is the one to
+            # report. The entry expires on its own; later articles wait for it till then.
+            log.warning("tier 3: could not withdraw %s (%s); it expires", self.article_id, error)
+        self.article_id = None
 
 
 class StoryDecisions:
