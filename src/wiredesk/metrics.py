@@ -87,6 +87,16 @@ STORY_SIZE = Histogram(
     "wiredesk_pipeline_story_size_articles", "Articles in a story when a new source joins it.",
     buckets=(2, 3, 5, 10, 20, 50, 100),
 )
+STORY_DECISION_WAITS = Counter(
+    "wiredesk_pipeline_story_decision_waits_total",
+    "Tier-3 waits for same-story articles in flight to decide: decided (or left), or timed_out "
+    "(a worker died mid-decision, or is stuck).", ["outcome"],
+)
+STORY_DECISION_WAIT = Histogram(
+    "wiredesk_pipeline_story_decision_wait_seconds",
+    "Time an article waited for same-story articles in flight to decide.",
+    buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10),
+)
 ROUTING = Counter(
     "wiredesk_pipeline_routing_decisions_total", "Routing decisions by rule and action.",
     ["rule", "action"],

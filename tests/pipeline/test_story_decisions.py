@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from tests.helpers import wait_until
 from wiredesk import keys
@@ -104,12 +105,19 @@ def test_a_dead_workers_entry_expires_and_stops_nobody(redis_client: Any,
             keys.STORY_DECISIONS_EXPIRY, keys.STORY_DECISIONS_ARTICLES))
 
 
-def test_waiting_is_bounded(redis_client: Any, reports: dict[str, Article]) -> None:
+def timed_out_waits() -> float:
+    return REGISTRY.get_sample_value("wiredesk_pipeline_story_decision_waits_total",
+                                     {"outcome": "timed_out"}) or 0.0
+
+
+def test_waiting_is_bounded_and_counted(redis_client: Any, reports: dict[str, Article]) -> None:
     impatient = StoryDecisions(redis_client, entry_ttl=60, wait_seconds=0)
+    before = timed_out_waits()
     with impatient.claim() as stuck:
         stuck.decided_before(reports["putin-erdogan-call-ru"])  # never decides
         with impatient.claim() as claim:
             assert claim.decided_before(reports["putin-erdogan-call-en"]) == []
+    assert timed_out_waits() == before + 1  # what operators see of a worker that died mid-way
 
 
 def test_an_article_that_waits_out_a_silent_rival_still_holds_its_story_lock(

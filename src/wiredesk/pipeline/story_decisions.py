@@ -24,7 +24,7 @@ from typing import Any
 
 import redis
 
-from wiredesk import keys
+from wiredesk import keys, metrics
 from wiredesk.pipeline.stages import dedupe
 from wiredesk.schemas import Article, article_schema
 
@@ -121,6 +121,11 @@ class Claim:
         self.article_id = None
 
 
+def _count_wait(outcome: str, started: float) -> None:
+    metrics.STORY_DECISION_WAITS.labels(outcome).inc()
+    metrics.STORY_DECISION_WAIT.observe(time.monotonic() - started)
+
+
 class StoryDecisions:
     """The registry in Redis; one instance per process is enough."""
 
@@ -147,7 +152,8 @@ class StoryDecisions:
         in flight, registered before sequence number ``before``. Those withdrawn meanwhile are
         left out, and so are those registered again since (a retry: it now waits for us);
         past the wait, so are the rest."""
-        deadline = time.monotonic() + self.wait_seconds
+        started = time.monotonic()
+        deadline = started + self.wait_seconds
         pending, decided = list(article_ids), {}
         while True:
             pipe = self.client.pipeline(transaction=False)
@@ -162,10 +168,12 @@ class StoryDecisions:
                 elif seq is not None and seq < before:
                     still.append(article_id)
             if not still:
+                _count_wait("decided", started)
                 return decided
             if time.monotonic() >= deadline:
                 log.warning("tier 3: went on without the decision of %s (still undecided after "
                             "%.0f s)", ", ".join(still), self.wait_seconds)
+                _count_wait("timed_out", started)
                 return decided
             pending = still
             time.sleep(POLL_SECONDS)
