@@ -90,3 +90,26 @@ def test_a_batch_message_processes_each_article_and_sends_a_failure_on_alone(
                message="the batch's good articles to be published")
     wait_until(lambda: _status(database, broken) == "failed", timeout=60,
                message="the broken article to fail after its own retries")
+
+
+def test_a_story_founded_meanwhile_by_another_worker_is_joined_not_failed(
+        database: Any) -> None:
+    """A joins-before-the-founder-commits race: this worker found no story row, another
+    worker committed it, then this one creates it. It gets that row; its transaction lives on."""
+    from wiredesk.pipeline.tasks import found_story
+    from wiredesk.schemas import Article
+
+    now = utcnow()
+    founder = Article(id="a1-founder", feed_id=1, guid=None, url=None, title="t",
+                      content_hash="c", story_id="s1-founder")
+    joiner = founder.replace(id="a1-joiner")
+    with database.session() as other_worker:
+        found_story(other_worker, joiner, now)  # the joiner finished first
+    with database.session() as session:
+        session.add(models.RoutingRuleset(rules=[], source="in the same transaction"))
+        story = found_story(session, founder, now)
+        assert (story.id, story.canonical_article_id) == ("s1-founder", "a1-joiner")
+    with database.session() as session:
+        assert session.scalar(select(models.RoutingRuleset.source).where(
+            models.RoutingRuleset.source == "in the same transaction")) is not None
+        assert len(list(session.scalars(select(models.Story)))) == 1

@@ -14,6 +14,7 @@ from typing import Any
 from billiard.exceptions import SoftTimeLimitExceeded
 from redis.exceptions import LockError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from wiredesk import events, keys, metrics
 from wiredesk.broker import Services, wiredesk_task
@@ -134,16 +135,29 @@ def _process_locked(services: Services, article_id: str) -> str:
     return status
 
 
+def found_story(session: Any, article: Article, now: datetime) -> models.Story:
+    """The story ``article`` founds; or, when another worker has just committed it (an article
+    that joined this one's story before this one was committed, and finished first), that row.
+    """
+    try:
+        # A savepoint: losing the race must not undo the rest of the article's transaction.
+        # Flushed here too: no ORM relationship orders this insert before the article's update.
+        with session.begin_nested():
+            story = models.Story(id=article.story_id, canonical_article_id=article.id,
+                                 status="received", created_at=now, updated_at=now)
+            session.add(story)
+        return story
+    except IntegrityError:
+        existing = session.get(models.Story, article.story_id)
+        assert existing is not None  # the row that made the insert fail
+        return existing
+
+
 def _apply(session: Any, row: models.Article, article: Article, decision: RoutingDecision) -> str:
     """Save the stages' output, create or grow the story, and move the statuses on."""
     now = utcnow()
-    story = session.get(models.Story, article.story_id)
-    if story is None:
-        story = models.Story(id=article.story_id, canonical_article_id=article.id,
-                             status="received", created_at=now, updated_at=now)
-        session.add(story)
-        session.flush()  # no ORM relationship orders this insert before the article's update
-    elif story.canonical_article_id != article.id:
+    story = session.get(models.Story, article.story_id) or found_story(session, article, now)
+    if story.canonical_article_id != article.id:
         current = session.get(models.Article, story.canonical_article_id)
         if current is None or dedupe.canonical(
                 [article_store.to_article(current), article]).id == article.id:
