@@ -186,3 +186,19 @@ def test_a_failure_to_withdraw_does_not_hide_the_failure_being_handled() -> None
     with pytest.raises(KeyError, match="the real failure"), unreachable.claim() as claim:
         claim.article_id = "registered-before-redis-went-away"
         raise KeyError("the real failure")
+
+
+def test_a_registration_whose_reply_is_lost_is_still_withdrawn(
+        registry: StoryDecisions, reports: dict[str, Article]) -> None:
+    import redis
+
+    registered = registry.register
+
+    def run_then_lose_the_reply(**kwargs: Any) -> Any:
+        registered(**kwargs)  # Redis ran it...
+        raise redis.ConnectionError("connection lost before the reply")  # ...we never heard
+
+    registry.register = run_then_lose_the_reply  # type: ignore[method-assign]
+    with pytest.raises(redis.ConnectionError), registry.claim() as claim:
+        claim.decided_before(reports["opec-cut-ar"])
+    assert registry.in_flight() == 0  # nobody will wait for an article that is not processing

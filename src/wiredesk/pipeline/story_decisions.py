@@ -82,10 +82,11 @@ class Claim:
         payload = json.dumps({"keys": sorted(own_keys),
                               "article": article_schema.dump(article.replace(body_html=""))})
         now = time.time()
+        # Set first: should the reply be lost after Redis ran the script, leaving still withdraws.
+        self.article_id = article.id
         raw = registry.register(
             keys=_KEYS, args=[repr(now), article.id, repr(now + registry.entry_ttl), payload,
                               int(registry.entry_ttl) + 1])
-        self.article_id = article.id
         own_seq, *earlier = raw
         half = len(earlier) // 2
         rivals: dict[str, dict[str, Any]] = {}
