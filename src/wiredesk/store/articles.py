@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from wiredesk import schemas
 from wiredesk.store import models
-from wiredesk.store.db import copy_rows, fetch_unprepared
+from wiredesk.store.db import copy_rows, fetch_unprepared, runs_on_psycopg
 from wiredesk.store.models import utcnow
 
 _CONTENT_FIELDS = ("title", "summary", "body_html", "body_text", "authors", "url", "guid",
@@ -129,7 +129,7 @@ def _held_and_dead(session: Session, ids: list[str]) -> tuple[dict[str, str], se
     """Lock the rows of ``ids`` that exist (in id order): their content hashes; and which of
     ``ids`` were deleted for good (tombstones)."""
     connection = session.connection()
-    if connection.dialect.driver != "psycopg":
+    if not runs_on_psycopg(connection.dialect):
         dead = set(session.scalars(_TOMBSTONED, {"ids": ids}))
         return dict(session.execute(_HELD, {"ids": ids}).tuples().all()), dead
     # One round trip, on the driver's connection (Core's execution layer cost more than the
@@ -199,7 +199,7 @@ def _insert_new(session: Session, values: list[dict[str, Any]]) -> None:
         "title": v["title"], "summary": v["summary"], "body_html": v["body_html"],
         "created_at": v["created_at"]} for v in values]
     connection = session.connection()
-    if connection.dialect.driver == "psycopg":
+    if runs_on_psycopg(connection.dialect):
         copy_rows(connection, models.Article.__table__, values)
         copy_rows(connection, models.ArticleRevision.__table__, revisions)
         return

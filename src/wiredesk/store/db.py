@@ -75,6 +75,27 @@ class _Compiled:
     results: tuple[Callable[[Any], Any] | None, ...] | None
 
 
+def runs_on_psycopg(dialect: Any) -> bool:
+    """Whether statements may go to the driver directly (named %(x)s parameters, ``COPY``,
+    unprepared execution): PostgreSQL through psycopg."""
+    return bool(dialect.name == "postgresql" and dialect.driver == "psycopg")
+
+
+@contextmanager
+def _as_core_errors(dialect: Any, sql: str, params: Any, conn: Any,
+                    on_lost: Callable[[], Any]) -> Iterator[None]:
+    """Driver errors raised as Core raises them; ``on_lost`` called first when the driver
+    connection ``conn`` is gone (as Core does on a disconnect: it is never handed out again)."""
+    try:
+        yield
+    except dialect.loaded_dbapi.Error as error:
+        lost = bool(conn.closed or conn.broken)
+        if lost:
+            on_lost()
+        raise exc.DBAPIError.instance(sql, params, error, dialect.loaded_dbapi.Error,
+                                      connection_invalidated=lost) from error
+
+
 def fetch_unprepared(connection: Connection, statement: Executable,
                      params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """The rows of one statement run on the driver in ``connection``'s transaction, never as a
@@ -86,13 +107,11 @@ def fetch_unprepared(connection: Connection, statement: Executable,
     if sql is None:
         sql = _unprepared_sql[statement] = str(
             statement.compile(dialect=dialect))  # type: ignore[attr-defined]  # a ClauseElement
-    driver = connection.connection.driver_connection
-    try:
-        with driver.cursor() as cursor:  # type: ignore[union-attr]  # psycopg's connection
-            cursor.execute(sql, params, prepare=False)
-            return cursor.fetchall()
-    except dialect.loaded_dbapi.Error as error:  # raised as Core raises driver errors
-        raise exc.DBAPIError.instance(sql, params, error, dialect.loaded_dbapi.Error) from error
+    driver: Any = connection.connection.driver_connection  # psycopg's connection
+    with _as_core_errors(dialect, sql, params, driver, connection.invalidate), \
+            driver.cursor() as cursor:
+        cursor.execute(sql, params, prepare=False)
+        return cursor.fetchall()  # type: ignore[no-any-return]
 
 
 _unprepared_sql: dict[Executable, str] = {}
@@ -121,15 +140,13 @@ def copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) 
                       for name in names)
         plan = _copy_plans[(table, names)] = (sql, binds)
     sql, binds = plan
-    driver = connection.connection.driver_connection
-    try:
-        with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
-            for row in rows:
-                values = map(row.__getitem__, names)
-                copy.write_row([value if bind is None else bind(value)
-                                for bind, value in zip(binds, values, strict=True)])
-    except dialect.loaded_dbapi.Error as error:  # raised as Core raises driver errors
-        raise exc.DBAPIError.instance(sql, rows, error, dialect.loaded_dbapi.Error) from error
+    driver: Any = connection.connection.driver_connection  # psycopg's connection
+    with _as_core_errors(dialect, sql, rows, driver, connection.invalidate), \
+            driver.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            values = map(row.__getitem__, names)
+            copy.write_row([value if bind is None else bind(value)
+                            for bind, value in zip(binds, values, strict=True)])
 
 
 _copy_plans: dict[tuple[Table, tuple[str, ...]], tuple[str, tuple[Any, ...]]] = {}
@@ -153,8 +170,7 @@ class Database:
         # Same pool; no BEGIN/COMMIT round trips for a statement that stands alone.
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # Direct execution (see ``first``) only where the driver takes named %(x)s parameters.
-        self._direct = (self.engine.dialect.name == "postgresql"
-                        and self.engine.dialect.paramstyle == "pyformat")
+        self._direct = runs_on_psycopg(self.engine.dialect)
         self._compiled: dict[Executable, _Compiled] = {}
 
     @contextmanager
@@ -241,7 +257,6 @@ class Database:
         try:
             conn.autocommit = True
             try:
-                # As Core does on a disconnect: the connection is never handed out again.
                 return self._execute(pooled, compiled, bound, result, pooled.invalidate)
             finally:
                 if not (conn.closed or conn.broken):
@@ -266,20 +281,13 @@ class Database:
         """Run on ``pooled``'s driver connection; driver errors raised as Core raises them,
         ``on_lost`` called when the connection is gone."""
         conn: Any = pooled.driver_connection
-        try:
+        with _as_core_errors(self.engine.dialect, compiled.sql, bound, conn, on_lost):
             # A cursor kept with its connection (a new one per statement cost 10 us).
             cursor = pooled.info.get("wiredesk_cursor")
             if cursor is None or cursor.connection is not conn:
                 cursor = pooled.info["wiredesk_cursor"] = conn.cursor()
             cursor.execute(compiled.sql, bound)
             return result(cursor)
-        except self.engine.dialect.loaded_dbapi.Error as error:
-            lost = bool(conn.closed or conn.broken)
-            if lost:
-                on_lost()
-            raise exc.DBAPIError.instance(compiled.sql, bound, error,
-                                          self.engine.dialect.loaded_dbapi.Error,
-                                          connection_invalidated=lost) from error
 
     def upgrade(self) -> None:
         """Run Alembic migrations up to head (idempotent)."""
