@@ -86,7 +86,7 @@ class Claim:
         self.article_id = article.id
         raw = registry.register(
             keys=_KEYS, args=[repr(now), article.id, repr(now + registry.entry_ttl), payload,
-                              int(registry.entry_ttl) + 1])
+                              registry.key_ttl])
         own_seq, *earlier = raw
         half = len(earlier) // 2
         rivals: dict[str, dict[str, Any]] = {}
@@ -107,7 +107,7 @@ class Claim:
         if self.article_id is not None:
             pipe = self._registry.client.pipeline(transaction=False)
             pipe.hset(keys.STORY_DECISIONS_STORIES, self.article_id, story_id)
-            pipe.expire(keys.STORY_DECISIONS_STORIES, int(self._registry.entry_ttl) + 1)
+            pipe.expire(keys.STORY_DECISIONS_STORIES, self._registry.key_ttl)
             pipe.execute()
 
     def withdraw(self) -> None:
@@ -134,6 +134,7 @@ class StoryDecisions:
                  wait_seconds: float | None = None):
         self.client = client
         self.entry_ttl = entry_ttl  # outlives the article's processing (its process lock TTL)
+        self.key_ttl = int(entry_ttl) + 1  # the keys outlive every entry in them
         self.wait_seconds = (keys.story_decision_wait_seconds(keys.STORY_LOCK_TTL_SECONDS)
                              if wait_seconds is None else wait_seconds)
         self.register = client.register_script(_REGISTER)
@@ -159,9 +160,8 @@ class StoryDecisions:
         while True:
             pipe = self.client.pipeline(transaction=False)
             pipe.hmget(keys.STORY_DECISIONS_STORIES, pending)
-            for article_id in pending:
-                pipe.zscore(keys.STORY_DECISIONS_ORDER, article_id)
-            stories, *registered = pipe.execute()
+            pipe.zmscore(keys.STORY_DECISIONS_ORDER, pending)
+            stories, registered = pipe.execute()
             still = []
             for article_id, story, seq in zip(pending, stories, registered, strict=True):
                 if story is not None:
