@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -30,7 +31,8 @@ def registry(redis_client: Any) -> StoryDecisions:
 
 
 class Rival(threading.Thread):
-    """Registers an article in its own thread (another worker) and keeps what it was told."""
+    """Registers an article in its own thread (another worker) and keeps what it was told;
+    holds its claim until stopped. As a context manager: started on entry, stopped on exit."""
 
     def __init__(self, registry: StoryDecisions, article: Article):
         super().__init__(daemon=True)
@@ -43,24 +45,33 @@ class Rival(threading.Thread):
             self.told = claim.decided_before(self.article)
             self.go_away.wait(30)
 
+    def stop(self, timeout: float = 10) -> None:
+        self.go_away.set()
+        self.join(timeout)
+
+    def __enter__(self) -> Rival:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
 
 def test_a_later_same_story_article_waits_for_the_earlier_decision(
         registry: StoryDecisions, reports: dict[str, Article]) -> None:
     english, arabic = reports["rubio-riyadh-en"], reports["rubio-riyadh-ar"]
     with registry.claim() as first:
         assert first.decided_before(english) == []
-        later = Rival(registry, arabic)
-        later.start()
-        wait_until(lambda: registry.in_flight() == 2, message="the Arabic report registered")
-        # Registered, and it shares a candidate key with the undecided English report: it
-        # cannot have been told anything yet.
-        assert later.is_alive() and later.told is None
-        first.decide("s-riyadh")
-        assert registry.client.ttl(keys.STORY_DECISIONS_STORIES) > 0
-        wait_until(lambda: later.told is not None, message="the Arabic report told")
+        with Rival(registry, arabic) as later:
+            wait_until(lambda: registry.in_flight() == 2,
+                       message="the Arabic report registered")
+            # Registered, and it shares a candidate key with the undecided English report: it
+            # cannot have been told anything yet.
+            assert later.is_alive() and later.told is None
+            first.decide("s-riyadh")
+            assert registry.client.ttl(keys.STORY_DECISIONS_STORIES) > 0
+            wait_until(lambda: later.told is not None, message="the Arabic report told")
     assert [(a.id, a.story_id) for a in later.told or []] == [("rubio-riyadh-en", "s-riyadh")]
-    later.go_away.set()
-    later.join(10)
     assert registry.in_flight() == 0  # both withdrawn
 
 
@@ -69,26 +80,22 @@ def test_an_unrelated_article_does_not_wait(registry: StoryDecisions,
     riyadh, opec = reports["rubio-riyadh-en"], reports["opec-cut-ru"]  # no key shared
     with registry.claim() as first:
         first.decided_before(riyadh)
-        other = Rival(registry, opec)
-        other.start()
-        wait_until(lambda: other.told is not None, message="told without waiting")
-        assert other.told == []
-        other.go_away.set()
-        other.join(10)
+        with Rival(registry, opec) as other:
+            wait_until(lambda: other.told is not None, message="told without waiting")
+            assert other.told == []
 
 
 def test_a_withdrawn_article_is_left_to_the_database(registry: StoryDecisions,
                                                      reports: dict[str, Article]) -> None:
-    with registry.claim() as first:
-        first.decided_before(reports["rubio-riyadh-en"])
-        later = Rival(registry, reports["rubio-riyadh-fr"])
-        later.start()
-        wait_until(lambda: registry.in_flight() == 2, message="the French report registered")
-    # The first left (committed, or failed) without deciding: nothing to wait for.
-    wait_until(lambda: later.told is not None, message="the French report told")
-    assert later.told == []
-    later.go_away.set()
-    later.join(10)
+    with ExitStack() as rivals:
+        with registry.claim() as first:
+            first.decided_before(reports["rubio-riyadh-en"])
+            later = rivals.enter_context(Rival(registry, reports["rubio-riyadh-fr"]))
+            wait_until(lambda: registry.in_flight() == 2,
+                       message="the French report registered")
+        # The first left (committed, or failed) without deciding: nothing to wait for.
+        wait_until(lambda: later.told is not None, message="the French report told")
+        assert later.told == []
 
 
 def test_a_dead_workers_entry_expires_and_stops_nobody(redis_client: Any,
@@ -173,10 +180,8 @@ def test_a_rival_registered_again_is_no_longer_waited_for(
                    message="the Arabic report told without waiting for the retry")
         assert later.told == []
     finally:
-        later.go_away.set()
-        later.join(10)
-        retry.go_away.set()
-        retry.join(70)
+        later.stop()  # first: the retry, registered after it, waits for it
+        retry.stop(70)
 
 
 def test_a_failure_to_withdraw_does_not_hide_the_failure_being_handled() -> None:
