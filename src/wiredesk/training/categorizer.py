@@ -43,7 +43,7 @@ def corpus_examples(
     datasets: Iterable[str] = corpus.DATASETS, holdout_language: str | None = None
 ) -> list[LabeledText]:
     """The train splits of the labeled corpora, minus a held-out language if asked."""
-    return [row for row, _ in _corpus_rows(datasets, holdout_language)]
+    return corpus_examples_and_sources(datasets, holdout_language)[0]
 
 
 def corpus_examples_and_sources(
