@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
+from tests.helpers import wait_until
 from wiredesk.feedserver import SAMPLE_FEEDS_DIR
 from wiredesk.ingester.parse import parse_feed
 from wiredesk.ingester.tasks import ingest_feed
@@ -63,3 +66,35 @@ def test_deleted_articles_do_not_come_back(celery_app: Any, database: Any,
         assert tombstone.reason == "legal asked us to take it down"
         assert session.scalar(select(func.count()).select_from(models.ArticleRevision).where(
             models.ArticleRevision.article_id == victim)) == 0
+
+
+def test_an_entry_deleted_while_its_feed_is_being_stored_stays_deleted(
+        celery_app: Any, database: Any, feed_server: Any) -> None:
+    """The delete commits while a fetch of its feed waits on it: the fetch must see the
+    tombstone, not read the tombstones before the delete committed and insert the entry anew."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("row locks and concurrent writers: PostgreSQL (SQLite runs one writer)")
+    url = feed_server.serve("/w.xml", BODY)
+    with database.session() as session:
+        feed_id = add_feed(session, url, trust="auto").id
+    services = celery_app.wiredesk
+    assert ingest_feed(services, feed_id, enqueue=list).counts == {"new": 3}
+    victim = _articles(feed_id, BODY)[1].id
+    feed_server.serve("/w.xml", BODY + b"\n")  # a new ETag: the feed is read again in full
+    reports: list[Any] = []
+    fetch = threading.Thread(target=lambda: reports.append(
+        ingest_feed(services, feed_id, enqueue=list)))
+    with database.session() as session:
+        assert article_store.delete_article(session, victim, "taken down")
+        fetch.start()
+        # The fetch reaches the store and waits for the delete's transaction.
+        wait_until(lambda: _waiting_for_a_lock(database), timeout=30)
+    fetch.join(timeout=30)
+    assert reports and reports[0].counts == {"unchanged": 2, "tombstoned": 1}
+    with database.session() as session:
+        assert session.get(models.Article, victim) is None
+
+
+def _waiting_for_a_lock(database: Any) -> bool:
+    with database.engine.connect() as conn:
+        return bool(conn.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")))

@@ -191,6 +191,8 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
                 # On the session's connection (same transaction), built once and run on the
                 # driver as the 304 path's UPDATE is: the ORM's bulk UPDATE layer, which would
                 # sync loaded Feed objects (there are none), and Core's cost more.
+                # First in the transaction: it takes the feed's row lock before _store reads
+                # the tombstones (see article_store.FEED_ROW_LOCK).
                 if not services.db.rowcount(*_feed_update(feed_id, values),
                                             connection=session.connection()):
                     return IngestReport(feed_id, "missing")
@@ -198,7 +200,7 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
                     _store(session, parsed, report)
         else:
             with services.db.session() as session:
-                feed = session.get(Feed, feed_id)
+                feed = session.get(Feed, feed_id, with_for_update=article_store.FEED_ROW_LOCK)
                 if feed is None:
                     return IngestReport(feed_id, "missing")
                 if parsed is not None:
@@ -461,7 +463,7 @@ def store_push(services: Services, feed_id: int, body: bytes, enqueue: Any = Non
         log.warning("WebSub push for feed %s: %s", feed_id, exc)
         return report
     with services.db.session() as session:
-        feed = session.get(Feed, feed_id)
+        feed = session.get(Feed, feed_id, with_for_update=article_store.FEED_ROW_LOCK)
         if feed is None:
             return IngestReport(feed_id, "missing")
         _store(session, parsed, report)

@@ -82,11 +82,21 @@ def _revise(session: Session, row: models.Article, article: schemas.Article) -> 
     return "updated"
 
 
+# The lock a transaction writing a feed's articles holds on the feed's row (an UPDATE of the
+# row takes the same): a delete and a fetch of one feed then run one after the other.
+# FOR NO KEY UPDATE: the FK checks of the feed's new articles (FOR KEY SHARE) do not wait on it.
+FEED_ROW_LOCK = {"key_share": True}
+
+
 def delete_article(session: Session, article_id: str, reason: str) -> bool:
     """Delete an article for good and leave a tombstone; False if there was no such article."""
     row = session.get(models.Article, article_id)
     if row is None:
         return False
+    # Without the feed's lock, a fetch of this feed storing meanwhile would wait on the row,
+    # then read the tombstones as they were before this commit, and insert the entry anew.
+    session.execute(select(models.Feed.id).where(models.Feed.id == row.feed_id)
+                    .with_for_update(**FEED_ROW_LOCK))
     session.merge(models.ArticleTombstone(article_id=row.id, feed_id=row.feed_id,
                                           reason=reason[:2000]))
     story_id = row.story_id
@@ -154,7 +164,9 @@ def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
     any).
 
     Returns the outcome of each article, in order. Rows are locked in id order, so two
-    sessions touching overlapping ids cannot deadlock.
+    sessions touching overlapping ids cannot deadlock. The caller's transaction already holds
+    the feed's row lock (``FEED_ROW_LOCK``, or an UPDATE of the row), as ``delete_article``
+    takes it: so the tombstones read here include any delete that committed meanwhile.
     """
     ids = sorted({a.id for a in articles})
     hashes, dead = _held_and_dead(session, ids) if ids else ({}, set())
