@@ -24,6 +24,16 @@ def _articles(feed_id: int, body: bytes) -> list[Any]:
     return parse_feed(body, feed_id=feed_id, url="http://127.0.0.1/w.xml").articles
 
 
+def _fed_once(celery_app: Any, database: Any, feed_server: Any) -> tuple[Any, int, str]:
+    """A feed fetched once (3 new entries): the services, the feed's id, its second entry's id."""
+    url = feed_server.serve("/w.xml", BODY)
+    with database.session() as session:
+        feed_id = add_feed(session, url, trust="auto").id
+    services = celery_app.wiredesk
+    assert ingest_feed(services, feed_id, enqueue=list).counts == {"new": 3}
+    return services, feed_id, _articles(feed_id, BODY)[1].id
+
+
 def test_a_feed_that_flip_flops_makes_no_new_revisions(database: Any) -> None:
     with database.session() as session:
         feed_id = add_feed(session, "http://127.0.0.1/w.xml").id
@@ -49,12 +59,7 @@ def test_revisions_are_capped(database: Any, monkeypatch: Any) -> None:
 
 def test_deleted_articles_do_not_come_back(celery_app: Any, database: Any,
                                            feed_server: Any) -> None:
-    url = feed_server.serve("/w.xml", BODY)
-    with database.session() as session:
-        feed_id = add_feed(session, url, trust="auto").id
-    services = celery_app.wiredesk
-    assert ingest_feed(services, feed_id, enqueue=list).counts == {"new": 3}
-    victim = _articles(feed_id, BODY)[1].id
+    services, feed_id, victim = _fed_once(celery_app, database, feed_server)
     with database.session() as session:
         assert article_store.delete_article(session, victim, "legal asked us to take it down")
     feed_server.serve("/w.xml", BODY + b"\n")  # a new ETag: the feed is read again in full
@@ -74,12 +79,7 @@ def test_an_entry_deleted_while_its_feed_is_being_stored_stays_deleted(
     tombstone, not read the tombstones before the delete committed and insert the entry anew."""
     if database.engine.dialect.name != "postgresql":
         pytest.skip("row locks and concurrent writers: PostgreSQL (SQLite runs one writer)")
-    url = feed_server.serve("/w.xml", BODY)
-    with database.session() as session:
-        feed_id = add_feed(session, url, trust="auto").id
-    services = celery_app.wiredesk
-    assert ingest_feed(services, feed_id, enqueue=list).counts == {"new": 3}
-    victim = _articles(feed_id, BODY)[1].id
+    services, feed_id, victim = _fed_once(celery_app, database, feed_server)
     feed_server.serve("/w.xml", BODY + b"\n")  # a new ETag: the feed is read again in full
     reports: list[Any] = []
     fetch = threading.Thread(target=lambda: reports.append(
