@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import resource
+import statistics
 import tempfile
 import threading
 import time
@@ -252,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=env.ingest_threads,
                         help="threads per worker process")
     parser.add_argument("--reader-workers", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run both systems this many times, alternating (a shared machine's "
+                             "speed drifts: compare each round's ratio, and their median)")
     parser.add_argument("--no-reader", action="store_true")
     parser.add_argument("--database-url", default=env.database_url)
     parser.add_argument("--redis-url", default=env.redis_url)
@@ -271,27 +275,51 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.feeds:
         server, port = start_server(n, args.items)
         try:
-            for label, result in run_wiredesk(config, n, port, server.pid or 0,
-                                              args.processes, args.threads).items():
-                rows.append(result.row("wiredesk", n, label))
-                _print_row(rows[-1])
-            if not args.no_reader:
-                for label, result in run_reader(n, port, server.pid or 0,
-                                                args.reader_workers).items():
-                    rows.append(result.row("reader", n, label))
+            for round_ in range(1, args.rounds + 1):
+                for label, result in run_wiredesk(config, n, port, server.pid or 0,
+                                                  args.processes, args.threads).items():
+                    rows.append(result.row("wiredesk", n, label) | {"round": round_})
                     _print_row(rows[-1])
+                if not args.no_reader:
+                    for label, result in run_reader(n, port, server.pid or 0,
+                                                    args.reader_workers).items():
+                        rows.append(result.row("reader", n, label) | {"round": round_})
+                        _print_row(rows[-1])
         finally:
             server.terminate()
             server.join()
+    summary = ratio_summary(rows)
+    if summary:
+        print(f"\n{'feeds':>6} {'pass':7} {'rounds':>6}  Wiredesk / reader, each round  (median)")
+        for line in summary:
+            print(f"{line['feeds']:>6} {line['pass']:7} {len(line['ratios']):>6}  "
+                  f"{', '.join(f'{r:.2f}x' for r in line['ratios'])}  ({line['median']:.2f}x)")
     meta = {"when": datetime.now(UTC).isoformat(), "cpus": os.cpu_count(),
             "processes": args.processes, "threads": args.threads,
-            "reader_workers": args.reader_workers, "items": args.items,
+            "reader_workers": args.reader_workers, "items": args.items, "rounds": args.rounds,
             "load_at_end": os.getloadavg()}
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"ingest-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    path.write_text(json.dumps({"meta": meta, "results": rows}, indent=1) + "\n")
+    path.write_text(json.dumps({"meta": meta, "results": rows, "ratios": summary}, indent=1)
+                    + "\n")
     print(f"\nwrote {path}")
     return 0
+
+
+def ratio_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Wiredesk's feeds/s over reader's, per feed count and pass, one ratio per round (the two
+    ran back to back) and their median."""
+    speed = {(r["system"], r["feeds"], r["pass"], r.get("round", 1)): r["feeds_per_s"]
+             for r in rows}
+    out = []
+    for n, label in dict.fromkeys((r["feeds"], r["pass"]) for r in rows):
+        ratios = [ours / speed[("reader", n, label, k)]
+                  for (who, m, lab, k), ours in speed.items()
+                  if (who, m, lab) == ("wiredesk", n, label) and ("reader", n, label, k) in speed]
+        if ratios:
+            out.append({"feeds": n, "pass": label, "ratios": [round(r, 3) for r in ratios],
+                        "median": round(statistics.median(ratios), 3)})
+    return out
 
 
 _HEADER = False
