@@ -43,11 +43,13 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK
 
 
-def _system_busy() -> float:
-    """CPU seconds all processes on the machine spent busy so far."""
+def _system_cpu() -> tuple[float, float]:
+    """CPU seconds so far that all processes on the machine spent busy, and that the
+    hypervisor took from this VM (steal: the host's other guests, invisible to ``ps``)."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = values[3] + (values[4] if len(values) > 4 else 0)
-    return (sum(values[:8]) - idle) / CLK
+    steal = values[7] if len(values) > 7 else 0
+    return (sum(values[:7]) - idle) / CLK, steal / CLK
 
 
 def _service_pids() -> list[int]:
@@ -65,7 +67,8 @@ def _service_pids() -> list[int]:
 
 
 class CPUMeter:
-    """CPU seconds used during a run: ours, the feed server's, the database/Redis's, others'."""
+    """CPU seconds used during a run: ours, the feed server's, the database/Redis's, other
+    processes', and what the hypervisor took (steal)."""
 
     def __init__(self, ours: list[int], server: int):
         self.ours, self.server = ours, server
@@ -73,11 +76,12 @@ class CPUMeter:
     def snapshot(self) -> dict[str, Any]:
         # Service processes looked up each time: PostgreSQL forks a backend per new connection.
         return {"ours": sum(_proc_cpu(p) for p in self.ours), "server": _proc_cpu(self.server),
-                "services": {p: _proc_cpu(p) for p in _service_pids()}, "busy": _system_busy()}
+                "services": {p: _proc_cpu(p) for p in _service_pids()},
+                **dict(zip(("busy", "steal"), _system_cpu(), strict=True))}
 
     @staticmethod
     def delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
-        d = {k: round(after[k] - before[k], 2) for k in ("ours", "server", "busy")}
+        d = {k: round(after[k] - before[k], 2) for k in ("ours", "server", "busy", "steal")}
         # A backend born during the run counts whole; one that ended during it is lost (small).
         d["services"] = round(sum(cpu - before["services"].get(pid, 0.0)
                                   for pid, cpu in after["services"].items()), 2)
@@ -329,12 +333,13 @@ def _print_row(row: dict[str, Any]) -> None:
     global _HEADER
     if not _HEADER:
         print(f"{'system':9} {'feeds':>6} {'pass':7} {'s':>7} {'feeds/s':>8} {'entries/s':>9} "
-              f"{'RSS MB':>7}  cpu s (ours/server/pg+redis/others)  outcomes")
+              f"{'RSS MB':>7}  cpu s (ours/server/pg+redis/others/steal)  outcomes")
         _HEADER = True
     cpu = row["cpu_seconds"]
     print(f"{row['system']:9} {row['feeds']:>6} {row['pass']:7} {row['seconds']:>7} "
           f"{row['feeds_per_s']:>8} {row['entries_per_s']:>9} {row['peak_rss_mb']:>7}  "
-          f"{cpu['ours']}/{cpu['server']}/{cpu['services']}/{cpu['others']}  {row['outcomes']}",
+          f"{cpu['ours']}/{cpu['server']}/{cpu['services']}/{cpu['others']}/{cpu['steal']}  "
+          f"{row['outcomes']}",
           flush=True)
 
 
