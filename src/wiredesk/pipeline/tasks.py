@@ -102,7 +102,15 @@ def process_article(services: Services, article_id: str) -> str:
 
 
 def _process_locked(services: Services, article_id: str) -> str:
-    """Process one article while holding its lock."""
+    """Process one article while holding its lock; from the start again when a fetch revised
+    it meanwhile (that revision's own message found the article busy)."""
+    while (status := _process_current(services, article_id)) is None:
+        log.info("process: %s was revised while processed; processing the revision", article_id)
+    return status
+
+
+def _process_current(services: Services, article_id: str) -> str | None:
+    """Process the article's current revision; None if another was committed meanwhile."""
     with services.db.session() as session:
         row = session.get(models.Article, article_id)
         if row is None:
@@ -123,6 +131,15 @@ def _process_locked(services: Services, article_id: str) -> str:
             with metrics.stage_timer("route"):
                 decision = route(article, FeedInfo(feed.id, feed.name, feed.trust, feed.language),
                                  current_rules(session))
+            # The row was read without a lock. Lock it now: the output is saved only over the
+            # revision it was computed from, and no fetch revises it before this commits.
+            revision = session.scalar(select(models.Article.revision)
+                                      .where(models.Article.id == article_id).with_for_update())
+            if revision is None:
+                return "missing"  # deleted meanwhile
+            if revision != row.revision:
+                session.rollback()
+                return None
             status = _apply(session, row, article, decision)
             session.commit()
     metrics.ROUTING.labels(decision.rule_name, decision.action).inc()
