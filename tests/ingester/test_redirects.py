@@ -81,3 +81,29 @@ def test_a_feed_removed_while_it_is_fetched_is_reported_missing(
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(Article)) == 0
         assert session.get(Feed, new) is None and session.get(Feed, unchanged) is None
+
+
+def test_a_url_changed_while_a_redirect_is_fetched_stays_as_the_operator_set_it(
+        config: Any, database: Any, redis_client: Any, feed_server: Any) -> None:
+    """An operator points the feed elsewhere while a fetch of its old URL is answered 301:
+    the fetch must not put the redirect's target over the operator's URL."""
+    from wiredesk.store.feeds import update_feed
+
+    app = create_celery(config.replace(host_max_per_second=0))
+    app.wiredesk.__dict__["db"] = database
+    feed_server.serve("/hijacked.xml", GOOD)
+    chosen = feed_server.serve("/chosen.xml", GOOD)
+
+    def operator_updates_then_redirect(h: Any) -> None:
+        with database.session() as session:
+            update_feed(session, feed_server.url(h.path), {"url": chosen})
+        redirect(301, "/hijacked.xml")(h)
+
+    feed_server.routes["/old.xml"] = operator_updates_then_redirect
+    with database.session() as session:
+        feed_id = put_feed(session, {"url": feed_server.url("/old.xml")}).id
+
+    assert ingest_feed(app.wiredesk, feed_id, enqueue=list).outcome == "ok"
+    with database.session() as session:
+        feed = session.get(Feed, feed_id)
+        assert (feed.url, feed.redirected_from) == (chosen, None)

@@ -207,7 +207,10 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
                     _store(session, parsed, report)
                     feed.title = parsed.title or feed.title
                 _record_success(feed, values)
-                if result.permanent_redirect and result.permanent_redirect != feed.url:
+                # Unless an operator changed the URL while it was fetched: their URL is newer
+                # news than the old one's move, and this row lock orders the two.
+                if (result.permanent_redirect and result.permanent_redirect != feed.url
+                        and feed.url == view.url):
                     _record_redirect(session, feed, result.permanent_redirect, now)
                 subscribe = parsed is not None and _note_hub(services, feed, parsed,
                                                             result.headers, now)
