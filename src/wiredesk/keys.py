@@ -99,6 +99,16 @@ def websub_push(push_id: str) -> str:
 WEBSUB_PUSH_TTL_SECONDS = 6 * 3600
 
 
+def publisher_last_modified(url_digest: str) -> str:
+    """One publisher URL's body (by ETag) and the date it was first served
+    (``wiredesk.publisher.freshness``)."""
+    return f"{PREFIX}publisher:last-modified:{url_digest}"
+
+
+# A URL nobody asked for in a week starts again from "now": its next client reloads it once.
+PUBLISHER_LAST_MODIFIED_TTL_SECONDS = 7 * 24 * 3600
+
+
 # --- Tier-3 decisions in flight: wiredesk.pipeline.story_decisions ----------------------------
 # Articles between "tier 3 looks for candidates" and "committed": a handful at a time (one per
 # busy worker). Each entry expires on its own (pruned by the next registration); the keys

@@ -119,6 +119,10 @@ PUBLISHER_REQUESTS = Counter(
     "wiredesk_publisher_requests_total", "Publisher responses by endpoint and status class.",
     ["endpoint", "status"],
 )
+PUBLISHER_LAST_MODIFIED_UNKNOWN = Counter(
+    "wiredesk_publisher_last_modified_unknown_total",
+    "Responses sent without Last-Modified because Redis, which keeps the dates, did not answer.",
+)
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import feedparser
@@ -57,3 +58,41 @@ def test_health_and_metrics(publisher: Any, published: list[str]) -> None:
     assert publisher.get("/livez").status_code == 200
     publisher.get("/feeds/all.atom")
     assert b"wiredesk_publisher_requests_total" in publisher.get("/metrics").data
+
+
+def test_a_story_committed_after_a_newer_one_is_not_answered_304(
+        celery_app: Any, database: Any, publisher: Any, monkeypatch: Any) -> None:
+    """Story B is stamped before story C but commits after it. A client that read the feed in
+    between and revalidates must get B: a Last-Modified of the newest stamp (C's) did not move
+    when B appeared, so If-Modified-Since was answered 304 and B went unseen."""
+    from wiredesk.pipeline import tasks
+
+    first_id, slow_id, fast_id = _store_sample(database)
+    process_article(celery_app.wiredesk, first_id)
+    reached, go = threading.Event(), threading.Event()
+    apply = tasks._apply
+
+    def apply_then_wait(session: Any, row: Any, article: Any, decision: Any) -> str:
+        status = apply(session, row, article, decision)  # the story is stamped here
+        if row.id == slow_id:
+            reached.set()
+            assert go.wait(timeout=30), "the test never released the worker"
+        return status
+
+    monkeypatch.setattr(tasks, "_apply", apply_then_wait)
+    slow = threading.Thread(target=process_article, args=(celery_app.wiredesk, slow_id))
+    slow.start()
+    try:
+        assert reached.wait(timeout=30), "the slow worker never reached its commit"
+        assert process_article(celery_app.wiredesk, fast_id) == "published"
+        before = publisher.get("/feeds/all.atom")
+    finally:
+        go.set()
+        slow.join(timeout=60)
+    assert len(feedparser.parse(before.data).entries) == 2
+    validators = {name: before.headers[header] for name, header in (
+        ("If-None-Match", "ETag"), ("If-Modified-Since", "Last-Modified")) if header in before.headers}
+    for name, value in validators.items():
+        again = publisher.get("/feeds/all.atom", headers={name: value})
+        assert again.status_code == 200, f"{name} answered {again.status_code}"
+        assert len(feedparser.parse(again.data).entries) == 3

@@ -21,10 +21,7 @@ def _db() -> Any:
 
 
 def _redis() -> redis.Redis:
-    ext = current_app.extensions
-    if "wiredesk_redis" not in ext:
-        ext["wiredesk_redis"] = redis.Redis.from_url(ext["wiredesk_config"].redis_url)
-    return ext["wiredesk_redis"]  # type: ignore[no-any-return]
+    return current_app.extensions["wiredesk_redis"]  # type: ignore[no-any-return]
 
 
 def _celery() -> Any:

@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+import redis
 from flask import Blueprint, Flask, Response, abort, current_app, g, render_template, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -13,7 +14,7 @@ from sqlalchemy import text
 from wiredesk import metrics
 from wiredesk.admin import register as register_admin
 from wiredesk.config import Config, load
-from wiredesk.publisher import ninjs, syndication
+from wiredesk.publisher import freshness, ninjs, syndication
 from wiredesk.publisher.stories import encode_cursor, get_story, list_stories
 from wiredesk.store.db import Database
 
@@ -33,12 +34,19 @@ def _config() -> Config:
     return current_app.extensions["wiredesk_config"]  # type: ignore[no-any-return]
 
 
-def _conditional(body: bytes, mimetype: str, last_modified: Any = None) -> Response:
-    """A cacheable response: strong ETag of the body, Last-Modified, 304 when unchanged."""
+def _redis() -> redis.Redis:
+    return current_app.extensions["wiredesk_redis"]  # type: ignore[no-any-return]
+
+
+def _conditional(body: bytes, mimetype: str) -> Response:
+    """A cacheable response: strong ETag of the body, Last-Modified (when the publisher first
+    served that body: ``freshness``), 304 when unchanged."""
     response = Response(body, mimetype=mimetype)
     response.add_etag()
-    if last_modified is not None:
-        response.last_modified = last_modified
+    etag, _ = response.get_etag()
+    first_served = freshness.last_modified(_redis(), request.full_path, etag or "")
+    if first_served is not None:  # (werkzeug would send "now" for None)
+        response.last_modified = first_served
     response.cache_control.public = True
     response.cache_control.max_age = 60
     return response.make_conditional(request)
@@ -64,8 +72,7 @@ def _feed(fmt: str, path: str, title: str, **filters: str) -> Response:
         stories = list_stories(session, limit=FEED_LIMIT, **filters)
     base = _config().public_base_url
     body = render(stories, base, f"{base.rstrip('/')}{path}", title)
-    last = max((s.updated_at for s in stories), default=None)
-    return _conditional(body, mimetype, last)
+    return _conditional(body, mimetype)
 
 
 @feeds.get("/feeds/all.<fmt>")
@@ -111,8 +118,7 @@ def stories_index() -> Response:
     body: dict[str, Any] = {"data": [ninjs.to_ninjs(s, base) for s in stories]}
     if len(stories) == limit:
         body["next_cursor"] = encode_cursor(stories[-1].published_at, stories[-1].id)
-    last = max((s.updated_at for s in stories), default=None)
-    return _conditional(json.dumps(body, ensure_ascii=False).encode(), "application/json", last)
+    return _conditional(json.dumps(body, ensure_ascii=False).encode(), "application/json")
 
 
 @api.get("/api/v1/stories/<story_id>")
@@ -122,8 +128,7 @@ def story_detail(story_id: str) -> Response:
     if story is None:
         abort(404)
     doc = ninjs.to_ninjs(story, _config().public_base_url)
-    return _conditional(json.dumps(doc, ensure_ascii=False).encode(), "application/json",
-                        story.updated_at)
+    return _conditional(json.dumps(doc, ensure_ascii=False).encode(), "application/json")
 
 
 @ops.get("/")
@@ -158,6 +163,7 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__)
     app.extensions["wiredesk_config"] = config
     app.extensions["wiredesk_db"] = Database(config)
+    app.extensions["wiredesk_redis"] = redis.Redis.from_url(config.redis_url)  # connects on use
     for blueprint in (feeds, api, ops):
         app.register_blueprint(blueprint)
     register_admin(app)
