@@ -107,3 +107,4 @@ def test_a_url_changed_while_a_redirect_is_fetched_stays_as_the_operator_set_it(
     with database.session() as session:
         feed = session.get(Feed, feed_id)
         assert (feed.url, feed.redirected_from) == (chosen, None)
+        assert feed.etag is None  # the old URL's answer, not the new one's

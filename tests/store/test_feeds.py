@@ -62,6 +62,17 @@ def test_update_changes_only_what_is_given_and_reenabling_makes_due(database: An
             registry.update_feed(session, feed_id, {"url": "not a url"})
 
 
+def test_a_new_url_starts_without_the_old_urls_validators(database: Any) -> None:
+    with database.session() as session:
+        feed = registry.put_feed(session, {"url": "https://example.org/a"})
+        feed.etag, feed.last_modified = '"v1"', "Mon, 02 Nov 2026 10:00:00 GMT"
+        feed_id = feed.id
+    with database.session() as session:
+        feed = registry.update_feed(session, feed_id, {"name": "renamed"})
+        assert (feed.etag, feed.last_modified) == ('"v1"', "Mon, 02 Nov 2026 10:00:00 GMT")
+        feed = registry.update_feed(session, feed_id, {"url": "https://example.net/a"})
+        assert (feed.etag, feed.last_modified) == (None, None)
+
 def test_remove_by_id_or_url(database: Any) -> None:
     with database.session() as session:
         registry.put_feed(session, {"url": "https://example.org/a"})

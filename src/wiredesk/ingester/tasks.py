@@ -206,6 +206,9 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
                 if parsed is not None:
                     _store(session, parsed, report)
                     feed.title = parsed.title or feed.title
+                if feed.url != view.url:  # changed while fetched: these are the old URL's
+                    values = {k: v for k, v in values.items()
+                              if k not in ("etag", "last_modified")}
                 _record_success(feed, values)
                 # Unless an operator changed the URL while it was fetched: their URL is newer
                 # news than the old one's move, and this row lock orders the two.

@@ -144,8 +144,12 @@ def update_feed(session: Session, ref: int | str, changes: Mapping[str, Any]) ->
         return None
     if "url" in data and data["url"] != feed.url and get_feed(session, data["url"]) is not None:
         raise ValidationError({"url": ["another feed has this URL"]})
-    was_enabled = feed.enabled
+    was_enabled, old_url = feed.enabled, feed.url
     _apply(feed, data)
+    if feed.url != old_url:
+        # The validators were the old URL's answers: sent to the new one, a server whose ETag
+        # matched by chance would answer 304 and the new feed would never be read.
+        feed.etag, feed.last_modified = None, None
     if feed.enabled and not was_enabled:
         feed.next_fetch_at = utcnow()  # re-enabled: due now, and a fresh backoff
         feed.error_count = 0
