@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from tests.helpers import put_rules_in_force, wait_until
@@ -113,3 +115,78 @@ def test_a_story_founded_meanwhile_by_another_worker_is_joined_not_failed(
         assert session.scalar(select(models.RoutingRuleset.source).where(
             models.RoutingRuleset.source == "in the same transaction")) is not None
         assert len(list(session.scalars(select(models.Story)))) == 1
+
+
+def test_two_reports_joining_a_story_at_once_leave_the_earliest_canonical(
+        celery_app: Any, database: Any, monkeypatch: Any) -> None:
+    """Two reprints join a published story side by side. Each compared itself with the
+    canonical it had read; the one that committed last won even when it was not the earliest."""
+    from wiredesk.identity import content_hash
+    from wiredesk.pipeline.stages import dedupe
+
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("two writers at once: PostgreSQL (SQLite runs one writer)")
+    services = celery_app.wiredesk
+    founder_id = _store_sample(database)[0]
+    assert process_article(services, founder_id) == "published"
+    with database.session() as session:
+        founder = article_store.to_article(session.get(models.Article, founder_id))
+    reprints = {}
+    ids = {"earliest": "a1-" + "e" * 32, "between": "a1-" + "b" * 32}
+    for name, hours_earlier, note in (("earliest", 5, "Officials confirmed the plan."),
+                                      ("between", 2, "The ministry gave no cost.")):
+        body = f"{founder.body_text}\n\n{note}"
+        reprints[name] = founder.replace(
+            id=ids[name], guid=name, url=f"http://127.0.0.1/{name}", body_text=body,
+            body_html=f"<p>{body}</p>", content_hash=content_hash(founder.title, body),
+            published_at=founder.published_at - timedelta(hours=hours_earlier),
+            story_id=None, status="received")
+    with database.session() as session:
+        for article in reprints.values():
+            article_store.upsert(session, article)
+
+    decided, go = threading.Event(), threading.Event()
+    real_canonical = dedupe.canonical
+
+    def canonical_then_wait(members: Any) -> Any:
+        members = list(members)
+        chosen = real_canonical(members)
+        if threading.current_thread().name == "between":
+            decided.set()  # it has read the story's canonical and decided to replace it
+            assert go.wait(timeout=30), "the test never released the worker"
+        return chosen
+
+    monkeypatch.setattr(dedupe, "canonical", canonical_then_wait)
+    results: dict[str, str] = {}
+
+    def run(name: str) -> None:
+        results[name] = process_article(services, ids[name])
+
+    between = threading.Thread(target=run, args=("between",), name="between")
+    earliest = threading.Thread(target=run, args=("earliest",), name="earliest")
+    between.start()
+    try:
+        assert decided.wait(timeout=30), "the first reprint never reached the story"
+        earliest.start()
+        # The earliest report either commits meanwhile (the defect) or waits for the story.
+        wait_until(lambda: "earliest" in results or _waiting_for_a_lock(database),
+                   message="the earliest reprint to finish or wait for the story")
+    finally:
+        go.set()
+        between.join(timeout=60)
+        if earliest.is_alive() or earliest.ident:
+            earliest.join(timeout=60)
+    assert results == {"between": "published", "earliest": "published"}
+    with database.session() as session:
+        story = session.get(models.Story, session.get(models.Article, founder_id).story_id)
+        members = {row.id for row in session.scalars(
+            select(models.Article).where(models.Article.story_id == story.id))}
+        assert members == {founder_id, *ids.values()}
+        assert story.canonical_article_id == ids["earliest"]
+
+
+def _waiting_for_a_lock(database: Any) -> bool:
+    from sqlalchemy import text
+
+    with database.engine.connect() as conn:
+        return bool(conn.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")))

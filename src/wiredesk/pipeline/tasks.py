@@ -173,7 +173,10 @@ def found_story(session: Any, article: Article, now: datetime) -> models.Story:
 def _apply(session: Any, row: models.Article, article: Article, decision: RoutingDecision) -> str:
     """Save the stages' output, create or grow the story, and move the statuses on."""
     now = utcnow()
-    story = session.get(models.Story, article.story_id) or found_story(session, article, now)
+    # Locked and read afresh: members joining at once each compare themselves with the
+    # canonical the previous one committed, and the story's status moves on in order.
+    story = session.get(models.Story, article.story_id, with_for_update=True,
+                        populate_existing=True) or found_story(session, article, now)
     if story.canonical_article_id != article.id:
         current = session.get(models.Article, story.canonical_article_id)
         if current is None or dedupe.canonical(
