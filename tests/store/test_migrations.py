@@ -44,3 +44,37 @@ def test_migrations_build_exactly_the_models(database: Any) -> None:
     # Type-only differences between dialect reflections are not drift; structure is.
     structural = [d for d in diff if not (isinstance(d, list) and d and d[0][0] == "modify_type")]
     assert structural == [], structural
+
+
+def test_0007_keeps_only_earlier_versions_in_the_history_and_downgrades(database: Any) -> None:
+    from wiredesk.store.feeds import add_feed
+
+    with database.session() as session:
+        feed_id = add_feed(session, "http://127.0.0.1/feed").id
+    _migrate(database, "0006", downgrade=True)
+    with database.engine.begin() as connection:  # as 0006 stored them: every version
+        for article_id, revision in (("a1-once", 1), ("a1-twice", 2)):
+            connection.execute(text(
+                "INSERT INTO articles (id, feed_id, title, summary, body_html, body_text,"
+                " authors, revision, status, content_hash, entities, keywords, categories,"
+                " date_flags, status_changed_at, created_at) VALUES (:id, :feed, 't', '', '',"
+                " '', '[]', :revision, 'published', :hash, '[]', '[]', '[]', '[]',"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                {"id": article_id, "feed": feed_id, "revision": revision,
+                 "hash": f"h{revision}"})
+            for n in range(1, revision + 1):
+                connection.execute(text(
+                    "INSERT INTO article_revisions (article_id, revision, content_hash, title,"
+                    " summary, body_html, created_at) VALUES (:id, :n, :hash, 't', '', '',"
+                    " CURRENT_TIMESTAMP)"), {"id": article_id, "n": n, "hash": f"h{n}"})
+
+    def history() -> list[tuple[str, int]]:
+        with database.engine.connect() as connection:
+            return sorted(tuple(row) for row in connection.execute(text(
+                "SELECT article_id, revision FROM article_revisions")))
+
+    _migrate(database, "head")
+    assert history() == [("a1-twice", 1)]
+    _migrate(database, "0006", downgrade=True)
+    assert history() == [("a1-once", 1), ("a1-twice", 1), ("a1-twice", 2)]
+    _migrate(database, "head")

@@ -74,11 +74,11 @@ def _revise(session: Session, row: models.Article, article: schemas.Article) -> 
         return "unchanged"  # back to a version we already had: the feed wavers, nothing new
     if row.revision >= MAX_REVISIONS:
         return "capped"
+    session.add(_revision(row))  # the version being replaced joins the history
     for name in _CONTENT_FIELDS:
         setattr(row, name, getattr(article, name))
     row.revision += 1
     set_status(row, "received")
-    session.add(_revision(row))
     return "updated"
 
 
@@ -159,8 +159,7 @@ def _held_and_dead(session: Session, ids: list[str]) -> tuple[dict[str, str], se
 
 def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
     """``upsert`` for a whole feed at once: one locking SELECT of ids and hashes, and new rows
-    inserted in bulk (one COPY or executemany per table) instead of one unit-of-work object per
-    entry and revision. Only rows whose content changed are loaded whole (a second SELECT, when
+    inserted in bulk (one COPY or executemany) instead of one unit-of-work object per entry. Only rows whose content changed are loaded whole (a second SELECT, when
     any).
 
     Returns the outcome of each article, in order. Rows are locked in id order, so two
@@ -204,20 +203,16 @@ def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
 
 
 def _insert_new(session: Session, values: list[dict[str, Any]]) -> None:
+    # No revision rows: the row is the current version; a version joins the history only
+    # when a newer one replaces it (``_revise``).
     if not values:
         return
-    revisions = [{
-        "article_id": v["id"], "revision": 1, "content_hash": v["content_hash"],
-        "title": v["title"], "summary": v["summary"], "body_html": v["body_html"],
-        "created_at": v["created_at"]} for v in values]
     connection = session.connection()
     if runs_on_psycopg(connection.dialect):
         copy_rows(connection, models.Article.__table__, values)
-        copy_rows(connection, models.ArticleRevision.__table__, revisions)
         return
-    # Core inserts on the tables (executemany): the ORM's bulk layer cost more than the rows.
+    # A Core insert on the table (executemany): the ORM's bulk layer cost more than the rows.
     session.execute(insert(models.Article.__table__), values)
-    session.execute(insert(models.ArticleRevision.__table__), revisions)
 
 
 def _flush_new(session: Session, new_rows: dict[str, dict[str, Any]],
@@ -231,9 +226,11 @@ def _flush_new(session: Session, new_rows: dict[str, dict[str, Any]],
 
 
 def _revision(row: models.Article) -> models.ArticleRevision:
+    """The row's current version, as a history entry."""
     return models.ArticleRevision(
         article_id=row.id, revision=row.revision, content_hash=row.content_hash,
         title=row.title, summary=row.summary, body_html=row.body_html,
+        created_at=row.fetched_at or utcnow(),  # when this version came in, as before
     )
 
 

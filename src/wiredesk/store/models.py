@@ -147,7 +147,9 @@ class Article(Base):
 
 
 class ArticleRevision(Base):
-    """Every content version an article has had, oldest first; revision 1 is the original."""
+    """Every earlier content version of an article: version N is kept here when version N+1
+    replaces it on the article's row, which holds the current one (most articles never change,
+    and a copy of each would double what a fetch writes)."""
 
     __tablename__ = "article_revisions"
 
