@@ -159,8 +159,8 @@ def _held_and_dead(session: Session, ids: list[str]) -> tuple[dict[str, str], se
 
 def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
     """``upsert`` for a whole feed at once: one locking SELECT of ids and hashes, and new rows
-    inserted in bulk (one COPY or executemany) instead of one unit-of-work object per entry. Only rows whose content changed are loaded whole (a second SELECT, when
-    any).
+    inserted in bulk (one COPY or executemany) instead of one unit-of-work object per entry.
+    Only rows whose content changed are loaded whole (a second SELECT, when any).
 
     Returns the outcome of each article, in order. Rows are locked in id order, so two
     sessions touching overlapping ids cannot deadlock. The caller's transaction already holds
