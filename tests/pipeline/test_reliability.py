@@ -190,3 +190,36 @@ def _waiting_for_a_lock(database: Any) -> bool:
 
     with database.engine.connect() as conn:
         return bool(conn.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")))
+
+
+def _events(redis_client: Any, event_type: str) -> list[dict[str, Any]]:
+    import json
+
+    from wiredesk import keys
+
+    return [json.loads(fields[b"data"]) for _, fields in redis_client.xrange(keys.EVENTS_STREAM)
+            if fields[b"type"] == event_type.encode()]
+
+
+def test_a_story_lock_that_expired_before_the_commit_does_not_fail_the_committed_article(
+        celery_app: Any, database: Any, redis_client: Any, monkeypatch: Any) -> None:
+    """A slow article outlives its story lock (a long wait for a rival's decision, a row lock).
+    The article is committed all the same; releasing the lost lock must not then fail the
+    task: the event would never be sent, and the committed work reported as failed."""
+    from wiredesk import keys
+    from wiredesk.pipeline import tasks
+
+    article_id = _store_sample(database)[0]
+    monkeypatch.setattr(keys, "STORY_LOCK_TTL_SECONDS", 1)
+    classify = tasks.classify
+
+    def classify_until_the_lock_expires(services: Any, article: Any) -> Any:
+        classified = classify(services, article)
+        wait_until(lambda: not redis_client.exists(keys.story_lock(article.content_hash)),
+                   timeout=10, message="the story lock to expire")
+        return classified
+
+    monkeypatch.setattr(tasks, "classify", classify_until_the_lock_expires)
+    assert process_article(celery_app.wiredesk, article_id) == "published"
+    assert _status(database, article_id) == "published"
+    assert [e["article_id"] for e in _events(redis_client, "article.published")] == [article_id]

@@ -8,6 +8,8 @@ keyed by the article's id.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -83,6 +85,27 @@ def classify(services: Services, article: Article) -> Article:
     return article
 
 
+@contextmanager
+def story_locked(services: Services, content_hash: str) -> Iterator[None]:
+    """Exact duplicates race on the content hash: one story per hash at a time.
+
+    A lock that expired while held (a long wait for a rival's decision or a row lock) is no
+    error on the way out: the article is committed by then, and failing would retry finished
+    work and never emit its event."""
+    lock = services.redis.lock(keys.story_lock(content_hash), timeout=keys.STORY_LOCK_TTL_SECONDS,
+                               blocking_timeout=keys.STORY_LOCK_TTL_SECONDS)
+    if not lock.acquire():
+        raise LockError(f"story lock for {content_hash} still taken after "
+                        f"{keys.STORY_LOCK_TTL_SECONDS} s")
+    try:
+        yield
+    finally:
+        try:
+            lock.release()
+        except LockError:
+            log.warning("process: the story lock for %s expired before the commit", content_hash)
+
+
 def process_article(services: Services, article_id: str) -> str:
     """Process one article; returns its status afterwards."""
     lock = services.redis.lock(keys.article_process_lock(article_id),
@@ -119,11 +142,8 @@ def _process_current(services: Services, article_id: str) -> str | None:
         if row.status not in PENDING_STATUSES:
             return row.status  # done already: a redelivery changes nothing
         article = enrich(article_store.to_article(row), services.config)
-        # Exact duplicates race on the content hash: one story per hash at a time.
-        story_lock = services.redis.lock(keys.story_lock(article.content_hash),
-                                         timeout=keys.STORY_LOCK_TTL_SECONDS,
-                                         blocking_timeout=keys.STORY_LOCK_TTL_SECONDS)
-        with story_lock, services.story_decisions.claim() as claim:
+        with story_locked(services, article.content_hash), \
+                services.story_decisions.claim() as claim:
             article = resolve_story(services, session, article, claim)
             article = classify(services, article)
             feed = session.get(models.Feed, article.feed_id)
