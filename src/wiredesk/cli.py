@@ -391,7 +391,7 @@ def dedupe() -> None:
 
 @dedupe.command("rebuild")
 def dedupe_rebuild() -> None:
-    """Refill the index from the database for the window (after losing Redis; workers stopped)."""
+    """Refill the index from the database for the window (after losing Redis; workers may run)."""
     from datetime import timedelta
 
     from sqlalchemy import select

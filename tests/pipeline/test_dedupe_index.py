@@ -84,6 +84,26 @@ def test_rebuild_keeps_story_ids(redis_client) -> None:
     assert index.stats().articles == 3
 
 
+def test_rebuild_keeps_what_workers_index_while_it_runs(redis_url, redis_client) -> None:
+    """``wiredesk dedupe rebuild`` runs once Redis is back, with the workers already busy again:
+    an article a worker indexes after the rebuild has read the database (it was not committed
+    yet) must still be found by its next copy once the rebuild is done."""
+    story = story_id_for(_copy(1).id)
+    stored = [_copy(1).replace(story_id=story), _copy(2).replace(story_id=story)]
+    in_flight = _copy(3, OTHER)
+    worker = DedupeIndex(redis.Redis.from_url(redis_url))  # another process's connection
+
+    def read_from_the_database() -> Any:
+        yield from stored
+        # The rebuild has its rows (fingerprinting them takes a while); a worker meanwhile:
+        assert worker.find_story(in_flight).story_id == story_id_for(in_flight.id)
+
+    index = DedupeIndex(redis_client)
+    assert dedupe_index.rebuild(index, read_from_the_database(), now=NOW.timestamp()) == 2
+    assert index.find_story(_copy(4, OTHER)).story_id == story_id_for(in_flight.id)
+    assert index.find_story(_copy(7)).story_id == story
+
+
 def _worker(url: str, ids: list[int], start: Any, out: "multiprocessing.Queue[Any]") -> None:
     index = DedupeIndex(redis.Redis.from_url(url))
     index.client.ping()

@@ -305,10 +305,11 @@ def _seconds(at: datetime | float | None) -> float:
 
 
 def rebuild(index: DedupeIndex, articles: Iterable[Article], now: float | None = None) -> int:
-    """Empty the index and refill it from stored articles of the window (each keeps its story).
+    """Refill the index from stored articles of the window (each keeps its story).
 
-    Run it with the pipeline workers stopped (or accept that copies processed meanwhile may
-    found a story of their own); returns the number of articles indexed.
+    Safe while the pipeline workers run: nothing is cleared first, and an article already in
+    the index keeps its entry, so what a worker indexed after ``articles`` were read (not yet
+    committed, so not among them) stays findable. Returns the number of articles given.
     """
     now = time.time() if now is None else now
     oldest = now - index.window_seconds
@@ -321,5 +322,4 @@ def rebuild(index: DedupeIndex, articles: Iterable[Article], now: float | None =
         story = article.story_id or story_id_for(article.id)
         items.append((article.id, story, dedupe.fingerprint(article), at))
     items.sort(key=lambda it: (it[3], it[0]))
-    index.clear()
     return index.insert_many(items)
