@@ -32,6 +32,16 @@ def article_process_lock_ttl(task_time_limit: int) -> int:
     return task_time_limit + 10
 
 
+def article_process_runs(article_id: str) -> str:
+    """Runs of the process task on an article that took its lock and have not returned: one
+    left behind is a worker that died holding it (killed, out of memory, hard time limit)."""
+    return f"{PREFIX}process:runs:{article_id}"
+
+
+# Deaths are minutes apart (lock expiry, then the reconciler): a day counts them all.
+ARTICLE_PROCESS_RUNS_TTL_SECONDS = 24 * 3600
+
+
 def story_lock(story_key: str) -> str:
     """Serializes joins to one story (exact-duplicate resolution)."""
     return f"{PREFIX}lock:story:{story_key}"

@@ -223,3 +223,47 @@ def test_a_story_lock_that_expired_before_the_commit_does_not_fail_the_committed
     assert process_article(celery_app.wiredesk, article_id) == "published"
     assert _status(database, article_id) == "published"
     assert [e["article_id"] for e in _events(redis_client, "article.published")] == [article_id]
+
+
+def _process_in_a_child(services: Any, article_id: str) -> None:
+    services.db.engine.dispose(close=False)  # the parent's connections stay the parent's
+    process_article(services, article_id)
+
+
+def test_an_article_that_kills_its_worker_every_time_ends_failed(
+        celery_app: Any, database: Any, redis_client: Any, monkeypatch: Any) -> None:
+    """An article whose processing kills the worker (out of memory, a crash in native code,
+    the hard time limit) never reaches the task's retries: its message is redelivered or the
+    reconciler sends it again, and it kills the next worker too. After the task's retries'
+    worth of deaths it must end ``failed``, visibly, instead of going round for ever."""
+    import multiprocessing
+    import os
+    import signal
+
+    from wiredesk import keys
+    from wiredesk.pipeline import tasks
+
+    services = celery_app.wiredesk
+    article_id = _store_sample(database)[0]
+    test_process = os.getpid()
+
+    def enrich_and_die(article: Any, config: Any) -> Any:
+        if os.getpid() != test_process:
+            os.kill(os.getpid(), signal.SIGKILL)  # the worker dies mid-article, no goodbye
+        raise AssertionError("processed once more after killing its worker every time")
+
+    monkeypatch.setattr(tasks, "enrich", enrich_and_die)
+    fork = multiprocessing.get_context("fork")
+    for _ in range(services.config.task_max_retries + 1):
+        worker = fork.Process(target=_process_in_a_child, args=(services, article_id))
+        worker.start()
+        worker.join(timeout=60)
+        assert worker.exitcode == -signal.SIGKILL
+        # The dead worker's lock expires (task time limit + 10 s); the article is sent again.
+        redis_client.delete(keys.article_process_lock(article_id))
+        assert _status(database, article_id) == "received"
+
+    assert process_article(services, article_id) == "failed"
+    with database.session() as session:
+        assert "died" in session.get(models.Article, article_id).error
+    assert [e["article_id"] for e in _events(redis_client, "article.failed")] == [article_id]

@@ -115,9 +115,20 @@ def process_article(services: Services, article_id: str) -> str:
         # Another worker has it now. Should that worker die, its lock expires and the
         # reconciler sends the article again; waiting here would only tie up this worker.
         return "busy"
+    # A worker killed by the article never reaches the task's retries: count the runs that
+    # died (they left their count behind), so it ends failed instead of killing the next.
+    runs = keys.article_process_runs(article_id)
     try:
+        pipe = services.redis.pipeline(transaction=False)
+        pipe.incr(runs)
+        pipe.expire(runs, keys.ARTICLE_PROCESS_RUNS_TTL_SECONDS)
+        died = pipe.execute()[0] - 1
+        if died > services.config.task_max_retries:
+            return fail_article(services, article_id, f"the worker died {died} times processing "
+                                "it (killed, out of memory or past the hard time limit)")
         return _process_locked(services, article_id)
     finally:
+        services.redis.delete(runs)  # returned or raised: this run did not die
         try:
             lock.release()
         except LockError:
@@ -233,15 +244,22 @@ def _apply(session: Any, row: models.Article, article: Article, decision: Routin
     return status
 
 
-def _fail_article(task: Any, exc: BaseException, args: tuple[Any, ...]) -> None:
-    """After the last retry: the article is ``failed``, with the error kept for replay."""
-    services, article_id = task.wiredesk, args[0]
+def fail_article(services: Services, article_id: str, error: str) -> str:
+    """The article is ``failed``, with the error kept for replay, unless it is done already;
+    returns its status."""
     with services.db.session() as session:
         row = session.get(models.Article, article_id)
-        if row is not None and row.status in PENDING_STATUSES:
-            article_store.set_status(row, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        if row is None or row.status not in PENDING_STATUSES:
+            return row.status if row is not None else "missing"
+        article_store.set_status(row, "failed", error=error[:2000])
     metrics.ARTICLES_FAILED.inc()
-    events.emit(services.redis, "article.failed", article_id=article_id, error=str(exc)[:500])
+    events.emit(services.redis, "article.failed", article_id=article_id, error=error[:500])
+    return "failed"
+
+
+def _fail_article(task: Any, exc: BaseException, args: tuple[Any, ...]) -> None:
+    """After the last retry: the article is ``failed``."""
+    fail_article(task.wiredesk, args[0], f"{type(exc).__name__}: {exc}")
 
 
 
