@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import func, inspect, select, text
 
 from wiredesk import config as config_module
-from wiredesk.bench.ingest import _proc_cpu, _system_busy
+from wiredesk.bench.ingest import _proc_cpu, _system_cpu
 from wiredesk.evaluation.corpus import corpus_dir
 
 RESULTS = Path("bench-results")
@@ -153,7 +153,7 @@ def run_celery(config: config_module.Config, articles: list[Any], workers: int,
         while pending(services) == len(articles) and time.monotonic() < deadline:
             time.sleep(0.2)
         cpu_before = sum(_proc_cpu(p.pid) for p in procs)
-        busy_before = _system_busy()
+        busy_before = _system_cpu()[0]
         start = time.perf_counter()
         with app.producer_or_acquire() as producer:
             for article in articles[1:]:
@@ -163,7 +163,7 @@ def run_celery(config: config_module.Config, articles: list[Any], workers: int,
         elapsed = time.perf_counter() - start
         left = pending(services)
         return {"seconds": elapsed, "articles": len(articles) - 1, "left": left,
-                "machine_busy_cpu": _system_busy() - busy_before,
+                "machine_busy_cpu": _system_cpu()[0] - busy_before,
                 "worker_parent_cpu": sum(_proc_cpu(p.pid) for p in procs) - cpu_before}
     finally:
         for proc in procs:
