@@ -19,11 +19,14 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import nh3
+from marshmallow import validate
 
+from wiredesk import schemas
 from wiredesk.identity import article_id, canonical_url, content_hash
 from wiredesk.ingester.dates import parse_date
 from wiredesk.ingester.encoding import UnsafeXML, as_utf8_xml, check_entities, decode_document
 from wiredesk.schemas import Article
+from wiredesk.store.models import Feed, fits_url_column
 
 # What body HTML may keep: structure and links, nothing that runs or tracks.
 ALLOWED_TAGS = {
@@ -52,6 +55,27 @@ _BLOCK_BOUNDARY = re.compile(r"(?i)<\s*(/?(p|div|br|li|h[1-6]|tr|blockquote|pre|
 # Complaints feedparser makes about feeds it read correctly anyway.
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 JSON_FEED_PREFIX = "https://jsonfeed.org/version/"
+
+
+def _max_length(field: Any) -> int:
+    return next(v.max for v in field.validators if isinstance(v, validate.Length))
+
+
+# The Article contract's length limits (the pipeline refuses a row past one; the database's
+# columns hold no more for guid and the raw dates). A field past its limit is cut, not the entry
+# refused: in PostgreSQL one value too long fails the feed's whole transaction.
+_FIELDS = schemas.article_schema.fields
+LIMITS = {name: _max_length(_FIELDS[name]) for name in (
+    "guid", "title", "summary", "body_html", "body_text", "published_raw", "updated_raw")}
+MAX_AUTHOR = _max_length(_FIELDS["authors"].inner)
+MAX_FEED_TITLE: int = Feed.__table__.c.title.type.length
+
+
+def _fit(text: str, limit: int) -> str:
+    """``text`` storable: no NUL (PostgreSQL text cannot hold one), at most ``limit`` long."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return text[:limit]
 
 
 class ParseError(Exception):
@@ -144,6 +168,8 @@ def entry_to_article(entry: Any, feed_id: int, fetched_at: datetime, language_hi
         if not _plainly_absolute(link):
             link = urljoin(feed_url, link)
     body_html = sanitize_html(raw_body or raw_summary, base=link or feed_url)
+    if len(body_html) > LIMITS["body_html"]:  # re-sanitized: the cut may split a tag
+        body_html = sanitize_html(body_html[:LIMITS["body_html"]])[:LIMITS["body_html"]]
     body_text = html_to_text(body_html)
     summary = html_to_text(raw_summary) if raw_body else ""
     guid = (get(entry, "id") or "").strip() or None
@@ -159,23 +185,27 @@ def entry_to_article(entry: Any, feed_id: int, fetched_at: datetime, language_hi
     key_link = link if identity in {"guid", "link"} else None
     if key_guid and guid_suffix:
         key_guid = f"{key_guid}\x1f{guid_suffix}"
+    url = canonical_url(link)
+    if url and not fits_url_column(url):
+        url = None  # a cut link would lead to the wrong page; the entry is still the entry
     return Article(
+        # Identity from the entry's own values; only what is stored is made to fit.
         id=article_id(feed_id, key_guid, key_link, fallback=title + "\n" + body_text),
         feed_id=feed_id,
-        guid=guid,
-        url=canonical_url(link),
-        title=title,
-        summary=summary,
-        body_html=body_html,
-        body_text=body_text,
-        authors=authors,
+        guid=_fit(guid, LIMITS["guid"]) if guid else None,
+        url=url,
+        title=_fit(title, LIMITS["title"]),
+        summary=_fit(summary, LIMITS["summary"]),
+        body_html=_fit(body_html, LIMITS["body_html"]),
+        body_text=_fit(body_text, LIMITS["body_text"]),
+        authors=[_fit(name, MAX_AUTHOR) for name in authors],
         language_hint=language_hint,
         published_at=main.value,
         updated_at=updated.value,
         fetched_at=fetched_at,
         content_hash=content_hash(title, body_text),
-        published_raw=main.raw,
-        updated_raw=updated.raw,
+        published_raw=main.raw and _fit(main.raw, LIMITS["published_raw"]),
+        updated_raw=updated.raw and _fit(updated.raw, LIMITS["updated_raw"]),
         date_flags=sorted(set(published.flags) | set(updated.flags)),
     )
 
@@ -270,7 +300,8 @@ def parse_feed(body: bytes, *, feed_id: int, url: str, headers: dict[str, str] |
                 raise ParseError("parse_error", f"unreadable feed: {bozo}")
     declared = re.split(r"[-_]", (feed.get("language") or "").strip())[0].lower()
     hint = language_hint or (declared if declared.isalpha() and len(declared) <= 3 else None)
-    result = ParsedFeed(title=html_to_text(feed.get("title", "") or ""), encoding=decoded.encoding,
+    title = _fit(html_to_text(feed.get("title", "") or ""), MAX_FEED_TITLE)
+    result = ParsedFeed(title=title, encoding=decoded.encoding,
                         encoding_source=decoded.source, format=version, meta=dict(feed))
     if bozo is not None:
         result.warning = str(bozo)

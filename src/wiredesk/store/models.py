@@ -24,6 +24,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# URL columns are String(2000), and the indexed ones (feeds.url, articles.url) are btrees, whose
+# entries PostgreSQL refuses past 2704 bytes: a URL must fit in 2000 characters *and* bytes.
+MAX_URL_LENGTH = 2000
+
+
+def fits_url_column(url: str) -> bool:
+    """True if ``url`` can be stored in a URL column (length, UTF-8 size, no NUL)."""
+    if len(url) > MAX_URL_LENGTH or "\x00" in url:
+        return False
+    if url.isascii():
+        return True
+    try:
+        return len(url.encode("utf-8")) <= MAX_URL_LENGTH
+    except UnicodeEncodeError:  # a lone surrogate (JSON's "\ud800"): not text PostgreSQL takes
+        return False
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
 

@@ -1,0 +1,82 @@
+"""Hostile values in feeds: one bad field must cost neither the feed's other entries nor the
+entry itself. Feeds are fetched over loopback HTTP and stored in the test database; every row
+must then load through the Article contract, as the pipeline loads it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from wiredesk.broker import create_celery
+from wiredesk.ingester.tasks import ingest_feed
+from wiredesk.store import articles as article_store
+from wiredesk.store import models
+from wiredesk.store.feeds import add_feed
+
+GOOD = "<item><title>Good one</title><guid>good-1</guid><link>https://news.example/good</link></item>"
+
+
+def rss(*items: str, title: str = "Feed") -> bytes:
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}'
+            f"</title>{GOOD}{''.join(items)}</channel></rss>").encode()
+
+
+def json_feed(*items: dict[str, Any]) -> bytes:
+    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "J",
+                       "items": [{"id": "good-1", "title": "Good one"}, *items]}).encode()
+
+
+def ingest(config: Any, database: Any, feed_server: Any, body: bytes,
+           content_type: str = "application/rss+xml") -> tuple[Any, list[Any]]:
+    """Fetch ``body`` as a new feed; the report and the stored rows, loaded as Articles."""
+    services = create_celery(config).wiredesk
+    services.__dict__["db"] = database
+    with database.session() as session:
+        feed_id = add_feed(session, feed_server.serve("/feed", body, content_type)).id
+    report = ingest_feed(services, feed_id, enqueue=lambda ids: None)
+    with database.session() as session:
+        rows = session.scalars(select(models.Article).order_by(models.Article.created_at))
+        return report, [article_store.to_article(row) for row in rows]
+
+
+HUGE = "x" * 3000
+# 1,500 characters, 4,500 bytes: past what a btree entry (articles.url is indexed) may hold.
+CJK = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(1500))
+OVERSIZED_OR_NUL = {
+    "guid_3000_chars": rss(f"<item><title>t</title><guid>urn:{HUGE}</guid></item>"),
+    "permalink_guid_3000_chars": rss(f"<item><title>t</title><guid>{HUGE}</guid></item>"),
+    "link_3000_chars": rss(f"<item><title>t</title><link>https://news.example/{HUGE}</link></item>"),
+    "link_4500_utf8_bytes": rss(f"<item><title>t</title><guid>g</guid>"
+                                f"<link>https://news.example/{CJK}</link></item>"),
+    "title_5000_chars": rss(f"<item><guid>g</guid><title>{'t' * 5000}</title></item>"),
+    "author_500_chars": json_feed({"id": "g", "title": "t", "authors": [{"name": "a" * 500}]}),
+    "nul_references": rss("<item><guid>g&#0;1</guid><title>a&#0;b</title></item>"),
+    "json_nul": json_feed({"id": "g\u00001", "title": "t\u0000", "url": "https://n.example/\u0000",
+                           "authors": [{"name": "a\u0000"}],
+                           "date_published": "2024-01-01\u0000"}),
+    "json_date_300_chars": json_feed({"id": "g", "title": "t", "date_published": "x" * 300}),
+}
+
+
+@pytest.mark.parametrize("case", OVERSIZED_OR_NUL)
+def test_oversized_or_nul_field_loses_no_entry(case: str, config: Any, database: Any,
+                                               redis_client: Any, feed_server: Any) -> None:
+    body = OVERSIZED_OR_NUL[case]
+    content_type = "application/feed+json" if body.startswith(b"{") else "application/rss+xml"
+    report, articles = ingest(config, database, feed_server, body, content_type)
+    assert report.outcome == "ok" and report.counts == {"new": 2}, report
+    assert len(articles) == 2 and articles[0].guid == "good-1"
+    hostile = articles[1]
+    assert hostile.title and "\x00" not in hostile.title + (hostile.guid or "") + (hostile.url or "")
+
+
+def test_feed_title_too_long_for_its_column_loses_no_entry(config: Any, database: Any,
+                                                           redis_client: Any,
+                                                           feed_server: Any) -> None:
+    report, articles = ingest(config, database, feed_server, rss(title="F" * 2000))
+    assert report.outcome == "ok" and [a.guid for a in articles] == ["good-1"]
+    with database.session() as session:
+        assert session.scalar(select(models.Feed.title)).startswith("FFF")
