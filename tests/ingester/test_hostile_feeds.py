@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.helpers import respond
 from wiredesk.broker import create_celery
 from wiredesk.ingester.tasks import ingest_feed
 from wiredesk.store import articles as article_store
@@ -80,3 +81,45 @@ def test_feed_title_too_long_for_its_column_loses_no_entry(config: Any, database
     assert report.outcome == "ok" and [a.guid for a in articles] == ["good-1"]
     with database.session() as session:
         assert session.scalar(select(models.Feed.title)).startswith("FFF")
+
+
+# --- feed-level values the server chooses
+
+def test_permanent_redirect_too_long_to_record_is_followed_not_recorded(
+        config: Any, database: Any, redis_client: Any, feed_server: Any) -> None:
+    target = feed_server.serve("/" + "r" * 2500, rss())
+    services = create_celery(config).wiredesk
+    services.__dict__["db"] = database
+    feed_server.routes["/moved"] = lambda h: respond(h, 301, Location=target)
+    with database.session() as session:
+        feed_id = add_feed(session, feed_server.url("/moved")).id
+    report = ingest_feed(services, feed_id, enqueue=lambda ids: None)
+    assert report.outcome == "ok" and report.counts == {"new": 1}, report
+    with database.session() as session:
+        assert session.get(models.Feed, feed_id).url == feed_server.url("/moved")
+
+
+def test_hub_too_long_to_record_is_ignored(config: Any, database: Any, redis_client: Any,
+                                           feed_server: Any) -> None:
+    body = rss(title='x</title><atom:link xmlns:atom="http://www.w3.org/2005/Atom" rel="hub" '
+                     f'href="https://hub.example/{HUGE}"/><title>x')
+    report, articles = ingest(config, database, feed_server, body)
+    assert report.outcome == "ok" and [a.guid for a in articles] == ["good-1"], report
+    with database.session() as session:
+        assert session.scalar(select(models.Feed.websub_hub)) is None
+
+
+@pytest.mark.parametrize("header", ["ETag", "Last-Modified"])
+def test_validator_too_long_to_record_is_not_kept(header: str, config: Any, database: Any,
+                                                  redis_client: Any, feed_server: Any) -> None:
+    body = rss()
+    services = create_celery(config).wiredesk
+    services.__dict__["db"] = database
+    feed_server.routes["/feed"] = lambda h: respond(h, 200, body, **{header: f'"{HUGE}"'})
+    with database.session() as session:
+        feed_id = add_feed(session, feed_server.url("/feed")).id
+    report = ingest_feed(services, feed_id, enqueue=lambda ids: None)
+    assert report.outcome == "ok" and report.counts == {"new": 1}, report
+    with database.session() as session:
+        feed = session.get(models.Feed, feed_id)
+        assert feed.etag is None and feed.last_modified is None

@@ -30,7 +30,7 @@ from wiredesk.ingester.hostlimit import feed_slot, host_slot
 from wiredesk.ingester.parse import ParsedFeed, ParseError, parse_feed
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
-from wiredesk.store.models import Feed
+from wiredesk.store.models import Feed, fits_url_column
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +259,12 @@ def _after_commit(report: IngestReport, enqueue: Any, full_text_on: bool) -> Non
     enqueue(report.enqueued)
 
 
+# A validator longer than its column is not kept (the next fetch is unconditional): stored, it
+# would fail the fetch's transaction, and with it every entry, on every fetch.
+_MAX_ETAG: int = Feed.__table__.c.etag.type.length
+_MAX_LAST_MODIFIED: int = Feed.__table__.c.last_modified.type.length
+
+
 def _success_values(headers: dict[str, str], now: datetime,
                     decision: schedule.Decision) -> dict[str, Any]:
     """The feed's columns after a successful fetch (validators only when the server sent any)."""
@@ -266,9 +272,9 @@ def _success_values(headers: dict[str, str], now: datetime,
     values: dict[str, Any] = {
         "error_count": 0, "last_error": None, "last_fetched_at": now, "last_success_at": now,
         "next_fetch_at": decision.at, "schedule_reason": decision.reason}
-    if lowered.get("etag"):
+    if lowered.get("etag") and len(lowered["etag"]) <= _MAX_ETAG:
         values["etag"] = lowered["etag"]
-    if lowered.get("last-modified"):
+    if lowered.get("last-modified") and len(lowered["last-modified"]) <= _MAX_LAST_MODIFIED:
         values["last_modified"] = lowered["last-modified"]
     return values
 
@@ -292,6 +298,10 @@ def _record_success(feed: Feed, values: dict[str, Any]) -> None:
 
 def _record_redirect(session: Any, feed: Feed, new_url: str, now: datetime) -> None:
     """Follow a permanent redirect for good, unless another feed already has that URL."""
+    if not fits_url_column(new_url):  # followed on each fetch instead
+        log.warning("feed %s moved to a URL too long to record (%d characters); keeping its URL",
+                    feed.id, len(new_url))
+        return
     taken = session.scalar(select(Feed.id).where(Feed.url == new_url, Feed.id != feed.id))
     if taken is not None:
         log.warning("feed %s moved to %s, already feed %s; keeping its URL", feed.id, new_url,

@@ -19,7 +19,7 @@ import httpx
 
 from wiredesk.config import Config
 from wiredesk.ingester.guard import check_url
-from wiredesk.store.models import Feed
+from wiredesk.store.models import Feed, fits_url_column
 
 SIGNATURE_METHODS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256,
                      "sha384": hashlib.sha384, "sha512": hashlib.sha512}
@@ -57,7 +57,11 @@ def discover(meta: Mapping[str, Any], headers: Mapping[str, str] | None,
             links.setdefault(rel, href)
     if "hub" not in links:
         return None
-    return Discovery(hub=links["hub"], topic=links.get("self") or feed_url)
+    found = Discovery(hub=links["hub"], topic=links.get("self") or feed_url)
+    # One the feed's row cannot hold would fail the fetch that records it: polling will do.
+    if not (fits_url_column(found.hub) and fits_url_column(found.topic)):
+        return None
+    return found
 
 
 def callback_url(config: Config, feed_id: int) -> str:
