@@ -83,6 +83,32 @@ def test_feed_title_too_long_for_its_column_loses_no_entry(config: Any, database
         assert session.scalar(select(models.Feed.title)).startswith("FFF")
 
 
+def item(extra: str, guid: str = "g") -> str:
+    return f"<item><title>Hostile</title><guid>{guid}</guid>{extra}</item>"
+
+
+MALFORMED = {
+    "day_out_of_range": rss(item("<pubDate>Sat, 31 Feb 2025 10:00:00 GMT</pubDate>")),
+    "zone_out_of_range": rss(item("<pubDate>Sat, 01 Feb 2025 10:00:00 +9999</pubDate>")),
+    "year_1_east_of_utc": rss(item("<pubDate>0001-01-01T00:00:00+05:00</pubDate>")),
+    "year_9999_west_of_utc": rss(item("<pubDate>9999-12-31T23:59:59-05:00</pubDate>")),
+    "link_port_out_of_range": rss(item("<link>https://news.example:99999/a</link>")),
+    "link_broken_ipv6_host": rss(item("<link>https://[::1/a</link>")),
+    # The second good-1 is told apart by its link, which is no URL.
+    "repeated_guid_broken_link": rss(item("<link>https://[::1/a</link>", guid="good-1")),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_malformed_date_or_link_loses_no_entry(case: str, config: Any, database: Any,
+                                               redis_client: Any, feed_server: Any) -> None:
+    body = MALFORMED[case]
+    content_type = "application/feed+json" if body.startswith(b"{") else "application/rss+xml"
+    report, articles = ingest(config, database, feed_server, body, content_type)
+    assert report.outcome == "ok" and report.counts == {"new": 2}, report
+    assert [a.title for a in articles] == ["Good one", "Hostile"]
+
+
 # --- feed-level values the server chooses
 
 def test_permanent_redirect_too_long_to_record_is_followed_not_recorded(

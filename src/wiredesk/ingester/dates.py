@@ -111,7 +111,10 @@ def parse_date(raw: str | None, *, zone: str = "UTC", fetched_at: datetime | Non
     if not raw or not raw.strip():
         return EntryDate(None, None)
     raw = raw.strip()
-    parsed = _rfc822(raw) or _iso(raw)
+    try:
+        parsed = _rfc822(raw) or _iso(raw)
+    except (ValueError, OverflowError):  # well-formed but out of range: 31 Feb, a +9999 zone
+        parsed = None
     if parsed is None:
         try:
             parsed = _dateparser(raw, zone, languages)
@@ -125,7 +128,10 @@ def parse_date(raw: str | None, *, zone: str = "UTC", fetched_at: datetime | Non
         value = value.replace(tzinfo=zone_info(zone))
     if not had_zone:
         flags.append("zone_assumed")
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # within hours of year 1 or 9999: in UTC it is outside datetime's range
+        return EntryDate(None, raw, ["unparsed"])
     if fetched_at is not None and value > fetched_at:
         value = fetched_at  # a date from the future would float the entry above everything
         flags.append("future_clamped")

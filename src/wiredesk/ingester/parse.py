@@ -152,6 +152,21 @@ def _plainly_absolute(link: str) -> bool:
     return query_at < 0 or query_at < len(before) - 1
 
 
+def _link_and_url(link: str | None, feed_url: str | None) -> tuple[str | None, str | None]:
+    """The entry's link resolved against the feed's URL, and its canonical form; neither when
+    it is no URL at all (a port past 65535, a broken [IPv6] host): the entry stays, linkless."""
+    if not link:
+        return None, None
+    try:
+        if feed_url:
+            link = link.strip()
+            if not _plainly_absolute(link):
+                link = urljoin(feed_url, link)
+        return link, canonical_url(link)
+    except ValueError:
+        return None, None
+
+
 def entry_to_article(entry: Any, feed_id: int, fetched_at: datetime, language_hint: str | None,
                      *, zone: str = "UTC", identity: str = "guid", feed_url: str | None = None,
                      guid_suffix: str = "") -> Article:
@@ -162,11 +177,7 @@ def entry_to_article(entry: Any, feed_id: int, fetched_at: datetime, language_hi
     contents = get(entry, "content") or []
     raw_body = contents[0].get("value", "") if contents else ""
     raw_summary = get(entry, "summary", "") or ""
-    link = get(entry, "link") or None
-    if link and feed_url:
-        link = link.strip()
-        if not _plainly_absolute(link):
-            link = urljoin(feed_url, link)
+    link, url = _link_and_url(get(entry, "link") or None, feed_url)
     body_html = sanitize_html(raw_body or raw_summary, base=link or feed_url)
     if len(body_html) > LIMITS["body_html"]:  # re-sanitized: the cut may split a tag
         body_html = sanitize_html(body_html[:LIMITS["body_html"]])[:LIMITS["body_html"]]
@@ -185,7 +196,6 @@ def entry_to_article(entry: Any, feed_id: int, fetched_at: datetime, language_hi
     key_link = link if identity in {"guid", "link"} else None
     if key_guid and guid_suffix:
         key_guid = f"{key_guid}\x1f{guid_suffix}"
-    url = canonical_url(link)
     if url and not fits_url_column(url):
         url = None  # a cut link would lead to the wrong page; the entry is still the entry
     return Article(
@@ -256,7 +266,10 @@ def _disambiguate(entries: list[Any], feed_url: str | None) -> list[str]:
         if seen[guid] == 1:
             suffixes.append("")
         else:
-            link = canonical_url(urljoin(feed_url or "", entry.get("link") or "")) or ""
+            try:
+                link = canonical_url(urljoin(feed_url or "", entry.get("link") or "")) or ""
+            except ValueError:  # no URL (see _link_and_url): the position alone tells it apart
+                link = ""
             suffixes.append(f"{link}#{seen[guid]}")
     return suffixes
 
