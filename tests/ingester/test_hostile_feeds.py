@@ -96,17 +96,34 @@ MALFORMED = {
     "link_broken_ipv6_host": rss(item("<link>https://[::1/a</link>")),
     # The second good-1 is told apart by its link, which is no URL.
     "repeated_guid_broken_link": rss(item("<link>https://[::1/a</link>", guid="good-1")),
+    "json_wrong_types": json_feed({"id": 7, "title": "Hostile", "url": {"a": 1},
+                                   "content_html": ["x"], "summary": 3, "authors": "bob",
+                                   "author": "bob", "date_published": 1700000000,
+                                   "date_modified": {"x": 1}}),
+    "json_authors_wrong_types": json_feed({"id": "g", "title": "Hostile",
+                                           "authors": [{"name": 5}, "x", {"name": ["y"]}]}),
+    "json_lone_surrogate": json_feed({"id": "g\ud800", "title": "Hostile",
+                                      "summary": "s\udfff"}),
 }
 
 
 @pytest.mark.parametrize("case", MALFORMED)
-def test_malformed_date_or_link_loses_no_entry(case: str, config: Any, database: Any,
-                                               redis_client: Any, feed_server: Any) -> None:
+def test_malformed_date_link_or_type_loses_no_entry(case: str, config: Any, database: Any,
+                                                    redis_client: Any, feed_server: Any) -> None:
     body = MALFORMED[case]
     content_type = "application/feed+json" if body.startswith(b"{") else "application/rss+xml"
     report, articles = ingest(config, database, feed_server, body, content_type)
     assert report.outcome == "ok" and report.counts == {"new": 2}, report
     assert [a.title for a in articles] == ["Good one", "Hostile"]
+
+
+def test_json_feed_of_wrong_types_is_read_not_crashed_on(config: Any, database: Any,
+                                                         redis_client: Any,
+                                                         feed_server: Any) -> None:
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": ["x"],
+                       "language": 5, "items": {"id": "1"}}).encode()
+    report, articles = ingest(config, database, feed_server, body, "application/feed+json")
+    assert report.outcome == "ok" and articles == [], report
 
 
 # --- feed-level values the server chooses

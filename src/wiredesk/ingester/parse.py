@@ -220,6 +220,18 @@ def entry_to_article(entry: Any, feed_id: int, fetched_at: datetime, language_hi
     )
 
 
+def _json_string(data: dict[str, Any], key: str) -> str:
+    """A JSON Feed string member; of another type (a number, a list, an object), none. A lone
+    surrogate (JSON may escape one: "\\ud800") becomes "?": it is no character, and neither
+    UTF-8 nor the database can carry it."""
+    value = data.get(key)
+    if not isinstance(value, str):
+        return ""
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
 def _json_feed(text: str) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
     """A JSON Feed (1.0/1.1) as feedparser-shaped feed and entry dicts."""
     try:
@@ -230,22 +242,31 @@ def _json_feed(text: str) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
     if not isinstance(version, str) or not version.startswith(JSON_FEED_PREFIX):
         raise ParseError("not_a_feed", "JSON document is not a JSON Feed")
     entries = []
-    for item in data.get("items") or []:
+    items = data.get("items")
+    for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict):
             continue
-        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
-        body = item.get("content_html") or html.escape(item.get("content_text") or "")
+        authors = item.get("authors")
+        if not isinstance(authors, list):
+            authors = [item.get("author")]
+        body = _json_string(item, "content_html") or html.escape(
+            _json_string(item, "content_text"))
+        # An id may be a number in the wild; the spec says string.
+        guid = item.get("id")
+        guid = str(guid) if isinstance(guid, int | float) else _json_string(item, "id")
         entries.append({
-            "id": str(item.get("id") or "") or None,
-            "link": item.get("url") or item.get("external_url"),
-            "title": html.escape(item.get("title") or ""),
+            "id": guid or None,
+            "link": _json_string(item, "url") or _json_string(item, "external_url") or None,
+            "title": html.escape(_json_string(item, "title")),
             "content": [{"value": body}] if body else [],
-            "summary": html.escape(item.get("summary") or ""),
-            "authors": [a for a in authors if isinstance(a, dict)],
-            "published": item.get("date_published"),
-            "updated": item.get("date_modified"),
+            "summary": html.escape(_json_string(item, "summary")),
+            "authors": [{"name": _json_string(a, "name")} for a in authors
+                        if isinstance(a, dict) and _json_string(a, "name")],
+            "published": _json_string(item, "date_published") or None,
+            "updated": _json_string(item, "date_modified") or None,
         })
-    feed = {"title": html.escape(data.get("title") or ""), "language": data.get("language") or ""}
+    feed = {"title": html.escape(_json_string(data, "title")),
+            "language": _json_string(data, "language")}
     return feed, entries, "json" + version.removeprefix(JSON_FEED_PREFIX).replace(".", "")
 
 
