@@ -58,6 +58,11 @@ CASES = {
     "http_500": ("http_error", lambda s: s.routes.__setitem__("/bad", reply(500))),
     "oversized": ("too_large", lambda s: s.routes.__setitem__("/bad", _endless)),
     "entity_bomb": ("unsafe_xml", lambda s: s.serve("/bad", BOMB)),
+    # Locations that are no URL: a broken [IPv6] host, an octal IPv4 address httpx refuses.
+    "redirect_broken_ipv6": ("http_error", lambda s: s.routes.__setitem__(
+        "/bad", reply(301, Location="http://[::1/feed"))),
+    "redirect_octal_address": ("http_error", lambda s: s.routes.__setitem__(
+        "/bad", reply(302, Location="http://0177.0.0.1/feed"))),
 }
 
 
@@ -100,3 +105,24 @@ def test_bad_feed_is_counted_logged_and_harmless(case: str, config: Any, databas
         assert feed.next_fetch_at > feed.last_fetched_at
         assert session.scalar(select(func.count()).select_from(models.Article)) == 3
     assert len(enqueued) == 3  # the good feed's entries, untouched by the bad one
+
+
+def test_unexpected_error_is_counted_as_error_not_ok(config: Any, database: Any, redis_client: Any,
+                                                    feed_server: Any, monkeypatch: Any,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """A failure outside the sorted outcomes (a bug, a service down) must not count as "ok"."""
+    services = create_celery(config).wiredesk
+    services.__dict__["db"] = database
+    with database.session() as session:
+        feed_id = add_feed(session, feed_server.serve("/feed", GOOD)).id
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in the parser")
+
+    monkeypatch.setattr("wiredesk.ingester.tasks.parse_feed", broken)
+    ok, error = fetches("ok"), fetches("error")
+    with caplog.at_level(logging.WARNING, logger="wiredesk.ingester.tasks"), \
+            pytest.raises(RuntimeError):  # raised on, for the task's retries
+        ingest_feed(services, feed_id, enqueue=lambda ids: None)
+    assert (fetches("ok"), fetches("error")) == (ok, error + 1)
+    assert any("a bug in the parser" in r.getMessage() for r in caplog.records)

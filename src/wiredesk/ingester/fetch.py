@@ -178,6 +178,14 @@ _TRANSPORT_ERRORS = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.Pro
                      httpcore.UnsupportedProtocol)
 
 
+def _redirect_target(current: str, location: str) -> str:
+    """Where a redirect leads; FetchError if the Location is no URL (urljoin refuses it)."""
+    try:
+        return urljoin(current, location)
+    except ValueError as exc:  # e.g. a broken [IPv6] host
+        raise FetchError("http_error", f"redirect to an invalid URL {location[:200]!r}") from exc
+
+
 @functools.lru_cache(maxsize=8192)
 def _target(url: str) -> httpcore.URL:
     """``url`` as httpcore wants it, parsed (IDNA, percent-encoding) the way httpx parses it.
@@ -216,7 +224,7 @@ def fetch(client: FeedClient, url: str, config: Config, *, etag: str | None = No
                 if status in REDIRECT_CODES and "location" in headers:
                     # Only a chain of permanent moves from the start moves the feed itself.
                     all_permanent &= status in PERMANENT_REDIRECTS
-                    current = urljoin(current, headers["location"])
+                    current = _redirect_target(current, headers["location"])
                     if all_permanent:
                         permanent = current
                     continue
@@ -231,6 +239,8 @@ def fetch(client: FeedClient, url: str, config: Config, *, etag: str | None = No
                 return FetchResult(current, status, body, headers, permanent, wire)
         except BlockedURL as exc:
             raise FetchError("blocked", str(exc)) from exc
+        except httpx.InvalidURL as exc:  # e.g. an octal or out-of-range IPv4 host
+            raise FetchError("http_error", f"invalid URL {current[:200]!r}: {exc}") from exc
         except httpcore.TimeoutException as exc:
             raise FetchError("timeout", f"timed out: {exc!r}") from exc
         except _TRANSPORT_ERRORS as exc:

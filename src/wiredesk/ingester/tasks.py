@@ -225,6 +225,12 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
         report.outcome, report.error = exc.outcome, str(exc)
         log.warning("feed %s (%s): %s: %s", feed_id, view.url, exc.outcome, exc)
         _record_failure(services, feed_id, exc, now)
+    except Exception as exc:
+        # None of the sorted outcomes (a bug, a service down): counted as such, never as "ok",
+        # and raised on for the task's retries.
+        report.outcome, report.error = "error", f"{type(exc).__name__}: {exc}"
+        log.exception("feed %s (%s): unexpected error: %s", feed_id, view.url, report.error)
+        raise
     finally:
         metrics.FETCHES.labels(report.outcome).inc()
         metrics.FETCH_DURATION.observe(time.perf_counter() - started)
