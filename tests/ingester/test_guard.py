@@ -27,6 +27,10 @@ def resolver(table: dict[str, list[str]]):  # type: ignore[no-untyped-def]
     "http://127.0.0.2/feed",
     "http://0.0.0.0/feed",
     "http://[fd00::1]/feed",
+    "http://[64:ff9b::a00:1]/feed",  # NAT64 of 10.0.0.1
+    "http://[64:ff9b::a9fe:a9fe]/feed",  # NAT64 of 169.254.169.254
+    "http://[2002:a00:1::]/feed",  # 6to4 of 10.0.0.1
+    "http://[::7f00:1]/feed",  # IPv4-compatible 127.0.0.1
 ])
 def test_non_public_addresses_are_refused(url: str) -> None:
     with pytest.raises(BlockedURL):
@@ -46,6 +50,10 @@ def test_public_names_and_allow_listed_networks_pass() -> None:
     assert check_url("http://127.0.0.1:8080/f", LOOPBACK, resolver({})) == ["127.0.0.1"]
     with pytest.raises(BlockedURL):  # the allow-list is exact: 127.0.0.2 stays refused
         check_url("http://127.0.0.2:8080/f", LOOPBACK, resolver({}))
+    # An IPv6 form of a public IPv4 address is as public as that address.
+    for embedded in ("64:ff9b::5db8:d822", "2002:5db8:d822::"):  # 93.184.216.34
+        assert check_url("https://news.example/rss", (), resolver(
+            {"news.example": [embedded]})) == [embedded]
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/f", "gopher://x/"])

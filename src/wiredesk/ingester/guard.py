@@ -35,18 +35,36 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def _unmapped(address: Address) -> Address:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
+# IPv6 prefixes whose last 32 bits are an IPv4 address that a translator or the host itself
+# reaches: NAT64's well-known prefix (RFC 6052) and the deprecated IPv4-compatible form.
+_IPV4_IN_LAST_32_BITS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+
+
+def _embedded_ipv4(address: Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address leads to (mapped, 6to4, NAT64, IPv4-compatible)."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped or address.sixtofour:
+        return address.ipv4_mapped or address.sixtofour
+    if any(address in prefix for prefix in _IPV4_IN_LAST_32_BITS):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def _public(address: Address) -> bool:
+    return address.is_global and not address.is_multicast
 
 
 def address_allowed(address: Address, allow: Iterable[Network]) -> bool:
-    """True if ``address`` is public, or inside an allow-listed network."""
-    address = _unmapped(address)
+    """True if ``address`` is public, or inside an allow-listed network. An IPv6 address that
+    carries an IPv4 one (NAT64, 6to4, mapped) must pass as that IPv4 address too: 64:ff9b::a00:1
+    is 10.0.0.1 behind a NAT64 gateway."""
+    inner = _embedded_ipv4(address)
+    if inner is not None:
+        return address_allowed(inner, allow)
     if any(address in network for network in allow):
         return True
-    return address.is_global and not address.is_multicast
+    return _public(address)
 
 
 def check_scheme(url: str) -> str:
