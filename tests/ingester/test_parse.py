@@ -125,6 +125,13 @@ def test_unreadable_date_is_flagged_not_invented() -> None:
     assert date.value is None and date.flags == ["unparsed"]
 
 
+
+def test_an_entry_keeps_its_unreadable_date_string() -> None:
+    article = parse(rss(item("g", date="the day after tomorrow-ish, maybe"))).articles[0]
+    assert article.published_at is None
+    assert article.published_raw == "the day after tomorrow-ish, maybe"
+    assert article.date_flags == ["unparsed"]
+
 def test_feed_zone_applies_to_entries() -> None:
     body = rss(item("g", date="2018-09-18 14:38:10"))
     article = parse(body, zone="Europe/Moscow").articles[0]

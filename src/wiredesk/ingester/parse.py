@@ -191,7 +191,9 @@ def entry_to_article(entry: Any, feed_id: int, fetched_at: datetime, language_hi
                            languages=languages)
     updated = parse_date(dict.get(entry, "updated"), zone=zone, fetched_at=fetched_at,
                          languages=languages)
-    main = published if published.value else updated
+    # The updated date stands in only when it was read; else the published one stays, raw
+    # string and "unparsed" flag included.
+    main = published if published.value or not updated.value else updated
     key_guid = guid if identity == "guid" else None
     key_link = link if identity in {"guid", "link"} else None
     if key_guid and guid_suffix:
