@@ -84,3 +84,31 @@ def test_a_page_the_guard_refuses_leaves_the_feed_text(config: Any, database: An
     with database.session() as session:
         assert session.get(models.Article, enqueued[0]).body_text == (
             "The harbour reopened on Tuesday.")
+
+
+def test_a_page_longer_than_the_article_contract_is_cut_to_fit(
+        config: Any, database: Any, redis_client: Any, feed_server: Any) -> None:
+    from wiredesk.ingester.parse import LIMITS
+    from wiredesk.store.articles import to_article
+
+    app = create_celery(config.replace(host_max_per_second=0))
+    services = app.wiredesk
+    services.__dict__["db"] = database
+    # Main text just past body_text's limit (1,000,000 characters), well inside fetch_max_bytes.
+    # (Numbered: trafilatura drops repeated paragraphs.)
+    paragraphs = "".join(f"<p>Paragraph {n}: " + "The harbour reopened to shipping again. " * 250
+                         + "</p>\n" for n in range(LIMITS["body_text"] // 10_000))
+    page = ("<html><head><title>Harbour</title></head><body><article><h1>Harbour reopens</h1>"
+            + paragraphs + "</article></body></html>").encode()
+    page_url = feed_server.serve("/news/long.html", page, "text/html; charset=utf-8")
+    feed_url = feed_server.serve("/ports.xml", feed_linking_to(page_url))
+    with database.session() as session:
+        feed_id = put_feed(session, {"url": feed_url, "full_text": True}).id
+    enqueued: list[str] = []
+    ingest_feed(services, feed_id, enqueue=enqueued.extend)
+    assert apply_full_text(services, enqueued[0]) == "ok"
+    with database.session() as session:
+        article = to_article(session.get(models.Article, enqueued[0]))  # the pipeline's boundary
+    assert article.body_text.startswith("Harbour reopens\nParagraph 0: The harbour reopened")
+    assert len(article.body_text) <= LIMITS["body_text"]
+    assert len(article.body_html) <= LIMITS["body_html"]
