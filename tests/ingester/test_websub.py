@@ -251,3 +251,26 @@ def test_without_a_callback_url_the_hub_is_recorded_but_not_used(
         feed = session.get(models.Feed, feed_id)
         assert (feed.websub_hub, feed.websub_topic, feed.websub_state) == (hub.url, feed_url, None)
     assert redis_client.llen("ingest") == 0 and hub.verified == []
+
+
+def test_an_unsubscription_we_did_not_ask_for_is_refused(websub_stack: dict[str, Any],
+                                                         database: Any) -> None:
+    # Wiredesk never asks a hub to unsubscribe: whoever did, it was not us. A denial is
+    # unauthenticated (any GET can claim one), so it must not open the door either.
+    topic = "https://example.org/feed"
+    with database.session() as session:
+        feed = put_feed(session, {"url": topic})
+        feed.websub_hub, feed.websub_topic = "https://hub.example.org/", topic
+        feed.websub_state, feed_id = "pending", feed.id
+    callback = f"{websub_stack['base']}/websub/{feed_id}"
+
+    def verify(mode: str) -> httpx.Response:
+        return httpx.get(callback, params={"hub.mode": mode, "hub.topic": topic,
+                                           "hub.challenge": "c-123"})
+
+    assert verify("unsubscribe").status_code == 404
+    assert verify("denied").status_code == 200
+    refused = verify("unsubscribe")
+    assert (refused.status_code, refused.text) != (200, "c-123")
+    assert refused.status_code == 404
+

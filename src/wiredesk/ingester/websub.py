@@ -130,6 +130,6 @@ def verify_intent(feed: Feed | None, params: Mapping[str, str],
         feed.websub_lease_expires_at = (now + timedelta(seconds=int(lease))
                                         if lease.isdigit() else None)
         return 200, challenge
-    if mode == "unsubscribe" and feed.websub_state != "subscribed":
-        return 200, challenge
+    # Nothing here asks a hub to unsubscribe (a disabled or removed feed answers pushes 410), so
+    # an unsubscription to verify was asked by someone else: confirmed, it would end ours.
     return 404, "not expecting this"
