@@ -274,3 +274,15 @@ def test_an_unsubscription_we_did_not_ask_for_is_refused(websub_stack: dict[str,
     assert (refused.status_code, refused.text) != (200, "c-123")
     assert refused.status_code == 404
 
+
+def test_a_signature_that_is_not_ascii_is_ignored_like_any_bad_one(
+        websub_stack: dict[str, Any], database: Any, redis_client: Any) -> None:
+    with database.session() as session:
+        feed = put_feed(session, {"url": "https://example.org/feed"})
+        feed.websub_secret, feed_id = websub.new_secret(), feed.id
+    before = pushes("bad_signature")
+    response = httpx.post(f"{websub_stack['base']}/websub/{feed_id}", content=b"<rss/>",
+                          headers={"X-Hub-Signature": b"sha256=\xe9" + b"0" * 63})
+    assert response.status_code == 202 and pushes("bad_signature") == before + 1
+    assert not list(redis_client.scan_iter(keys.websub_push("*")))
+

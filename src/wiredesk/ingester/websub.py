@@ -107,8 +107,9 @@ def signature_valid(secret: str | None, body: bytes, header: str | None) -> bool
     digest = SIGNATURE_METHODS.get(method.lower())
     if digest is None:
         return False
-    expected = hmac.new(secret.encode(), body, digest).hexdigest()
-    return hmac.compare_digest(expected, signature.strip().lower())
+    expected = hmac.new(secret.encode(), body, digest).hexdigest().encode()
+    # As bytes: compare_digest raises TypeError on a str that is not ASCII (a forged header).
+    return hmac.compare_digest(expected, signature.strip().lower().encode("utf-8", "replace"))
 
 
 def verify_intent(feed: Feed | None, params: Mapping[str, str],
