@@ -286,3 +286,28 @@ def test_a_signature_that_is_not_ascii_is_ignored_like_any_bad_one(
     assert response.status_code == 202 and pushes("bad_signature") == before + 1
     assert not list(redis_client.scan_iter(keys.websub_push("*")))
 
+
+def test_a_renewal_asked_for_is_not_asked_again_on_every_tick(config: Any, database: Any) -> None:
+    # The hub verifies asynchronously (or never): until it does, the lease stays near its end,
+    # and each beat tick (10 s) must not send the hub another request.
+    app = create_celery(config.replace(websub_callback_base_url="https://wd.example.org",
+                                       websub_renew_before_seconds=3600))
+    app.wiredesk.__dict__["db"] = database
+    now = datetime.now(UTC)
+    with database.session() as session:
+        feed = put_feed(session, {"url": "https://example.org/feed"})
+        feed.websub_hub, feed.websub_topic = "https://hub.example.org/", feed.url
+        feed.websub_state = "subscribed"
+        feed.websub_lease_expires_at = now + timedelta(minutes=30)
+        feed.websub_requested_at, feed_id = None, feed.id
+    assert websub_renewals(app.wiredesk, now) == [feed_id]
+    with database.session() as session:  # what websub_subscribe records when it asks
+        session.get(models.Feed, feed_id).websub_requested_at = now
+    assert websub_renewals(app.wiredesk, now + timedelta(seconds=10)) == []
+    assert websub_renewals(app.wiredesk, now + timedelta(minutes=1)) == []
+    assert websub_renewals(app.wiredesk, now + timedelta(minutes=3)) == [feed_id]  # never verified
+    with database.session() as session:  # verified, but the hub sent no lease
+        session.get(models.Feed, feed_id).websub_lease_expires_at = None
+    assert websub_renewals(app.wiredesk, now + timedelta(seconds=10)) == []
+    assert websub_renewals(app.wiredesk, now + timedelta(minutes=3)) == [feed_id]
+

@@ -25,6 +25,9 @@ SIGNATURE_METHODS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256,
                      "sha384": hashlib.sha384, "sha512": hashlib.sha512}
 # A subscription asked for and never verified is asked again after this long.
 PENDING_RETRY = timedelta(hours=1)
+# A renewal asked for and not yet verified is asked again after this long (hubs verify within
+# seconds; beat looks every few seconds).
+RENEWAL_RETRY = timedelta(minutes=2)
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
 _REL = re.compile(r"""rel\s*=\s*"?([^";,]+)"?""", re.IGNORECASE)
 
@@ -73,8 +76,12 @@ def renewal_due(feed: Feed, now: datetime, config: Config) -> bool:
     """True when the known subscription needs asking for again."""
     if feed.websub_state == "subscribed":
         expires = feed.websub_lease_expires_at
-        return expires is None or expires - now <= timedelta(
+        ending = expires is None or expires - now <= timedelta(
             seconds=config.websub_renew_before_seconds)
+        # Until the hub verifies, the lease stays near its end: without this, every beat tick
+        # (or forever, if the hub never verifies or sends no lease) asked the hub again.
+        return ending and (feed.websub_requested_at is None
+                           or now - feed.websub_requested_at > RENEWAL_RETRY)
     if feed.websub_state == "pending":
         return feed.websub_requested_at is None or now - feed.websub_requested_at > PENDING_RETRY
     # Never asked, or denied: ask again at the pending pace.
