@@ -311,3 +311,18 @@ def test_a_renewal_asked_for_is_not_asked_again_on_every_tick(config: Any, datab
     assert websub_renewals(app.wiredesk, now + timedelta(seconds=10)) == []
     assert websub_renewals(app.wiredesk, now + timedelta(minutes=3)) == [feed_id]
 
+
+@pytest.mark.parametrize("lease", ["99999999999999999999", "\u00b2", "-5", "soon"])
+def test_a_lease_the_hub_cannot_mean_still_confirms_the_subscription(
+        websub_stack: dict[str, Any], database: Any, lease: str) -> None:
+    topic = "https://example.org/feed"
+    with database.session() as session:
+        feed = put_feed(session, {"url": topic})
+        feed.websub_hub, feed.websub_topic = "https://hub.example.org/", topic
+        feed.websub_state, feed_id = "pending", feed.id
+    response = httpx.get(f"{websub_stack['base']}/websub/{feed_id}", params={
+        "hub.mode": "subscribe", "hub.topic": topic, "hub.challenge": "c-123",
+        "hub.lease_seconds": lease})
+    assert (response.status_code, response.text) == (200, "c-123")
+    with database.session() as session:
+        assert session.get(models.Feed, feed_id).websub_state == "subscribed"

@@ -28,6 +28,8 @@ PENDING_RETRY = timedelta(hours=1)
 # A renewal asked for and not yet verified is asked again after this long (hubs verify within
 # seconds; beat looks every few seconds).
 RENEWAL_RETRY = timedelta(minutes=2)
+# A longer lease granted by a hub is taken as this one (renewing early costs one request).
+MAX_LEASE = timedelta(days=365)
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
 _REL = re.compile(r"""rel\s*=\s*"?([^";,]+)"?""", re.IGNORECASE)
 
@@ -119,6 +121,15 @@ def signature_valid(secret: str | None, body: bytes, header: str | None) -> bool
     return hmac.compare_digest(expected, signature.strip().lower().encode("utf-8", "replace"))
 
 
+def _lease_expiry(lease: str, now: datetime) -> datetime | None:
+    """When a granted ``hub.lease_seconds`` ends; None when it is no number of seconds."""
+    # ASCII digits only ("²" is a digit to str.isdigit, not to int), and capped: a lease past
+    # what a datetime holds raised, and the verification we had asked for failed (500).
+    if not (lease.isascii() and lease.isdigit()):
+        return None
+    return now + (min(timedelta(seconds=int(lease)), MAX_LEASE) if len(lease) <= 10 else MAX_LEASE)
+
+
 def verify_intent(feed: Feed | None, params: Mapping[str, str],
                   now: datetime) -> tuple[int, str]:
     """Answer a hub's verification GET: (status, body). Records the lease on success."""
@@ -135,8 +146,7 @@ def verify_intent(feed: Feed | None, params: Mapping[str, str],
     if mode == "subscribe" and feed.enabled and feed.websub_state in {"pending", "subscribed"}:
         lease = params.get("hub.lease_seconds", "")
         feed.websub_state = "subscribed"
-        feed.websub_lease_expires_at = (now + timedelta(seconds=int(lease))
-                                        if lease.isdigit() else None)
+        feed.websub_lease_expires_at = _lease_expiry(lease, now)
         return 200, challenge
     # Nothing here asks a hub to unsubscribe (a disabled or removed feed answers pushes 410), so
     # an unsubscription to verify was asked by someone else: confirmed, it would end ours.
