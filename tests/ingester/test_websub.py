@@ -326,3 +326,29 @@ def test_a_lease_the_hub_cannot_mean_still_confirms_the_subscription(
     assert (response.status_code, response.text) == (200, "c-123")
     with database.session() as session:
         assert session.get(models.Feed, feed_id).websub_state == "subscribed"
+
+
+def test_a_subscription_verified_again_unasked_is_refused(websub_stack: dict[str, Any],
+                                                          database: Any) -> None:
+    # Hubs no longer renew on their own (WebSub dropped that): a verification of a subscription
+    # we did not just ask for comes from someone else's request, made with a secret of theirs,
+    # and confirming it would have the hub sign our pushes with that secret.
+    topic, now = "https://example.org/feed", datetime.now(UTC)
+    with database.session() as session:
+        feed = put_feed(session, {"url": topic})
+        feed.websub_hub, feed.websub_topic = "https://hub.example.org/", topic
+        feed.websub_state, feed.websub_lease_expires_at = "subscribed", now + timedelta(days=7)
+        feed.websub_requested_at, feed_id = now - timedelta(days=3), feed.id
+    callback = f"{websub_stack['base']}/websub/{feed_id}"
+
+    def verify() -> httpx.Response:
+        return httpx.get(callback, params={"hub.mode": "subscribe", "hub.topic": topic,
+                                           "hub.challenge": "c-123", "hub.lease_seconds": "60"})
+
+    assert verify().status_code == 404
+    with database.session() as session:
+        feed = session.get(models.Feed, feed_id)
+        assert feed.websub_lease_expires_at > now + timedelta(days=6)
+        feed.websub_requested_at = now  # our renewal: its verification is confirmed
+    renewed = verify()
+    assert (renewed.status_code, renewed.text) == (200, "c-123")

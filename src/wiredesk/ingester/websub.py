@@ -130,6 +130,16 @@ def _lease_expiry(lease: str, now: datetime) -> datetime | None:
     return now + (min(timedelta(seconds=int(lease)), MAX_LEASE) if len(lease) <= 10 else MAX_LEASE)
 
 
+def _asked(feed: Feed, now: datetime) -> bool:
+    """True while a subscription (or renewal) we requested awaits the hub's verification."""
+    if feed.websub_state == "pending":
+        return True
+    # Subscribed: only a renewal asked for lately. Hubs do not renew on their own, so any other
+    # verification follows someone else's request, made with their secret.
+    return (feed.websub_state == "subscribed" and feed.websub_requested_at is not None
+            and now - feed.websub_requested_at <= PENDING_RETRY)
+
+
 def verify_intent(feed: Feed | None, params: Mapping[str, str],
                   now: datetime) -> tuple[int, str]:
     """Answer a hub's verification GET: (status, body). Records the lease on success."""
@@ -143,7 +153,7 @@ def verify_intent(feed: Feed | None, params: Mapping[str, str],
     challenge = params.get("hub.challenge", "")
     if not challenge or topic != feed.websub_topic:
         return 404, "topic does not match"
-    if mode == "subscribe" and feed.enabled and feed.websub_state in {"pending", "subscribed"}:
+    if mode == "subscribe" and feed.enabled and _asked(feed, now):
         lease = params.get("hub.lease_seconds", "")
         feed.websub_state = "subscribed"
         feed.websub_lease_expires_at = _lease_expiry(lease, now)
