@@ -225,39 +225,42 @@ def test_a_story_lock_that_expired_before_the_commit_does_not_fail_the_committed
     assert [e["article_id"] for e in _events(redis_client, "article.published")] == [article_id]
 
 
-def _process_in_a_child(services: Any, article_id: str) -> None:
-    services.db.engine.dispose(close=False)  # the parent's connections stay the parent's
-    process_article(services, article_id)
+def _die_mid_article(config: Any, article_id: str) -> None:
+    """A fresh worker process (spawned: a fork would inherit the test's broker connections)
+    that dies without a goodbye in the middle of processing ``article_id``."""
+    import os
+    import signal
+
+    from wiredesk.broker import create_celery
+    from wiredesk.pipeline import tasks
+
+    def enrich_and_die(article: Any, config: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    tasks.enrich = enrich_and_die
+    process_article(create_celery(config).wiredesk, article_id)
 
 
 def test_an_article_that_kills_its_worker_every_time_ends_failed(
-        celery_app: Any, database: Any, redis_client: Any, monkeypatch: Any) -> None:
+        celery_app: Any, database: Any, redis_client: Any) -> None:
     """An article whose processing kills the worker (out of memory, a crash in native code,
     the hard time limit) never reaches the task's retries: its message is redelivered or the
     reconciler sends it again, and it kills the next worker too. After the task's retries'
     worth of deaths it must end ``failed``, visibly, instead of going round for ever."""
     import multiprocessing
-    import os
     import signal
 
     from wiredesk import keys
-    from wiredesk.pipeline import tasks
 
     services = celery_app.wiredesk
     article_id = _store_sample(database)[0]
-    test_process = os.getpid()
-
-    def enrich_and_die(article: Any, config: Any) -> Any:
-        if os.getpid() != test_process:
-            os.kill(os.getpid(), signal.SIGKILL)  # the worker dies mid-article, no goodbye
-        raise AssertionError("processed once more after killing its worker every time")
-
-    monkeypatch.setattr(tasks, "enrich", enrich_and_die)
-    fork = multiprocessing.get_context("fork")
+    spawn = multiprocessing.get_context("spawn")
     for _ in range(services.config.task_max_retries + 1):
-        worker = fork.Process(target=_process_in_a_child, args=(services, article_id))
+        worker = spawn.Process(target=_die_mid_article, args=(services.config, article_id))
         worker.start()
-        worker.join(timeout=60)
+        worker.join(timeout=120)
+        if worker.exitcode is None:
+            worker.kill()
         assert worker.exitcode == -signal.SIGKILL
         # The dead worker's lock expires (task time limit + 10 s); the article is sent again.
         redis_client.delete(keys.article_process_lock(article_id))
