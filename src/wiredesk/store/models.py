@@ -24,8 +24,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-# URL columns are String(2000), and the indexed ones (feeds.url, articles.url) are btrees, whose
-# entries PostgreSQL refuses past 2704 bytes: a URL must fit in 2000 characters *and* bytes.
+# Every URL column's length. The indexed ones (feeds.url, articles.url) are btrees, whose entries
+# PostgreSQL refuses past 2704 bytes: a URL must fit in this many characters *and* bytes.
 MAX_URL_LENGTH = 2000
 
 
@@ -68,7 +68,7 @@ class Feed(Base):
     __tablename__ = "feeds"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    url: Mapped[str] = mapped_column(String(MAX_URL_LENGTH), unique=True)
     name: Mapped[str] = mapped_column(String(300), default="")
     language: Mapped[str | None] = mapped_column(String(35))
     trust: Mapped[str] = mapped_column(String(10), default="review")  # auto | review
@@ -93,11 +93,11 @@ class Feed(Base):
     schedule_reason: Mapped[str | None] = mapped_column(String(20))
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The URL a permanent redirect moved this feed away from, and when.
-    redirected_from: Mapped[str | None] = mapped_column(String(2000))
+    redirected_from: Mapped[str | None] = mapped_column(String(MAX_URL_LENGTH))
     redirected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # WebSub: the hub and topic advertised, our per-feed HMAC secret, and the lease.
-    websub_hub: Mapped[str | None] = mapped_column(String(2000))
-    websub_topic: Mapped[str | None] = mapped_column(String(2000))
+    websub_hub: Mapped[str | None] = mapped_column(String(MAX_URL_LENGTH))
+    websub_topic: Mapped[str | None] = mapped_column(String(MAX_URL_LENGTH))
     websub_secret: Mapped[str | None] = mapped_column(String(128))
     websub_state: Mapped[str | None] = mapped_column(String(20))  # pending|subscribed|denied
     websub_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -127,7 +127,7 @@ class Article(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"), index=True)
     guid: Mapped[str | None] = mapped_column(String(2000))
-    url: Mapped[str | None] = mapped_column(String(2000), index=True)
+    url: Mapped[str | None] = mapped_column(String(MAX_URL_LENGTH), index=True)
     title: Mapped[str] = mapped_column(Text, default="")
     summary: Mapped[str] = mapped_column(Text, default="")
     body_html: Mapped[str] = mapped_column(Text, default="")
