@@ -9,7 +9,7 @@ import trafilatura
 
 from wiredesk.config import Config
 from wiredesk.ingester.fetch import FeedClient, fetch
-from wiredesk.ingester.parse import LIMITS, html_to_text, sanitize_html
+from wiredesk.ingester.parse import LIMITS, fit_body_html, html_to_text, sanitize_html
 
 # Blocks trafilatura's own heuristics may keep on some sites: breadcrumbs, "related" and photo
 # galleries, share bars. Matched on class/id words so a story about "relations" survives.
@@ -37,11 +37,9 @@ def extract(page: bytes | str, url: str | None = None) -> FullText | None:
     )
     if not extracted:
         return None
-    body_html = sanitize_html(extracted)
-    # Cut to the Article contract as parse.py cuts a feed's body: past a limit the pipeline
-    # refuses the row, and the article would fail instead of going on with less text.
-    if len(body_html) > LIMITS["body_html"]:  # re-sanitized: the cut may split a tag
-        body_html = sanitize_html(body_html[:LIMITS["body_html"]])[:LIMITS["body_html"]]
+    # Cut to the Article contract as a feed's body is: past a limit the pipeline refuses the
+    # row, and the article would fail instead of going on with less text.
+    body_html = fit_body_html(sanitize_html(extracted))
     text = html_to_text(body_html)[:LIMITS["body_text"]]
     return FullText(body_html, text) if text else None
 

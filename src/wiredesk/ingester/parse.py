@@ -78,6 +78,15 @@ def _fit(text: str, limit: int) -> str:
     return text[:limit]
 
 
+def fit_body_html(body_html: str) -> str:
+    """Sanitized HTML cut to the Article contract's ``body_html`` limit, and sanitized again
+    when cut (the cut may split a tag)."""
+    limit = LIMITS["body_html"]
+    if len(body_html) > limit:
+        body_html = sanitize_html(body_html[:limit])
+    return _fit(body_html, limit)
+
+
 class ParseError(Exception):
     """The body is not a readable feed; ``outcome`` is parse_error, not_a_feed or unsafe_xml."""
 
@@ -178,9 +187,7 @@ def entry_to_article(entry: Any, feed_id: int, fetched_at: datetime, language_hi
     raw_body = contents[0].get("value", "") if contents else ""
     raw_summary = get(entry, "summary", "") or ""
     link, url = _link_and_url(get(entry, "link") or None, feed_url)
-    body_html = sanitize_html(raw_body or raw_summary, base=link or feed_url)
-    if len(body_html) > LIMITS["body_html"]:  # re-sanitized: the cut may split a tag
-        body_html = sanitize_html(body_html[:LIMITS["body_html"]])[:LIMITS["body_html"]]
+    body_html = fit_body_html(sanitize_html(raw_body or raw_summary, base=link or feed_url))
     body_text = html_to_text(body_html)
     summary = html_to_text(raw_summary) if raw_body else ""
     guid = (get(entry, "id") or "").strip() or None
@@ -208,7 +215,7 @@ def entry_to_article(entry: Any, feed_id: int, fetched_at: datetime, language_hi
         url=url,
         title=_fit(title, LIMITS["title"]),
         summary=_fit(summary, LIMITS["summary"]),
-        body_html=_fit(body_html, LIMITS["body_html"]),
+        body_html=body_html,
         body_text=_fit(body_text, LIMITS["body_text"]),
         authors=[_fit(name, MAX_AUTHOR) for name in authors],
         language_hint=language_hint,
