@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from hashlib import sha256
+from typing import Any
 
 import redis
 
@@ -36,6 +37,17 @@ return {at, now}
 """
 
 
+_script: Any = None
+
+
+def _first_served(client: redis.Redis) -> Any:
+    # Registered once per process: every response runs it, by its SHA after the first time.
+    global _script
+    if _script is None:
+        _script = client.register_script(_FIRST_SERVED)
+    return _script
+
+
 def last_modified(client: redis.Redis, url: str, etag: str) -> datetime | None:
     """The Last-Modified to send with the body whose ETag is ``etag`` at ``url`` (path and
     query): when it was first served. None when there is none to send: the date would lie in
@@ -43,8 +55,8 @@ def last_modified(client: redis.Redis, url: str, etag: str) -> datetime | None:
     validates, and a client that only revalidates by date gets the body again."""
     key = keys.publisher_last_modified(sha256(url.encode()).hexdigest())
     try:
-        at, now = client.eval(_FIRST_SERVED, 1, key, etag,
-                              keys.PUBLISHER_LAST_MODIFIED_TTL_SECONDS)
+        at, now = _first_served(client)(
+            keys=[key], args=[etag, keys.PUBLISHER_LAST_MODIFIED_TTL_SECONDS], client=client)
     except redis.RedisError as exc:
         metrics.PUBLISHER_LAST_MODIFIED_UNKNOWN.inc()
         log.warning("no Last-Modified for %s: Redis: %s", url, exc)
