@@ -75,9 +75,10 @@ class CPUMeter:
 
     def snapshot(self) -> dict[str, Any]:
         # Service processes looked up each time: PostgreSQL forks a backend per new connection.
+        busy, steal = _system_cpu()
         return {"ours": sum(_proc_cpu(p) for p in self.ours), "server": _proc_cpu(self.server),
                 "services": {p: _proc_cpu(p) for p in _service_pids()},
-                **dict(zip(("busy", "steal"), _system_cpu(), strict=True))}
+                "busy": busy, "steal": steal}
 
     @staticmethod
     def delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:

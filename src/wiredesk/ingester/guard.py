@@ -44,15 +44,9 @@ def _embedded_ipv4(address: Address) -> ipaddress.IPv4Address | None:
     """The IPv4 address an IPv6 address leads to (mapped, 6to4, NAT64, IPv4-compatible)."""
     if not isinstance(address, ipaddress.IPv6Address):
         return None
-    if address.ipv4_mapped or address.sixtofour:
-        return address.ipv4_mapped or address.sixtofour
     if any(address in prefix for prefix in _IPV4_IN_LAST_32_BITS):
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
-
-
-def _public(address: Address) -> bool:
-    return address.is_global and not address.is_multicast
+    return address.ipv4_mapped or address.sixtofour
 
 
 def address_allowed(address: Address, allow: Iterable[Network]) -> bool:
@@ -64,7 +58,7 @@ def address_allowed(address: Address, allow: Iterable[Network]) -> bool:
         return address_allowed(inner, allow)
     if any(address in network for network in allow):
         return True
-    return _public(address)
+    return address.is_global and not address.is_multicast
 
 
 def check_scheme(url: str) -> str:

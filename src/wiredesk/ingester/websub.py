@@ -127,7 +127,9 @@ def _lease_expiry(lease: str, now: datetime) -> datetime | None:
     # what a datetime holds raised, and the verification we had asked for failed (500).
     if not (lease.isascii() and lease.isdigit()):
         return None
-    return now + (min(timedelta(seconds=int(lease)), MAX_LEASE) if len(lease) <= 10 else MAX_LEASE)
+    if len(lease) > 10:  # over 300 years, and never converted: int() of a long string is slow
+        return now + MAX_LEASE
+    return now + min(timedelta(seconds=int(lease)), MAX_LEASE)
 
 
 def _asked(feed: Feed, now: datetime) -> bool:
