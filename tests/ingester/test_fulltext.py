@@ -29,6 +29,21 @@ def feed_linking_to(url: str) -> bytes:
 </channel></rss>""".encode()
 
 
+def ingested_with_full_text(config: Any, database: Any, feed_server: Any,
+                            page_url: str) -> tuple[Any, int, str]:
+    """A full-text feed whose one entry links to ``page_url``, fetched once: the services, the
+    feed's id and the entry's article id."""
+    services = create_celery(config.replace(host_max_per_second=0)).wiredesk
+    services.__dict__["db"] = database
+    feed_url = feed_server.serve("/ports.xml", feed_linking_to(page_url))
+    with database.session() as session:
+        feed_id = put_feed(session, {"url": feed_url, "full_text": True}).id
+    enqueued: list[str] = []
+    assert ingest_feed(services, feed_id, enqueue=enqueued.extend).outcome == "ok"
+    [article_id] = enqueued
+    return services, feed_id, article_id
+
+
 def test_extract_keeps_the_story_and_drops_the_page_furniture() -> None:
     result = extract(PAGE, "http://127.0.0.1/article")
     assert result is not None
@@ -41,17 +56,9 @@ def test_extract_keeps_the_story_and_drops_the_page_furniture() -> None:
 
 def test_full_text_replaces_the_teaser_and_the_next_poll_is_unchanged(
         config: Any, database: Any, redis_client: Any, feed_server: Any, tmp_path: Path) -> None:
-    app = create_celery(config.replace(host_max_per_second=0))
-    services = app.wiredesk
-    services.__dict__["db"] = database
     page_url = feed_server.serve("/news/harbour.html", PAGE, "text/html; charset=utf-8")
-    feed_url = feed_server.serve("/ports.xml", feed_linking_to(page_url))
-    with database.session() as session:
-        feed_id = put_feed(session, {"url": feed_url, "full_text": True}).id
-
-    enqueued: list[str] = []
-    assert ingest_feed(services, feed_id, enqueue=enqueued.extend).outcome == "ok"
-    [article_id] = enqueued
+    services, feed_id, article_id = ingested_with_full_text(config, database, feed_server,
+                                                            page_url)
     assert apply_full_text(services, article_id) == "ok"
     assert feed_server.statuses("/news/harbour.html") == [200]
     with database.session() as session:
@@ -71,18 +78,12 @@ def test_full_text_replaces_the_teaser_and_the_next_poll_is_unchanged(
 
 def test_a_page_the_guard_refuses_leaves_the_feed_text(config: Any, database: Any,
                                                        redis_client: Any, feed_server: Any) -> None:
-    app = create_celery(config.replace(host_max_per_second=0))
-    services = app.wiredesk
-    services.__dict__["db"] = database
     # The entry links to a non-allow-listed loopback address: the guard must refuse it.
-    feed_url = feed_server.serve("/ports.xml", feed_linking_to("http://127.0.0.2:9/article"))
+    services, _, article_id = ingested_with_full_text(config, database, feed_server,
+                                                      "http://127.0.0.2:9/article")
+    assert apply_full_text(services, article_id) == "blocked"
     with database.session() as session:
-        feed_id = put_feed(session, {"url": feed_url, "full_text": True}).id
-    enqueued: list[str] = []
-    ingest_feed(services, feed_id, enqueue=enqueued.extend)
-    assert apply_full_text(services, enqueued[0]) == "blocked"
-    with database.session() as session:
-        assert session.get(models.Article, enqueued[0]).body_text == (
+        assert session.get(models.Article, article_id).body_text == (
             "The harbour reopened on Tuesday.")
 
 
@@ -91,9 +92,6 @@ def test_a_page_longer_than_the_article_contract_is_cut_to_fit(
     from wiredesk.ingester.parse import LIMITS
     from wiredesk.store.articles import to_article
 
-    app = create_celery(config.replace(host_max_per_second=0))
-    services = app.wiredesk
-    services.__dict__["db"] = database
     # Main text just past body_text's limit (1,000,000 characters), well inside fetch_max_bytes.
     # (Numbered: trafilatura drops repeated paragraphs.)
     paragraphs = "".join(f"<p>Paragraph {n}: " + "The harbour reopened to shipping again. " * 250
@@ -101,14 +99,10 @@ def test_a_page_longer_than_the_article_contract_is_cut_to_fit(
     page = ("<html><head><title>Harbour</title></head><body><article><h1>Harbour reopens</h1>"
             + paragraphs + "</article></body></html>").encode()
     page_url = feed_server.serve("/news/long.html", page, "text/html; charset=utf-8")
-    feed_url = feed_server.serve("/ports.xml", feed_linking_to(page_url))
+    services, _, article_id = ingested_with_full_text(config, database, feed_server, page_url)
+    assert apply_full_text(services, article_id) == "ok"
     with database.session() as session:
-        feed_id = put_feed(session, {"url": feed_url, "full_text": True}).id
-    enqueued: list[str] = []
-    ingest_feed(services, feed_id, enqueue=enqueued.extend)
-    assert apply_full_text(services, enqueued[0]) == "ok"
-    with database.session() as session:
-        article = to_article(session.get(models.Article, enqueued[0]))  # the pipeline's boundary
+        article = to_article(session.get(models.Article, article_id))  # the pipeline's boundary
     assert article.body_text.startswith("Harbour reopens\nParagraph 0: The harbour reopened")
     assert len(article.body_text) <= LIMITS["body_text"]
     assert len(article.body_html) <= LIMITS["body_html"]

@@ -30,9 +30,10 @@ def json_feed(*items: dict[str, Any]) -> bytes:
                        "items": [{"id": "good-1", "title": "Good one"}, *items]}).encode()
 
 
-def ingest(config: Any, database: Any, feed_server: Any, body: bytes,
-           content_type: str = "application/rss+xml") -> tuple[Any, list[Any]]:
-    """Fetch ``body`` as a new feed; the report and the stored rows, loaded as Articles."""
+def ingest(config: Any, database: Any, feed_server: Any, body: bytes) -> tuple[Any, list[Any]]:
+    """Fetch ``body`` (RSS, or a JSON Feed) as a new feed; the report and the stored rows,
+    loaded as Articles."""
+    content_type = "application/feed+json" if body.startswith(b"{") else "application/rss+xml"
     services = create_celery(config).wiredesk
     services.__dict__["db"] = database
     with database.session() as session:
@@ -65,9 +66,7 @@ OVERSIZED_OR_NUL = {
 @pytest.mark.parametrize("case", OVERSIZED_OR_NUL)
 def test_oversized_or_nul_field_loses_no_entry(case: str, config: Any, database: Any,
                                                redis_client: Any, feed_server: Any) -> None:
-    body = OVERSIZED_OR_NUL[case]
-    content_type = "application/feed+json" if body.startswith(b"{") else "application/rss+xml"
-    report, articles = ingest(config, database, feed_server, body, content_type)
+    report, articles = ingest(config, database, feed_server, OVERSIZED_OR_NUL[case])
     assert report.outcome == "ok" and report.counts == {"new": 2}, report
     assert len(articles) == 2 and articles[0].guid == "good-1"
     hostile = articles[1]
@@ -110,9 +109,7 @@ MALFORMED = {
 @pytest.mark.parametrize("case", MALFORMED)
 def test_malformed_date_link_or_type_loses_no_entry(case: str, config: Any, database: Any,
                                                     redis_client: Any, feed_server: Any) -> None:
-    body = MALFORMED[case]
-    content_type = "application/feed+json" if body.startswith(b"{") else "application/rss+xml"
-    report, articles = ingest(config, database, feed_server, body, content_type)
+    report, articles = ingest(config, database, feed_server, MALFORMED[case])
     assert report.outcome == "ok" and report.counts == {"new": 2}, report
     assert [a.title for a in articles] == ["Good one", "Hostile"]
 
@@ -122,7 +119,7 @@ def test_json_feed_of_wrong_types_is_read_not_crashed_on(config: Any, database: 
                                                          feed_server: Any) -> None:
     body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": ["x"],
                        "language": 5, "items": {"id": "1"}}).encode()
-    report, articles = ingest(config, database, feed_server, body, "application/feed+json")
+    report, articles = ingest(config, database, feed_server, body)
     assert report.outcome == "ok" and articles == [], report
 
 
