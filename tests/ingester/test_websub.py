@@ -192,10 +192,16 @@ def test_verification_refuses_what_we_did_not_ask_for(websub_stack: dict[str, An
     assert httpx.post(f"{base}/99999", content=b"x").status_code == 410
 
 
+def renewing_services(config: Any, database: Any) -> Any:
+    """Services with WebSub on (a callback URL) that renew a lease in its last hour."""
+    services = create_celery(config.replace(websub_callback_base_url="https://wd.example.org",
+                                            websub_renew_before_seconds=3600)).wiredesk
+    services.__dict__["db"] = database
+    return services
+
+
 def test_leases_are_renewed_before_they_expire(config: Any, database: Any) -> None:
-    app = create_celery(config.replace(websub_callback_base_url="https://wd.example.org",
-                                       websub_renew_before_seconds=3600))
-    app.wiredesk.__dict__["db"] = database
+    services = renewing_services(config, database)
     now = datetime.now(UTC)
     with database.session() as session:
         ids = []
@@ -207,9 +213,9 @@ def test_leases_are_renewed_before_they_expire(config: Any, database: Any) -> No
             feed.websub_state, feed.websub_lease_expires_at = state, expires
             feed.websub_requested_at = now - timedelta(minutes=5)
             ids.append(feed.id)
-    assert websub_renewals(app.wiredesk, now) == [ids[0]]
+    assert websub_renewals(services, now) == [ids[0]]
     # A pending request never verified is asked again after an hour.
-    assert websub_renewals(app.wiredesk, now + timedelta(hours=2)) == [ids[0], ids[2]]
+    assert websub_renewals(services, now + timedelta(hours=2)) == [ids[0], ids[2]]
 
 
 @pytest.mark.parametrize(("header", "valid"), [
@@ -290,9 +296,7 @@ def test_a_signature_that_is_not_ascii_is_ignored_like_any_bad_one(
 def test_a_renewal_asked_for_is_not_asked_again_on_every_tick(config: Any, database: Any) -> None:
     # The hub verifies asynchronously (or never): until it does, the lease stays near its end,
     # and each beat tick (10 s) must not send the hub another request.
-    app = create_celery(config.replace(websub_callback_base_url="https://wd.example.org",
-                                       websub_renew_before_seconds=3600))
-    app.wiredesk.__dict__["db"] = database
+    services = renewing_services(config, database)
     now = datetime.now(UTC)
     with database.session() as session:
         feed = put_feed(session, {"url": "https://example.org/feed"})
@@ -300,16 +304,16 @@ def test_a_renewal_asked_for_is_not_asked_again_on_every_tick(config: Any, datab
         feed.websub_state = "subscribed"
         feed.websub_lease_expires_at = now + timedelta(minutes=30)
         feed.websub_requested_at, feed_id = None, feed.id
-    assert websub_renewals(app.wiredesk, now) == [feed_id]
+    assert websub_renewals(services, now) == [feed_id]
     with database.session() as session:  # what websub_subscribe records when it asks
         session.get(models.Feed, feed_id).websub_requested_at = now
-    assert websub_renewals(app.wiredesk, now + timedelta(seconds=10)) == []
-    assert websub_renewals(app.wiredesk, now + timedelta(minutes=1)) == []
-    assert websub_renewals(app.wiredesk, now + timedelta(minutes=3)) == [feed_id]  # never verified
+    assert websub_renewals(services, now + timedelta(seconds=10)) == []
+    assert websub_renewals(services, now + timedelta(minutes=1)) == []
+    assert websub_renewals(services, now + timedelta(minutes=3)) == [feed_id]  # never verified
     with database.session() as session:  # verified, but the hub sent no lease
         session.get(models.Feed, feed_id).websub_lease_expires_at = None
-    assert websub_renewals(app.wiredesk, now + timedelta(seconds=10)) == []
-    assert websub_renewals(app.wiredesk, now + timedelta(minutes=3)) == [feed_id]
+    assert websub_renewals(services, now + timedelta(seconds=10)) == []
+    assert websub_renewals(services, now + timedelta(minutes=3)) == [feed_id]
 
 
 @pytest.mark.parametrize("lease", ["99999999999999999999", "\u00b2", "-5", "soon"])
