@@ -79,8 +79,7 @@ def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool,
     """Run a Celery worker: prefork with ``worker_concurrency`` processes, or, with ``threads``
     > 1, that many processes each running ``threads`` tasks at once (Celery has no pool that
     mixes both; threads alone would hold one core)."""
-    extra: list[Any] = []
-    stopping = threading.Event()
+    extra: WorkerProcesses | None = None
     if threads > 1:
         # Until Celery installs its own handlers, a SIGTERM would kill this process outright and
         # orphan the worker processes started below: exit through ``finally`` instead.
@@ -97,35 +96,55 @@ def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool,
             process.start()
             return process
 
-        extra = [start(n) for n in range(1, config.worker_concurrency)]
-        threading.Thread(target=_replace_dead_workers, args=(extra, start, stopping),
-                         name="worker-watch", daemon=True).start()
+        extra = WorkerProcesses(start, config.worker_concurrency - 1)
+        threading.Thread(target=extra.watch, name="worker-watch", daemon=True).start()
     try:
         _run_worker(config, name, queue, port, beat, threads)
     finally:
-        stopping.set()
-        for process in extra:  # the parent's shutdown is theirs too (warm: SIGTERM)
-            process.terminate()
-        for process in extra:
-            process.join(timeout=60)
-            _drop_metrics_of(process.pid)
+        if extra is not None:
+            extra.stop()
 
 
 WORKER_WATCH_SECONDS = 2.0
 
 
-def _replace_dead_workers(
-    extra: list[Any], start: Callable[[int], Any], stopping: threading.Event
-) -> None:
-    """Start a new worker process in place of one that died (OOM-killed, crashed), as the
-    prefork pool does for its children; its unacknowledged messages are redelivered."""
-    while not stopping.wait(WORKER_WATCH_SECONDS):
-        for k, process in enumerate(extra):
-            if not process.is_alive() and not stopping.is_set():
-                log.warning("ingest worker process %s exited (%s): starting another",
-                            process.pid, process.exitcode)
-                _drop_metrics_of(process.pid)
-                extra[k] = start(k + 1)
+class WorkerProcesses:
+    """The extra worker processes of a threaded service: one that dies (OOM-killed, crashed) is
+    replaced, as the prefork pool does for its children (its unacknowledged messages are
+    redelivered), and all of them stop with the service."""
+
+    def __init__(self, start: Callable[[int], Any], count: int):
+        self._start = start
+        # Held while a replacement starts: a stop that came meanwhile must see it, or the new
+        # process would outlive the service.
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.processes = [start(n) for n in range(1, count + 1)]
+
+    def watch(self) -> None:
+        while not self._stopping.wait(WORKER_WATCH_SECONDS):
+            self.replace_dead()
+
+    def replace_dead(self) -> None:
+        for k, process in enumerate(self.processes):
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                if not process.is_alive():
+                    log.warning("ingest worker process %s exited (%s): starting another",
+                                process.pid, process.exitcode)
+                    _drop_metrics_of(process.pid)
+                    self.processes[k] = self._start(k + 1)
+
+    def stop(self, timeout: float = 60) -> None:
+        """The service's shutdown is theirs too (warm: SIGTERM); waits for each to exit."""
+        with self._lock:
+            self._stopping.set()
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.join(timeout=timeout)
+            _drop_metrics_of(process.pid)
 
 
 def _run_worker(config: Config, name: str, queue: str, port: int, beat: bool,

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from tests.helpers import wait_until
 from tests.test_make_run import free_port
+from wiredesk.services import WorkerProcesses
 
 
 def _children(pid: int) -> list[int]:
@@ -106,3 +108,61 @@ def test_worker_processes_stop_when_the_service_is_killed_outright(
                    message="the orphaned worker process to stop")
     finally:
         _kill_group(service)
+
+
+class _FakeProcess:
+    def __init__(self) -> None:
+        self.pid, self.exitcode, self.alive, self.terminated = None, None, True, False
+
+    def is_alive(self) -> bool:
+        return self.alive
+
+    def terminate(self) -> None:
+        self.terminated, self.alive = True, False
+
+    def join(self, timeout: float | None = None) -> None:
+        pass
+
+
+class _WatchedLock:
+    """A lock that tells when someone has asked for it."""
+
+    def __init__(self) -> None:
+        self._lock, self.asked = threading.Lock(), threading.Event()
+
+    def __enter__(self) -> None:
+        self.asked.set()
+        self._lock.acquire()
+
+    def __exit__(self, *_: Any) -> None:
+        self._lock.release()
+
+
+def test_a_stop_while_a_dead_worker_is_replaced_stops_the_replacement_too() -> None:
+    # A spawned process takes a while to start (its parent waits for it to read its arguments):
+    # a service stopping meanwhile left the replacement running after the service had exited.
+    replacing, go_on = threading.Event(), threading.Event()
+    started: list[_FakeProcess] = []
+
+    def start(n: int) -> _FakeProcess:
+        started.append(_FakeProcess())
+        if len(started) > 1:  # the replacement
+            replacing.set()
+            go_on.wait(30)
+        return started[-1]
+
+    workers = WorkerProcesses(start, 1)
+    lock = workers._lock = _WatchedLock()  # type: ignore[assignment]
+    started[0].alive = False  # died
+    replace = threading.Thread(target=workers.replace_dead)
+    replace.start()
+    assert replacing.wait(30)
+    lock.asked.clear()  # asked by the replacement, which holds it
+    stop = threading.Thread(target=workers.stop)
+    stop.start()
+    wait_until(lambda: lock.asked.is_set() or not stop.is_alive(), timeout=30,
+               message="the stop to wait for the replacement, or to finish")
+    go_on.set()
+    replace.join(30)
+    stop.join(30)
+    assert len(started) == 2 and started[1].terminated
