@@ -11,7 +11,7 @@ import html
 import json
 import re
 from collections import Counter
-from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -117,17 +117,32 @@ def _is_beacon(tag: str) -> bool:
     return host in BEACON_HOSTS
 
 
+# The link the HTML being sanitized resolves against, read by the sanitizer's attribute filter
+# (on the calling thread: nh3 calls the filter there).
+_BASE: ContextVar[str | None] = ContextVar("sanitize_base", default=None)
+
+
+def _resolve_link(element: str, attribute: str, value: str) -> str | None:
+    base = _BASE.get()
+    return urljoin(base, value) if base and attribute in URL_ATTRIBUTES else value
+
+
+# Built once: nh3.clean() compiles its allow-lists on every call, which cost three times what
+# cleaning a typical entry does. A Cleaner keeps no state between calls.
+_SANITIZER = nh3.Cleaner(
+    tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, attribute_filter=_resolve_link,
+    url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow")
+_TAG_STRIPPER = nh3.Cleaner(tags=set())
+
+
 def sanitize_html(raw: str, base: str | None = None) -> str:
     """Allow-listed HTML: no scripts, styles, event handlers, javascript: links or tracking
     pixels; relative links and image sources resolved against ``base`` (the entry's link)."""
-    attribute_filter: Callable[[str, str, str], str | None] | None = None
-    if base:
-        def attribute_filter(element: str, attribute: str, value: str) -> str | None:
-            return urljoin(base, value) if attribute in URL_ATTRIBUTES else value
-    cleaned = nh3.clean(
-        raw, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, attribute_filter=attribute_filter,
-        url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow",
-    )
+    token = _BASE.set(base)
+    try:
+        cleaned = _SANITIZER.clean(raw)
+    finally:
+        _BASE.reset(token)
     if "<img" in cleaned:  # nh3's output is normalized, so its img tags are regular
         cleaned = _IMG.sub(lambda m: "" if _is_beacon(m.group(0)) else m.group(0), cleaned)
     return cleaned
@@ -138,7 +153,7 @@ def html_to_text(raw: str) -> str:
     if "<" not in raw and "&" not in raw:
         return "\n".join(" ".join(line.split()) for line in raw.splitlines() if line.strip())
     marked = _BLOCK_BOUNDARY.sub("\n", raw)
-    text = html.unescape(nh3.clean(marked, tags=set()))
+    text = html.unescape(_TAG_STRIPPER.clean(marked))
     lines = [" ".join(line.split()) for line in text.splitlines()]
     return "\n".join(line for line in lines if line).strip()
 
