@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from wiredesk.text.normalize import normalize, normalize_with_offsets, tokens
+from wiredesk.text.normalize import (
+    _DROP_INVISIBLE,
+    _FOLD,
+    normalize,
+    normalize_with_offsets,
+    tokens,
+)
 
 GOLDEN = [
     ("KUALA LUMPUR, July 10 (Xinhua) --", "kuala lumpur july 10 xinhua"),
@@ -49,3 +55,8 @@ def test_offsets_point_into_the_source():
 
 def test_tokens():
     assert tokens("U.S. President, WHO") == ["u", "s", "president", "who"]
+
+
+def test_the_folding_tables_leave_ascii_alone():
+    # normalize() skips both tables for ASCII text; an ASCII entry here would be silently unused.
+    assert all(codepoint > 127 for codepoint in (*_FOLD, *_DROP_INVISIBLE))

@@ -73,8 +73,9 @@ def fold_arabic(text: str) -> str:
 def normalize(text: str) -> str:
     """Return the matching form of ``text``: folded, punctuation-free, single-spaced."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    text = fold_arabic(text)
-    text = text.translate(_DROP_INVISIBLE)  # C-speed, not a Python loop per character
+    if not text.isascii():  # both tables map only non-ASCII characters
+        text = fold_arabic(text)
+        text = text.translate(_DROP_INVISIBLE)  # C-speed, not a Python loop per character
     # Decimal points and thousands separators between digits would split numbers apart.
     text = _GLUE_IN_NUMBER.sub("", text)
     text = text.translate(_SEPARATORS)
