@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -184,6 +185,18 @@ def test_sanitizer_drops_active_content_and_trackers() -> None:
         assert banned not in out
     assert 'href="https://news.example/story/2"' in out
     assert 'src="https://news.example/world/img/a.jpg"' in out
+
+
+def test_sanitizer_resolves_against_each_callers_base_across_threads() -> None:
+    # One sanitizer serves every ingest thread; the base it resolves against is each caller's.
+    def sanitize(k: int) -> list[bool]:
+        base = f"https://site{k}.example/dir/"
+        return [f'href="{base}story{i}"' in sanitize_html(f'<a href="story{i}">s</a>', base=base)
+                for i in range(300)]
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(all(ok) for ok in pool.map(sanitize, range(8)))
+    assert 'href="story"' in sanitize_html('<a href="story">s</a>')  # no base: left as is
 
 
 def test_json_feed_reads() -> None:
