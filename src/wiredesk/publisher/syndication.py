@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -13,6 +14,13 @@ from wiredesk.publisher.stories import StoryView
 
 ENTITY_SCHEME = "http://www.wikidata.org/entity/"
 MEDIATOPIC_SCHEME = "http://cv.iptc.org/newscodes/mediatopic/"
+# What XML 1.0 cannot hold. Feeds bring control characters in (feedparser keeps them), and
+# one of them in one story made lxml refuse the whole Atom and RSS document.
+_NOT_XML = re.compile(r"[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("", text)
 
 
 def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
@@ -30,21 +38,22 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
         entry = fg.add_entry()
         entry.id(story_uri(base_url, story.id))
         entry.guid(story_uri(base_url, story.id), permalink=False)
-        entry.title(article.title or "(untitled)")
+        entry.title(_xml(article.title) or "(untitled)")
         if article.url:
             entry.link(href=article.url, rel="alternate")
         entry.published(story.published_at)
         entry.updated(story.updated_at)
         if article.summary or article.body_text:
-            entry.summary(article.summary or article.body_text[:500])
+            entry.summary(_xml(article.summary or article.body_text[:500]))
         if article.body_html:
-            entry.content(article.body_html, type="html")
+            entry.content(_xml(article.body_html), type="html")
         for author in article.authors:
-            entry.author(name=author)
+            entry.author(name=_xml(author))
         for category in article.categories:
-            entry.category(term=category.qcode, label=category.label, scheme=MEDIATOPIC_SCHEME)
+            entry.category(term=category.qcode, label=_xml(category.label),
+                           scheme=MEDIATOPIC_SCHEME)
         for entity in article.entities:
-            entry.category(term=entity.id, label=entity.name, scheme=ENTITY_SCHEME)
+            entry.category(term=_xml(entity.id), label=_xml(entity.name), scheme=ENTITY_SCHEME)
     return fg
 
 

@@ -1,0 +1,44 @@
+"""Atom and RSS documents stay valid whatever text the feeds brought in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import feedparser
+from lxml import etree
+
+from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force
+from wiredesk.ingester.parse import parse_feed
+from wiredesk.pipeline.tasks import process_article
+from wiredesk.store import articles as article_store
+from wiredesk.store.feeds import add_feed
+
+# Wire copy carries control characters (a vertical tab from a word processor, an ESC from a
+# terminal, U+FFFE): feedparser keeps them, and XML 1.0 cannot hold them.
+CONTROL_FEED = (
+    "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>wire</title>"
+    "<item><guid>ctl-1</guid><title>Port strike \x01ends\x1b after \ufffethree days</title>"
+    "<description>Dock workers\x0b returned to work on Monday after the union and port "
+    "operators agreed a new pay deal.\x01</description><author>desk\x02</author></item>"
+    "</channel></rss>"
+).encode()
+
+
+def test_control_characters_in_copy_do_not_break_the_xml_feeds(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    put_rules_in_force(database, PUBLISH_EVERYTHING)
+    url = "http://127.0.0.1/control.xml"
+    with database.session() as session:
+        feed_id = add_feed(session, url, trust="auto").id
+    parsed = parse_feed(CONTROL_FEED, feed_id=feed_id, url=url)
+    with database.session() as session:
+        for article in parsed.articles:
+            article_store.upsert(session, article)
+    assert process_article(celery_app.wiredesk, parsed.articles[0].id) == "published"
+    for path in ("/feeds/all.atom", "/feeds/all.rss"):
+        response = publisher.get(path)
+        assert response.status_code == 200, path
+        etree.fromstring(response.data)  # well-formed
+        entries = feedparser.parse(response.data).entries
+        assert [e.title for e in entries] == ["Port strike ends after three days"]
+
