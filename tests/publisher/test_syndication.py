@@ -8,10 +8,13 @@ import feedparser
 from lxml import etree
 
 from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force
+from tests.pipeline.test_reliability import _store_sample
 from wiredesk.ingester.parse import parse_feed
 from wiredesk.pipeline.tasks import process_article
 from wiredesk.store import articles as article_store
 from wiredesk.store.feeds import add_feed
+
+ATOM = "{http://www.w3.org/2005/Atom}"
 
 # Wire copy carries control characters (a vertical tab from a word processor, an ESC from a
 # terminal, U+FFFE): feedparser keeps them, and XML 1.0 cannot hold them.
@@ -42,3 +45,16 @@ def test_control_characters_in_copy_do_not_break_the_xml_feeds(
         entries = feedparser.parse(response.data).entries
         assert [e.title for e in entries] == ["Port strike ends after three days"]
 
+
+def test_every_atom_entry_has_an_author(celery_app: Any, database: Any, publisher: Any) -> None:
+    """RFC 4287 4.1.1: a feed without an author needs one in every entry; the sample wire's
+    entries name none."""
+    for article_id in _store_sample(database):
+        process_article(celery_app.wiredesk, article_id)
+    feed = etree.fromstring(publisher.get("/feeds/all.atom").data)
+    entries = feed.findall(f"{ATOM}entry")
+    assert len(entries) == 3
+    if feed.find(f"{ATOM}author") is None:
+        for entry in entries:
+            name = entry.find(f"{ATOM}author/{ATOM}name")
+            assert name is not None and name.text, etree.tostring(entry)

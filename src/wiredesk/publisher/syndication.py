@@ -23,6 +23,12 @@ def _xml(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
+def _outlet(story: StoryView) -> str:
+    """The name of the feed the story's canonical copy came from."""
+    return next((s.feed_name for s in story.sources if s.article.id == story.canonical.id),
+                story.sources[0].feed_name)
+
+
 def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
                title: str) -> FeedGenerator:
     fg = FeedGenerator()
@@ -49,6 +55,8 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
             entry.content(_xml(article.body_html), type="html")
         for author in article.authors:
             entry.author(name=_xml(author))
+        if not article.authors:  # Atom needs an author per entry when the feed names none
+            entry.author(name=_xml(_outlet(story)))
         for category in article.categories:
             entry.category(term=category.qcode, label=_xml(category.label),
                            scheme=MEDIATOPIC_SCHEME)
