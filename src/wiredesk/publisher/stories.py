@@ -7,7 +7,7 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, and_, cast, or_, select
+from sqlalchemy import String, and_, cast, exists, or_, select
 from sqlalchemy.orm import Session
 
 from wiredesk.schemas import Article
@@ -74,7 +74,14 @@ def list_stories(session: Session, limit: int = 50, cursor: str | None = None, *
                  topic: str | None = None, language: str | None = None) -> list[StoryView]:
     """Visible stories, newest first, starting after ``cursor``; optionally of one IPTC topic
     (``medtop:NNNNNNNN``) or one language, judged by the story's canonical article."""
-    query = select(models.Story).where(models.Story.status.in_(VISIBLE_STATUSES))
+    # Only stories with a copy to show: one whose only article is being revised, or whose
+    # revision waits for an editor, has none; skipped after the LIMIT, it shortened the page
+    # and ended the cursors there.
+    query = select(models.Story).where(
+        models.Story.status.in_(VISIBLE_STATUSES),
+        exists().where(models.Article.story_id == models.Story.id,
+                       models.Article.status.in_(VISIBLE_ARTICLE_STATUSES))
+        .correlate(models.Story))
     if topic or language:
         query = query.join(models.Article,
                            models.Article.id == models.Story.canonical_article_id)

@@ -1,0 +1,53 @@
+"""Paging through the ninjs API reaches every visible story."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.helpers import put_rules_in_force
+from tests.pipeline.test_reliability import _store_sample
+from wiredesk.feedserver import SAMPLE_FEEDS_DIR
+from wiredesk.ingester.parse import parse_feed
+from wiredesk.pipeline.tasks import process_article
+from wiredesk.store import articles as article_store
+from wiredesk.store import models
+
+HOLD_EVERYTHING = "rules:\n  - {name: hold, action: review, when: {}}\n"
+
+
+def _walk(publisher: Any, limit: int) -> list[str]:
+    uris, cursor = [], ""
+    for _ in range(10):
+        page = publisher.get(f"/api/v1/stories?limit={limit}&cursor={cursor}").get_json()
+        uris += [story["uri"] for story in page["data"]]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return uris
+    raise AssertionError("the cursors never ended")
+
+
+def test_a_story_whose_correction_waits_for_review_does_not_end_the_paging(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """The newest story's article comes back revised and the rules hold the revision for an
+    editor: the story has no visible copy meanwhile. The page it would have filled came back
+    short and without ``next_cursor``, so a consumer paging the API never saw older stories."""
+    ids = _store_sample(database)
+    for article_id in ids:
+        assert process_article(celery_app.wiredesk, article_id) == "published"
+    with database.session() as session:
+        newest = session.get(models.Article, ids[-1])
+        held_story, old_text = newest.story_id, newest.body_text.split(".")[0]
+    body = (SAMPLE_FEEDS_DIR / "world-wire.xml").read_text(encoding="utf-8")
+    assert old_text in body
+    revised = parse_feed(body.replace(old_text, old_text + ", officials said later").encode(),
+                         feed_id=newest.feed_id, url="http://127.0.0.1/world-wire.xml")
+    with database.session() as session:
+        assert article_store.upsert(
+            session, next(a for a in revised.articles if a.id == ids[-1])) == "updated"
+    put_rules_in_force(database, HOLD_EVERYTHING)
+    assert process_article(celery_app.wiredesk, ids[-1]) == "pending_review"
+
+    visible = _walk(publisher, limit=50)
+    assert len(visible) == 2 and not any(uri.endswith(held_story) for uri in visible)
+    assert _walk(publisher, limit=1) == visible
+    assert len(publisher.get("/api/v1/stories?limit=2").get_json()["data"]) == 2
