@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -11,6 +12,7 @@ from wiredesk import config as config_module
 from wiredesk.cli import main
 from wiredesk.feedserver import SAMPLE_FEEDS_DIR
 from wiredesk.store import models
+from wiredesk.store.feeds import add_feed
 
 
 def run(config: Any, *args: str) -> Any:
@@ -49,3 +51,17 @@ def test_bad_options_are_refused(config: Any, database: Any) -> None:
 
 def test_config_markdown_is_the_readme_table(config: Any) -> None:
     assert run(config, "config", "--markdown").output.strip() == config_module.markdown_table()
+
+
+@pytest.mark.parametrize("command", [["ingest", "--once"], ["dedupe", "rebuild"]])
+def test_commands_that_need_redis_say_so_when_redis_url_is_unset(
+        config: Any, database: Any, command: list[str]) -> None:
+    """As in a shell next to `make run`, whose Valkey is its own: it was a traceback about
+    the Redis URL's scheme."""
+    with database.session() as session:
+        add_feed(session, "http://127.0.0.1:9/feed.xml")
+    env = {"DATABASE_URL": config.sqlalchemy_url, "REDIS_URL": "",
+           "WIREDESK_DATA_DIR": str(config.data_dir)}
+    result = CliRunner().invoke(main, command, env=env)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert "REDIS_URL" in result.output

@@ -35,6 +35,17 @@ def _setup_logging(config: config_module.Config) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def _redis_config() -> config_module.Config:
+    """The config of a command that talks to the services' Redis, which must then be named
+    (a shell next to `wiredesk run` has no REDIS_URL: the embedded Valkey is run's own)."""
+    config = _config()
+    if not config.redis_url:
+        raise click.ClickException(
+            "REDIS_URL is not set: this command needs the Redis the services use "
+            "(`wiredesk run` prints its embedded Valkey's URL when it starts)")
+    return config
+
+
 def _database(config: config_module.Config) -> Any:
     from wiredesk.store.db import Database
 
@@ -234,7 +245,7 @@ def ingest(once: bool, feed_ids: tuple[int, ...]) -> None:
     from wiredesk.ingester.tasks import ingest_feed
     from wiredesk.store.feeds import list_feeds
 
-    config = _config()
+    config = _redis_config()
     app = create_celery(config)
     services = app.wiredesk  # type: ignore[attr-defined]
     if not feed_ids:
@@ -294,7 +305,7 @@ def review_decide(article_id: str, decision: str, editor: str, note: str) -> Non
     from wiredesk.broker import Services
     from wiredesk.store.review import NotPending, decide
 
-    services = Services(_config())
+    services = Services(_redis_config())  # before deciding: the event must be sent too
     try:
         with services.db.session() as session:
             status = decide(session, article_id, decision, editor, note)
@@ -402,7 +413,7 @@ def dedupe_rebuild() -> None:
     from wiredesk.store import models
     from wiredesk.store.models import utcnow
 
-    config = _config()
+    config = _redis_config()
     services = Services(config)
     since = utcnow() - timedelta(seconds=config.dedupe_window_seconds)
     with services.db.session() as session:

@@ -62,3 +62,17 @@ def test_cli_and_admin_api(held: list[str], config: Any, database: Any) -> None:
     assert answer.json == {"id": held[1], "status": "rejected"}
     assert client.post(f"/admin/api/review/{held[1]}", headers=auth,
                        json={"decision": "approve", "editor": "omar"}).status_code == 409
+
+
+def test_decide_without_redis_url_says_so_and_decides_nothing(held: list[str], config: Any,
+                                                              database: Any) -> None:
+    """`make run` starts its own Valkey, so an operator's shell has no REDIS_URL: the decision
+    was committed, then the event's Redis URL raised a traceback, and trying again said the
+    article was not waiting for review."""
+    env = {"DATABASE_URL": config.sqlalchemy_url, "REDIS_URL": ""}
+    done = CliRunner().invoke(main, ["review", "decide", held[0], "approve", "--editor", "amal"],
+                              env=env)
+    assert done.exit_code == 1 and isinstance(done.exception, SystemExit), done.exception
+    assert "REDIS_URL" in done.output and "Traceback" not in done.output
+    with database.session() as session:
+        assert session.get(models.Article, held[0]).status == "pending_review"
