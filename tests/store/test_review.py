@@ -76,3 +76,20 @@ def test_decide_without_redis_url_says_so_and_decides_nothing(held: list[str], c
     assert "REDIS_URL" in done.output and "Traceback" not in done.output
     with database.session() as session:
         assert session.get(models.Article, held[0]).status == "pending_review"
+
+
+def test_decisions_through_the_admin_api_are_events_like_the_cli_ones(
+        held: list[str], config: Any, database: Any, redis_client: Any) -> None:
+    """The desk and subscribers read decisions from the events stream: the CLI sent them, the
+    admin API did not."""
+    from tests.pipeline.test_reliability import _events
+    from wiredesk.publisher.app import create_app
+
+    app = create_app(config.replace(admin_token=TOKEN))
+    app.extensions["wiredesk_db"] = database
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    answer = app.test_client().post(f"/admin/api/review/{held[0]}", headers=auth,
+                                    json={"decision": "approve", "editor": "omar"})
+    assert answer.json == {"id": held[0], "status": "published"}
+    assert _events(redis_client, "article.published")[-1] == {"article_id": held[0],
+                                                              "editor": "omar"}

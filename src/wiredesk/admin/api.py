@@ -171,6 +171,7 @@ def review_queue() -> Response:
 @admin_api.post("/review/<article_id>")
 def review_decision(article_id: str) -> Response | tuple[Response, int]:
     """``{"decision": "approve"|"reject", "editor": "...", "note": "..."}``."""
+    from wiredesk import events
     from wiredesk.store.review import DECISIONS, NotPending, decide
 
     body = _body()
@@ -182,4 +183,6 @@ def review_decision(article_id: str) -> Response | tuple[Response, int]:
             status = decide(session, article_id, decision, editor, str(body.get("note") or ""))
     except NotPending as exc:
         return jsonify(error=str(exc)), 409
+    events.emit(current_app.extensions["wiredesk_redis"], f"article.{status}",
+                article_id=article_id, editor=editor)
     return jsonify(id=article_id, status=status)
