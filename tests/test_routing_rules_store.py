@@ -39,6 +39,17 @@ def test_cli_load_show_history(config: Any, database: Any, tmp_path: Path) -> No
         assert [r.name for r in current_rules(session)] == ["publish-all"]  # unchanged
 
 
+def test_cli_load_of_a_file_that_is_not_yaml_says_where(config: Any, database: Any,
+                                                        tmp_path: Path) -> None:
+    """An unclosed bracket was a traceback from the YAML parser."""
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  - name: x\n    action: [publish\n")
+    refused = cli(config, "rules", "load", str(path))
+    assert refused.exit_code == 1 and "rules.yaml" in refused.output and "line" in refused.output
+    with database.session() as session:
+        assert rules_to_data(current_rules(session)) == rules_to_data(default_rules())
+
+
 def test_admin_api_replaces_the_rules(config: Any, database: Any) -> None:
     from wiredesk.publisher.app import create_app
 

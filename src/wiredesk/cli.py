@@ -352,6 +352,7 @@ def rules_show() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def rules_load(path: str) -> None:
     """Validate a rules YAML and put it in force."""
+    import yaml
     from marshmallow import ValidationError
 
     from wiredesk.pipeline.stages.route import load_rules
@@ -359,7 +360,7 @@ def rules_load(path: str) -> None:
 
     try:
         loaded = load_rules(Path(path))
-    except (ValidationError, ValueError) as exc:
+    except (ValidationError, ValueError, yaml.YAMLError) as exc:
         raise click.ClickException(f"{path}: {exc}") from exc
     with _database(_config()).session() as session:
         ruleset = save_rules(session, loaded, source=f"cli:{Path(path).name}")
