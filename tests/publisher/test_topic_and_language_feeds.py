@@ -38,6 +38,12 @@ def test_language_feeds(publisher: Any, samples: None) -> None:
     assert feedparser.parse(publisher.get("/feeds/lang/ja.rss").data).entries == []
 
 
+def test_language_tags_are_case_insensitive(publisher: Any, samples: None) -> None:
+    """BCP 47 tags are case-insensitive (RFC 5646 2.1.1): /feeds/lang/AR.atom was empty."""
+    assert len(feedparser.parse(publisher.get("/feeds/lang/AR.atom").data).entries) == 2
+    assert len(publisher.get("/feeds/lang/Fr.json").get_json()["items"]) == 1
+
+
 def test_topic_feeds_carry_iptc_categories(publisher: Any, samples: None) -> None:
     economy = feedparser.parse(publisher.get("/feeds/topic/04000000.atom").data)
     titles = [e.title for e in economy.entries]

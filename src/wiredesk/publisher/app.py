@@ -99,7 +99,7 @@ def language_stories(language: str, fmt: str) -> Response:
     if not language.replace("-", "").isalpha() or len(language) > 35:
         abort(404)
     return _feed(fmt, f"/feeds/lang/{language}.{fmt}", f"Wiredesk: stories in {language}",
-                 language=language)
+                 language=language.lower())  # stored lower-case; BCP 47 ignores case
 
 
 @api.get("/api/v1/stories")
