@@ -58,3 +58,16 @@ def test_every_atom_entry_has_an_author(celery_app: Any, database: Any, publishe
         for entry in entries:
             name = entry.find(f"{ATOM}author/{ATOM}name")
             assert name is not None and name.text, etree.tostring(entry)
+
+
+def test_country_categories_do_not_claim_to_be_wikidata_items(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """Countries are tagged by ISO 3166 code: `MY` in the Wikidata scheme named an item that
+    does not exist (http://www.wikidata.org/entity/MY), where ninjs says it is a literal."""
+    for article_id in _store_sample(database):
+        process_article(celery_app.wiredesk, article_id)
+    entries = feedparser.parse(publisher.get("/feeds/all.atom").data).entries
+    tags = [(t.term, t.scheme) for e in entries for t in e.tags]
+    assert ("MY", "urn:iso:std:iso:3166") in tags
+    assert all(term.startswith("Q") for term, scheme in tags
+               if scheme == "http://www.wikidata.org/entity/")

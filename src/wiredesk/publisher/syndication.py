@@ -13,6 +13,7 @@ from wiredesk.publisher.ninjs import story_uri
 from wiredesk.publisher.stories import StoryView
 
 ENTITY_SCHEME = "http://www.wikidata.org/entity/"
+COUNTRY_SCHEME = "urn:iso:std:iso:3166"  # countries are tagged by ISO 3166-1 alpha-2 code
 MEDIATOPIC_SCHEME = "http://cv.iptc.org/newscodes/mediatopic/"
 # What XML 1.0 cannot hold. Feeds bring control characters in (feedparser keeps them), and
 # one of them in one story made lxml refuse the whole Atom and RSS document.
@@ -61,7 +62,8 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
             entry.category(term=category.qcode, label=_xml(category.label),
                            scheme=MEDIATOPIC_SCHEME)
         for entity in article.entities:
-            entry.category(term=_xml(entity.id), label=_xml(entity.name), scheme=ENTITY_SCHEME)
+            scheme = COUNTRY_SCHEME if entity.type == "country" else ENTITY_SCHEME
+            entry.category(term=_xml(entity.id), label=_xml(entity.name), scheme=scheme)
     return fg
 
 
