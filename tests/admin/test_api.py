@@ -68,3 +68,26 @@ def test_invalid_bodies_get_422_with_the_field(admin: Any, body: Any, field: str
     response = admin.post("/admin/api/feeds", headers=AUTH, json=body)
     assert response.status_code == 422
     assert field in response.json["fields"]
+
+
+@pytest.mark.parametrize("method, path", [
+    ("get", "/admin/api/feeds/2147483648"), ("patch", "/admin/api/feeds/2147483648"),
+    ("delete", "/admin/api/feeds/2147483648"), ("post", "/admin/api/feeds/2147483648/fetch"),
+    ("get", "/admin/api/feeds/99999999999999999999"),
+    ("get", "/websub/2147483648"), ("post", "/websub/99999999999999999999"),
+])
+def test_a_feed_id_past_the_id_column_is_no_feed(admin: Any, method: str, path: str) -> None:
+    """The id column holds 32 bits: a larger id in the URL was a 500 (the database refused
+    the parameter), on the admin API and on the unauthenticated WebSub callback."""
+    response = getattr(admin, method)(path, headers=AUTH, json={"enabled": False})
+    assert response.status_code in (404, 410), response.data[:200]
+
+
+def test_feeds_show_of_an_id_past_the_id_column_says_no_feed(config: Any, database: Any) -> None:
+    from click.testing import CliRunner
+
+    from wiredesk.cli import main
+
+    result = CliRunner().invoke(main, ["feeds", "show", "2147483648"],
+                                env={"DATABASE_URL": config.sqlalchemy_url})
+    assert result.exit_code == 1 and "no feed 2147483648" in result.output, result.exception

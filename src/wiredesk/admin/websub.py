@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, request
 
 from wiredesk import metrics
 from wiredesk.ingester import websub
+from wiredesk.store.feeds import MAX_FEED_ID
 from wiredesk.store.models import Feed
 
 websub_callback = Blueprint("websub_callback", __name__)
@@ -33,10 +34,15 @@ def _celery() -> Any:
     return ext["wiredesk_celery"]
 
 
+def _feed(session: Any, feed_id: int, **options: Any) -> Feed | None:
+    # Past the id column's range the database refused the query (a 500): no such feed.
+    return session.get(Feed, feed_id, **options) if feed_id <= MAX_FEED_ID else None
+
+
 @websub_callback.get("/websub/<int:feed_id>")
 def verify(feed_id: int) -> Response:
     with _db().session() as session:
-        feed = session.get(Feed, feed_id, with_for_update=True)
+        feed = _feed(session, feed_id, with_for_update=True)
         status, body = websub.verify_intent(feed, request.args, datetime.now(UTC))
     return Response(body, status, mimetype="text/plain")
 
@@ -50,7 +56,7 @@ def push(feed_id: int) -> Response:
     if len(body) > config.fetch_max_bytes:
         return Response("too large\n", 413, mimetype="text/plain")
     with _db().session() as session:
-        feed = session.get(Feed, feed_id)
+        feed = _feed(session, feed_id)
         secret = feed.websub_secret if feed is not None and feed.enabled else None
     if feed is None or secret is None:
         metrics.WEBSUB_PUSHES.labels("unknown_feed").inc()

@@ -25,6 +25,7 @@ TRUST_LEVELS = ("auto", "review")
 IDENTITY_RULES = ("guid", "link", "content")
 DEFAULT_INTERVAL_SECONDS = 900
 MIN_INTERVAL_SECONDS = 10
+MAX_FEED_ID = 2**31 - 1  # feeds.id is a 32-bit INTEGER
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 # Spec field -> column. Everything an operator sets; nothing the ingester keeps.
@@ -97,8 +98,9 @@ def _defaults(default_interval: int) -> dict[str, Any]:
 
 def get_feed(session: Session, ref: int | str) -> Feed | None:
     """A feed by id (an int or a string of digits) or by URL."""
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        return session.get(Feed, int(ref))
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isascii() and ref.isdigit()):
+        # Past the column's range the database refuses the parameter: no such feed either.
+        return session.get(Feed, int(ref)) if 0 < int(ref) <= MAX_FEED_ID else None
     return session.scalar(select(Feed).where(Feed.url == ref))
 
 
