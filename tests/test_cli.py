@@ -65,3 +65,11 @@ def test_commands_that_need_redis_say_so_when_redis_url_is_unset(
     result = CliRunner().invoke(main, command, env=env)
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
     assert "REDIS_URL" in result.output
+
+
+def test_ingest_once_of_an_id_past_the_id_column_is_a_usage_error(config: Any,
+                                                                   database: Any) -> None:
+    """It was a database traceback (integer out of range)."""
+    result = CliRunner().invoke(main, ["ingest", "--once", "2147483648"], env={
+        "DATABASE_URL": config.sqlalchemy_url, "REDIS_URL": config.redis_url})
+    assert result.exit_code == 2 and "2147483648" in result.output, result.exception

@@ -238,7 +238,7 @@ def feeds_export_opml(file: Any) -> None:
 
 @main.command("ingest")
 @click.option("--once", is_flag=True, required=True, help="Fetch now, enqueue, return.")
-@click.argument("feed_ids", nargs=-1, type=int)
+@click.argument("feed_ids", nargs=-1, type=click.IntRange(1, 2**31 - 1))  # feeds.id's range
 def ingest(once: bool, feed_ids: tuple[int, ...]) -> None:
     """Fetch feeds now (all enabled ones, or the ids given) and enqueue their new entries."""
     from wiredesk.broker import create_celery
