@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
+
+import pytest
 
 from tests.helpers import put_rules_in_force
 from tests.pipeline.test_reliability import _store_sample
@@ -51,3 +54,19 @@ def test_a_story_whose_correction_waits_for_review_does_not_end_the_paging(
     assert len(visible) == 2 and not any(uri.endswith(held_story) for uri in visible)
     assert _walk(publisher, limit=1) == visible
     assert len(publisher.get("/api/v1/stories?limit=2").get_json()["data"]) == 2
+
+
+def _cursor(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("path, status", [
+    ("/api/v1/stories/s1-%00", 404),
+    ("/api/v1/stories?cursor=" + _cursor(b"2025-01-01T00:00:00+00:00|s1-\x00"), 400),
+    ("/api/v1/stories?cursor=" + _cursor(b"2025-01-01T00:00:00|s1-ab"), 400),  # no zone
+])
+def test_ids_and_cursors_the_publisher_never_made_are_refused_not_500(
+        publisher: Any, path: str, status: int) -> None:
+    """Anyone could make the public API answer 500: PostgreSQL refuses a NUL in a string
+    parameter, and the time column refuses a datetime without a zone."""
+    assert publisher.get(path).status_code == status

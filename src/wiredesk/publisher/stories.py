@@ -46,9 +46,18 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, story_id = raw.split("|", 1)
-        return datetime.fromisoformat(stamp), story_id
+        published_at = datetime.fromisoformat(stamp)
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise ValueError("bad cursor") from exc
+    # Ours always carry a zone and a story id; the database refuses a naive time or a NUL.
+    if published_at.tzinfo is None or not _storable(story_id):
+        raise ValueError("bad cursor")
+    return published_at, story_id
+
+
+def _storable(story_id: str) -> bool:
+    """Whether the database can take ``story_id`` as a parameter (PostgreSQL refuses a NUL)."""
+    return "\x00" not in story_id
 
 
 def _view(session: Session, story: models.Story) -> StoryView | None:
@@ -101,7 +110,7 @@ def list_stories(session: Session, limit: int = 50, cursor: str | None = None, *
 
 
 def get_story(session: Session, story_id: str) -> StoryView | None:
-    story = session.get(models.Story, story_id)
+    story = session.get(models.Story, story_id) if _storable(story_id) else None
     if story is None or story.status not in VISIBLE_STATUSES:
         return None
     return _view(session, story)
