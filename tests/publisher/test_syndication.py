@@ -71,3 +71,32 @@ def test_country_categories_do_not_claim_to_be_wikidata_items(
     assert ("MY", "urn:iso:std:iso:3166") in tags
     assert all(term.startswith("Q") for term, scheme in tags
                if scheme == "http://www.wikidata.org/entity/")
+
+
+FLASH_FEED = (
+    b"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>wire</title>"
+    b"<item><guid isPermaLink='false'>flash-1</guid><title>FLASH: strong quake hits the coast"
+    b" of Chile, magnitude 7.1, the national seismology centre says</title></item>"
+    b"</channel></rss>"
+)
+
+
+def test_a_headline_only_flash_is_a_valid_atom_entry(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """RFC 4287 4.1.1: an entry without content must have an alternate link. A wire flash
+    (a headline, no link, no body) had neither, feedgen refused it, and /feeds/all.atom
+    answered 500 while the flash was among the newest stories."""
+    put_rules_in_force(database, PUBLISH_EVERYTHING)
+    url = "http://127.0.0.1/flash.xml"
+    with database.session() as session:
+        feed_id = add_feed(session, url, trust="auto").id
+    parsed = parse_feed(FLASH_FEED, feed_id=feed_id, url=url)
+    with database.session() as session:
+        article_store.upsert(session, parsed.articles[0])
+    assert process_article(celery_app.wiredesk, parsed.articles[0].id) == "published"
+    response = publisher.get("/feeds/all.atom")
+    assert response.status_code == 200
+    entry = etree.fromstring(response.data).find(f"{ATOM}entry")
+    alternate = [link for link in entry.findall(f"{ATOM}link")
+                 if link.get("rel", "alternate") == "alternate"]
+    assert entry.find(f"{ATOM}content") is not None or alternate, etree.tostring(entry)

@@ -48,6 +48,9 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
         entry.title(_xml(article.title) or "(untitled)")
         if article.url:
             entry.link(href=article.url, rel="alternate")
+        elif not article.body_html:  # a headline alone: Atom needs content or this link
+            entry.link(href=story_uri(base_url, story.id), rel="alternate",
+                       type="application/json")
         entry.published(story.published_at)
         entry.updated(story.updated_at)
         if article.summary or article.body_text:
