@@ -73,3 +73,19 @@ def test_ingest_once_of_an_id_past_the_id_column_is_a_usage_error(config: Any,
     result = CliRunner().invoke(main, ["ingest", "--once", "2147483648"], env={
         "DATABASE_URL": config.sqlalchemy_url, "REDIS_URL": config.redis_url})
     assert result.exit_code == 2 and "2147483648" in result.output, result.exception
+
+
+@pytest.mark.parametrize("command", [
+    ["feeds", "list"], ["feeds", "add", "http://127.0.0.1/feed.xml"], ["review", "list"],
+    ["review", "decide", "a1-x", "approve", "--editor", "amal"], ["rules", "show"],
+    ["ingest", "--once"], ["dedupe", "rebuild"],
+])
+def test_commands_on_a_database_without_the_schema_say_to_upgrade(
+        config: Any, redis_client: Any, tmp_path: Any, command: list[str]) -> None:
+    """Before the first `make run` or `wiredesk db upgrade` every command was a SQL traceback
+    (no such table: feeds)."""
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", "REDIS_URL": config.redis_url,
+           "WIREDESK_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(main, command, env=env)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert "wiredesk db upgrade" in result.output

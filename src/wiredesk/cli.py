@@ -46,10 +46,23 @@ def _redis_config() -> config_module.Config:
     return config
 
 
-def _database(config: config_module.Config) -> Any:
+def _database(config: config_module.Config, *, schema: bool = True) -> Any:
+    """The configured database; unless ``schema`` is False, one the migrations have built."""
     from wiredesk.store.db import Database
 
-    return Database(config)
+    database = Database(config)
+    if schema:
+        _require_schema(database)
+    return database
+
+
+def _require_schema(database: Any) -> None:
+    # Before the first `make run` or `db upgrade` every command was a SQL traceback.
+    from sqlalchemy import inspect
+
+    if not inspect(database.engine).has_table("alembic_version"):
+        url = database.engine.url.render_as_string(hide_password=True)
+        raise click.ClickException(f"{url} has no Wiredesk schema yet: run `wiredesk db upgrade`")
 
 
 @click.group()
@@ -66,7 +79,7 @@ def db() -> None:
 def db_upgrade() -> None:
     """Apply migrations up to the newest schema (safe to run again)."""
     config = _config()
-    database = _database(config)
+    database = _database(config, schema=False)
     database.upgrade()
     click.echo(f"database at head: {database.engine.url.render_as_string(hide_password=True)}")
 
@@ -248,6 +261,7 @@ def ingest(once: bool, feed_ids: tuple[int, ...]) -> None:
     config = _redis_config()
     app = create_celery(config)
     services = app.wiredesk  # type: ignore[attr-defined]
+    _require_schema(services.db)
     if not feed_ids:
         with services.db.session() as session:
             feed_ids = tuple(f.id for f in list_feeds(session) if f.enabled)
@@ -306,6 +320,7 @@ def review_decide(article_id: str, decision: str, editor: str, note: str) -> Non
     from wiredesk.store.review import NotPending, decide
 
     services = Services(_redis_config())  # before deciding: the event must be sent too
+    _require_schema(services.db)
     try:
         with services.db.session() as session:
             status = decide(session, article_id, decision, editor, note)
@@ -416,6 +431,7 @@ def dedupe_rebuild() -> None:
 
     config = _redis_config()
     services = Services(config)
+    _require_schema(services.db)
     since = utcnow() - timedelta(seconds=config.dedupe_window_seconds)
     with services.db.session() as session:
         rows = session.scalars(select(models.Article).where(
@@ -473,7 +489,7 @@ def run() -> None:
         click.echo(f"embedded Valkey at {valkey.connection_url}")
     env.setdefault("WIREDESK_DATA_DIR", str(config.data_dir))
     config = config_module.load(env)
-    database = _database(config)
+    database = _database(config, schema=False)
     database.upgrade()
     sample_server = None
     if config.sample_feeds:
