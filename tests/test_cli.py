@@ -89,3 +89,11 @@ def test_commands_on_a_database_without_the_schema_say_to_upgrade(
     result = CliRunner().invoke(main, command, env=env)
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
     assert "wiredesk db upgrade" in result.output
+
+
+def test_a_database_that_does_not_answer_is_named_not_a_traceback(tmp_path: Any) -> None:
+    env = {"DATABASE_URL": "postgresql+psycopg://wiredesk:s3cret@127.0.0.1:1/wiredesk",
+           "WIREDESK_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(main, ["feeds", "list"], env=env)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert "127.0.0.1:1" in result.output and "s3cret" not in result.output

@@ -57,11 +57,16 @@ def _database(config: config_module.Config, *, schema: bool = True) -> Any:
 
 
 def _require_schema(database: Any) -> None:
-    # Before the first `make run` or `db upgrade` every command was a SQL traceback.
-    from sqlalchemy import inspect
+    # Before the first `make run` or `db upgrade`, or with a wrong DATABASE_URL, every command
+    # was a SQL traceback.
+    from sqlalchemy import exc, inspect
 
-    if not inspect(database.engine).has_table("alembic_version"):
-        url = database.engine.url.render_as_string(hide_password=True)
+    url = database.engine.url.render_as_string(hide_password=True)
+    try:
+        built = inspect(database.engine).has_table("alembic_version")
+    except exc.OperationalError as error:
+        raise click.ClickException(f"cannot reach the database at {url}: {error.orig}") from error
+    if not built:
         raise click.ClickException(f"{url} has no Wiredesk schema yet: run `wiredesk db upgrade`")
 
 
