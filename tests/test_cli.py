@@ -97,3 +97,16 @@ def test_a_database_that_does_not_answer_is_named_not_a_traceback(tmp_path: Any)
     result = CliRunner().invoke(main, ["feeds", "list"], env=env)
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
     assert "127.0.0.1:1" in result.output and "s3cret" not in result.output
+
+
+def test_config_does_not_print_secrets(tmp_path: Any) -> None:
+    """`wiredesk config` is what an operator pastes into an issue: it printed the database
+    and Redis passwords and the admin token."""
+    env = {"DATABASE_URL": "postgresql+psycopg://wiredesk:db-s3cret@db.internal/wiredesk",
+           "REDIS_URL": "redis://:redis-s3cret@redis.internal:6379/0",
+           "WIREDESK_ADMIN_TOKEN": "token-s3cret", "WIREDESK_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(main, ["config"], env=env)
+    assert result.exit_code == 0
+    assert "s3cret" not in result.output
+    assert "db.internal/wiredesk" in result.output and "redis.internal:6379" in result.output
+    assert "admin_token = '***'" in result.output

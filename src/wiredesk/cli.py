@@ -455,7 +455,22 @@ def show_config(markdown: bool) -> None:
         return
     config = _config()
     for name, value in vars(config).items():
+        # What an operator pastes into an issue: no passwords, no token.
+        if name in {"database_url", "redis_url"} and value:
+            value = _without_password(value)
+        elif name == "admin_token" and value:
+            value = "***"
         click.echo(f"{name} = {value!r}")
+
+
+def _without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "***"  # not a URL at all: it could be anything
 
 
 @main.command("serve")
