@@ -70,3 +70,22 @@ def test_ids_and_cursors_the_publisher_never_made_are_refused_not_500(
     """Anyone could make the public API answer 500: PostgreSQL refuses a NUL in a string
     parameter, and the time column refuses a datetime without a zone."""
     assert publisher.get(path).status_code == status
+
+
+@pytest.mark.parametrize("method, path, status", [
+    ("get", "/api/v1/stories/s1-nothing", 404),
+    ("get", "/api/v1/stories?limit=many", 400),
+    ("get", "/api/v1/nothing-here", 404),
+    ("post", "/api/v1/stories", 405),
+])
+def test_the_api_answers_errors_in_json(publisher: Any, method: str, path: str,
+                                        status: int) -> None:
+    response = getattr(publisher, method)(path)
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    assert response.get_json()["status"] == status and response.get_json()["error"]
+
+
+def test_feed_paths_keep_flasks_error_page(publisher: Any) -> None:
+    response = publisher.get("/feeds/nothing.atom")
+    assert response.status_code == 404 and response.mimetype == "text/html"

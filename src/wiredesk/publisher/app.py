@@ -10,6 +10,7 @@ import redis
 from flask import Blueprint, Flask, Response, abort, current_app, g, render_template, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
 
 from wiredesk import metrics
 from wiredesk.admin import register as register_admin
@@ -20,6 +21,7 @@ from wiredesk.store.db import Database
 
 FEED_LIMIT = 100
 API_MAX_LIMIT = 200
+JSON_PATHS = ("/api/", "/admin/api/")
 
 feeds = Blueprint("feeds", __name__)
 api = Blueprint("api", __name__)
@@ -167,6 +169,16 @@ def create_app(config: Config | None = None) -> Flask:
     for blueprint in (feeds, api, ops):
         app.register_blueprint(blueprint)
     register_admin(app)
+
+    @app.errorhandler(HTTPException)
+    def _error(exc: HTTPException) -> Response | HTTPException:
+        # API clients parse JSON, an error too; feed readers and browsers get Flask's page.
+        if not request.path.startswith(JSON_PATHS):
+            return exc
+        response = exc.get_response()
+        response.set_data(json.dumps({"error": exc.description, "status": exc.code}))
+        response.mimetype = "application/json"
+        return response
 
     @app.before_request
     def _start_timer() -> None:
