@@ -107,3 +107,15 @@ def test_training_reads_the_stored_corrections(
     assert load_categorizer(out).metadata["corrections"] == len(published)
     training.main(["--no-corpus", "--no-corrections", "--out", str(out)])
     assert load_categorizer(out).metadata["corrections"] == 0
+
+
+def test_a_subtopic_alone_keeps_the_story_in_its_top_level_topic_feed(
+    published: list[str], database: Any, publisher: Any
+) -> None:
+    economy, its_subtopic = "medtop:04000000", "medtop:20000344"
+    with database.session() as session:
+        categories = correct_topics(session, published[0], [its_subtopic], "amal")
+    assert [c["qcode"] for c in categories] == [its_subtopic, economy]
+    story = _story(publisher, published[0], database)
+    feed = publisher.get("/feeds/topic/04000000.json").get_json()
+    assert story["uri"] in {item["id"] for item in feed["items"]}

@@ -32,9 +32,9 @@ class NoArticle(LookupError):
 def correct_topics(
     session: Session, article_id: str, qcodes: Sequence[str], editor: str
 ) -> list[dict[str, object]]:
-    """Give the article exactly ``qcodes`` (any level, in the editor's order) and record the
-    correction; returns the article's new categories. Its story's version moves, so consumers
-    see the new subjects."""
+    """Give the article ``qcodes`` (any level, in the editor's order) and the broader topics
+    above them, and record the correction; returns the article's new categories. Its story's
+    version moves, so consumers see the new subjects."""
     known = taxonomy.topics()
     chosen = list(dict.fromkeys(q.strip() for q in qcodes if q.strip()))
     unknown = [q for q in chosen if q not in known]
@@ -46,9 +46,12 @@ def correct_topics(
         raise NoArticle(article_id)
     previous = [c["qcode"] for c in row.categories or []]
     # Through the Category schema, as the pipeline writes categories (one contract).
+    # The broader topics too, as the categorizer always gives the top level: a story an
+    # editor filed under a subtopic alone left its top-level topic's feed.
+    given = list(dict.fromkeys([*chosen, *(a for q in chosen for a in taxonomy.ancestors(q))]))
     row.categories = _CATEGORIES.dump([
         Category(qcode=q, label=known[q].label(row.language), score=EDITOR_SCORE)
-        for q in chosen])
+        for q in given])
     session.add(models.TopicCorrection(article_id=article_id, qcodes=chosen, previous=previous,
                                        editor=editor[:200]))
     if row.story_id is not None:
