@@ -78,3 +78,32 @@ def test_0007_keeps_only_earlier_versions_in_the_history_and_downgrades(database
     _migrate(database, "0006", downgrade=True)
     assert history() == [("a1-once", 1), ("a1-twice", 1), ("a1-twice", 2)]
     _migrate(database, "head")
+
+
+def test_0008_starts_story_versions_where_consumers_saw_them_and_downgrades(
+        database: Any) -> None:
+    from wiredesk.store.feeds import add_feed
+
+    with database.session() as session:
+        feed_id = add_feed(session, "http://127.0.0.1/feed").id
+    _migrate(database, "0007", downgrade=True)
+    with database.engine.begin() as connection:
+        for story_id in ("s1-two-sources", "s1-none"):
+            connection.execute(text(
+                "INSERT INTO stories (id, canonical_article_id, status, created_at, updated_at)"
+                " VALUES (:id, 'a1-x', 'published', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                {"id": story_id})
+        for article_id, revision in (("a1-x", 2), ("a1-y", 1)):  # shown as version 2 + 2 - 1
+            connection.execute(text(
+                "INSERT INTO articles (id, feed_id, title, summary, body_html, body_text,"
+                " authors, revision, status, content_hash, entities, keywords, categories,"
+                " date_flags, status_changed_at, created_at, story_id) VALUES (:id, :feed, 't',"
+                " '', '', '', '[]', :revision, 'published', 'h', '[]', '[]', '[]', '[]',"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 's1-two-sources')"),
+                {"id": article_id, "feed": feed_id, "revision": revision})
+    _migrate(database, "head")
+    with database.engine.connect() as connection:
+        versions = dict(connection.execute(text("SELECT id, version FROM stories")).all())
+    assert versions == {"s1-two-sources": 3, "s1-none": 1}
+    _migrate(database, "0007", downgrade=True)
+    _migrate(database, "head")

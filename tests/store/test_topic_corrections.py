@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from tests.pipeline.test_reliability import _store_sample
 from wiredesk.cli import main
+from wiredesk.feedserver import SAMPLE_FEEDS_DIR
+from wiredesk.ingester.parse import parse_feed
 from wiredesk.pipeline.tasks import process_article
 from wiredesk.store import models
 from wiredesk.store.corrections import (
@@ -119,3 +122,32 @@ def test_a_subtopic_alone_keeps_the_story_in_its_top_level_topic_feed(
     story = _story(publisher, published[0], database)
     feed = publisher.get("/feeds/topic/04000000.json").get_json()
     assert story["uri"] in {item["id"] for item in feed["items"]}
+
+
+def test_the_ninjs_version_only_counts_up(
+    published: list[str], database: Any, publisher: Any, celery_app: Any
+) -> None:
+    from wiredesk.store.articles import delete_article, upsert
+    from wiredesk.store.feeds import add_feed
+
+    # The same wire copy from a second feed: each becomes another source of a published story.
+    with database.session() as session:
+        other = add_feed(session, "http://127.0.0.1/reprints.xml", trust="auto").id
+    reprints = parse_feed((SAMPLE_FEEDS_DIR / "world-wire.xml").read_bytes(), feed_id=other,
+                          url="http://127.0.0.1/reprints.xml").articles[:1]
+    with database.session() as session:
+        upsert(session, reprints[0])
+    assert process_article(celery_app.wiredesk, reprints[0].id) == "published"
+    with database.session() as session:
+        grown = session.get(models.Article, reprints[0].id).story_id
+        members = session.scalars(select(models.Article.id).where(
+            models.Article.story_id == grown).order_by(models.Article.id)).all()
+    assert len(members) > 1
+    versions = [int(_story(publisher, members[0], database)["version"])]
+    with database.session() as session:  # a correction consumers should notice
+        correct_topics(session, members[0], [SPORT], "amal")
+    versions.append(int(_story(publisher, members[0], database)["version"]))
+    with database.session() as session:  # a source leaves the story
+        assert delete_article(session, members[-1], "withdrawn by the outlet")
+    versions.append(int(_story(publisher, members[0], database)["version"]))
+    assert versions == sorted(set(versions)), versions  # strictly increasing

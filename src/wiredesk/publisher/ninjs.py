@@ -28,7 +28,7 @@ def to_ninjs(story: StoryView, base_url: str) -> dict[str, Any]:
         "uri": story_uri(base_url, story.id),
         "type": "text",
         "representationType": "full",
-        "version": str(max(s.article.revision for s in story.sources) + len(story.sources) - 1),
+        "version": str(story.version),
         "firstCreated": _iso(story.published_at),
         "versionCreated": _iso(story.updated_at),
         "pubStatus": "usable",

@@ -34,6 +34,7 @@ class StoryView:
     published_at: datetime
     canonical: Article
     sources: list[Source]
+    version: int = 1
 
 
 def encode_cursor(published_at: datetime, story_id: str) -> str:
@@ -76,7 +77,7 @@ def _view(session: Session, story: models.Story) -> StoryView | None:
                       feeds[r.feed_id].url) for r in rows]
     return StoryView(story.id, story.status, story.created_at, story.updated_at,
                      story.published_at or story.created_at,
-                     article_store.to_article(canonical_row), sources)
+                     article_store.to_article(canonical_row), sources, story.version)
 
 
 def list_stories(session: Session, limit: int = 50, cursor: str | None = None, *,

@@ -111,9 +111,10 @@ def delete_article(session: Session, article_id: str, reason: str) -> bool:
                                                           models.Article.id)))
         if story is not None and not rest:
             session.delete(story)
-        elif story is not None and story.canonical_article_id == article_id:
-            story.canonical_article_id = rest[0].id
-            story.updated_at = utcnow()
+        elif story is not None:  # a source fewer: consumers see a new version
+            if story.canonical_article_id == article_id:
+                story.canonical_article_id = rest[0].id
+            story.touch(utcnow())
     return True
 
 

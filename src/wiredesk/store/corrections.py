@@ -57,7 +57,7 @@ def correct_topics(
     if row.story_id is not None:
         story = session.get(models.Story, row.story_id)
         if story is not None:
-            story.updated_at = utcnow()
+            story.touch(utcnow())
     return list(row.categories)
 
 

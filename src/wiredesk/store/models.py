@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    inspect,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -114,11 +115,20 @@ class Story(Base):
     canonical_article_id: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="received")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # ninjs versionCreated: moves whenever a source joins or the canonical copy changes.
+    # ninjs versionCreated and version: move whenever consumers would see the story change
+    # (``touch``); the version only ever counts up.
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_stories_status_published", "status", "published_at"),)
+
+    def touch(self, now: datetime) -> None:
+        """A change consumers see (a source joined or left, a correction): a new version."""
+        self.updated_at = now
+        # In the database when the row is stored: two sessions touching it at once both count.
+        self.version = (Story.version + 1 if inspect(self).persistent  # type: ignore[assignment]
+                        else (self.version or 1) + 1)
 
 
 class Article(Base):

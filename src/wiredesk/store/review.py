@@ -39,10 +39,10 @@ def decide(session: Session, article_id: str, decision: str, editor: str, note: 
     if decision == "approve":
         live = story is not None and story.status in ("published", "corrected")
         status = "corrected" if live and row.revision > 1 else "published"
-        if story is not None:
-            if not live:
-                story.status, story.published_at = "published", now
-            story.updated_at = now
+        if story is not None and live:
+            story.touch(now)  # a revision consumers had seen before
+        elif story is not None:
+            story.status, story.published_at, story.updated_at = "published", now, now
     else:
         status = "rejected"
         if story is not None and story.status == "pending_review":
