@@ -115,6 +115,25 @@ def test_chinese_date_rolls_back_a_year():
     assert dateline.date == "2025-12-31"
 
 
+def _parsed(text, language):
+    dateline, rest = parse_dateline(text, language, published=PUBLISHED)
+    assert dateline is not None, text
+    assert text.startswith(dateline.text)
+    return (dateline.place, dateline.place_id, dateline.date, dateline.agency), rest
+
+
+def test_spanish_agency_closed_by_dot_dash():
+    """Notimex, EFE and most Spanish-language wires close the dateline with `.-`."""
+    assert _parsed("Caracas, 1 Ene (Notimex).- Académicos de la Cátedra", "es") == (
+        ("Caracas", "Q1533", "2025-01-01", "Notimex"),
+        "Académicos de la Cátedra",
+    )
+    assert _parsed("MADRID, 10 jul (EFE).- El Gobierno", "es") == (
+        ("Madrid", "Q2807", "2025-07-10", "EFE"),
+        "El Gobierno",
+    )
+
+
 def test_corpus_dateline_cnn_arabic(corpus_file):
     """An ANT record opens with `دبي، الإمارات العربية المتحدة (CNN)--`."""
     path = corpus_file("ant-corpus-ar/multisource_v2.1_sample.jsonl")

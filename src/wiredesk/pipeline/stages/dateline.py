@@ -31,7 +31,7 @@ _LATIN_ETC = re.compile(
     (?:
         (?:{_DASH}[ \t]*)?
         (?:\([ \t]*(?P<agency>[^()\n]{{1,40}}?)[ \t]*\)|/[ \t]*(?P<agency2>[^/\n]{{1,40}}?)[ \t]*/)
-        [ \t]*(?:{_DASH}|[:.])?
+        [ \t]*(?:\.?{_DASH}|[:.])?  # "(EFE).-" closes most Spanish-language datelines
       | {_DASH} | :
     )
     (?=\s|$)\s*
