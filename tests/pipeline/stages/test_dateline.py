@@ -134,6 +134,18 @@ def test_spanish_agency_closed_by_dot_dash():
     )
 
 
+@pytest.mark.parametrize("mark", ["\u200f", "\u061c", "\u202b", "\ufeff"])
+def test_leading_direction_mark(mark):
+    """Arabic feeds often open the body with a right-to-left mark (or a stray BOM)."""
+    assert _parsed(f"{mark}القاهرة - (رويترز) - قال مسؤول", "ar") == (
+        ("Cairo", "Q85", None, "Reuters"),
+        "قال مسؤول",
+    )
+    assert _parsed(f"{mark}新华社北京7月10日电 中国", "zh")[0] == (
+        "Beijing", "Q956", "2025-07-10", "Xinhua"
+    )
+
+
 def test_corpus_dateline_cnn_arabic(corpus_file):
     """An ANT record opens with `دبي، الإمارات العربية المتحدة (CNN)--`."""
     path = corpus_file("ant-corpus-ar/multisource_v2.1_sample.jsonl")

@@ -18,9 +18,12 @@ from wiredesk.schemas import Article, Dateline
 HEAD_CHARS = 240  # a dateline sits in the first line; never look further
 _WORD = r"[^\W\d_]+"
 _DASH = r"(?:--|[-–—])"
+# Direction marks, embeddings/isolates, zero-width space and BOM that feeds put before the first
+# word (Arabic copy often opens with U+200F): skipped like spaces.
+_LEAD = "[ \t\u200b\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff]*"
 _LATIN_ETC = re.compile(
     rf"""
-    ^[ \t]*
+    ^{_LEAD}
     (?P<place>{_WORD}(?:[ '’.\-]{_WORD}){{0,3}})
     (?:[ \t]*[,،][ \t]*(?P<region>{_WORD}(?:[ .\-]{_WORD}){{0,2}})\b)?
     (?:[ \t]*[,،]?[ \t]*\b(?P<date>
@@ -39,8 +42,8 @@ _LATIN_ETC = re.compile(
     re.VERBOSE,
 )
 _CJK = re.compile(
+    rf"^\s*{_LEAD}\s*"
     r"""
-    ^\s*
     (?:(?P<agency>新华社|中新社|中新网|新华网|人民网|路透社|法新社|美联社|塔斯社|共同社)\s*)?
     (?P<place>[\u4e00-\u9fff]{2,8}?)\s*
     (?P<date>(?P<month>\d{1,2})月(?P<day>\d{1,2})日)\s*
