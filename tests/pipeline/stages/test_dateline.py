@@ -146,6 +146,21 @@ def test_leading_direction_mark(mark):
     )
 
 
+def test_vocalised_and_decomposed_places():
+    """Tashkeel on an Arabic place, or a Latin accent sent as a combining mark (NFD), is part
+    of the word: the place still resolves and the dateline is still found."""
+    assert _parsed("القَاهِرَة - (رويترز) - قال", "ar") == (
+        ("Cairo", "Q85", None, "Reuters"),
+        "قال",
+    )
+    assert _parsed("كُوالالمُبور 10 يوليو 2025 (شِينخُوا) - قال", "ar")[0] == (
+        "Kuala Lumpur", "Q1865", "2025-07-10", "Xinhua"
+    )
+    assert _parsed("Moscu\u0301, 10 jul (EFE) - El", "es")[0] == (
+        "Moscow", "Q649", "2025-07-10", "EFE"
+    )
+
+
 def test_corpus_dateline_cnn_arabic(corpus_file):
     """An ANT record opens with `دبي، الإمارات العربية المتحدة (CNN)--`."""
     path = corpus_file("ant-corpus-ar/multisource_v2.1_sample.jsonl")

@@ -16,7 +16,10 @@ from wiredesk.pipeline.stages.gazetteer import Gazetteer
 from wiredesk.schemas import Article, Dateline
 
 HEAD_CHARS = 240  # a dateline sits in the first line; never look further
-_WORD = r"[^\W\d_]+"
+# Combining marks belong to the word they sit on: Arabic tashkeel (القَاهِرَة), accents sent
+# decomposed (NFD). `\w` alone stops at them.
+_MARKS = "\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e4\u06e7\u06e8\u06ea-\u06ed"
+_WORD = rf"[^\W\d_](?:[^\W\d_]|[{_MARKS}])*"
 _DASH = r"(?:--|[-–—])"
 # Direction marks, embeddings/isolates, zero-width space and BOM that feeds put before the first
 # word (Arabic copy often opens with U+200F): skipped like spaces.
