@@ -39,6 +39,14 @@ def test_latin_word_boundaries_and_acronym_case():
     assert ids("Omani") == {"OM"}
 
 
+def test_blocked_locale_names_stay_blocked_in_every_language():
+    """English "Chad" is blocked as a first name; Spanish spells the country the same way, and
+    one automaton serves every language, so the block has to hold for all locale names."""
+    assert ids("Chad Smith scored twice for the Lakers") == set()
+    assert ids("Jersey City council met") == set()
+    assert ids("El Tchad et le Niger") == {"TD", "NE"}
+
+
 def test_longest_match_wins():
     assert ids("Papua New Guinea and Guinea") == {"PG", "GN"}
     assert ids("the UN Security Council met") == {"Q37470"}

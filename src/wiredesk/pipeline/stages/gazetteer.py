@@ -158,8 +158,10 @@ class Gazetteer:
     def _add_locale_countries(self) -> None:
         from babel import Locale
 
+        # One automaton serves every language, so a name blocked in one is blocked in all:
+        # Spanish also spells Chad "Chad".
+        blocked = set().union(*LOCALE_BLOCKLIST.values())
         for language in LOCALE_LANGUAGES:
-            blocked = LOCALE_BLOCKLIST.get(language, set())
             territories = Locale.parse(language).territories
             for code, name in territories.items():
                 if len(code) != 2 or not code.isalpha() or name in blocked:
