@@ -7,7 +7,8 @@ from pathlib import Path
 
 from wiredesk.evaluation.corpus import read_jsonl
 from wiredesk.pipeline.stages.gazetteer import load
-from wiredesk.pipeline.stages.tag import find_entities, keywords
+from wiredesk.pipeline.stages.tag import MAX_KEYWORD_LENGTH, find_entities, keywords
+from wiredesk.schemas import ArticleSchema
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "stages"
 
@@ -105,3 +106,21 @@ def test_entity_sample_precision(corpus_file):
     row = next(r for r in read_jsonl(path) if r["id"] == record["id"])
     found = ids(f"{row['title']}\n{row['text']}"[: sample["window_chars"]])
     assert found == set(record["expected"])
+
+
+def test_keywords_of_unsegmented_text_fit_the_article_schema():
+    """Thai (no spaces between words) in a feed that says "en": YAKE returns whole runs of the
+    sentence as one "phrase". Over the schema's 200 characters, the saved article no longer
+    loads (``store.articles.to_article`` raises), so it could never be read back or routed."""
+    thai = (
+        "กรุงเทพฯ รัฐบาลไทยประกาศมาตรการกระตุ้นเศรษฐกิจใหม่วันนี้เพื่อช่วยเหลือประชาชนที่ได้รับผลกระทบ"
+        "จากภาวะเงินเฟ้อและราคาน้ำมันที่สูงขึ้นอย่างต่อเนื่องในช่วงหลายเดือนที่ผ่านมา "
+        "โดยนายกรัฐมนตรีกล่าวว่ารัฐบาลจะจัดสรรงบประมาณเพิ่มเติมให้กับโครงการต่างๆ"
+        "เพื่อสนับสนุนธุรกิจขนาดเล็กและขนาดกลางทั่วประเทศ"
+    )
+    hashtag = "#" + "BreakingNewsUpdate" * 15 + " inflation report"
+    for text in (thai, hashtag):
+        words = keywords(text, "en")
+        assert all(len(w) <= MAX_KEYWORD_LENGTH for w in words)
+        assert not ArticleSchema().validate({"id": "a", "feed_id": 1, "title": "t",
+                                             "content_hash": "h", "keywords": words})

@@ -15,6 +15,9 @@ from wiredesk.schemas import Article, Entity
 
 MAX_KEYWORDS = 8
 MAX_KEYWORD_CHARS = 1500  # YAKE cost grows with length; the lede carries the keywords
+# A key phrase is one or two words; a longer one is text YAKE could not split (Thai, a run-on
+# hashtag), and over the schema's 200 characters the saved article would not load back.
+MAX_KEYWORD_LENGTH = 100
 # YAKE ships stopword lists for these; Chinese and Japanese have no spaces to split words on.
 _YAKE_LANGUAGES = frozenset("ar de el en es fa fr hi it nl pl pt ru sk tr uk".split())
 ENTITY_ORDER = ("country", "place", "organisation", "agency", "person")
@@ -62,7 +65,7 @@ def keywords(text: str, language: str | None) -> list[str]:
     for phrase, _score in phrases:
         phrase = phrase.strip()
         folded = phrase.casefold()
-        if len(phrase) < 3 or folded in seen or phrase.isdigit():
+        if not 3 <= len(phrase) <= MAX_KEYWORD_LENGTH or folded in seen or phrase.isdigit():
             continue
         seen.add(folded)
         out.append(phrase)
