@@ -108,6 +108,24 @@ def test_no_dateline(text):
     assert parse_dateline(text, "en", published=PUBLISHED) == (None, text)
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("BREAKING: A fire broke out", "en"),
+        ("EXCLUSIVE - The company plans", "en"),
+        ("ANALYSIS: Why markets fell", "en"),
+        ("WATCH: The moment the bridge fell", "en"),
+        ("NOTE TO EDITORS: embargoed until", "en"),
+        ("EN DIRECT - Le président", "fr"),
+        ("URGENTE: El Gobierno", "es"),
+        ("СРОЧНО: В Москве", "ru"),
+    ],
+)
+def test_kicker_in_capitals_is_no_place(text, language):
+    """A kicker printed in capitals before a colon or dash is not a place called "Breaking"."""
+    assert parse_dateline(text, language, published=PUBLISHED) == (None, text)
+
+
 def test_chinese_date_rolls_back_a_year():
     dateline, _ = parse_dateline(
         "北京12月31日电 消息", "zh", published=datetime(2026, 1, 1, tzinfo=UTC)

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from wiredesk.pipeline.stages import gazetteer as gazetteer_module
 from wiredesk.pipeline.stages.gazetteer import Gazetteer
 from wiredesk.schemas import Article, Dateline
+from wiredesk.text.normalize import normalize
 
 HEAD_CHARS = 240  # a dateline sits in the first line; never look further
 # Combining marks belong to the word they sit on: Arabic tashkeel (القَاهِرَة), accents sent
@@ -55,6 +56,22 @@ _CJK = re.compile(
     \s*
     """,
     re.VERBOSE,
+)
+
+
+# Kickers the wires print in capitals where a dateline would stand ("BREAKING: ...",
+# "EXCLUSIVE - ..."): without an agency they are not places. Compared normalize()d.
+_KICKERS = frozenset(
+    normalize(kicker)
+    for kicker in (
+        "breaking", "breaking news", "exclusive", "analysis", "explainer", "factbox", "update",
+        "urgent", "flash", "alert", "live", "watch", "video", "photo", "photos", "pictures",
+        "graphic", "opinion", "editorial", "comment", "review", "interview", "correction",
+        "corrected", "note to editors", "warning", "advisory",
+        "exclusif", "en direct", "alerte", "analyse", "décryptage", "tribune",
+        "urgente", "exclusiva", "última hora", "en vivo", "en directo", "análisis",
+        "срочно", "молния", "эксклюзив", "онлайн", "мнение", "анализ",
+    )
 )
 
 
@@ -122,8 +139,8 @@ def parse_dateline(
     agency = match["agency"] or match["agency2"]
     entry = gaz.resolve(place, ("place", "country"))
     # Without an agency, only a printed-in-capitals or known place makes this a dateline:
-    # "Officials said - ..." is a sentence, "WASHINGTON -" is a dateline.
-    if not agency and not entry and not place.isupper():
+    # "Officials said - ..." is a sentence, "WASHINGTON -" is a dateline, "BREAKING:" a kicker.
+    if not agency and not entry and (not place.isupper() or normalize(place) in _KICKERS):
         return None, text
     agency_entry = gaz.resolve(agency, ("agency",)) if agency else None
     day = _parse_date(match["date"], language, published) if match["date"] else None
