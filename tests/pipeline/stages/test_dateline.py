@@ -109,6 +109,25 @@ def test_no_dateline(text):
 
 
 @pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        ("عمان 10 تموز (بترا) - قال", "2025-07-10"),
+        ("دمشق، 3 آذار (سانا) - قال", "2025-03-03"),
+        ("بيروت 2 كانون الثاني 2025 (الوكالة الوطنية) - قال", "2025-01-02"),
+        ("بيروت، 14 تشرين الأول (أ ف ب) - قال", "2024-10-14"),
+        ("الرياض ١٠ يوليو/تموز (واس) - قال", "2025-07-10"),
+        ("بيروت، 10 تموز/يوليو 2025 (أ ف ب) - قال", "2025-07-10"),
+        ("القاهرة 10 أبريل (أ ش أ) - قال", "2025-04-10"),  # أبريل is not آب (August)
+    ],
+)
+def test_levantine_month_names(text, date):
+    """Syria, Lebanon, Jordan and Iraq print Syriac month names (تموز = July), alone or paired
+    with the Egyptian/Gulf name (يوليو/تموز)."""
+    (_place, _place_id, got, _agency), rest = _parsed(text, "ar")
+    assert (got, rest) == (date, "قال")
+
+
+@pytest.mark.parametrize(
     ("text", "language"),
     [
         ("BREAKING: A fire broke out", "en"),

@@ -22,6 +22,8 @@ HEAD_CHARS = 240  # a dateline sits in the first line; never look further
 _MARKS = "\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e4\u06e7\u06e8\u06ea-\u06ed"
 _WORD = rf"[^\W\d_](?:[^\W\d_]|[{_MARKS}])*"
 _DASH = r"(?:--|[-–—])"
+# A month name; the Levantine كانون/تشرين months take two words ("كانون الثاني" = January).
+_MONTH = rf"(?:(?:كانون|تشرين)[ \t]+{_WORD}|{_WORD})"
 # Direction marks, embeddings/isolates, zero-width space and BOM that feeds put before the first
 # word (Arabic copy often opens with U+200F): skipped like spaces.
 _LEAD = "[ \t\u200b\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff]*"
@@ -31,7 +33,8 @@ _LATIN_ETC = re.compile(
     (?P<place>{_WORD}(?:[ '’.\-]{_WORD}){{0,3}})
     (?:[ \t]*[,،][ \t]*(?P<region>{_WORD}(?:[ .\-]{_WORD}){{0,2}})\b)?
     (?:[ \t]*[,،]?[ \t]*\b(?P<date>
-        \d{{1,2}}\.?[ \t]+(?:de[ \t]+)?{_WORD}\.?(?:[ \t]+(?:de[ \t]+)?\d{{4}})?
+        \d{{1,2}}\.?[ \t]+(?:de[ \t]+)?{_MONTH}\.?(?:[ \t]*/[ \t]*{_MONTH})?
+        (?:[ \t]+(?:de[ \t]+)?\d{{4}})?
       | {_WORD}\.?[ \t]+\d{{1,2}}(?:,?[ \t]+\d{{4}})?
     ))?
     [ \t]*[.,،]?[ \t]*
@@ -75,6 +78,26 @@ _KICKERS = frozenset(
 )
 
 
+# Syriac month names (Syria, Lebanon, Jordan, Iraq), which dateparser does not read, as the
+# Egyptian/Gulf names it does; "تموز/يوليو" then folds to one "يوليو".
+_LEVANTINE_MONTHS = tuple(
+    (re.compile(rf"(?<!\w){pattern}(?!\w)"), month)
+    for pattern, month in (
+        (r"كانون[ \t]+ال[ثت]اني", "يناير"), (r"كانون[ \t]+ال[أاإ]ول", "ديسمبر"),
+        (r"تشرين[ \t]+ال[ثت]اني", "نوفمبر"), (r"تشرين[ \t]+ال[أاإ]ول", "أكتوبر"),
+        (r"شباط", "فبراير"), (r"[آأا]ذار", "مارس"), (r"نيسان", "أبريل"), (r"[أا]يار", "مايو"),
+        (r"حزيران", "يونيو"), (r"تموز", "يوليو"), (r"[آأا]ب", "أغسطس"), (r"[أا]يلول", "سبتمبر"),
+    )
+)
+_PAIRED_MONTH = re.compile(r"(\w+)[ \t]*/[ \t]*\1")
+
+
+def _standard_months(text: str) -> str:
+    for pattern, month in _LEVANTINE_MONTHS:
+        text = pattern.sub(month, text)
+    return _PAIRED_MONTH.sub(r"\1", text)
+
+
 def _reference(published: datetime | None) -> datetime:
     return (published or datetime.now(UTC)).replace(tzinfo=None)
 
@@ -89,7 +112,7 @@ def _parse_date(text: str, language: str | None, published: datetime | None) -> 
     }
     languages = [language] if language else None
     try:
-        parsed = dateparser.parse(text, languages=languages, settings=settings)
+        parsed = dateparser.parse(_standard_months(text), languages=languages, settings=settings)
     except Exception:  # dateparser raises on languages it lacks; a dateline date is optional
         parsed = None
     return parsed.date().isoformat() if parsed else None
