@@ -108,6 +108,15 @@ def test_no_dateline(text):
     assert parse_dateline(text, "en", published=PUBLISHED) == (None, text)
 
 
+def test_french_first_of_the_month():
+    """French prints the first of the month as "1er": "PARIS, 1er juillet (AFP) -"."""
+    assert _parsed("PARIS, 1er juillet (AFP) - Le président", "fr") == (
+        ("Paris", "Q90", "2025-07-01", "Agence France-Presse"),
+        "Le président",
+    )
+    assert _parsed("Genève, 1er mars 2025 (ATS) - Le", "fr")[0][2] == "2025-03-01"
+
+
 @pytest.mark.parametrize(
     ("text", "date"),
     [
