@@ -108,6 +108,18 @@ def test_no_dateline(text):
     assert parse_dateline(text, "en", published=PUBLISHED) == (None, text)
 
 
+def test_abbreviated_place_names():
+    """AP abbreviates Saint and Fort in the place: "ST. LOUIS (AP) —", "ST. PAUL, Minn. (AP) —"."""
+    assert _parsed("ST. LOUIS (AP) — A jury", "en") == (
+        ("St. Louis", None, None, "Associated Press"),
+        "A jury",
+    )
+    assert _parsed("FT. WORTH, Texas, July 10 (AP) — Police", "en") == (
+        ("Ft. Worth", None, "2025-07-10", "Associated Press"),
+        "Police",
+    )
+
+
 def test_french_first_of_the_month():
     """French prints the first of the month as "1er": "PARIS, 1er juillet (AFP) -"."""
     assert _parsed("PARIS, 1er juillet (AFP) - Le président", "fr") == (

@@ -30,7 +30,7 @@ _LEAD = "[ \t\u200b\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff]*"
 _LATIN_ETC = re.compile(
     rf"""
     ^{_LEAD}
-    (?P<place>{_WORD}(?:[ '’.\-]{_WORD}){{0,3}})
+    (?P<place>{_WORD}(?:(?:[ '’\-]|\.[ ]?){_WORD}){{0,3}})  # "ST. LOUIS": a dot, then a space
     (?:[ \t]*[,،][ \t]*(?P<region>{_WORD}(?:[ .\-]{_WORD}){{0,2}})\b)?
     (?:[ \t]*[,،]?[ \t]*\b(?P<date>
         \d{{1,2}}(?:er)?\.?[ \t]+(?:de[ \t]+)?{_MONTH}\.?(?:[ \t]*/[ \t]*{_MONTH})?
