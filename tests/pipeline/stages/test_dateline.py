@@ -166,6 +166,23 @@ def test_kicker_in_capitals_is_no_place(text, language):
     assert parse_dateline(text, language, published=PUBLISHED) == (None, text)
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("The World Health Organization (WHO) said on Monday", "en"),
+        ("Apple Inc (AAPL.O) shares rose", "en"),
+        ("Agence régionale de santé (ARS) des Hauts-de-France", "fr"),
+        ("Birleşmiş Milletler (BM) Genel Sekreteri", "tr"),
+        ("منظمة الصحة العالمية (WHO) قالت إن", "ar"),
+        ("منعت مراسلة لشبكة (سي إن إن) الإخبارية", "ar"),
+    ],
+)
+def test_name_with_acronym_is_no_dateline(text, language):
+    """An opening name with its acronym in brackets is a sentence, not place and agency: only
+    a known or capitalised place may go without the dash or colon after the agency."""
+    assert parse_dateline(text, language, published=PUBLISHED) == (None, text)
+
+
 def test_chinese_date_rolls_back_a_year():
     dateline, _ = parse_dateline(
         "北京12月31日电 消息", "zh", published=datetime(2026, 1, 1, tzinfo=UTC)

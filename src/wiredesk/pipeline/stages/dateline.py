@@ -41,7 +41,7 @@ _LATIN_ETC = re.compile(
     (?:
         (?:{_DASH}[ \t]*)?
         (?:\([ \t]*(?P<agency>[^()\n]{{1,40}}?)[ \t]*\)|/[ \t]*(?P<agency2>[^/\n]{{1,40}}?)[ \t]*/)
-        [ \t]*(?:\.?{_DASH}|[:.])?  # "(EFE).-" closes most Spanish-language datelines
+        [ \t]*(?P<close>\.?{_DASH}|[:.])?  # "(EFE).-" closes most Spanish-language datelines
       | {_DASH} | :
     )
     (?=\s|$)\s*
@@ -161,11 +161,15 @@ def parse_dateline(
     place = match["place"]
     agency = match["agency"] or match["agency2"]
     entry = gaz.resolve(place, ("place", "country"))
+    agency_entry = gaz.resolve(agency, ("agency",)) if agency else None
     # Without an agency, only a printed-in-capitals or known place makes this a dateline:
     # "Officials said - ..." is a sentence, "WASHINGTON -" is a dateline, "BREAKING:" a kicker.
-    if not agency and not entry and (not place.isupper() or normalize(place) in _KICKERS):
+    # Likewise an agency in brackets with no dash or colon after it, unless it is a known one:
+    # "The World Health Organization (WHO) said" is a sentence. /AGENCY/ is only ever one.
+    capitals = place.isupper() and normalize(place) not in _KICKERS
+    marked = agency and (match["close"] or match["agency2"] or agency_entry)
+    if not entry and not capitals and not marked:
         return None, text
-    agency_entry = gaz.resolve(agency, ("agency",)) if agency else None
     day = _parse_date(match["date"], language, published) if match["date"] else None
     dateline = Dateline(
         place=entry.name if entry else _display(place),
