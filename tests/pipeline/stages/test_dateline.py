@@ -120,6 +120,30 @@ def test_abbreviated_place_names():
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "language", "expected", "body"),
+    [
+        ("القدس - أ ف ب: قصفت طائرات", "ar", ("Jerusalem", "Q1218", None, "Agence France-Presse"),
+         "قصفت طائرات"),
+        ("طوكيو - فرانس برس: أعلنت قناة", "ar", ("Tokyo", "Q1490", None, "Agence France-Presse"),
+         "أعلنت قناة"),
+        ("الدوحة - قنا - قال", "ar", ("Doha", "Q3861", None, "Qatar News Agency"), "قال"),
+        ("МОСКВА, 10 июля – РИА Новости. Президент", "ru",
+         ("Moscow", "Q649", "2025-07-10", "RIA Novosti"), "Президент"),
+    ],
+)
+def test_agency_after_the_dash(text, language, expected, body):
+    """The Arab press and RIA print the agency after the dash: "القدس - أ ف ب:"."""
+    assert _parsed(text, language) == (expected, body)
+
+
+def test_unknown_words_after_the_dash_stay_in_the_body():
+    assert _parsed("باريس - الوكالات: أكد الرئيس", "ar") == (
+        ("Paris", "Q90", None, None), "الوكالات: أكد الرئيس"
+    )
+    assert _parsed("WASHINGTON — The president said: no", "en")[1] == "The president said: no"
+
+
 def test_french_first_of_the_month():
     """French prints the first of the month as "1er": "PARIS, 1er juillet (AFP) -"."""
     assert _parsed("PARIS, 1er juillet (AFP) - Le président", "fr") == (

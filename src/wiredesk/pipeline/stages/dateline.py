@@ -48,6 +48,9 @@ _LATIN_ETC = re.compile(
     """,
     re.VERBOSE,
 )
+# The agency after the dash, closed by a colon, dot or dash: "القدس - أ ف ب:", "МОСКВА, 3 марта
+# – РИА Новости." Only a known agency counts; anything else is the body's first words.
+_AGENCY_AFTER = re.compile(rf"(?P<agency>[^\n:.()/\-–—]{{1,30}}?)[ \t]*(?:{_DASH}|[:.])(?=\s|$)\s*")
 _CJK = re.compile(
     rf"^\s*{_LEAD}\s*"
     r"""
@@ -170,15 +173,21 @@ def parse_dateline(
     marked = agency and (match["close"] or match["agency2"] or agency_entry)
     if not entry and not capitals and not marked:
         return None, text
+    end = match.end()
+    if not agency:
+        after = _AGENCY_AFTER.match(head, end)
+        agency_entry = gaz.resolve(after["agency"], ("agency",)) if after else None
+        if after and agency_entry:
+            agency, end = after["agency"], after.end()
     day = _parse_date(match["date"], language, published) if match["date"] else None
     dateline = Dateline(
         place=entry.name if entry else _display(place),
         place_id=entry.id if entry else None,
         date=day,
         agency=agency_entry.name if agency_entry else (agency.strip() if agency else None),
-        text=match.group(0).strip(),
+        text=head[:end].strip(),
     )
-    return dateline, text[match.end() :]
+    return dateline, text[end:]
 
 
 def apply_dateline(article: Article) -> Article:
