@@ -144,6 +144,17 @@ def test_unknown_words_after_the_dash_stay_in_the_body():
     assert _parsed("WASHINGTON — The president said: no", "en")[1] == "The president said: no"
 
 
+def test_arabic_in_before_the_date():
+    """Omani and Bahraini agencies write "مسقط في 29 أبريل /العمانية/": في ("in") is not part
+    of the place."""
+    assert _parsed("مسقط في ٢٩ ابريل/العمانية/ يواصل", "ar") == (
+        ("مسقط", None, "2025-04-29", "العمانية"), "يواصل"
+    )
+    assert _parsed("القاهرة في 25 يونيو /أ ش أ/ سجلت", "ar")[0] == (
+        "Cairo", "Q85", "2025-06-25", "Middle East News Agency"
+    )
+
+
 def test_french_first_of_the_month():
     """French prints the first of the month as "1er": "PARIS, 1er juillet (AFP) -"."""
     assert _parsed("PARIS, 1er juillet (AFP) - Le président", "fr") == (

@@ -48,6 +48,8 @@ _LATIN_ETC = re.compile(
     """,
     re.VERBOSE,
 )
+# "مسقط في 29 أبريل": the place pattern takes في ("in") as a last word; it is not the place's.
+_ARABIC_IN = re.compile(r"[ \t]+في$")
 # The agency after the dash, closed by a colon, dot or dash: "القدس - أ ف ب:", "МОСКВА, 3 марта
 # – РИА Новости." Only a known agency counts; anything else is the body's first words.
 _AGENCY_AFTER = re.compile(rf"(?P<agency>[^\n:.()/\-–—]{{1,30}}?)[ \t]*(?:{_DASH}|[:.])(?=\s|$)\s*")
@@ -161,7 +163,7 @@ def parse_dateline(
     match = _LATIN_ETC.match(head)
     if not match:
         return None, text
-    place = match["place"]
+    place = _ARABIC_IN.sub("", match["place"])
     agency = match["agency"] or match["agency2"]
     entry = gaz.resolve(place, ("place", "country"))
     agency_entry = gaz.resolve(agency, ("agency",)) if agency else None
