@@ -155,6 +155,14 @@ def test_arabic_in_before_the_date():
     )
 
 
+def test_country_in_brackets_is_no_agency():
+    """"طرابلس (ليبيا) -" tells Tripoli in Libya from Tripoli in Lebanon; Libya is no agency."""
+    assert _parsed("طرابلس (ليبيا) - قال", "ar") == (("Tripoli", "Q3579", None, None), "قال")
+    assert _parsed("Toronto (Canadá).- Canadá empezará", "es")[0] == (
+        "Toronto", None, None, None
+    )
+
+
 def test_french_first_of_the_month():
     """French prints the first of the month as "1er": "PARIS, 1er juillet (AFP) -"."""
     assert _parsed("PARIS, 1er juillet (AFP) - Le président", "fr") == (

@@ -175,6 +175,10 @@ def parse_dateline(
     marked = agency and (match["close"] or match["agency2"] or agency_entry)
     if not entry and not capitals and not marked:
         return None, text
+    if match["agency"] and not agency_entry and gaz.resolve(agency, ("country", "place")):
+        # "طرابلس (ليبيا) -": the country that tells one Tripoli from another. Not so between
+        # slashes: "/العمانية/" (Omani) is how the Oman News Agency signs.
+        agency = None
     end = match.end()
     if not agency:
         after = _AGENCY_AFTER.match(head, end)
