@@ -226,6 +226,19 @@ def test_name_with_acronym_is_no_dateline(text, language):
     assert parse_dateline(text, language, published=PUBLISHED) == (None, text)
 
 
+def test_chinese_agency_without_place_is_no_place():
+    """chinanews.com files "中新网7月10日电" with no place: the agency is not a place called 中新网;
+    "本报北京7月10日电" ("this paper, Beijing") is Beijing."""
+    dateline, rest = parse_dateline("中新网7月10日电 据报道", "zh", published=PUBLISHED)
+    assert (dateline.place, dateline.date, dateline.agency, rest) == (
+        None, "2025-07-10", "China News Service", "据报道"
+    )
+    dateline, rest = parse_dateline("本报北京7月10日电 （记者王五） 中国", "zh", published=PUBLISHED)
+    assert (dateline.place, dateline.place_id, dateline.date, rest) == (
+        "Beijing", "Q956", "2025-07-10", "中国"
+    )
+
+
 def test_chinese_date_rolls_back_a_year():
     dateline, _ = parse_dateline(
         "北京12月31日电 消息", "zh", published=datetime(2026, 1, 1, tzinfo=UTC)

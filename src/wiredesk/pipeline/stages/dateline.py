@@ -56,8 +56,9 @@ _AGENCY_AFTER = re.compile(rf"(?P<agency>[^\n:.()/\-–—]{{1,30}}?)[ \t]*(?:{_
 _CJK = re.compile(
     rf"^\s*{_LEAD}\s*"
     r"""
+    (?:本报\s*)?  # "this paper": 本报北京7月10日电 is Beijing
     (?:(?P<agency>新华社|中新社|中新网|新华网|人民网|路透社|法新社|美联社|塔斯社|共同社)\s*)?
-    (?P<place>[\u4e00-\u9fff]{2,8}?)\s*
+    (?P<place>[\u4e00-\u9fff]{2,8}?)?\s*  # none in "中新网7月10日电"
     (?P<date>(?P<month>\d{1,2})月(?P<day>\d{1,2})日)\s*
     (?:电|讯|消息)
     (?:\s*[（(][^）)\n]{1,30}[）)])?
@@ -150,7 +151,7 @@ def parse_dateline(
     head = text[:HEAD_CHARS]
     cjk = _CJK.match(head)
     if cjk:
-        entry = gaz.resolve(cjk["place"], ("place", "country"))
+        entry = gaz.resolve(cjk["place"], ("place", "country")) if cjk["place"] else None
         agency_entry = gaz.resolve(cjk["agency"], ("agency",)) if cjk["agency"] else None
         dateline = Dateline(
             place=entry.name if entry else cjk["place"],
