@@ -239,6 +239,16 @@ def test_chinese_agency_without_place_is_no_place():
     )
 
 
+def test_traditional_chinese_dateline():
+    """Taiwan, Hong Kong and Xinhua's traditional edition print 電 and 新華社."""
+    dateline, rest = parse_dateline("新華社北京7月10日電 中國", "zh", published=PUBLISHED)
+    assert (dateline.place, dateline.place_id, dateline.date, dateline.agency, rest) == (
+        "Beijing", "Q956", "2025-07-10", "新華社", "中國"
+    )
+    dateline, rest = parse_dateline("路透社香港7月10日電 香港", "zh", published=PUBLISHED)
+    assert (dateline.place, dateline.agency, rest) == ("Hong Kong", "Reuters", "香港")
+
+
 def test_chinese_date_rolls_back_a_year():
     dateline, _ = parse_dateline(
         "北京12月31日电 消息", "zh", published=datetime(2026, 1, 1, tzinfo=UTC)

@@ -56,11 +56,12 @@ _AGENCY_AFTER = re.compile(rf"(?P<agency>[^\n:.()/\-–—]{{1,30}}?)[ \t]*(?:{_
 _CJK = re.compile(
     rf"^\s*{_LEAD}\s*"
     r"""
-    (?:本报\s*)?  # "this paper": 本报北京7月10日电 is Beijing
-    (?:(?P<agency>新华社|中新社|中新网|新华网|人民网|路透社|法新社|美联社|塔斯社|共同社)\s*)?
+    (?:本[报報]\s*)?  # "this paper": 本报北京7月10日电 is Beijing
+    (?:(?P<agency>新华社|中新社|中新网|新华网|人民网|路透社|法新社|美联社|塔斯社|共同社
+        |新華社|中新網|新華網|人民網|美聯社|中央社)\s*)?
     (?P<place>[\u4e00-\u9fff]{2,8}?)?\s*  # none in "中新网7月10日电"
     (?P<date>(?P<month>\d{1,2})月(?P<day>\d{1,2})日)\s*
-    (?:电|讯|消息)
+    (?:电|讯|消息|電|訊)  # traditional: Taiwan, Hong Kong
     (?:\s*[（(][^）)\n]{1,30}[）)])?
     \s*
     """,
