@@ -124,3 +124,22 @@ def test_keywords_of_unsegmented_text_fit_the_article_schema():
         assert all(len(w) <= MAX_KEYWORD_LENGTH for w in words)
         assert not ArticleSchema().validate({"id": "a", "feed_id": 1, "title": "t",
                                              "content_hash": "h", "keywords": words})
+
+
+def test_democratic_republic_of_the_congo_is_not_its_neighbour():
+    """The DRC in its usual press forms is CD; "Congo" inside the name (the Spanish name of
+    Congo-Brazzaville) used to tag the other country."""
+    for text in (
+        "fighting in the Democratic Republic of the Congo",
+        "M23 rebels in eastern DR Congo",
+        "les combats en République démocratique du Congo",
+        "l'est de la RDC",
+        "الكونغو الديمقراطية",
+        "قال رئيس جمهورية الكونغو الديمقراطية",
+        "в Демократической Республике Конго",
+        "刚果民主共和国东部",
+        "la República Democrática del Congo",
+        "in der Demokratischen Republik Kongo",
+    ):
+        assert ids(text) == {"CD"}, text
+    assert ids("Republic of the Congo and Gabon") == {"CG", "GA"}
