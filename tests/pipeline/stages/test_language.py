@@ -39,6 +39,23 @@ def test_hint_does_not_override_clear_text():
     assert identify("وقالت الحكومة إنها ستعلن عن إجراءات", LANGS, hint="en").language == "ar"
 
 
+@pytest.mark.parametrize(
+    ("text", "hint", "language"),
+    [
+        ("عاجل: انفجار", "en", "ar"),
+        ("مصر", "en", "ar"),
+        ("غزة", "fr", "ar"),
+        ("Москва", "en", "ru"),
+        ("Αθήνα", "en", "el"),
+        ("서울", "zh", "ko"),
+    ],
+)
+def test_short_text_in_a_script_the_hint_cannot_write(text, hint, language):
+    """A short Arabic headline in a feed that says "en" is still Arabic: the hint only breaks
+    ties between languages the text could be in."""
+    assert identify(text, LANGS, hint=hint).language == language
+
+
 def test_no_letters_falls_back_to_hint():
     assert identify("2025 - 10:30", LANGS, hint="de").language == "de"
     assert identify("", LANGS).language is None

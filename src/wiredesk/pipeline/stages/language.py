@@ -25,6 +25,9 @@ MIN_LETTERS = 12
 # Under this confidence a hint that scores within HINT_MARGIN of the winner takes over.
 LOW_CONFIDENCE = 0.90
 HINT_MARGIN = 0.25
+# A hint scored below this is no close call: the text is in a script its language does not
+# write (an Arabic headline in a feed that says "en" scores English at about 1e-5).
+HINT_FLOOR = 0.01
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ def identify(text: str, languages: Sequence[str], hint: str | None = None) -> Gu
         hint_score = dict(ranked).get(hint, 0.0)
         too_short = letters < MIN_LETTERS
         unsure = confidence < LOW_CONFIDENCE and confidence - hint_score < HINT_MARGIN
-        if too_short or unsure:
+        if (too_short or unsure) and hint_score >= HINT_FLOOR:
             return Guess(hint, float(hint_score))
     return Guess(best, float(confidence))
 
