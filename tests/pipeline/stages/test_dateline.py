@@ -163,6 +163,13 @@ def test_country_in_brackets_is_no_agency():
     )
 
 
+def test_capitalised_place_with_a_possessive():
+    """"COX'S BAZAR, Bangladesh (AP) —" is displayed as Cox's Bazar, not Cox'S Bazar."""
+    assert _parsed("COX'S BAZAR, Bangladesh (AP) — Rohingya", "en")[0][0] == "Cox's Bazar"
+    assert _parsed("ST. JOHN’S, Newfoundland (AP) — A", "en")[0][0] == "St. John’s"
+    assert _parsed("N'DJAMENA, Chad (AP) — A", "en")[0][0] == "N'Djamena"
+
+
 def test_french_first_of_the_month():
     """French prints the first of the month as "1er": "PARIS, 1er juillet (AFP) -"."""
     assert _parsed("PARIS, 1er juillet (AFP) - Le président", "fr") == (

@@ -136,8 +136,12 @@ def _cjk_date(month: int, day: int, published: datetime | None) -> str | None:
     return guess.isoformat()
 
 
+_POSSESSIVE = re.compile(r"(?<=['’])S\b")
+
+
 def _display(place: str) -> str:
-    return place.title() if place.isupper() else place
+    # str.title() capitalises after an apostrophe: "COX'S BAZAR" -> "Cox'S Bazar".
+    return _POSSESSIVE.sub("s", place.title()) if place.isupper() else place
 
 
 def parse_dateline(
