@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
@@ -89,3 +90,44 @@ def test_the_api_answers_errors_in_json(publisher: Any, method: str, path: str,
 def test_feed_paths_keep_flasks_error_page(publisher: Any) -> None:
     response = publisher.get("/feeds/nothing.atom")
     assert response.status_code == 404 and response.mimetype == "text/html"
+
+
+def test_rejecting_a_held_correction_brings_the_published_version_back(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """The story vanished while its correction waited for an editor (its only copy was the
+    held revision); rejecting the correction left it gone for good."""
+    from wiredesk.store.review import decide
+
+    ids = _store_sample(database)
+    for article_id in ids:
+        assert process_article(celery_app.wiredesk, article_id) == "published"
+    with database.session() as session:
+        newest = session.get(models.Article, ids[-1])
+        story_id, old_text, old_hash = newest.story_id, newest.body_text, newest.content_hash
+    body = (SAMPLE_FEEDS_DIR / "world-wire.xml").read_text(encoding="utf-8")
+    first_sentence = old_text.split(".")[0]
+    revised_feed = body.replace(first_sentence, first_sentence + ", officials said later").encode()
+
+    def revised() -> Any:
+        return next(a for a in parse_feed(revised_feed, feed_id=newest.feed_id,
+                                          url="http://127.0.0.1/world-wire.xml").articles
+                    if a.id == ids[-1])
+
+    with database.session() as session:
+        assert article_store.upsert(session, revised()) == "updated"
+    put_rules_in_force(database, HOLD_EVERYTHING)
+    assert process_article(celery_app.wiredesk, ids[-1]) == "pending_review"
+    assert publisher.get(f"/api/v1/stories/{story_id}").status_code == 404  # held meanwhile
+
+    with database.session() as session:
+        assert decide(session, ids[-1], "reject", "amal", "not confirmed") == "published"
+    story = publisher.get(f"/api/v1/stories/{story_id}").get_json()
+    with database.session() as session:
+        row = session.get(models.Article, ids[-1])
+        assert (row.body_text, row.content_hash, row.status) == (old_text, old_hash, "published")
+        assert "rejected by amal" in row.routing_reason
+    assert first_sentence in json.dumps(story, ensure_ascii=False)
+    assert "officials said later" not in json.dumps(story, ensure_ascii=False)
+    # The feed still serving the rejected text brings no new revision to review.
+    with database.session() as session:
+        assert article_store.upsert(session, revised()) == "unchanged"

@@ -93,3 +93,32 @@ def test_decisions_through_the_admin_api_are_events_like_the_cli_ones(
     assert answer.json == {"id": held[0], "status": "published"}
     assert _events(redis_client, "article.published")[-1] == {"article_id": held[0],
                                                               "editor": "omar"}
+
+
+def test_a_rejection_reads_rejected(held: list[str], database: Any) -> None:
+    with database.session() as session:
+        decide(session, held[0], "reject", "amal", "off topic")
+    with database.session() as session:
+        assert session.get(models.Article, held[0]).routing_reason == "rejected by amal: off topic"
+
+
+def test_rejecting_a_revision_of_a_rejected_article_brings_nothing_back(
+        held: list[str], celery_app: Any, database: Any) -> None:
+    from wiredesk.feedserver import SAMPLE_FEEDS_DIR
+    from wiredesk.ingester.parse import parse_feed
+    from wiredesk.store import articles as article_store
+
+    with database.session() as session:
+        assert decide(session, held[0], "reject", "amal") == "rejected"
+        row = session.get(models.Article, held[0])
+        feed_id, first_sentence = row.feed_id, row.body_text.split(".")[0]
+    body = (SAMPLE_FEEDS_DIR / "world-wire.xml").read_text(encoding="utf-8")
+    revised = parse_feed(body.replace(first_sentence, first_sentence + ", it said").encode(),
+                         feed_id=feed_id, url="http://127.0.0.1/world-wire.xml")
+    with database.session() as session:
+        assert article_store.upsert(
+            session, next(a for a in revised.articles if a.id == held[0])) == "updated"
+    assert process_article(celery_app.wiredesk, held[0]) == "pending_review"
+    with database.session() as session:
+        assert decide(session, held[0], "reject", "omar") == "rejected"
+        assert "it said" in session.get(models.Article, held[0]).body_text

@@ -74,7 +74,7 @@ def _revise(session: Session, row: models.Article, article: schemas.Article) -> 
         return "unchanged"  # back to a version we already had: the feed wavers, nothing new
     if row.revision >= MAX_REVISIONS:
         return "capped"
-    session.add(_revision(row))  # the version being replaced joins the history
+    session.add(revision_of(row))  # the version being replaced joins the history
     for name in _CONTENT_FIELDS:
         setattr(row, name, getattr(article, name))
     row.revision += 1
@@ -226,11 +226,11 @@ def _flush_new(session: Session, new_rows: dict[str, dict[str, Any]],
     return row
 
 
-def _revision(row: models.Article) -> models.ArticleRevision:
+def revision_of(row: models.Article) -> models.ArticleRevision:
     """The row's current version, as a history entry."""
     return models.ArticleRevision(
         article_id=row.id, revision=row.revision, content_hash=row.content_hash,
-        title=row.title, summary=row.summary, body_html=row.body_html,
+        title=row.title, summary=row.summary, body_html=row.body_html, status=row.status,
         created_at=row.fetched_at or utcnow(),  # when this version came in, as before
     )
 

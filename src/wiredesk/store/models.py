@@ -189,6 +189,9 @@ class ArticleRevision(Base):
     title: Mapped[str] = mapped_column(Text, default="")
     summary: Mapped[str] = mapped_column(Text, default="")
     body_html: Mapped[str] = mapped_column(Text, default="")
+    # The status this version had when the next replaced it (None: stored before 0009): an
+    # editor rejecting the next one brings a published version back.
+    status: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

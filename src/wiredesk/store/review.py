@@ -6,6 +6,8 @@ who made it and why in the article's routing rule and reason.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,6 +45,10 @@ def decide(session: Session, article_id: str, decision: str, editor: str, note: 
             story.touch(now)  # a revision consumers had seen before
         elif story is not None:
             story.status, story.published_at, story.updated_at = "published", now, now
+    elif (restored := _restore_published_version(session, row, editor, now)) is not None:
+        status = restored
+        if story is not None:
+            story.touch(now)  # back to the copy consumers had
     else:
         status = "rejected"
         if story is not None and story.status == "pending_review":
@@ -52,6 +58,33 @@ def decide(session: Session, article_id: str, decision: str, editor: str, note: 
             if others is None:
                 story.status = "rejected"
     row.routing_rule = f"editor:{editor}"[:200]
-    row.routing_reason = (f"{decision}d by {editor}" + (f": {note}" if note else ""))[:1000]
+    row.routing_reason = (f"{decision.removesuffix('e')}ed by {editor}"  # "rejectd" before
+                          + (f": {note}" if note else ""))[:1000]
+    if status != "rejected" and decision == "reject":
+        row.routing_reason = (f"revision {row.revision - 1} {row.routing_reason}; the published"
+                              f" version is back")[:1000]
     article_store.set_status(row, status)
     return status
+
+
+def _restore_published_version(session: Session, row: models.Article, editor: str,
+                               now: datetime) -> str | None:
+    """A rejected revision of an article that was published: its published version comes
+    back as a new revision (the status it had), and the rejected one joins the history, so
+    the feed serving it again is no new revision. None when the version before was never
+    published: then the article is simply rejected."""
+    from wiredesk.ingester.parse import html_to_text  # the body text the ingester derives
+
+    previous = session.scalars(
+        select(models.ArticleRevision).where(models.ArticleRevision.article_id == row.id)
+        .order_by(models.ArticleRevision.revision.desc()).limit(1)).first()
+    if previous is None or previous.status not in ("published", "corrected"):
+        return None
+    rejected = article_store.revision_of(row)
+    rejected.status = "rejected"
+    session.add(rejected)
+    row.title, row.summary, row.body_html = previous.title, previous.summary, previous.body_html
+    row.body_text = html_to_text(previous.body_html)
+    row.content_hash = previous.content_hash
+    row.revision += 1
+    return previous.status
