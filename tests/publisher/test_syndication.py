@@ -27,17 +27,20 @@ CONTROL_FEED = (
 ).encode()
 
 
-def test_control_characters_in_copy_do_not_break_the_xml_feeds(
-        celery_app: Any, database: Any, publisher: Any) -> None:
+def _publish_first_entry(celery_app: Any, database: Any, body: bytes, url: str) -> None:
+    """The feed's first entry stored and run through the pipeline under publish-everything."""
     put_rules_in_force(database, PUBLISH_EVERYTHING)
-    url = "http://127.0.0.1/control.xml"
     with database.session() as session:
         feed_id = add_feed(session, url, trust="auto").id
-    parsed = parse_feed(CONTROL_FEED, feed_id=feed_id, url=url)
+    article = parse_feed(body, feed_id=feed_id, url=url).articles[0]
     with database.session() as session:
-        for article in parsed.articles:
-            article_store.upsert(session, article)
-    assert process_article(celery_app.wiredesk, parsed.articles[0].id) == "published"
+        article_store.upsert(session, article)
+    assert process_article(celery_app.wiredesk, article.id) == "published"
+
+
+def test_control_characters_in_copy_do_not_break_the_xml_feeds(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    _publish_first_entry(celery_app, database, CONTROL_FEED, "http://127.0.0.1/control.xml")
     for path in ("/feeds/all.atom", "/feeds/all.rss"):
         response = publisher.get(path)
         assert response.status_code == 200, path
@@ -86,14 +89,7 @@ def test_a_headline_only_flash_is_a_valid_atom_entry(
     """RFC 4287 4.1.1: an entry without content must have an alternate link. A wire flash
     (a headline, no link, no body) had neither, feedgen refused it, and /feeds/all.atom
     answered 500 while the flash was among the newest stories."""
-    put_rules_in_force(database, PUBLISH_EVERYTHING)
-    url = "http://127.0.0.1/flash.xml"
-    with database.session() as session:
-        feed_id = add_feed(session, url, trust="auto").id
-    parsed = parse_feed(FLASH_FEED, feed_id=feed_id, url=url)
-    with database.session() as session:
-        article_store.upsert(session, parsed.articles[0])
-    assert process_article(celery_app.wiredesk, parsed.articles[0].id) == "published"
+    _publish_first_entry(celery_app, database, FLASH_FEED, "http://127.0.0.1/flash.xml")
     response = publisher.get("/feeds/all.atom")
     assert response.status_code == 200
     entry = etree.fromstring(response.data).find(f"{ATOM}entry")
