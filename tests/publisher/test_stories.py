@@ -30,11 +30,12 @@ def _walk(publisher: Any, limit: int) -> list[str]:
     raise AssertionError("the cursors never ended")
 
 
-def test_a_story_whose_correction_waits_for_review_does_not_end_the_paging(
+def test_a_story_whose_correction_waits_for_review_stays_as_published(
         celery_app: Any, database: Any, publisher: Any) -> None:
     """The newest story's article comes back revised and the rules hold the revision for an
-    editor: the story has no visible copy meanwhile. The page it would have filled came back
-    short and without ``next_cursor``, so a consumer paging the API never saw older stories."""
+    editor. The story vanished meanwhile (its only article's row held the unapproved text),
+    and the page it would have filled came back short and without ``next_cursor``, so a
+    consumer paging the API never saw older stories. It now shows its published copy."""
     ids = _store_sample(database)
     for article_id in ids:
         assert process_article(celery_app.wiredesk, article_id) == "published"
@@ -52,9 +53,13 @@ def test_a_story_whose_correction_waits_for_review_does_not_end_the_paging(
     assert process_article(celery_app.wiredesk, ids[-1]) == "pending_review"
 
     visible = _walk(publisher, limit=50)
-    assert len(visible) == 2 and not any(uri.endswith(held_story) for uri in visible)
+    assert len(visible) == 3 and visible[0].endswith(held_story)
     assert _walk(publisher, limit=1) == visible
-    assert len(publisher.get("/api/v1/stories?limit=2").get_json()["data"]) == 2
+    shown = json.dumps(publisher.get(f"/api/v1/stories/{held_story}").get_json(),
+                       ensure_ascii=False)
+    assert old_text in shown and "officials said later" not in shown
+    atom = publisher.get("/feeds/all.atom").get_data(as_text=True)
+    assert "officials said later" not in atom
 
 
 def _cursor(raw: bytes) -> str:
@@ -117,7 +122,9 @@ def test_rejecting_a_held_correction_brings_the_published_version_back(
         assert article_store.upsert(session, revised()) == "updated"
     put_rules_in_force(database, HOLD_EVERYTHING)
     assert process_article(celery_app.wiredesk, ids[-1]) == "pending_review"
-    assert publisher.get(f"/api/v1/stories/{story_id}").status_code == 404  # held meanwhile
+    held = json.dumps(publisher.get(f"/api/v1/stories/{story_id}").get_json(),
+                      ensure_ascii=False)
+    assert first_sentence in held and "officials said later" not in held  # as published
 
     with database.session() as session:
         assert decide(session, ids[-1], "reject", "amal", "not confirmed") == "published"

@@ -61,36 +61,63 @@ def _storable(story_id: str) -> bool:
     return "\x00" not in story_id
 
 
-def _view(session: Session, story: models.Story) -> StoryView | None:
+# An article shows when it is published, or, while a newer revision is processed, waits for
+# an editor or failed, as its last published version (kept in the history).
+_PUBLISHED_BEFORE = exists().where(
+    models.ArticleRevision.article_id == models.Article.id,
+    models.ArticleRevision.status.in_(VISIBLE_ARTICLE_STATUSES))
+SHOWN = or_(models.Article.status.in_(VISIBLE_ARTICLE_STATUSES), _PUBLISHED_BEFORE)
+
+
+def _shown(session: Session, story_id: str) -> list[Article]:
+    """The story's articles as consumers see them, oldest first."""
     rows = list(session.scalars(
-        select(models.Article)
-        .where(models.Article.story_id == story.id,
-               models.Article.status.in_(VISIBLE_ARTICLE_STATUSES))
-        .order_by(models.Article.created_at, models.Article.id)
-    ))
-    if not rows:
+        select(models.Article).where(models.Article.story_id == story_id, SHOWN)
+        .order_by(models.Article.created_at, models.Article.id)))
+    pending = [r.id for r in rows if r.status not in VISIBLE_ARTICLE_STATUSES]
+    last_published: dict[str, models.ArticleRevision] = {}
+    for version in session.scalars(
+            select(models.ArticleRevision).where(
+                models.ArticleRevision.article_id.in_(pending),
+                models.ArticleRevision.status.in_(VISIBLE_ARTICLE_STATUSES))
+            .order_by(models.ArticleRevision.revision)) if pending else ():
+        last_published[version.article_id] = version
+    return [_as_published(article_store.to_article(r), last_published.get(r.id)) for r in rows]
+
+
+def _as_published(article: Article, version: models.ArticleRevision | None) -> Article:
+    if version is None:
+        return article
+    from wiredesk.ingester.parse import html_to_text  # the body text the ingester derives
+
+    return article.replace(
+        title=version.title, summary=version.summary, body_html=version.body_html,
+        body_text=html_to_text(version.body_html), content_hash=version.content_hash,
+        revision=version.revision, status=version.status)
+
+
+def _view(session: Session, story: models.Story) -> StoryView | None:
+    articles = _shown(session, story.id)
+    if not articles:
         return None
-    canonical_row = next((r for r in rows if r.id == story.canonical_article_id), rows[0])
+    canonical = next((a for a in articles if a.id == story.canonical_article_id), articles[0])
     feeds = {f.id: f for f in session.scalars(
-        select(models.Feed).where(models.Feed.id.in_({r.feed_id for r in rows})))}
-    sources = [Source(article_store.to_article(r), feeds[r.feed_id].title or feeds[r.feed_id].name,
-                      feeds[r.feed_id].url) for r in rows]
+        select(models.Feed).where(models.Feed.id.in_({a.feed_id for a in articles})))}
+    sources = [Source(a, feeds[a.feed_id].title or feeds[a.feed_id].name, feeds[a.feed_id].url)
+               for a in articles]
     return StoryView(story.id, story.status, story.created_at, story.updated_at,
-                     story.published_at or story.created_at,
-                     article_store.to_article(canonical_row), sources, story.version)
+                     story.published_at or story.created_at, canonical, sources, story.version)
 
 
 def list_stories(session: Session, limit: int = 50, cursor: str | None = None, *,
                  topic: str | None = None, language: str | None = None) -> list[StoryView]:
     """Visible stories, newest first, starting after ``cursor``; optionally of one IPTC topic
     (``medtop:NNNNNNNN``) or one language, judged by the story's canonical article."""
-    # Only stories with a copy to show: one whose only article is being revised, or whose
-    # revision waits for an editor, has none; skipped after the LIMIT, it shortened the page
-    # and ended the cursors there.
+    # Only stories with a copy to show (as ``_view`` decides): skipped after the LIMIT, a
+    # story without one shortened the page and ended the cursors there.
     query = select(models.Story).where(
         models.Story.status.in_(VISIBLE_STATUSES),
-        exists().where(models.Article.story_id == models.Story.id,
-                       models.Article.status.in_(VISIBLE_ARTICLE_STATUSES))
+        exists().where(models.Article.story_id == models.Story.id, SHOWN)
         .correlate(models.Story))
     if topic or language:
         query = query.join(models.Article,
