@@ -91,3 +91,60 @@ def test_feeds_show_of_an_id_past_the_id_column_says_no_feed(config: Any, databa
     result = CliRunner().invoke(main, ["feeds", "show", "2147483648"],
                                 env={"DATABASE_URL": config.sqlalchemy_url})
     assert result.exit_code == 1 and "no feed 2147483648" in result.output, result.exception
+
+
+
+@pytest.fixture
+def pending(database: Any) -> tuple[int, str]:
+    """A feed and one of its articles waiting for review: (feed id, article id)."""
+    from wiredesk.feedserver import SAMPLE_FEEDS_DIR
+    from wiredesk.ingester.parse import parse_feed
+    from wiredesk.store import articles as article_store
+    from wiredesk.store import models
+    from wiredesk.store.feeds import add_feed
+
+    with database.session() as session:
+        feed_id = add_feed(session, "http://127.0.0.1/w.xml").id
+    article = parse_feed((SAMPLE_FEEDS_DIR / "world-wire.xml").read_bytes(), feed_id=feed_id,
+                         url="http://127.0.0.1/w.xml").articles[0]
+    with database.session() as session:
+        article_store.upsert(session, article)
+    with database.session() as session:
+        session.get(models.Article, article.id).status = "pending_review"
+    return feed_id, article.id
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), [
+    ("post", "/admin/api/feeds", {"url": "https://example.org/rss", "name": "a\x00b"}, "name"),
+    ("patch", "/admin/api/feeds/{feed}", {"name": "a\x00b"}, "name"),
+    ("put", "/admin/api/rules",
+     {"rules": [{"name": "n\x00", "action": "publish", "when": {}}]}, "rules"),
+    ("delete", "/admin/api/articles/{article}", {"reason": "r\x00"}, "reason"),
+    ("put", "/admin/api/articles/{article}/topics",
+     {"qcodes": ["medtop:01000000"], "editor": "e\x00"}, "editor"),
+    ("post", "/admin/api/review/{article}",
+     {"decision": "approve", "editor": "amal", "note": "n\x00"}, "note"),
+])
+def test_a_nul_in_a_body_field_is_invalid_input(admin: Any, pending: tuple[int, str],
+                                                method: str, path: str, body: Any,
+                                                field: str) -> None:
+    """PostgreSQL text cannot hold a NUL: it was a 500 (or, in a rule, stored) where other
+    invalid input is a 422."""
+    feed, article = pending
+    response = getattr(admin, method)(path.format(feed=feed, article=article), headers=AUTH,
+                                      json=body)
+    assert response.status_code == 422, response.data[:200]
+    assert field in response.json["fields"]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("delete", "/admin/api/articles/{article}%00", {"reason": "duplicate"}),
+    ("put", "/admin/api/articles/{article}%00/topics",
+     {"qcodes": ["medtop:01000000"], "editor": "amal"}),
+    ("post", "/admin/api/review/{article}%00", {"decision": "approve", "editor": "amal"}),
+])
+def test_a_nul_in_an_article_id_is_no_article(admin: Any, pending: tuple[int, str],
+                                              method: str, path: str, body: Any) -> None:
+    """It was a 500 (the database refused the parameter)."""
+    response = getattr(admin, method)(path.format(article=pending[1]), headers=AUTH, json=body)
+    assert response.status_code == 404, response.data[:200]

@@ -33,16 +33,43 @@ def _authorize() -> Response | None:
     return None
 
 
+@admin_api.before_request
+def _no_nul_in_ids() -> tuple[Response, int] | None:
+    # PostgreSQL cannot take a NUL in a text parameter: no row has such an id.
+    if any("\x00" in str(value) for value in (request.view_args or {}).values()):
+        return jsonify(error="no such id (it holds a NUL character)"), 404
+    return None
+
+
 @admin_api.errorhandler(ValidationError)
 def _invalid(exc: ValidationError) -> tuple[Response, int]:
     fields = exc.normalized_messages()  # type: ignore[no-untyped-call]  # untyped upstream
     return jsonify(error="invalid request body", fields=fields), 422
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul(data: dict[str, Any]) -> None:
+    """Invalid input, not a 500: PostgreSQL text cannot hold a NUL character."""
+    fields = sorted(str(key) for key, value in data.items()
+                    if _holds_nul(key) or _holds_nul(value))
+    if fields:
+        raise ValidationError({key: ["a NUL character is not allowed"] for key in fields})
+
+
 def _body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ValidationError({"_schema": ["the body must be a JSON object"]})
+    _refuse_nul(data)
     return data
 
 
@@ -117,6 +144,7 @@ def replace_rules() -> Response:
     data = request.get_json(silent=True)
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise ValidationError({"rules": ["a list of rules is required"]})
+    _refuse_nul(data)
     rules = rules_from_data(data["rules"])
     with _db().session() as session:
         ruleset = save_rules(session, rules, source="admin-api")
