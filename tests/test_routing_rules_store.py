@@ -50,6 +50,19 @@ def test_cli_load_of_a_file_that_is_not_yaml_says_where(config: Any, database: A
         assert rules_to_data(current_rules(session)) == rules_to_data(default_rules())
 
 
+
+def test_cli_load_of_an_empty_when_means_always(config: Any, database: Any,
+                                                 tmp_path: Path) -> None:
+    """`when:` with nothing after it (YAML null) was refused; it means what `when: {}` does."""
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  - name: publish-all\n    action: publish\n    when:\n")
+    loaded = cli(config, "rules", "load", str(path))
+    assert loaded.exit_code == 0, loaded.output
+    with database.session() as session:
+        [rule] = current_rules(session)
+    assert (rule.name, rule.when.is_empty()) == ("publish-all", True)
+
+
 def test_admin_api_replaces_the_rules(config: Any, database: Any) -> None:
     from wiredesk.publisher.app import create_app
 
