@@ -147,6 +147,23 @@ def test_opml_import_then_export_round_trips(database: Any) -> None:
         ("https://example.org/world.rss", "World wire"), ("https://example.fr/fil.xml", "Le fil")]
 
 
+
+def test_opml_round_trip_keeps_each_feed_language(database: Any) -> None:
+    """export-opml writes an outline's language; import-opml dropped it."""
+    with database.session() as session:
+        registry.add_feed(session, "https://example.org/ar.rss", name="Arabic", language="ar")
+        registry.add_feed(session, "https://example.org/any.rss", name="Any")
+        exported = registry.export_opml(registry.list_feeds(session))
+    data = exported.replace(b'title="Any"', b'title="Any" language="English"')  # not BCP 47
+    with database.session() as session:
+        for feed in registry.list_feeds(session):
+            registry.remove_feed(session, feed.id)
+    with database.session() as session:
+        added, _ = registry.import_opml(session, data)
+        assert [(f.url, f.language) for f in added] == [
+            ("https://example.org/ar.rss", "ar"), ("https://example.org/any.rss", None)]
+
+
 def test_not_opml_is_an_error(database: Any) -> None:
     with database.session() as session, pytest.raises(ValueError):
         registry.import_opml(session, b"<html><body>no</body></html")

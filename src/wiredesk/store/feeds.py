@@ -251,18 +251,36 @@ def format_errors(exc: ValidationError) -> str:
     return str(messages)
 
 
-# OPML: listparser reads (it copes with the many dialects in the wild); lxml writes.
+# OPML: listparser reads (it copes with the many dialects in the wild); lxml writes, and reads
+# the one attribute listparser does not keep: an outline's language.
+
+def _opml_languages(data: bytes) -> dict[str, str]:
+    """xmlUrl -> language of the outlines that carry a valid BCP 47 tag (none if unparsable)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError:
+        return {}
+    languages: dict[str, str] = {}
+    for outline in root.iter("outline") if root is not None else ():
+        url, language = outline.get("xmlUrl", "").strip(), outline.get("language", "").strip()
+        if url and len(language) <= 35 and _LANGUAGE.match(language):
+            languages[url] = language
+    return languages
+
 
 def parse_opml(data: bytes) -> list[dict[str, Any]]:
-    """Feed specs (url, name) from an OPML document; ValueError if it lists no feed."""
+    """Feed specs (url, name, language) from an OPML document; ValueError if it lists no feed."""
     import listparser
 
     result = listparser.parse(data)
+    languages = _opml_languages(data)
     specs = []
     for feed in result.feeds:
         url = (feed.get("url") or "").strip()
         if urlsplit(url).scheme in {"http", "https"}:
-            specs.append({"url": url, "name": (feed.get("title") or "").strip()[:300]})
+            specs.append({"url": url, "name": (feed.get("title") or "").strip()[:300],
+                          "language": languages.get(url)})
     if not specs:
         why = f": {result.bozo_exception}" if result.bozo else ""
         raise ValueError(f"no http(s) feeds found in the OPML document{why}")
