@@ -75,6 +75,18 @@ def test_ingest_once_of_an_id_past_the_id_column_is_a_usage_error(config: Any,
     assert result.exit_code == 2 and "2147483648" in result.output, result.exception
 
 
+def test_ingest_once_of_a_missing_feed_fails_and_the_others_still_run(
+        config: Any, database: Any, redis_client: Any, feed_server: Any) -> None:
+    """It printed 'missing' and exited 0, so a script never knew the id was wrong."""
+    url = feed_server.serve("/ar.xml", (SAMPLE_FEEDS_DIR / "arabic-wire.xml").read_bytes())
+    with database.session() as session:
+        feed_id = add_feed(session, url).id
+    result = run(config, "ingest", "--once", "99999", str(feed_id))
+    assert result.exit_code == 1, result.output
+    assert "no feed 99999" in result.output
+    assert f"feed {feed_id}: ok (new=2)" in result.output
+
+
 @pytest.mark.parametrize("command", [
     ["feeds", "list"], ["feeds", "add", "http://127.0.0.1/feed.xml"], ["review", "list"],
     ["review", "decide", "a1-x", "approve", "--editor", "amal"], ["rules", "show"],

@@ -270,14 +270,18 @@ def ingest(once: bool, feed_ids: tuple[int, ...]) -> None:
     if not feed_ids:
         with services.db.session() as session:
             feed_ids = tuple(f.id for f in list_feeds(session) if f.enabled)
-    failed = 0
+    failed = missing = 0
     for feed_id in feed_ids:
         report = ingest_feed(services, feed_id)
+        if report.outcome == "missing":  # an id the operator gave that no feed has (or deleted)
+            click.echo(f"no feed {feed_id} (see `wiredesk feeds list`)", err=True)
+            missing += 1
+            continue
         counts = ", ".join(f"{k}={v}" for k, v in sorted(report.counts.items())) or "no entries"
         click.echo(f"feed {feed_id}: {report.outcome} ({counts})"
                    + (f": {report.error}" if report.error else ""))
         failed += report.error is not None
-    sys.exit(1 if failed and failed == len(feed_ids) else 0)
+    sys.exit(1 if missing or (failed and failed == len(feed_ids)) else 0)
 
 
 @main.group()
