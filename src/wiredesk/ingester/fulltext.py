@@ -9,7 +9,8 @@ import trafilatura
 
 from wiredesk.config import Config
 from wiredesk.ingester.fetch import FeedClient, fetch
-from wiredesk.ingester.parse import LIMITS, fit_body_html, html_to_text, sanitize_html
+from wiredesk.ingester.parse import LIMITS, fit_body_html, sanitize_html
+from wiredesk.text.html import html_to_text
 
 # Blocks trafilatura's own heuristics may keep on some sites: breadcrumbs, "related" and photo
 # galleries, share bars. Matched on class/id words so a story about "relations" survives.

@@ -27,6 +27,7 @@ from wiredesk.ingester.dates import parse_date
 from wiredesk.ingester.encoding import UnsafeXML, as_utf8_xml, check_entities, decode_document
 from wiredesk.schemas import Article
 from wiredesk.store.models import Feed, fits_url_column
+from wiredesk.text.html import html_to_text
 
 # What body HTML may keep: structure and links, nothing that runs or tracks.
 ALLOWED_TAGS = {
@@ -51,7 +52,6 @@ BEACON_HOSTS = (
 IDENTITY_RULES = ("guid", "link", "content")
 _IMG = re.compile(r"<img\b[^>]*>")
 _IMG_ATTR = re.compile(r'\b(src|width|height)="([^"]*)"')
-_BLOCK_BOUNDARY = re.compile(r"(?i)<\s*(/?(p|div|br|li|h[1-6]|tr|blockquote|pre|figure)\b)[^>]*>")
 # Complaints feedparser makes about feeds it read correctly anyway.
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 JSON_FEED_PREFIX = "https://jsonfeed.org/version/"
@@ -132,7 +132,6 @@ def _resolve_link(element: str, attribute: str, value: str) -> str | None:
 _SANITIZER = nh3.Cleaner(
     tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, attribute_filter=_resolve_link,
     url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow")
-_TAG_STRIPPER = nh3.Cleaner(tags=set())
 
 
 def sanitize_html(raw: str, base: str | None = None) -> str:
@@ -146,16 +145,6 @@ def sanitize_html(raw: str, base: str | None = None) -> str:
     if "<img" in cleaned:  # nh3's output is normalized, so its img tags are regular
         cleaned = _IMG.sub(lambda m: "" if _is_beacon(m.group(0)) else m.group(0), cleaned)
     return cleaned
-
-
-def html_to_text(raw: str) -> str:
-    """Readable plain text of an HTML fragment, paragraphs kept as blank-line breaks."""
-    if "<" not in raw and "&" not in raw:
-        return "\n".join(" ".join(line.split()) for line in raw.splitlines() if line.strip())
-    marked = _BLOCK_BOUNDARY.sub("\n", raw)
-    text = html.unescape(_TAG_STRIPPER.clean(marked))
-    lines = [" ".join(line.split()) for line in text.splitlines()]
-    return "\n".join(line for line in lines if line).strip()
 
 
 def _plainly_absolute(link: str) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from wiredesk.schemas import Article
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
+from wiredesk.text.html import html_to_text
 
 VISIBLE_STATUSES = ("published", "corrected")
 VISIBLE_ARTICLE_STATUSES = ("published", "corrected")
@@ -88,8 +89,6 @@ def _shown(session: Session, story_id: str) -> list[Article]:
 def _as_published(article: Article, version: models.ArticleRevision | None) -> Article:
     if version is None:
         return article
-    from wiredesk.ingester.parse import html_to_text  # the body text the ingester derives
-
     return article.replace(
         title=version.title, summary=version.summary, body_html=version.body_html,
         body_text=html_to_text(version.body_html), content_hash=version.content_hash,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
 from wiredesk.store.models import utcnow
+from wiredesk.text.html import html_to_text
 
 DECISIONS = ("approve", "reject")
 
@@ -73,8 +74,6 @@ def _restore_published_version(session: Session, row: models.Article, editor: st
     back as a new revision (the status it had), and the rejected one joins the history, so
     the feed serving it again is no new revision. None when the version before was never
     published: then the article is simply rejected."""
-    from wiredesk.ingester.parse import html_to_text  # the body text the ingester derives
-
     previous = session.scalars(
         select(models.ArticleRevision).where(models.ArticleRevision.article_id == row.id)
         .order_by(models.ArticleRevision.revision.desc()).limit(1)).first()
