@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from wiredesk.schemas import Article
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
-from wiredesk.text.html import html_to_text
 
 VISIBLE_STATUSES = ("published", "corrected")
 VISIBLE_ARTICLE_STATUSES = ("published", "corrected")
@@ -77,22 +76,21 @@ def _shown(session: Session, story_id: str) -> list[Article]:
         .order_by(models.Article.created_at, models.Article.id)))
     pending = [r.id for r in rows if r.status not in VISIBLE_ARTICLE_STATUSES]
     last_published: dict[str, models.ArticleRevision] = {}
-    for version in session.scalars(
+    if pending:
+        # In revision order: each article's last published version is the one left.
+        last_published = {v.article_id: v for v in session.scalars(
             select(models.ArticleRevision).where(
                 models.ArticleRevision.article_id.in_(pending),
                 models.ArticleRevision.status.in_(VISIBLE_ARTICLE_STATUSES))
-            .order_by(models.ArticleRevision.revision)) if pending else ():
-        last_published[version.article_id] = version
+            .order_by(models.ArticleRevision.revision))}
     return [_as_published(article_store.to_article(r), last_published.get(r.id)) for r in rows]
 
 
 def _as_published(article: Article, version: models.ArticleRevision | None) -> Article:
     if version is None:
         return article
-    return article.replace(
-        title=version.title, summary=version.summary, body_html=version.body_html,
-        body_text=html_to_text(version.body_html), content_hash=version.content_hash,
-        revision=version.revision, status=version.status)
+    return article.replace(**article_store.version_content(version), revision=version.revision,
+                           status=version.status)
 
 
 def _view(session: Session, story: models.Story) -> StoryView | None:

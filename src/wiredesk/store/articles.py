@@ -14,6 +14,7 @@ from wiredesk import schemas
 from wiredesk.store import models
 from wiredesk.store.db import copy_rows, fetch_unprepared, runs_on_psycopg
 from wiredesk.store.models import utcnow
+from wiredesk.text.html import html_to_text
 
 _CONTENT_FIELDS = ("title", "summary", "body_html", "body_text", "authors", "url", "guid",
                    "published_at", "updated_at", "fetched_at", "content_hash", "language_hint",
@@ -224,6 +225,13 @@ def _flush_new(session: Session, new_rows: dict[str, dict[str, Any]],
     row = session.get(models.Article, article_id)
     assert row is not None
     return row
+
+
+def version_content(version: models.ArticleRevision) -> dict[str, Any]:
+    """An earlier version's content, as the article's columns: its body text derived again
+    from its HTML, as the ingester derives it."""
+    return {"title": version.title, "summary": version.summary, "body_html": version.body_html,
+            "body_text": html_to_text(version.body_html), "content_hash": version.content_hash}
 
 
 def revision_of(row: models.Article) -> models.ArticleRevision:

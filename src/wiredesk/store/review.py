@@ -6,17 +6,15 @@ who made it and why in the article's routing rule and reason.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
 from wiredesk.store.models import utcnow
-from wiredesk.text.html import html_to_text
 
 DECISIONS = ("approve", "reject")
+DECIDED = {"approve": "approved", "reject": "rejected"}
 
 
 class NotPending(ValueError):
@@ -39,6 +37,7 @@ def decide(session: Session, article_id: str, decision: str, editor: str, note: 
         raise NotPending(f"article {article_id} is not waiting for review")
     story = session.get(models.Story, row.story_id) if row.story_id else None
     now = utcnow()
+    restored = None
     if decision == "approve":
         live = story is not None and story.status in ("published", "corrected")
         status = "corrected" if live and row.revision > 1 else "published"
@@ -46,7 +45,7 @@ def decide(session: Session, article_id: str, decision: str, editor: str, note: 
             story.touch(now)  # a revision consumers had seen before
         elif story is not None:
             story.status, story.published_at, story.updated_at = "published", now, now
-    elif (restored := _restore_published_version(session, row, editor, now)) is not None:
+    elif (restored := _restore_published_version(session, row)) is not None:
         status = restored
         if story is not None:
             story.touch(now)  # back to the copy consumers had
@@ -59,17 +58,15 @@ def decide(session: Session, article_id: str, decision: str, editor: str, note: 
             if others is None:
                 story.status = "rejected"
     row.routing_rule = f"editor:{editor}"[:200]
-    row.routing_reason = (f"{decision.removesuffix('e')}ed by {editor}"  # "rejectd" before
-                          + (f": {note}" if note else ""))[:1000]
-    if status != "rejected" and decision == "reject":
-        row.routing_reason = (f"revision {row.revision - 1} {row.routing_reason}; the published"
-                              f" version is back")[:1000]
+    reason = f"{DECIDED[decision]} by {editor}" + (f": {note}" if note else "")
+    if restored is not None:
+        reason = f"revision {row.revision - 1} {reason}; the published version is back"
+    row.routing_reason = reason[:1000]
     article_store.set_status(row, status)
     return status
 
 
-def _restore_published_version(session: Session, row: models.Article, editor: str,
-                               now: datetime) -> str | None:
+def _restore_published_version(session: Session, row: models.Article) -> str | None:
     """A rejected revision of an article that was published: its published version comes
     back as a new revision (the status it had), and the rejected one joins the history, so
     the feed serving it again is no new revision. None when the version before was never
@@ -82,8 +79,7 @@ def _restore_published_version(session: Session, row: models.Article, editor: st
     rejected = article_store.revision_of(row)
     rejected.status = "rejected"
     session.add(rejected)
-    row.title, row.summary, row.body_html = previous.title, previous.summary, previous.body_html
-    row.body_text = html_to_text(previous.body_html)
-    row.content_hash = previous.content_hash
+    for name, value in article_store.version_content(previous).items():
+        setattr(row, name, value)
     row.revision += 1
     return previous.status
