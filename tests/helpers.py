@@ -121,6 +121,23 @@ def put_rules_in_force(database: Any, yaml_text: str | None = None) -> None:
         save_rules(session, rules, source="test")
 
 
+def store_sample_article(database: Any, url: str = "http://127.0.0.1/w.xml") -> Any:
+    """The sample wire's first entry stored (received, not processed) under a new feed at
+    ``url``; returns the Article."""
+    from wiredesk.feedserver import SAMPLE_FEEDS_DIR
+    from wiredesk.ingester.parse import parse_feed
+    from wiredesk.store import articles as article_store
+    from wiredesk.store.feeds import add_feed
+
+    with database.session() as session:
+        feed_id = add_feed(session, url).id
+    article = parse_feed((SAMPLE_FEEDS_DIR / "world-wire.xml").read_bytes(), feed_id=feed_id,
+                         url=url).articles[0]
+    with database.session() as session:
+        article_store.upsert(session, article)
+    return article
+
+
 PUBLISH_EVERYTHING = "rules:\n  - {name: publish-all, action: publish, when: {}}\n"
 
 

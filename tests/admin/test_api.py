@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import store_sample_article
 from wiredesk.publisher.app import create_app
 
 TOKEN = "s3cret-admin-token"
@@ -97,21 +98,12 @@ def test_feeds_show_of_an_id_past_the_id_column_says_no_feed(config: Any, databa
 @pytest.fixture
 def pending(database: Any) -> tuple[int, str]:
     """A feed and one of its articles waiting for review: (feed id, article id)."""
-    from wiredesk.feedserver import SAMPLE_FEEDS_DIR
-    from wiredesk.ingester.parse import parse_feed
-    from wiredesk.store import articles as article_store
     from wiredesk.store import models
-    from wiredesk.store.feeds import add_feed
 
-    with database.session() as session:
-        feed_id = add_feed(session, "http://127.0.0.1/w.xml").id
-    article = parse_feed((SAMPLE_FEEDS_DIR / "world-wire.xml").read_bytes(), feed_id=feed_id,
-                         url="http://127.0.0.1/w.xml").articles[0]
-    with database.session() as session:
-        article_store.upsert(session, article)
+    article = store_sample_article(database)
     with database.session() as session:
         session.get(models.Article, article.id).status = "pending_review"
-    return feed_id, article.id
+    return article.feed_id, article.id
 
 
 @pytest.mark.parametrize(("method", "path", "body", "field"), [
