@@ -100,10 +100,18 @@ def story_locked(services: Services, content_hash: str) -> Iterator[None]:
     try:
         yield
     finally:
-        try:
-            lock.release()
-        except LockError:
+        if not _released(lock):
             log.warning("process: the story lock for %s expired before the commit", content_hash)
+
+
+def _released(lock: Any) -> bool:
+    """Release ``lock``; False when it had expired meanwhile (someone else may hold it now,
+    and the work it guarded is idempotent)."""
+    try:
+        lock.release()
+    except LockError:
+        return False
+    return True
 
 
 def process_article(services: Services, article_id: str) -> str:
@@ -129,10 +137,7 @@ def process_article(services: Services, article_id: str) -> str:
         return _process_locked(services, article_id)
     finally:
         services.redis.delete(runs)  # returned or raised: this run did not die
-        try:
-            lock.release()
-        except LockError:
-            pass  # expired while we worked; the work is idempotent
+        _released(lock)  # expired while we worked: nothing to undo
 
 
 def _process_locked(services: Services, article_id: str) -> str:
