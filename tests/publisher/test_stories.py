@@ -138,3 +138,70 @@ def test_rejecting_a_held_correction_brings_the_published_version_back(
     # The feed still serving the rejected text brings no new revision to review.
     with database.session() as session:
         assert article_store.upsert(session, revised()) == "unchanged"
+
+
+FRENCH_RATES_ITEM = (
+    "<title>La banque centrale maintient ses taux</title>",
+    "<p>FRANCFORT (Reuters) - La banque centrale a laissé son principal taux d'intérêt inchangé"
+    " jeudi, estimant que l'inflation avait ralenti pour le troisième mois consécutif mais"
+    " restait au-dessus de son objectif de deux pour cent. Les économistes s'attendaient"
+    " largement à cette décision de politique monétaire.</p>")
+
+
+def _feed_story_ids(publisher: Any, path: str) -> list[str]:
+    return [item["id"] for item in publisher.get(path).get_json()["items"]]
+
+
+def test_a_held_revision_keeps_its_topics_and_language_to_itself(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """The sports story comes back as a French report on interest rates, held for an editor.
+    Consumers saw its published English text under the held revision's topics: the story left
+    the sport and English feeds for the economy and French ones; and rejecting the revision
+    left those topics and that language on the published text for good."""
+    from wiredesk.store.review import decide
+
+    ids = _store_sample(database)
+    for article_id in ids:
+        assert process_article(celery_app.wiredesk, article_id) == "published"
+    with database.session() as session:
+        marathon = session.get(models.Article, ids[-1])
+        story_id, feed_id = marathon.story_id, marathon.feed_id
+        published = ([c["qcode"] for c in marathon.categories], marathon.language)
+    assert "medtop:15000000" in published[0] and published[1] == "en"
+    body = (SAMPLE_FEEDS_DIR / "world-wire.xml").read_text(encoding="utf-8")
+    title, paragraph = FRENCH_RATES_ITEM
+    revised_feed = body.replace(
+        "<title>Marathon runner sets course record in rain-soaked race</title>", title).replace(
+        "<p>NAIROBI (AP) — A 24-year-old runner broke the course record by 41 seconds on Sunday"
+        " despite heavy rain that flooded parts of the route.</p>", paragraph)
+    revised = next(a for a in parse_feed(revised_feed.encode(), feed_id=feed_id,
+                                         url="http://127.0.0.1/world-wire.xml").articles
+                   if a.id == ids[-1])
+    with database.session() as session:
+        assert article_store.upsert(session, revised) == "updated"
+    put_rules_in_force(database, HOLD_EVERYTHING)
+    assert process_article(celery_app.wiredesk, ids[-1]) == "pending_review"
+    with database.session() as session:
+        held = session.get(models.Article, ids[-1])
+        assert held.language == "fr" and "medtop:15000000" not in [
+            c["qcode"] for c in held.categories]
+
+    def consumers_see_the_published_version() -> None:
+        story = publisher.get(f"/api/v1/stories/{story_id}").get_json()
+        assert story["language"] == "en"
+        assert [s["uri"].rsplit("/", 1)[1] for s in story["subjects"]] == [
+            q.split(":")[1] for q in published[0]]
+        in_feed = {path: story_id in " ".join(_feed_story_ids(publisher, path))
+                   for path in ("/feeds/topic/15000000.json", "/feeds/topic/04000000.json",
+                                "/feeds/lang/en.json", "/feeds/lang/fr.json")}
+        assert in_feed == {"/feeds/topic/15000000.json": True,
+                           "/feeds/topic/04000000.json": False,
+                           "/feeds/lang/en.json": True, "/feeds/lang/fr.json": False}
+
+    consumers_see_the_published_version()
+    with database.session() as session:
+        assert decide(session, ids[-1], "reject", "amal") == "published"
+    with database.session() as session:
+        row = session.get(models.Article, ids[-1])
+        assert ([c["qcode"] for c in row.categories], row.language) == published
+    consumers_see_the_published_version()

@@ -107,3 +107,37 @@ def test_0008_starts_story_versions_where_consumers_saw_them_and_downgrades(
     assert versions == {"s1-two-sources": 3, "s1-none": 1}
     _migrate(database, "0007", downgrade=True)
     _migrate(database, "head")
+
+
+def test_0010_keeps_earlier_versions_without_enrichment_and_downgrades(database: Any) -> None:
+    """Versions stored before 0010 keep NULL enrichment, which reads as "not kept": the
+    publisher and the review's restore then go on with the row's own."""
+    from wiredesk.store import models
+    from wiredesk.store.articles import version_content
+    from wiredesk.store.feeds import add_feed
+
+    with database.session() as session:
+        feed_id = add_feed(session, "http://127.0.0.1/feed").id
+    _migrate(database, "0009", downgrade=True)
+    with database.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO articles (id, feed_id, title, summary, body_html, body_text, authors,"
+            " revision, status, content_hash, entities, keywords, categories, date_flags,"
+            " status_changed_at, created_at) VALUES ('a1-x', :feed, 't2', '', '', '', '[]', 2,"
+            " 'pending_review', 'h2', '[]', '[]', '[]', '[]', CURRENT_TIMESTAMP,"
+            " CURRENT_TIMESTAMP)"), {"feed": feed_id})
+        connection.execute(text(
+            "INSERT INTO article_revisions (article_id, revision, content_hash, title, summary,"
+            " body_html, status, created_at) VALUES ('a1-x', 1, 'h1', 't1', '', '<p>one</p>',"
+            " 'published', CURRENT_TIMESTAMP)"))
+    _migrate(database, "head")
+    with database.session() as session:
+        version = session.query(models.ArticleRevision).one()
+        assert version.categories is None and version.language is None
+        assert version_content(version) == {"title": "t1", "summary": "", "body_html":
+                                            "<p>one</p>", "body_text": "one",
+                                            "content_hash": "h1"}
+    _migrate(database, "0009", downgrade=True)
+    with database.engine.connect() as connection:
+        assert connection.execute(text("SELECT title FROM article_revisions")).scalar() == "t1"
+    _migrate(database, "head")

@@ -7,8 +7,8 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, and_, cast, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import String, and_, case, cast, exists, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from wiredesk.schemas import Article
 from wiredesk.store import articles as article_store
@@ -69,6 +69,19 @@ _PUBLISHED_BEFORE = exists().where(
 SHOWN = or_(models.Article.status.in_(VISIBLE_ARTICLE_STATUSES), _PUBLISHED_BEFORE)
 
 
+_SHOWN_VERSION = aliased(models.ArticleRevision)
+_NEWER = aliased(models.ArticleRevision)
+# The last published version of a canonical article that is not published itself (as
+# ``_shown`` picks it); no row when the article is published.
+_SHOWN_VERSION_OF_CANONICAL = and_(
+    _SHOWN_VERSION.article_id == models.Article.id,
+    models.Article.status.not_in(VISIBLE_ARTICLE_STATUSES),
+    _SHOWN_VERSION.status.in_(VISIBLE_ARTICLE_STATUSES),
+    ~exists().where(_NEWER.article_id == _SHOWN_VERSION.article_id,
+                    _NEWER.status.in_(VISIBLE_ARTICLE_STATUSES),
+                    _NEWER.revision > _SHOWN_VERSION.revision))
+
+
 def _shown(session: Session, story_id: str) -> list[Article]:
     """The story's articles as consumers see them, oldest first."""
     rows = list(session.scalars(
@@ -83,14 +96,14 @@ def _shown(session: Session, story_id: str) -> list[Article]:
                 models.ArticleRevision.article_id.in_(pending),
                 models.ArticleRevision.status.in_(VISIBLE_ARTICLE_STATUSES))
             .order_by(models.ArticleRevision.revision))}
-    return [_as_published(article_store.to_article(r), last_published.get(r.id)) for r in rows]
+    return [_as_published(r, last_published.get(r.id)) for r in rows]
 
 
-def _as_published(article: Article, version: models.ArticleRevision | None) -> Article:
+def _as_published(row: models.Article, version: models.ArticleRevision | None) -> Article:
     if version is None:
-        return article
-    return article.replace(**article_store.version_content(version), revision=version.revision,
-                           status=version.status)
+        return article_store.to_article(row)
+    return article_store.to_article(row, **article_store.version_content(version),
+                                    revision=version.revision, status=version.status)
 
 
 def _view(session: Session, story: models.Story) -> StoryView | None:
@@ -119,11 +132,17 @@ def list_stories(session: Session, limit: int = 50, cursor: str | None = None, *
     if topic or language:
         query = query.join(models.Article,
                            models.Article.id == models.Story.canonical_article_id)
+        # While a revision waits, the canonical shows as its last published version, with
+        # that version's topics and language when the history kept them.
+        query = query.outerjoin(_SHOWN_VERSION, _SHOWN_VERSION_OF_CANONICAL)
+        kept = _SHOWN_VERSION.categories.is_not(None)
     if topic:
         # Categories are JSON; matching the quoted qcode in its text works on every backend.
-        query = query.where(cast(models.Article.categories, String).like(f'%"{topic}"%'))
+        categories = case((kept, _SHOWN_VERSION.categories), else_=models.Article.categories)
+        query = query.where(cast(categories, String).like(f'%"{topic}"%'))
     if language:
-        query = query.where(models.Article.language == language)
+        query = query.where(
+            case((kept, _SHOWN_VERSION.language), else_=models.Article.language) == language)
     if cursor:
         stamp, story_id = decode_cursor(cursor)
         query = query.where(or_(models.Story.published_at < stamp,

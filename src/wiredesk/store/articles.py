@@ -30,11 +30,12 @@ _CATEGORIES = schemas.CategorySchema(many=True)
 _DATELINE = schemas.DatelineSchema()
 
 
-def to_article(row: models.Article) -> schemas.Article:
-    """The row as a validated Article (the schema guards the boundary)."""
+def to_article(row: models.Article, **overrides: Any) -> schemas.Article:
+    """The row as a validated Article (the schema guards the boundary), with ``overrides``
+    (column values) in place of the row's own."""
     data: dict[str, Any] = {}
     for name in _ARTICLE_FIELDS:
-        value = getattr(row, name)
+        value = overrides[name] if name in overrides else getattr(row, name)
         data[name] = value.isoformat() if isinstance(value, datetime) else value
     return schemas.article_schema.load(data)  # type: ignore[no-any-return]
 
@@ -227,11 +228,20 @@ def _flush_new(session: Session, new_rows: dict[str, dict[str, Any]],
     return row
 
 
+# What the stages made of a version, kept with it in the history.
+_VERSION_ENRICHMENT = ("language", "language_confidence", "entities", "keywords", "dateline",
+                       "categories")
+
+
 def version_content(version: models.ArticleRevision) -> dict[str, Any]:
-    """An earlier version's content, as the article's columns: its body text derived again
-    from its HTML, as the ingester derives it."""
-    return {"title": version.title, "summary": version.summary, "body_html": version.body_html,
-            "body_text": html_to_text(version.body_html), "content_hash": version.content_hash}
+    """An earlier version as the article's columns: its content (body text derived again from
+    its HTML, as the ingester derives it) and, when the history kept it, its enrichment."""
+    content = {"title": version.title, "summary": version.summary,
+               "body_html": version.body_html, "body_text": html_to_text(version.body_html),
+               "content_hash": version.content_hash}
+    if version.categories is not None:  # None: stored before migration 0010
+        content.update({name: getattr(version, name) for name in _VERSION_ENRICHMENT})
+    return content
 
 
 def revision_of(row: models.Article) -> models.ArticleRevision:
@@ -240,6 +250,7 @@ def revision_of(row: models.Article) -> models.ArticleRevision:
         article_id=row.id, revision=row.revision, content_hash=row.content_hash,
         title=row.title, summary=row.summary, body_html=row.body_html, status=row.status,
         created_at=row.fetched_at or utcnow(),  # when this version came in, as before
+        **{name: getattr(row, name) for name in _VERSION_ENRICHMENT},
     )
 
 

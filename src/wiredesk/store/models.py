@@ -192,6 +192,14 @@ class ArticleRevision(Base):
     # The status this version had when the next replaced it (None: stored before 0009): an
     # editor rejecting the next one brings a published version back.
     status: Mapped[str | None] = mapped_column(String(20))
+    # What the stages made of this version (None: stored before 0010): the version published
+    # goes on with its own topics, language and entities while a revision waits for an editor.
+    language: Mapped[str | None] = mapped_column(String(35))
+    language_confidence: Mapped[float | None] = mapped_column(Float)
+    entities: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    keywords: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    dateline: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    categories: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
