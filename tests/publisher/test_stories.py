@@ -205,3 +205,46 @@ def test_a_held_revision_keeps_its_topics_and_language_to_itself(
         row = session.get(models.Article, ids[-1])
         assert ([c["qcode"] for c in row.categories], row.language) == published
     consumers_see_the_published_version()
+
+
+def test_rejecting_a_held_revision_brings_back_the_version_consumers_see(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """A published article's next version failed in the pipeline, and the one after that was
+    held. Consumers saw the published version all along, but rejecting the held one looked only
+    at the version just before it (the failed one), brought nothing back and took the story
+    down."""
+    from wiredesk.store.review import decide
+
+    ids = _store_sample(database)
+    for article_id in ids:
+        assert process_article(celery_app.wiredesk, article_id) == "published"
+    with database.session() as session:
+        newest = session.get(models.Article, ids[-1])
+        story_id, published_text = newest.story_id, newest.body_text
+    body = (SAMPLE_FEEDS_DIR / "world-wire.xml").read_text(encoding="utf-8")
+    first_sentence = published_text.split(".")[0]
+
+    def revise(addition: str) -> None:
+        feed = body.replace(first_sentence, first_sentence + addition).encode()
+        article = next(a for a in parse_feed(feed, feed_id=newest.feed_id,
+                                             url="http://127.0.0.1/world-wire.xml").articles
+                       if a.id == ids[-1])
+        with database.session() as session:
+            assert article_store.upsert(session, article) == "updated"
+
+    revise(", officials said")
+    with database.session() as session:  # as the pipeline leaves an article it gave up on
+        article_store.set_status(session.get(models.Article, ids[-1]), "failed", error="boom")
+    revise(", officials said later")
+    put_rules_in_force(database, HOLD_EVERYTHING)
+    assert process_article(celery_app.wiredesk, ids[-1]) == "pending_review"
+    assert first_sentence + "." in json.dumps(
+        publisher.get(f"/api/v1/stories/{story_id}").get_json(), ensure_ascii=False)
+
+    with database.session() as session:
+        assert decide(session, ids[-1], "reject", "amal") == "published"
+    with database.session() as session:
+        assert session.get(models.Article, ids[-1]).body_text == published_text
+    story = publisher.get(f"/api/v1/stories/{story_id}")
+    assert story.status_code == 200
+    assert first_sentence + "." in json.dumps(story.get_json(), ensure_ascii=False)

@@ -67,14 +67,17 @@ def decide(session: Session, article_id: str, decision: str, editor: str, note: 
 
 
 def _restore_published_version(session: Session, row: models.Article) -> str | None:
-    """A rejected revision of an article that was published: its published version comes
-    back as a new revision (the status it had), and the rejected one joins the history, so
-    the feed serving it again is no new revision. None when the version before was never
-    published: then the article is simply rejected."""
+    """A rejected revision of an article that was published: its last published version (the
+    one consumers saw meanwhile, whatever failed or was rejected since) comes back as a new
+    revision (the status it had), and the rejected one joins the history, so the feed serving
+    it again is no new revision. None when no version was ever published: then the article is
+    simply rejected."""
     previous = session.scalars(
-        select(models.ArticleRevision).where(models.ArticleRevision.article_id == row.id)
+        select(models.ArticleRevision).where(
+            models.ArticleRevision.article_id == row.id,
+            models.ArticleRevision.status.in_(("published", "corrected")))
         .order_by(models.ArticleRevision.revision.desc()).limit(1)).first()
-    if previous is None or previous.status not in ("published", "corrected"):
+    if previous is None:
         return None
     rejected = article_store.revision_of(row)
     rejected.status = "rejected"
