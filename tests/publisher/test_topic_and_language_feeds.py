@@ -65,3 +65,25 @@ def test_ninjs_subjects_in_the_story_language(publisher: Any, samples: None) -> 
     assert subject["uri"] == "http://cv.iptc.org/newscodes/mediatopic/01000000"
     assert subject["name"] == "فنون، ثقافة وترفيه"  # IPTC's Arabic label
     assert 0 < subject["relevance"] <= 100
+
+
+def test_feeds_say_each_story_s_language(publisher: Any, samples: None) -> None:
+    """Atom and RSS said nothing of a story's language, so a reader showing the mixed feed
+    could not tell the Arabic stories (right to left) from the English ones, and the Arabic
+    feed did not say it was Arabic."""
+    from lxml import etree
+
+    xml_lang = "{http://www.w3.org/XML/1998/namespace}lang"
+    atom = etree.fromstring(publisher.get("/feeds/all.atom").data)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    languages = {entry.findtext("a:title", namespaces=ns): entry.get(xml_lang)
+                 for entry in atom.iterfind("a:entry", ns)}
+    assert languages["Central bank holds interest rates steady as inflation cools"] == "en"
+    assert sorted(lang for title, lang in languages.items()
+                  if any("\u0600" <= ch <= "\u06ff" for ch in title)) == ["ar", "ar"]
+    rss = feedparser.parse(publisher.get("/feeds/all.rss").data)
+    assert {e.title: e.get("language") for e in rss.entries}[
+        "Central bank holds interest rates steady as inflation cools"] == "en"
+    assert etree.fromstring(publisher.get("/feeds/lang/ar.atom").data).get(xml_lang) == "ar"
+    assert feedparser.parse(publisher.get("/feeds/lang/ar.rss").data).feed.language == "ar"
+    assert publisher.get("/feeds/lang/ar.json").get_json()["language"] == "ar"

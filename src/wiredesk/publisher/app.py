@@ -73,7 +73,7 @@ def _feed(fmt: str, path: str, title: str, **filters: str) -> Response:
     with _db().session() as session:
         stories = list_stories(session, limit=FEED_LIMIT, **filters)
     base = _config().public_base_url
-    body = render(stories, base, f"{base.rstrip('/')}{path}", title)
+    body = render(stories, base, f"{base.rstrip('/')}{path}", title, filters.get("language"))
     return _conditional(body, mimetype)
 
 

@@ -6,7 +6,9 @@ import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 
 from wiredesk.publisher.ninjs import story_uri
@@ -30,9 +32,29 @@ def _outlet(story: StoryView) -> str:
                 story.sources[0].feed_name)
 
 
+class _EntryLanguage(BaseEntryExtension):  # type: ignore[misc]
+    """An Atom entry's ``xml:lang`` (RFC 4287 section 2): a feed mixes languages and scripts,
+    and a reader needs each story's to show it (Arabic right to left)."""
+
+    def __init__(self) -> None:
+        self.language: str | None = None
+
+    def extend_atom(self, entry: Any) -> Any:
+        if self.language:
+            entry.set("{http://www.w3.org/XML/1998/namespace}lang", self.language)
+        return entry
+
+
 def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
-               title: str) -> FeedGenerator:
+               title: str, language: str | None) -> FeedGenerator:
     fg = FeedGenerator()
+    # Each story's language: xml:lang on Atom entries, dc:language on RSS items (RSS 2.0 has
+    # only the channel's <language>, set when the whole feed is in one).
+    fg.register_extension("entry_language", BaseExtension, _EntryLanguage, atom=True,
+                          rss=False)
+    fg.load_extension("dc", atom=False, rss=True)
+    if language:
+        fg.language(language)
     fg.id(self_url)
     fg.title(title)
     fg.link(href=self_url, rel="self")
@@ -51,6 +73,9 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
         elif not article.body_html:  # a headline alone: Atom needs content or this link
             entry.link(href=story_uri(base_url, story.id), rel="alternate",
                        type="application/json")
+        if article.language:
+            entry.entry_language.language = article.language
+            entry.dc.dc_language(article.language)
         entry.published(story.published_at)
         entry.updated(story.updated_at)
         if article.summary or article.body_text:
@@ -70,15 +95,19 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
     return fg
 
 
-def atom(stories: Sequence[StoryView], base_url: str, self_url: str, title: str) -> bytes:
-    return _generator(stories, base_url, self_url, title).atom_str(pretty=True)  # type: ignore[no-any-return]
+def atom(stories: Sequence[StoryView], base_url: str, self_url: str, title: str,
+         language: str | None = None) -> bytes:
+    """An Atom document; ``language``: the one every story is in (a language feed)."""
+    return _generator(stories, base_url, self_url, title, language).atom_str(pretty=True)  # type: ignore[no-any-return]
 
 
-def rss(stories: Sequence[StoryView], base_url: str, self_url: str, title: str) -> bytes:
-    return _generator(stories, base_url, self_url, title).rss_str(pretty=True)  # type: ignore[no-any-return]
+def rss(stories: Sequence[StoryView], base_url: str, self_url: str, title: str,
+        language: str | None = None) -> bytes:
+    return _generator(stories, base_url, self_url, title, language).rss_str(pretty=True)  # type: ignore[no-any-return]
 
 
-def json_feed(stories: Sequence[StoryView], base_url: str, self_url: str, title: str) -> bytes:
+def json_feed(stories: Sequence[StoryView], base_url: str, self_url: str, title: str,
+              language: str | None = None) -> bytes:
     """A JSON Feed 1.1 document."""
     items = []
     for story in stories:
@@ -109,4 +138,6 @@ def json_feed(stories: Sequence[StoryView], base_url: str, self_url: str, title:
         "feed_url": self_url,
         "items": items,
     }
+    if language:
+        doc["language"] = language
     return json.dumps(doc, ensure_ascii=False).encode()
