@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +39,21 @@ def test_no_other_module_reads_settings_from_the_environment() -> None:
                                                         r"(?!PROMETHEUS_MULTIPROC_DIR)",
                                                         p.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("WIREDESK_PUBLISHER_PORT", "eighty"),
+    ("WIREDESK_FETCH_ALLOW_NETWORKS", "10.0.0.0/33"),
+    ("WIREDESK_SAMPLE_FEEDS", "maybe"),
+    ("WIREDESK_LOG_LEVEL", "LOUD"),
+])
+@pytest.mark.parametrize("command", [["config"], ["serve", "publisher"]])
+def test_a_bad_setting_is_one_clear_line_not_a_traceback(
+        tmp_path: Path, variable: str, value: str, command: list[str]) -> None:
+    """An operator's typo in compose or a ConfigMap: the service crash-looped on a traceback."""
+    env = {**os.environ, "WIREDESK_DATA_DIR": str(tmp_path), variable: value}
+    result = subprocess.run([sys.executable, "-m", "wiredesk", *command], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    assert variable in result.stderr and value in result.stderr, result.stderr

@@ -27,7 +27,11 @@ def service_command(service: str) -> list[str]:
 
 
 def _config() -> config_module.Config:
-    return config_module.load()
+    # A typo in compose or a ConfigMap: one line naming the variable, not a crash-loop traceback.
+    try:
+        return config_module.load()
+    except ValueError as exc:
+        raise click.ClickException(f"bad setting: {exc}") from exc
 
 
 def _setup_logging(config: config_module.Config) -> None:

@@ -7,6 +7,7 @@ table is generated from ``SETTINGS`` (``wiredesk config --markdown``) and a test
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -24,6 +25,13 @@ def _bool(raw: str) -> bool:
 
 def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     return tuple(ipaddress.ip_network(part.strip()) for part in raw.split(",") if part.strip())
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in logging.getLevelNamesMapping():
+        raise ValueError(f"not a logging level: {raw!r} (DEBUG, INFO, WARNING, ERROR, CRITICAL)")
+    return level
 
 
 def _csv(raw: str) -> tuple[str, ...]:
@@ -198,7 +206,7 @@ class Config:
         "WIREDESK_CORPUS_DIR", "",
         "Folder of the shared evaluation corpus. Empty: `<repo>/../shared/corpus`.",
     )
-    log_level: str = setting("WIREDESK_LOG_LEVEL", "INFO", "Python logging level.")
+    log_level: str = setting("WIREDESK_LOG_LEVEL", "INFO", "Python logging level.", _log_level)
     dedupe_window_seconds: int = setting(
         "WIREDESK_DEDUPE_WINDOW_SECONDS", 72 * 3600,
         "Sliding window of the near-duplicate index: articles older than this are forgotten.", int,
