@@ -122,3 +122,14 @@ def test_config_does_not_print_secrets(tmp_path: Any) -> None:
     assert "s3cret" not in result.output
     assert "db.internal/wiredesk" in result.output and "redis.internal:6379" in result.output
     assert "admin_token = '***'" in result.output
+
+
+def test_config_does_not_print_the_passwords_of_a_sentinel_redis_url(tmp_path: Any) -> None:
+    """deploy/README.md's Sentinel form lists several URLs: the second one's password was
+    printed (URL-quoted) after the first one's was masked."""
+    env = {"REDIS_URL": "sentinel://:pw-s3cret@s1:26379/0;sentinel://:pw-s3cret@s2:26379/0",
+           "WIREDESK_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(main, ["config"], env=env)
+    assert result.exit_code == 0
+    assert "s3cret" not in result.output
+    assert "s1:26379" in result.output and "s2:26379" in result.output

@@ -472,6 +472,11 @@ def show_config(markdown: bool) -> None:
 
 
 def _without_password(url: str) -> str:
+    # Kombu takes several broker URLs separated by ";" (Sentinel, failover): mask each one.
+    return ";".join(_one_url_without_password(part) for part in url.split(";"))
+
+
+def _one_url_without_password(url: str) -> str:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
