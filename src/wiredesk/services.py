@@ -16,7 +16,6 @@ import yaml
 from celery.signals import worker_process_shutdown
 from marshmallow import ValidationError
 from prometheus_client import multiprocess
-from sqlalchemy import text
 
 from wiredesk import metrics
 from wiredesk.broker import QUEUES, Services, create_celery
@@ -39,8 +38,8 @@ def _forget_dead_child(pid: int | None = None, **_: Any) -> None:
 def _healthy(services: Services) -> bool:
     try:
         services.redis.ping()
-        with services.db.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        if not services.db.schema_ready():  # started before the migrate Job finished
+            return False
     except Exception:  # noqa: BLE001 - any failure means unhealthy
         return False
     return True

@@ -9,7 +9,6 @@ from typing import Any
 import redis
 from flask import Blueprint, Flask, Response, abort, current_app, g, render_template, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from wiredesk import metrics
@@ -141,10 +140,12 @@ def front_page() -> str:
 @ops.get("/healthz")
 def healthz() -> Response:
     try:
-        with _db().engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        ready = _db().schema_ready()
     except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
         return Response(f"database unavailable: {type(exc).__name__}\n", 503, mimetype="text/plain")
+    if not ready:  # started before the migrate Job finished
+        return Response("database schema not migrated: run `wiredesk db upgrade`\n", 503,
+                        mimetype="text/plain")
     return Response("ok\n", mimetype="text/plain")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,7 +12,18 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, Executable, Table, create_engine, event, exc
+from alembic.script import ScriptDirectory
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Executable,
+    Table,
+    create_engine,
+    event,
+    exc,
+    inspect,
+    text,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from wiredesk.config import Config
@@ -289,10 +301,21 @@ class Database:
             cursor.execute(compiled.sql, bound)
             return result(cursor)
 
+    def schema_ready(self) -> bool:
+        """Whether the database holds this release's schema (readiness): migrated, with none of
+        this code's migrations pending. A revision this code does not know is a newer release's
+        (its migrate Job ran before this pod stopped): still ready, so a rollout serves on."""
+        # Read directly: alembic's MigrationContext logs a line at INFO on every probe.
+        with self.engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return False
+            current = set(connection.scalars(text("SELECT version_num FROM alembic_version")))
+        pending = _known_revisions() - _head_revisions()
+        return bool(current) and not current & pending
+
     def upgrade(self) -> None:
         """Run Alembic migrations up to head (idempotent)."""
-        alembic_config = AlembicConfig()
-        alembic_config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        alembic_config = _alembic_config()
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 # An index build on a big table may take longer than any query should.
@@ -302,3 +325,20 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _alembic_config() -> AlembicConfig:
+    alembic_config = AlembicConfig()
+    alembic_config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return alembic_config
+
+
+@functools.cache
+def _known_revisions() -> frozenset[str]:
+    script = ScriptDirectory.from_config(_alembic_config())
+    return frozenset(revision.revision for revision in script.walk_revisions())
+
+
+@functools.cache
+def _head_revisions() -> frozenset[str]:
+    return frozenset(ScriptDirectory.from_config(_alembic_config()).get_heads())

@@ -1,0 +1,84 @@
+"""What the services' probes answer: /healthz (readiness) and /livez, over real HTTP."""
+
+from __future__ import annotations
+
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from werkzeug.serving import make_server
+
+from tests.conftest import _drop_everything
+from wiredesk import metrics
+from wiredesk.broker import Services
+from wiredesk.config import Config
+from wiredesk.services import _healthy
+
+
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+@pytest.fixture
+def empty_database(config: Config, redis_client: Any) -> Iterator[Any]:
+    """The configured database with no schema at all (migrations not run yet)."""
+    from wiredesk.store.db import Database
+
+    _drop_everything(config.sqlalchemy_url)
+    database = Database(config)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def worker_healthz(config: Config, empty_database: Any) -> Iterator[str]:
+    """The ingester's and pipeline's /healthz, served as `wiredesk serve` serves it."""
+    services = Services(config)
+    services.__dict__["db"] = empty_database
+    server = metrics.serve_metrics("127.0.0.1", 0, metrics.registry(), lambda: _healthy(services))
+    yield f"http://127.0.0.1:{server.server_port}/healthz"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def publisher_healthz(config: Config, empty_database: Any) -> Iterator[str]:
+    from wiredesk.publisher.app import create_app
+
+    app = create_app(config)
+    app.extensions["wiredesk_db"] = empty_database
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/healthz"
+    server.shutdown()
+
+
+def set_revision(database: Any, revision: str) -> None:
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+
+
+@pytest.mark.parametrize("probe", ["worker_healthz", "publisher_healthz"])
+def test_not_ready_until_the_migrations_have_run(request: Any, empty_database: Any,
+                                                 probe: str) -> None:
+    """Kubernetes starts the Deployments beside the migrate Job: every pod reported ready on
+    an empty database, the publisher answered 500s and the workers' tasks failed on missing
+    tables, instead of waiting for the Job."""
+    url = request.getfixturevalue(probe)
+    assert status_of(url) == 503
+    empty_database.upgrade()
+    assert status_of(url) == 200
+    # A release whose migration has not run yet (new pods before the Job) is not ready either;
+    set_revision(empty_database, "0008")
+    assert status_of(url) == 503
+    # a schema newer than this code (old pods after the Job, during a rollout) still serves.
+    set_revision(empty_database, "9999_from_a_newer_release")
+    assert status_of(url) == 200
