@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -13,6 +14,7 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from tests.conftest import _drop_everything
+from tests.helpers import wait_until
 from wiredesk import metrics
 from wiredesk.broker import Services
 from wiredesk.config import Config
@@ -82,3 +84,56 @@ def test_not_ready_until_the_migrations_have_run(request: Any, empty_database: A
     # a schema newer than this code (old pods after the Job, during a rollout) still serves.
     set_revision(empty_database, "9999_from_a_newer_release")
     assert status_of(url) == 200
+
+
+class SilentServer:
+    """A loopback TCP server that accepts connections and never answers: a dependency behind
+    a network partition, a hung proxy."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.accepted.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.sock.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+def serve_worker_probes(services: Services) -> Any:
+    return metrics.serve_metrics("127.0.0.1", 0, metrics.registry(), lambda: _healthy(services))
+
+
+def test_livez_answers_while_a_dependency_check_hangs(config: Config,
+                                                      silent_server: SilentServer) -> None:
+    """The workers' probe server answered one request at a time: while /healthz or /metrics
+    waited on a Redis that does not answer, /livez waited too, failed its probe, and
+    Kubernetes restarted every ingester and pipeline pod for a Redis outage."""
+    services = Services(config.replace(redis_url=f"redis://127.0.0.1:{silent_server.port}/0"))
+    server = serve_worker_probes(services)
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        threading.Thread(target=status_of, args=(f"{base}/healthz",), daemon=True).start()
+        wait_until(lambda: silent_server.accepted, timeout=10, message="the health check")
+        with urllib.request.urlopen(f"{base}/livez", timeout=1) as response:
+            assert response.read() == b"alive\n"
+    finally:
+        server.shutdown()
+        server.server_close()
+

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -237,9 +238,16 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    # One thread per request: /livez must answer while /healthz or a scrape waits on a
+    # dependency that does not, or liveness restarts every pod for a Redis or database outage.
+    daemon_threads = True
+
+
 def serve_metrics(host: str, port: int, reg: CollectorRegistry,
                   healthy: Callable[[], bool]) -> WSGIServer:
     """Serve /metrics and /healthz on a daemon thread; returns the server."""
-    server = make_server(host, port, metrics_wsgi(reg, healthy), handler_class=_QuietHandler)
+    server = make_server(host, port, metrics_wsgi(reg, healthy),
+                         server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server
