@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -137,3 +138,19 @@ def test_livez_answers_while_a_dependency_check_hangs(config: Config,
         server.shutdown()
         server.server_close()
 
+
+def test_healthz_answers_when_postgresql_does_not(config: Config, redis_client: Any,
+                                                  silent_server: SilentServer) -> None:
+    """Connections to PostgreSQL had no timeout: /healthz (and every ingester thread) waited
+    forever on a database host that accepts and never answers."""
+    silent = config.replace(
+        database_url=f"postgresql+psycopg://wiredesk@127.0.0.1:{silent_server.port}/wiredesk",
+        db_connect_timeout_seconds=1.0)
+    server = serve_worker_probes(Services(silent))
+    try:
+        started = time.monotonic()
+        assert status_of(f"http://127.0.0.1:{server.server_port}/healthz") == 503
+        assert time.monotonic() - started < 5
+    finally:
+        server.shutdown()
+        server.server_close()

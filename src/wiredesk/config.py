@@ -189,6 +189,11 @@ class Config:
         "without it). The ingester's threads have no task time limit: this bounds a hung query.",
         float,
     )
+    db_connect_timeout_seconds: float = setting(
+        "WIREDESK_DB_CONNECT_TIMEOUT_SECONDS", 10.0,
+        "Seconds to open a PostgreSQL connection before giving up (a host behind a partition "
+        "would otherwise hang /healthz and the ingester's threads forever).", float,
+    )
     reconcile_after_seconds: int = setting(
         "WIREDESK_RECONCILE_AFTER_SECONDS", 300,
         "An article in a non-final status for longer than this is re-enqueued.", int,

@@ -53,7 +53,9 @@ def make_engine(config: Config) -> Engine:
 
         return engine
     timeout_ms = int(config.db_statement_timeout_seconds * 1000)
-    engine = create_engine(url, connect_args={"options": f"-c statement_timeout={timeout_ms}"})
+    connect_timeout = max(1, round(config.db_connect_timeout_seconds))  # libpq: whole seconds
+    engine = create_engine(url, connect_args={"options": f"-c statement_timeout={timeout_ms}",
+                                              "connect_timeout": connect_timeout})
     _ping_when_idle(engine)
     return engine
 
