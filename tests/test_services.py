@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -154,3 +159,53 @@ def test_healthz_answers_when_postgresql_does_not(config: Config, redis_client: 
     finally:
         server.shutdown()
         server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_worker_started_before_the_migrations_waits_for_them(
+        config: Config, empty_database: Any, tmp_path: Path) -> None:
+    """With a routing file (or a feeds file) to apply, a worker started beside the migrate Job
+    died on a 150-line 'relation does not exist' traceback and crash-looped; it now says what
+    it waits for, and starts once the schema is there."""
+    from wiredesk.feedserver import SAMPLE_FEEDS_DIR
+    from wiredesk.store.rules import history
+
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": config.sqlalchemy_url, "REDIS_URL": config.redis_url,
+           "WIREDESK_DATA_DIR": str(tmp_path / "data"), "WIREDESK_WORKER_CONCURRENCY": "1",
+           "WIREDESK_PIPELINE_METRICS_PORT": str(port),
+           "WIREDESK_ROUTING_FILE": str(SAMPLE_FEEDS_DIR / "routing.yaml")}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log_path = tmp_path / "pipeline.log"
+    with log_path.open("wb") as log:
+        child = subprocess.Popen([sys.executable, "-m", "wiredesk", "serve", "pipeline"],
+                                 env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: "wiredesk db upgrade" in log_path.read_text(errors="replace")
+                   or child.poll() is not None, timeout=60, message="the worker's first check")
+        assert child.poll() is None, log_path.read_text(errors="replace")
+        assert "Traceback" not in log_path.read_text(errors="replace")
+        empty_database.upgrade()
+        wait_until(lambda: status_of_or_none(f"http://127.0.0.1:{port}/healthz") == 200,
+                   timeout=60, interval=0.5, message="the worker to start")
+        with empty_database.session() as session:
+            assert history(session)[0].source.startswith("file:")
+        wait_until(lambda: " ready." in log_path.read_text(errors="replace"), timeout=60,
+                   message="Celery's signal handlers")
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=60) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+
+
+def status_of_or_none(url: str) -> int | None:
+    try:
+        return status_of(url)
+    except OSError:
+        return None

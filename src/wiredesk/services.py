@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,29 @@ def _run_worker(config: Config, name: str, queue: str, port: int, beat: bool,
     app.worker_main(argv)
 
 
+SCHEMA_WAIT_SECONDS = 600.0
+SCHEMA_RETRY_SECONDS = 2.0
+
+
+def wait_for_schema(database: Any, wait_seconds: float = SCHEMA_WAIT_SECONDS) -> None:
+    """Return once the database answers with this release's schema, saying what it waits for:
+    a worker started beside the migrate Job (or before PostgreSQL) applies its start-up files
+    after it, instead of crash-looping on a traceback. Exits with the reason after a while."""
+    url = database.engine.url.render_as_string(hide_password=True)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            if database.schema_ready():
+                return
+            reason = "no schema at this release's migrations yet (run `wiredesk db upgrade`)"
+        except Exception as exc:  # noqa: BLE001 - any failure: not reachable yet
+            reason = f"not reachable: {getattr(exc, 'orig', None) or exc}"
+        if time.monotonic() > deadline:
+            raise SystemExit(f"database at {url}: {reason}; gave up after {wait_seconds:.0f} s")
+        log.warning("waiting for the database at %s: %s", url, reason)
+        time.sleep(SCHEMA_RETRY_SECONDS)
+
+
 def apply_feeds_file(config: Config) -> int:
     """Apply the declarative feeds.yaml (a list of feeds, or {feeds: [...], prune: bool}).
 
@@ -184,6 +208,7 @@ def apply_feeds_file(config: Config) -> int:
         raise ValueError(f"{config.feeds_file}: {format_errors(exc)}") from exc
     database = Database(config)
     try:
+        wait_for_schema(database)
         with database.session() as session:
             apply_specs(session, spec["feeds"], prune=spec["prune"],
                         default_interval=config.default_interval_seconds)
@@ -209,12 +234,15 @@ def apply_routing_file(config: Config) -> int | None:
 
     rules = load_rules(Path(config.routing_file))
     database = Database(config)
-    with database.session() as session:
-        if rules_to_data(current_rules(session)) == rules_to_data(rules):
-            ruleset = None
-        else:
-            ruleset = save_rules(session, rules, source=f"file:{config.routing_file}")
-    database.dispose()
+    try:
+        wait_for_schema(database)
+        with database.session() as session:
+            if rules_to_data(current_rules(session)) == rules_to_data(rules):
+                ruleset = None
+            else:
+                ruleset = save_rules(session, rules, source=f"file:{config.routing_file}")
+    finally:
+        database.dispose()
     log.info("routing rules from %s %s", config.routing_file,
              "already in force" if ruleset is None else f"saved as rule set {ruleset}")
     return ruleset
