@@ -136,3 +136,25 @@ def test_prometheus_and_grafana_mount_deploy_files(compose_file: dict) -> None:
     grafana = " ".join(compose_file["services"]["grafana"]["volumes"])
     assert "./deploy/grafana/provisioning:/etc/grafana/provisioning" in grafana
     assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards" in grafana
+
+
+def _seconds(duration: str) -> float:
+    """A compose duration ("90s", "2m30s") in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1}
+    total, number = 0.0, ""
+    for char in str(duration):
+        if char.isdigit() or char == ".":
+            number += char
+        else:
+            total, number = total + float(number) * units[char], ""
+    return total
+
+
+def test_pipeline_stop_grace_outlasts_a_task(compose_file: dict) -> None:
+    """Kubernetes gives the pipeline 150 s for its warm shutdown; compose gave 60 s, so a
+    `docker compose up -d` of a new image SIGKILLed tasks still within their 120 s time limit
+    (redelivered only after the broker's visibility timeout, minutes later)."""
+    from wiredesk.config import Config
+
+    grace = _seconds(compose_file["services"]["pipeline"]["stop_grace_period"])
+    assert grace > Config().task_time_limit
