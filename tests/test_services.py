@@ -209,3 +209,19 @@ def status_of_or_none(url: str) -> int | None:
         return status_of(url)
     except OSError:
         return None
+
+
+def test_a_metrics_port_in_use_is_named(config: Config, redis_client: Any, tmp_path: Path) -> None:
+    """A second pipeline on one host (or one beside `make run`) died on a 40-line
+    'Address already in use' traceback that named neither the port nor its setting."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = {**os.environ, "DATABASE_URL": config.sqlalchemy_url,
+               "REDIS_URL": config.redis_url, "WIREDESK_DATA_DIR": str(tmp_path / "data"),
+               "WIREDESK_PIPELINE_METRICS_PORT": str(port)}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        result = subprocess.run([sys.executable, "-m", "wiredesk", "serve", "pipeline"],
+                                env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    assert f"WIREDESK_PIPELINE_METRICS_PORT={port}" in result.stderr, result.stderr

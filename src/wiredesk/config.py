@@ -279,6 +279,11 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
     return Config(**values)
 
 
+def env_name(field_name: str) -> str:
+    """The environment variable a Config field is read from (for messages to operators)."""
+    return next(f.metadata["env"] for f in fields(Config) if f.name == field_name)
+
+
 def markdown_table() -> str:
     """The README's configuration table."""
     rows = ["| variable | default | what it does |", "| --- | --- | --- |"]

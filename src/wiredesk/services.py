@@ -20,7 +20,7 @@ from prometheus_client import multiprocess
 
 from wiredesk import metrics
 from wiredesk.broker import QUEUES, Services, create_celery
-from wiredesk.config import Config
+from wiredesk.config import Config, env_name
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,13 @@ def _run_worker(config: Config, name: str, queue: str, port: int, beat: bool,
         registry.register(metrics.DedupeIndexCollector(services.dedupe_index.stats))
     if beat:  # one ingester per deployment runs beat: it alone reports the registry's state
         registry.register(metrics.FeedStateCollector(services.db))
-    metrics.serve_metrics(config.metrics_host, port, registry, lambda: _healthy(services))
+    try:
+        metrics.serve_metrics(config.metrics_host, port, registry, lambda: _healthy(services))
+    except OSError as exc:  # most often: another worker of this service on the same host
+        setting = env_name(f"{name}_metrics_port")
+        raise SystemExit(f"cannot serve /metrics and /healthz on {config.metrics_host}:{port} "
+                         f"({exc.strerror}): set {setting} to a free port "
+                         f"({setting}={port} now)") from None
     argv = _worker_argv(config, name, queue, threads)
     if beat:
         schedule = Path(config.data_dir) / "celerybeat-schedule"
