@@ -78,3 +78,14 @@ def test_a_bad_url_says_what_a_good_one_looks_like_and_keeps_its_password(
     assert variable in result.stderr and "s3cret" not in result.stderr, result.stderr
     example = "postgresql+psycopg://" if variable == "DATABASE_URL" else "redis://"
     assert example in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("variable", ["WIREDESK_PUBLIC_URL", "WIREDESK_WEBSUB_CALLBACK_URL"])
+@pytest.mark.parametrize("value", ["news.example.org", "ftp://news.example.org", "https://"])
+def test_public_urls_must_be_absolute_http_urls(variable: str, value: str) -> None:
+    """WIREDESK_PUBLIC_URL=news.example.org was served: every Atom <id> and ninjs uri became
+    'news.example.org/api/v1/stories/...', not a URI; fixing it later changed every story's
+    id, so feed readers showed every story again."""
+    with pytest.raises(ValueError, match=f"{variable}: .*https://"):
+        config.load({variable: value})
+    assert config.load({variable: "https://news.example.org/"})

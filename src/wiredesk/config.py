@@ -62,6 +62,16 @@ def _database_url(raw: str) -> str:
     return url
 
 
+def _http_url(raw: str) -> str:
+    # Public URLs become feed and story ids: a relative one would be served, and fixing it
+    # later would change every id consumers hold.
+    url = raw.strip()
+    parts = urlsplit(url)
+    if url and (parts.scheme not in {"http", "https"} or not parts.netloc):
+        raise ValueError(f"not an absolute http(s) URL: {raw!r} (e.g. https://news.example.org)")
+    return url
+
+
 def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
@@ -112,6 +122,7 @@ class Config:
     public_base_url: str = setting(
         "WIREDESK_PUBLIC_URL", "http://127.0.0.1:8000",
         "Base URL consumers reach the publisher at (used for links and ids in feeds).",
+        _http_url,
     )
     metrics_host: str = setting(
         "WIREDESK_METRICS_HOST", "127.0.0.1",
@@ -173,7 +184,7 @@ class Config:
     websub_callback_base_url: str = setting(
         "WIREDESK_WEBSUB_CALLBACK_URL", "",
         "Public base URL hubs reach the publisher's /websub/<feed id> callbacks at. Empty: no "
-        "WebSub subscriptions (polling only).",
+        "WebSub subscriptions (polling only).", _http_url,
     )
     websub_lease_seconds: int = setting(
         "WIREDESK_WEBSUB_LEASE_SECONDS", 10 * 86400, "WebSub lease asked of hubs, in seconds.", int,
