@@ -196,3 +196,18 @@ def test_manifests_name_their_namespace() -> None:
         for doc in docs:
             if doc["kind"] != "Namespace":
                 assert doc["metadata"].get("namespace") == "wiredesk", (name, doc["kind"])
+
+
+def test_publisher_keeps_serving_while_it_leaves_the_service() -> None:
+    """On SIGTERM gunicorn closes its listening socket at once, while kube-proxy and ingresses
+    still send the pod new connections for a few seconds: with no preStop delay, every
+    rollout refused some consumers' requests. The delay and gunicorn's 30 s graceful timeout
+    must both fit in the grace period."""
+    from gunicorn.config import Config as GunicornConfig
+
+    pod = _by_kind("Deployment")["wiredesk-publisher"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep" and int(command[1]) >= 5
+    graceful = GunicornConfig().graceful_timeout
+    assert pod["terminationGracePeriodSeconds"] > int(command[1]) + graceful
