@@ -126,3 +126,25 @@ def test_unexpected_error_is_counted_as_error_not_ok(config: Any, database: Any,
         ingest_feed(services, feed_id, enqueue=lambda ids: None)
     assert (fetches("ok"), fetches("error")) == (ok, error + 1)
     assert any("a bug in the parser" in r.getMessage() for r in caplog.records)
+
+
+def test_feed_credentials_stay_out_of_the_logs(config: Any, database: Any, redis_client: Any,
+                                               feed_server: Any,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    """A feed URL with a password in it (https://user:password@host/..., as wire services
+    hand them out) was written into the log on every failed fetch and every move."""
+    services = create_celery(config).wiredesk
+    services.__dict__["db"] = database
+    feed_server.routes["/old"] = reply(301, Location="/new")
+    feed_server.serve("/new", GOOD)
+    url = feed_server.url("/old").replace("http://", "http://wire:s3cret@")
+    with database.session() as session:
+        feed_id = add_feed(session, url).id
+
+    with caplog.at_level(logging.INFO, logger="wiredesk.ingester.tasks"):
+        assert ingest_feed(services, feed_id, enqueue=lambda ids: None).outcome == "ok"
+        feed_server.routes["/new"] = reply(500)
+        assert ingest_feed(services, feed_id, enqueue=lambda ids: None).outcome == "http_error"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "moved permanently" in logged and "http_error" in logged
+    assert "s3cret" not in logged and f"wire:***@127.0.0.1:{feed_server.port}/new" in logged

@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import bindparam, or_, select, update
 
@@ -72,6 +73,18 @@ _READ_VIEW = select(*_VIEW_COLUMNS).where(Feed.id == bindparam("feed_id"))
 
 _client: FeedClient | None = None
 _client_lock = threading.Lock()
+
+
+def shown_url(url: str) -> str:
+    """``url`` for a log line: a password in it (user:password@host) is ***."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return "(an unparsable URL)"
+    user = parts.netloc.rsplit("@", 1)[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{parts.netloc.rsplit('@', 1)[1]}"))
 
 
 def _http_client(services: Services) -> FeedClient:
@@ -223,13 +236,14 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
             websub_subscribe.delay(feed_id)
     except (FetchError, ParseError) as exc:
         report.outcome, report.error = exc.outcome, str(exc)
-        log.warning("feed %s (%s): %s: %s", feed_id, view.url, exc.outcome, exc)
+        log.warning("feed %s (%s): %s: %s", feed_id, shown_url(view.url), exc.outcome, exc)
         _record_failure(services, feed_id, exc, now)
     except Exception as exc:
         # None of the sorted outcomes (a bug, a service down): counted as such, never as "ok",
         # and raised on for the task's retries.
         report.outcome, report.error = "error", f"{type(exc).__name__}: {exc}"
-        log.exception("feed %s (%s): unexpected error: %s", feed_id, view.url, report.error)
+        log.exception("feed %s (%s): unexpected error: %s", feed_id, shown_url(view.url),
+                      report.error)
         raise
     finally:
         metrics.FETCHES.labels(report.outcome).inc()
@@ -310,10 +324,11 @@ def _record_redirect(session: Any, feed: Feed, new_url: str, now: datetime) -> N
         return
     taken = session.scalar(select(Feed.id).where(Feed.url == new_url, Feed.id != feed.id))
     if taken is not None:
-        log.warning("feed %s moved to %s, already feed %s; keeping its URL", feed.id, new_url,
-                    taken)
+        log.warning("feed %s moved to %s, already feed %s; keeping its URL", feed.id,
+                    shown_url(new_url), taken)
         return
-    log.info("feed %s moved permanently from %s to %s", feed.id, feed.url, new_url)
+    log.info("feed %s moved permanently from %s to %s", feed.id, shown_url(feed.url),
+             shown_url(new_url))
     feed.redirected_from, feed.redirected_at, feed.url = feed.url, now, new_url
 
 
@@ -417,7 +432,7 @@ def apply_full_text(services: Services, article_id: str) -> str:
             extracted = fulltext.fetch_full_text(_http_client(services), url, config)
         except FetchError as exc:
             # The feed's own text stays; the article goes on through the pipeline regardless.
-            log.info("full text of %s (%s): %s", article_id, url, exc)
+            log.info("full text of %s (%s): %s", article_id, shown_url(url), exc)
             extracted, outcome = None, exc.outcome
         else:
             outcome = "ok" if extracted else "empty"
