@@ -225,3 +225,31 @@ def test_a_metrics_port_in_use_is_named(config: Config, redis_client: Any, tmp_p
     assert result.returncode != 0
     assert "Traceback" not in result.stderr, result.stderr
     assert f"WIREDESK_PIPELINE_METRICS_PORT={port}" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(("service", "variable", "content"), [
+    ("ingester", "WIREDESK_FEEDS_FILE", None),  # not mounted
+    ("ingester", "WIREDESK_FEEDS_FILE", "feeds: [\n"),
+    ("ingester", "WIREDESK_FEEDS_FILE", "feeds:\n  - url: http://x.example\n    trust: always\n"),
+    ("pipeline", "WIREDESK_ROUTING_FILE", None),
+    ("pipeline", "WIREDESK_ROUTING_FILE", "rules: [\n"),
+    ("pipeline", "WIREDESK_ROUTING_FILE", "rules:\n  - {name: x, action: shout, when: {}}\n"),
+])
+def test_a_bad_start_up_file_is_one_clear_line(config: Config, database: Any, redis_client: Any,
+                                               tmp_path: Path, service: str, variable: str,
+                                               content: str | None) -> None:
+    """A typo in the feeds.yaml compose mounts (or a ConfigMap not mounted) crash-looped the
+    service on a 40-80 line traceback whose last line could be a lone YAML caret."""
+    path = tmp_path / "startup.yaml"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    env = {**os.environ, "DATABASE_URL": config.sqlalchemy_url, "REDIS_URL": config.redis_url,
+           "WIREDESK_DATA_DIR": str(tmp_path / "data"), variable: str(path),
+           "WIREDESK_INGESTER_METRICS_PORT": str(free_port()),
+           "WIREDESK_PIPELINE_METRICS_PORT": str(free_port())}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    result = subprocess.run([sys.executable, "-m", "wiredesk", "serve", service], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, result.stderr
+    assert f"{variable} {path}:" in result.stderr.splitlines()[-1], result.stderr

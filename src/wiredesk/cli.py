@@ -495,7 +495,10 @@ def serve(service: str) -> None:
     _prepare_metrics_dir(config, service)
     from wiredesk import services as service_runner
 
-    service_runner.SERVE[service](config)
+    try:
+        service_runner.SERVE[service](config)
+    except service_runner.StartupFileError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _prepare_metrics_dir(config: config_module.Config, service: str) -> None:

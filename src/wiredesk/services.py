@@ -172,6 +172,15 @@ def _run_worker(config: Config, name: str, queue: str, port: int, beat: bool,
     app.worker_main(argv)
 
 
+class StartupFileError(ValueError):
+    """A file a service applies at start-up (feeds, routing rules) is missing or invalid."""
+
+
+def _one_line(exc: BaseException) -> str:
+    # A YAML error spans lines, with a caret under the column: one line for the operator.
+    return " ".join(str(exc).split())
+
+
 SCHEMA_WAIT_SECONDS = 600.0
 SCHEMA_RETRY_SECONDS = 2.0
 
@@ -207,11 +216,14 @@ def apply_feeds_file(config: Config) -> int:
     from wiredesk.store.db import Database
     from wiredesk.store.feeds import apply_specs, format_errors, load_feeds_document
 
-    document = yaml.safe_load(Path(config.feeds_file).read_text(encoding="utf-8"))
+    where = f"WIREDESK_FEEDS_FILE {config.feeds_file}"
     try:
-        spec = load_feeds_document(document)
+        spec = load_feeds_document(
+            yaml.safe_load(Path(config.feeds_file).read_text(encoding="utf-8")))
     except ValidationError as exc:
-        raise ValueError(f"{config.feeds_file}: {format_errors(exc)}") from exc
+        raise StartupFileError(f"{where}: {format_errors(exc)}") from exc
+    except (OSError, yaml.YAMLError) as exc:
+        raise StartupFileError(f"{where}: {_one_line(exc)}") from exc
     database = Database(config)
     try:
         wait_for_schema(database)
@@ -238,7 +250,11 @@ def apply_routing_file(config: Config) -> int | None:
     from wiredesk.store.db import Database
     from wiredesk.store.rules import current_rules, save_rules
 
-    rules = load_rules(Path(config.routing_file))
+    try:
+        rules = load_rules(Path(config.routing_file))
+    except (OSError, yaml.YAMLError, ValidationError, ValueError) as exc:
+        raise StartupFileError(f"WIREDESK_ROUTING_FILE {config.routing_file}: "
+                               f"{_one_line(exc)}") from exc
     database = Database(config)
     try:
         wait_for_schema(database)
