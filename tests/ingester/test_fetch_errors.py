@@ -58,6 +58,9 @@ CASES = {
     "http_500": ("http_error", lambda s: s.routes.__setitem__("/bad", reply(500))),
     "oversized": ("too_large", lambda s: s.routes.__setitem__("/bad", _endless)),
     "entity_bomb": ("unsafe_xml", lambda s: s.serve("/bad", BOMB)),
+    # A 200 with no body (a CDN or a feed generator having a bad moment).
+    "empty_body": ("not_a_feed", lambda s: s.routes.__setitem__(
+        "/bad", reply(200, content_type="application/rss+xml"))),
     # Locations that are no URL: a broken [IPv6] host, an octal IPv4 address httpx refuses.
     "redirect_broken_ipv6": ("http_error", lambda s: s.routes.__setitem__(
         "/bad", reply(301, Location="http://[::1/feed"))),

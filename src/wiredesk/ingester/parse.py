@@ -338,7 +338,8 @@ def parse_feed(body: bytes, *, feed_id: int, url: str, headers: dict[str, str] |
             given["content-language"] = response_headers["content-language"]
         parsed = feedparser.parse(as_utf8_xml(decoded), response_headers=given,
                                   sanitize_html=False, resolve_relative_uris=False)
-        feed, entries, version = parsed.feed, parsed.entries, parsed.version
+        # An empty document has no version key at all (a 200 with no body).
+        feed, entries, version = parsed.feed, parsed.entries, parsed.get("version", "")
         bozo = parsed.bozo_exception if parsed.bozo else None
         if not entries:
             if not version:
