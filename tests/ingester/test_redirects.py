@@ -108,3 +108,22 @@ def test_a_url_changed_while_a_redirect_is_fetched_stays_as_the_operator_set_it(
         feed = session.get(Feed, feed_id)
         assert (feed.url, feed.redirected_from) == (chosen, None)
         assert feed.etag is None  # the old URL's answer, not the new one's
+
+
+def test_each_configuration_fetches_with_its_own_guard(config: Any, database: Any,
+                                                       redis_client: Any,
+                                                       feed_server: Any) -> None:
+    """The keep-alive client (and with it the SSRF guard's allow-list, the timeouts and the
+    User-Agent) was built from the first configuration a process saw and kept for good: an
+    ingester given another one (a test, an embedded run beside a CLI call) fetched with the
+    old guard. Here the second configuration allows no private address at all."""
+    url = feed_server.serve("/feed.xml", GOOD)
+    with database.session() as session:
+        feed_id = put_feed(session, {"url": url}).id
+    allowed = create_celery(config)
+    allowed.wiredesk.__dict__["db"] = database
+    assert ingest_feed(allowed.wiredesk, feed_id, enqueue=list).outcome == "ok"
+    guarded = create_celery(config.replace(fetch_allow_networks=()))
+    guarded.wiredesk.__dict__["db"] = database
+    assert ingest_feed(guarded.wiredesk, feed_id, enqueue=list).outcome == "blocked"
+    assert feed_server.statuses("/feed.xml") == [200]

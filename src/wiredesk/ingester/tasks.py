@@ -25,6 +25,7 @@ from sqlalchemy import bindparam, or_, select, update
 
 from wiredesk import keys, metrics
 from wiredesk.broker import Services, wiredesk_task
+from wiredesk.config import Config
 from wiredesk.ingester import fulltext, schedule, websub
 from wiredesk.ingester.fetch import FeedClient, FetchError, fetch, make_client
 from wiredesk.ingester.hostlimit import feed_slot, host_slot
@@ -71,7 +72,8 @@ _VIEW_COLUMNS = (Feed.url, Feed.etag, Feed.last_modified, Feed.language, Feed.da
 _READ_VIEW = select(*_VIEW_COLUMNS).where(Feed.id == bindparam("feed_id"))
 
 
-_client: FeedClient | None = None
+# The client and the configuration it was made for (its guard, timeouts and User-Agent).
+_client: tuple[Config, FeedClient] | None = None
 _client_lock = threading.Lock()
 
 
@@ -88,12 +90,17 @@ def shown_url(url: str) -> str:
 
 
 def _http_client(services: Services) -> FeedClient:
-    global _client  # one keep-alive pool per worker process, shared by its threads
-    if _client is None:
+    """One keep-alive pool per worker process, shared by its threads; made anew for another
+    configuration (one process running two, as tests and the CLI beside a service do)."""
+    global _client
+    made, config = _client, services.config
+    if made is None or made[0] is not config:
         with _client_lock:
-            if _client is None:
-                _client = make_client(services.config)
-    return _client
+            made = _client
+            if made is None or made[0] != config:
+                made = (config, make_client(config))
+            _client = made = (config, made[1])  # an equal configuration keeps the pool
+    return made[1]
 
 
 def _decide(services: Services, interval: int, now: datetime,
