@@ -75,6 +75,18 @@ def test_window_forgets_old_articles(redis_client) -> None:
     assert index.find_story(_copy(2)).tier is None
 
 
+def test_window_finds_every_article_younger_than_the_window(redis_client) -> None:
+    """A copy of an article 48-72 h old is found with the default 72 h window, wherever the
+    original fell in its 24 h slot (one from a slot's end was forgotten after 48 h)."""
+    index = DedupeIndex(redis_client)
+    slot_start = int(NOW.timestamp()) // keys.DEDUPE_SLOT_SECONDS * keys.DEDUPE_SLOT_SECONDS
+    # The last second of a slot, 48-72 h before now: inside the window.
+    original_at = slot_start - 2 * keys.DEDUPE_SLOT_SECONDS - 1
+    assert NOW.timestamp() - original_at < index.window_seconds
+    first = index.find_story(_copy(1), at=original_at)
+    assert index.find_story(_copy(2)).story_id == first.story_id
+
+
 def test_rebuild_keeps_story_ids(redis_client) -> None:
     index = DedupeIndex(redis_client)
     story = story_id_for(_copy(1).id)

@@ -40,10 +40,11 @@ MAX_SHARD_BITS = 20
 _ID = re.compile(r"^[as](\d+)-([0-9a-f]{32})$")
 
 # KEYS: none (derived from the prefix; see module doc).
-# ARGV: prefix, slot, n_slots, expire_at, threshold, handle, signature, story, ts, force,
-#       default_bits, bands, then per band: shard source (24 bits), field (32 bits).
+# ARGV: prefix, slot, first_slot (the oldest slot in the window), expire_at, threshold, handle,
+#       signature, story, ts, force, default_bits, bands,
+#       then per band: shard source (24 bits), field (32 bits).
 _LUA = r"""
-local prefix, slot, n_slots = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local prefix, slot, first_slot = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local expire_at, threshold = tonumber(ARGV[4]), tonumber(ARGV[5])
 local handle, sig, story, ts = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local force, default_bits, nb = ARGV[10] == '1', tonumber(ARGV[11]), tonumber(ARGV[12])
@@ -83,7 +84,7 @@ end
 local best_story, best_score, best_ts, best_handle = story, -1, 0, ''
 if not force then
   local seen, n_cand = {}, 0
-  for s = slot - n_slots + 1, slot + 1 do
+  for s = first_slot, slot + 1 do
     local bits = slot_bits(s, false)
     if bits then
       local mod = 2 ^ bits
@@ -207,8 +208,11 @@ class DedupeIndex:
     def _args(self, article_id: str, story_id: str, fp: dedupe.Fingerprint, at: float,
               force: bool) -> list[object]:
         slot = int(at) // keys.DEDUPE_SLOT_SECONDS
+        # Every slot holding an article younger than the window: the one ``window`` seconds
+        # back is read too (``window / slot`` slots back from this one missed up to a slot).
+        first_slot = int(at - self.window_seconds) // keys.DEDUPE_SLOT_SECONDS
         args: list[object] = [
-            self.prefix, slot, self._n_slots(), keys.dedupe_expire_at(slot, self.window_seconds),
+            self.prefix, slot, first_slot, keys.dedupe_expire_at(slot, self.window_seconds),
             repr(self.threshold), handle(article_id), fp.signature, _pack_id(story_id),
             struct.pack(">I", max(0, int(at))), "1" if force else "0", self.default_shard_bits,
             len(fp.bands),
