@@ -225,17 +225,17 @@ def _apply(session: Any, row: models.Article, article: Article, decision: Routin
         status, rule = "published", "exact-duplicate"
         reason = f"exact duplicate; added as a source of published story {story.id}"
         story.touch(now)
+    elif row.revision > 1 and story.status in ("published", "corrected") and status == "published":
+        status = "corrected"
+        reason = f"revision {row.revision} of a published article; {reason}"
+        story.status = "corrected"
+        story.touch(now)
     elif (article.duplicate_tier and status == "published"
           and story.status in ("published", "corrected")):
         # A reprint or another outlet's report: the live story gains a source, not a twin.
         rule = f"joined-{article.duplicate_tier}"
         reason = (f"{article.duplicate_tier} duplicate (score {article.duplicate_score}) "
                   f"joined published story {story.id}; {reason}")
-        story.touch(now)
-    elif row.revision > 1 and story.status in ("published", "corrected") and status == "published":
-        status = "corrected"
-        reason = f"revision {row.revision} of a published article; {reason}"
-        story.status = "corrected"
         story.touch(now)
     elif status == "published" and story.status not in ("published", "corrected"):
         story.status, story.published_at, story.updated_at = "published", now, now

@@ -10,8 +10,10 @@ from wiredesk.schemas import Article
 
 def resolve_exact(article: Article, candidates: Sequence[Article]) -> Article:
     """Join the story of the earliest exact duplicate, or found a story of its own."""
-    if article.story_id and article.duplicate_tier is None:
-        return article  # already founded its story (a revision keeps it)
+    if article.story_id and article.duplicate_tier != "exact":
+        # A revision keeps its story as it entered it: founder, or near / same-story member
+        # with its score (those tiers are not re-run on a revision).
+        return article
     matches = [c for c in candidates if c.story_id and c.id != article.id and (
         c.content_hash == article.content_hash or (article.url and c.url == article.url))]
     if not matches:

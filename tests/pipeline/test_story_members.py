@@ -1,0 +1,74 @@
+"""Stories grown by the process task: members keep their tier, canonical choice, sources."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.helpers import put_rules_in_force
+from wiredesk.identity import article_id, content_hash
+from wiredesk.pipeline.tasks import process_article
+from wiredesk.schemas import Article
+from wiredesk.store import articles as article_store
+from wiredesk.store import models
+from wiredesk.store.feeds import add_feed
+
+BODY = (
+    "Rescue teams searched through the night for survivors after a magnitude 6.1 earthquake "
+    "struck off the coast of Aceh province on Tuesday, the disaster agency said. At least "
+    "twelve people were killed and dozens injured as houses collapsed in two districts. The "
+    "agency said power and telephone lines were cut and roads blocked by landslides, slowing "
+    "the arrival of aid. The president ordered the army to help with the search and promised "
+    "funds to rebuild schools and mosques damaged in the quake."
+)
+PUBLISH_ALL = "rules:\n  - {name: all, action: publish, when: {}}\n"
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+
+def _feed(database: Any, name: str, trust: str = "auto") -> int:
+    with database.session() as session:
+        return add_feed(session, f"http://127.0.0.1/{name}.xml", name=name, trust=trust).id
+
+
+def _report(feed_id: int, body: str, *, title: str = "Quake", minutes: int = 0,
+            guid: str = "g") -> Article:
+    return Article(id=article_id(feed_id, guid, None), feed_id=feed_id, guid=guid, url=None,
+                   title=title, body_text=body, content_hash=content_hash(title, body),
+                   published_at=T0 + timedelta(minutes=minutes),
+                   fetched_at=T0 + timedelta(minutes=minutes))
+
+
+def _store(database: Any, article: Article) -> str:
+    with database.session() as session:
+        return article_store.upsert(session, article)
+
+
+def _row(database: Any, article_id_: str) -> models.Article:
+    with database.session() as session:
+        row = session.get(models.Article, article_id_)
+        session.expunge(row)
+        return row
+
+
+def test_a_revised_near_duplicate_stays_a_near_duplicate_member(
+        celery_app: Any, database: Any) -> None:
+    """A reprint that joined a story by near-duplicate text, then revised by its feed, lost
+    its tier and score: the story showed it as if it had founded it."""
+    put_rules_in_force(database, PUBLISH_ALL)
+    services = celery_app.wiredesk
+    first = _report(_feed(database, "wire"), BODY)
+    reprint = _report(_feed(database, "paper"), BODY + " Paper staff contributed.", minutes=5)
+    for article in (first, reprint):
+        _store(database, article)
+        assert process_article(services, article.id) == "published"
+    joined = _row(database, reprint.id)
+    assert joined.story_id == _row(database, first.id).story_id
+    assert joined.duplicate_tier == "near" and joined.duplicate_score is not None
+
+    revised = reprint.replace(body_text=reprint.body_text + " Updated with the toll.",
+                              content_hash=content_hash("Quake", reprint.body_text + " x"))
+    assert _store(database, revised) == "updated"
+    assert process_article(services, reprint.id) == "corrected"
+    again = _row(database, reprint.id)
+    assert again.story_id == joined.story_id
+    assert (again.duplicate_tier, again.duplicate_score) == ("near", joined.duplicate_score)
