@@ -72,3 +72,33 @@ def test_a_revised_near_duplicate_stays_a_near_duplicate_member(
     again = _row(database, reprint.id)
     assert again.story_id == joined.story_id
     assert (again.duplicate_tier, again.duplicate_score) == ("near", joined.duplicate_score)
+
+
+HOLD_ONE_FEED = ("rules:\n  - {name: hold, action: review, when: {feed: held}}\n"
+                 "  - {name: all, action: publish, when: {}}\n")
+
+
+def _three_reports(database: Any, services: Any, first_feed: str = "wire") -> list[Article]:
+    """One story of three reports processed in this order: A (published first), B (published
+    last), C (published between them); the canonical is A, then C, then B."""
+    a = _report(_feed(database, first_feed), BODY, title="Report A")
+    b = _report(_feed(database, "late"), BODY + " Late edition.", title="Report B", minutes=20)
+    c = _report(_feed(database, "mid"), BODY + " Mid edition.", title="Report C", minutes=10)
+    for article in (a, b, c):
+        _store(database, article)
+        process_article(services, article.id)
+    assert len({_row(database, x.id).story_id for x in (a, b, c)}) == 1
+    return [a, b, c]
+
+
+def test_deleting_the_canonical_hands_it_to_the_earliest_remaining_report(
+        celery_app: Any, database: Any) -> None:
+    """The canonical went to the member stored first, not to the earliest published."""
+    put_rules_in_force(database, PUBLISH_ALL)
+    a, b, c = _three_reports(database, celery_app.wiredesk)
+    with database.session() as session:
+        assert article_store.delete_article(session, a.id, "test")
+    with database.session() as session:
+        story = session.get(models.Story, _row(database, b.id).story_id)
+        assert story.canonical_article_id == c.id
+

@@ -115,7 +115,9 @@ def delete_article(session: Session, article_id: str, reason: str) -> bool:
             session.delete(story)
         elif story is not None:  # a source fewer: consumers see a new version
             if story.canonical_article_id == article_id:
-                story.canonical_article_id = rest[0].id
+                from wiredesk.pipeline.stages.dedupe import canonical  # numpy: only here
+
+                story.canonical_article_id = canonical([to_article(r) for r in rest]).id
             story.touch(utcnow())
     return True
 
