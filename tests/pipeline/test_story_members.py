@@ -102,3 +102,16 @@ def test_deleting_the_canonical_hands_it_to_the_earliest_remaining_report(
         story = session.get(models.Story, _row(database, b.id).story_id)
         assert story.canonical_article_id == c.id
 
+
+def test_a_story_whose_canonical_was_rejected_shows_the_earliest_published_report(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """With its canonical rejected by an editor, a story showed the member stored first."""
+    from wiredesk.store.review import decide
+
+    put_rules_in_force(database, HOLD_ONE_FEED)
+    a, b, c = _three_reports(database, celery_app.wiredesk, first_feed="held")
+    assert _row(database, a.id).status == "pending_review"
+    with database.session() as session:
+        decide(session, a.id, "reject", "editor")
+    story = publisher.get(f"/api/v1/stories/{_row(database, b.id).story_id}").get_json()
+    assert story["headlines"][0]["value"] == "Report C"

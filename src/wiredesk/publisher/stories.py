@@ -110,7 +110,11 @@ def _view(session: Session, story: models.Story) -> StoryView | None:
     articles = _shown(session, story.id)
     if not articles:
         return None
-    canonical = next((a for a in articles if a.id == story.canonical_article_id), articles[0])
+    canonical = next((a for a in articles if a.id == story.canonical_article_id), None)
+    if canonical is None:  # held or rejected: the shown report the same rule would choose
+        from wiredesk.pipeline.stages.dedupe import canonical as choose  # numpy: only here
+
+        canonical = choose(articles)
     feeds = {f.id: f for f in session.scalars(
         select(models.Feed).where(models.Feed.id.in_({a.feed_id for a in articles})))}
     sources = [Source(a, feeds[a.feed_id].title or feeds[a.feed_id].name, feeds[a.feed_id].url)
