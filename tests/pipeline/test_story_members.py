@@ -74,6 +74,8 @@ def test_a_revised_near_duplicate_stays_a_near_duplicate_member(
     assert (again.duplicate_tier, again.duplicate_score) == ("near", joined.duplicate_score)
 
 
+EXACT_THEN_PUBLISH = ("rules:\n  - {name: exact-duplicate, action: reject, "
+                      "when: {duplicate_tier: exact}}\n  - {name: all, action: publish, when: {}}\n")
 HOLD_ONE_FEED = ("rules:\n  - {name: hold, action: review, when: {feed: held}}\n"
                  "  - {name: all, action: publish, when: {}}\n")
 
@@ -115,3 +117,39 @@ def test_a_story_whose_canonical_was_rejected_shows_the_earliest_published_repor
         decide(session, a.id, "reject", "editor")
     story = publisher.get(f"/api/v1/stories/{_row(database, b.id).story_id}").get_json()
     assert story["headlines"][0]["value"] == "Report C"
+
+
+def test_an_operator_rule_rejecting_a_feed_also_rejects_its_exact_copies(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """An exact copy of a published story was always published as one of its sources, even
+    when the operator's first rule rejected its feed: the mirror site showed up in the story's
+    altIds and infoSources, recorded as rule 'exact-duplicate'."""
+    put_rules_in_force(database, EXACT_THEN_PUBLISH.replace(
+        "rules:\n", "rules:\n  - {name: no-mirrors, action: reject, when: {feed: 'mirror*'}}\n"))
+    services = celery_app.wiredesk
+    original = _report(_feed(database, "wire"), BODY)
+    copy = _report(_feed(database, "mirror-site"), BODY, guid="m")
+    for article in (original, copy):
+        _store(database, article)
+    assert process_article(services, original.id) == "published"
+    assert process_article(services, copy.id) == "rejected"
+    row = _row(database, copy.id)
+    assert (row.duplicate_tier, row.routing_rule) == ("exact", "no-mirrors")
+    story = publisher.get(f"/api/v1/stories/{row.story_id}").get_json()
+    assert [s["uri"] for s in story["infoSources"]] == ["http://127.0.0.1/wire.xml"]
+
+
+def test_an_exact_copy_of_a_published_story_joins_it_as_a_source(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """With the default rules an exact copy never publishes a second story: it is a source."""
+    put_rules_in_force(database, EXACT_THEN_PUBLISH)
+    services = celery_app.wiredesk
+    original = _report(_feed(database, "wire"), BODY)
+    copy = _report(_feed(database, "partner"), BODY, guid="p")
+    for article in (original, copy):
+        _store(database, article)
+        assert process_article(services, article.id) == "published"
+    row = _row(database, copy.id)
+    assert (row.duplicate_tier, row.routing_rule) == ("exact", "exact-duplicate")
+    story = publisher.get(f"/api/v1/stories/{row.story_id}").get_json()
+    assert len(story["infoSources"]) == 2 and story["version"] == "2"

@@ -220,8 +220,11 @@ def _apply(session: Any, row: models.Article, article: Article, decision: Routin
             story.canonical_article_id = article.id
     status = ACTION_STATUS[decision.action]
     rule, reason = decision.rule_name, decision.reason
-    if article.duplicate_tier == "exact" and story.status in ("published", "corrected"):
-        # Never publish the same copy twice: it becomes another source of the live story.
+    # Never publish the same copy twice: it becomes another source of the live story, unless
+    # a rule about something else (its feed, a keyword...) held or rejected it.
+    copy_joins = decision.action == "publish" or "exact" in decision.duplicate_tiers
+    if (article.duplicate_tier == "exact" and copy_joins
+            and story.status in ("published", "corrected")):
         status, rule = "published", "exact-duplicate"
         reason = f"exact duplicate; added as a source of published story {story.id}"
         story.touch(now)

@@ -91,6 +91,7 @@ class RoutingDecision:
     action: str  # publish | review | reject
     rule_name: str
     reason: str
+    duplicate_tiers: tuple[str, ...] = ()  # what the deciding rule tested: a duplicate rule?
 
     @property
     def status(self) -> str:
@@ -109,7 +110,7 @@ def route(article: Article, feed: FeedInfo, rules: Sequence[Rule]) -> RoutingDec
         if rule.unless is not None and rule.unless.explain(article, feed) is not None:
             continue
         reason = why if not rule.description else f"{rule.description} ({why})"
-        return RoutingDecision(rule.action, rule.name, reason)
+        return RoutingDecision(rule.action, rule.name, reason, rule.when.duplicate_tier)
     return RoutingDecision("review", NO_RULE, "no rule matched: an editor decides")
 
 
