@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from tests.helpers import PUBLISH_EVERYTHING
@@ -91,3 +93,37 @@ def test_routing_file_applied_at_start_up_once(config: Any, database: Any,
     assert apply_routing_file(configured) is None  # same rules: no new rule set
     with database.session() as session:
         assert [r.name for r in current_rules(session)] == ["publish-all"]
+
+
+@pytest.mark.parametrize("when, field, says", [
+    ({"topic": "medtop:20000000"}, "topic", "not an IPTC Media Topic"),  # a typo of 02000000
+    ({"min_length": 500, "max_length": 80}, "max_length", "greater than min_length"),
+    ({"language": "english"}, "language", "BCP 47"),
+    ({"keyword": "!!!"}, "keyword", "no words"),
+])
+def test_a_rule_that_could_never_match_is_refused_with_a_clear_error(
+        config: Any, database: Any, when: dict[str, Any], field: str, says: str) -> None:
+    """These were saved and silently never fired: a review list naming a topic that does not
+    exist published what it should have held."""
+    from wiredesk.publisher.app import create_app
+
+    app = create_app(config.replace(admin_token=TOKEN))
+    app.extensions["wiredesk_db"] = database
+    body = {"rules": [{"name": "hold", "action": "review", "when": when}]}
+    refused = app.test_client().put("/admin/api/rules", json=body,
+                                    headers={"Authorization": f"Bearer {TOKEN}"})
+    assert refused.status_code == 422
+    assert says in json.dumps(refused.json["fields"]["0"]["when"][field])
+    with database.session() as session:
+        assert rules_to_data(current_rules(session)) == rules_to_data(default_rules())
+
+
+def test_a_rule_set_saved_before_those_checks_stays_in_force(database: Any) -> None:
+    """Refusing it at processing time would fail every article after an upgrade."""
+    from wiredesk.store.models import RoutingRuleset
+
+    saved = [{"name": "old", "action": "review", "when": {"topic": ["medtop:20000000"]}}]
+    with database.session() as session:
+        session.add(RoutingRuleset(rules=saved, source="before-the-checks"))
+    with database.session() as session:
+        assert [r.name for r in current_rules(session)] == ["old"]

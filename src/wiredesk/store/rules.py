@@ -25,7 +25,8 @@ def current_rules(session: Session) -> list[Rule]:
     if key not in _parsed:
         row = session.get(RoutingRuleset, newest.id)
         assert row is not None
-        _parsed[key] = rules_from_data(row.rules)
+        # As saved: a set saved before a check existed must not stop the pipeline.
+        _parsed[key] = rules_from_data(row.rules, refuse_never_matching=False)
     return _parsed[key]
 
 

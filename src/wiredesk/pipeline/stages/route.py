@@ -8,6 +8,7 @@ same structure as JSON in the database) through a strict schema. Pure: no broker
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from functools import cache
@@ -289,8 +290,30 @@ class RuleSchema(Schema):
         return Rule(**data)
 
 
-def rules_from_data(data: Any) -> list[Rule]:
-    """Rules from plain data: a list of rule mappings, or ``{"rules": [...]}``."""
+def never_matching(condition: Condition) -> dict[str, list[str]]:
+    """Why ``condition`` could never hold, by field; empty when it can."""
+    from wiredesk import taxonomy
+
+    errors: dict[str, list[str]] = {}
+    if unknown := [q for q in condition.topic if q not in taxonomy.topics()]:
+        errors["topic"] = [f"not an IPTC Media Topic: {', '.join(unknown)}"]
+    if bad := [lang for lang in condition.language if not re.fullmatch(r"[a-z]{2,3}|none", lang)]:
+        errors["language"] = [f"not a BCP 47 language tag: {', '.join(bad)} "
+                              "(en, ar, zh-Hans ...; none = undetected)"]
+    if empty := [k for k in condition.keyword if not normalize(k).strip()]:
+        errors["keyword"] = [f"no words to match in {', '.join(map(repr, empty))}"]
+    low, high = condition.min_length, condition.max_length
+    if low is not None and high is not None and high <= low:
+        errors["max_length"] = [f"must be greater than min_length ({low})"]
+    return errors
+
+
+def rules_from_data(data: Any, *, refuse_never_matching: bool = True) -> list[Rule]:
+    """Rules from plain data: a list of rule mappings, or ``{"rules": [...]}``.
+
+    A rule that could never match is refused (a review list naming a topic that does not
+    exist would publish what it meant to hold), unless ``refuse_never_matching`` is False.
+    """
     if isinstance(data, dict):
         data = data.get("rules")
     if not isinstance(data, list):
@@ -300,6 +323,15 @@ def rules_from_data(data: Any) -> list[Rule]:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValidationError(f"rule names must be unique: {', '.join(duplicates)}")
+    if refuse_never_matching:
+        errors = {}
+        for n, rule in enumerate(rules):
+            found = {part: why for part, condition in (("when", rule.when), ("unless", rule.unless))
+                     if condition is not None and (why := never_matching(condition))}
+            if found:
+                errors[n] = found
+        if errors:
+            raise ValidationError(errors)
     return list(rules)
 
 
