@@ -153,3 +153,55 @@ def test_an_exact_copy_of_a_published_story_joins_it_as_a_source(
     assert (row.duplicate_tier, row.routing_rule) == ("exact", "exact-duplicate")
     story = publisher.get(f"/api/v1/stories/{row.story_id}").get_json()
     assert len(story["infoSources"]) == 2 and story["version"] == "2"
+
+
+PAYWALL = ("Subscribe to read the full story. Already a subscriber? Sign in to continue reading "
+           "this article.")
+FOOTER = ("\nRead the full story on our website. Follow us on Twitter and Facebook for the latest "
+          "news, and sign up for our daily newsletter to get the headlines in your inbox.")
+TEASERS = {
+    "Robbery in the centre": "Police arrested two men after a robbery at a jewellery shop in "
+                             "the city centre on Monday.",
+    "Rates go up": "The central bank raised its main interest rate by half a point to curb "
+                   "inflation on Monday.",
+    "Cup final": "The home side won the cup final on penalties after a goalless draw in front "
+                 "of a sold-out stadium.",
+}
+
+
+def test_articles_of_one_feed_sharing_only_its_boilerplate_stay_apart(
+        celery_app: Any, database: Any) -> None:
+    """A feed of paywall stubs, or of short teasers above one newsletter footer, became one
+    story: the shared sentences alone made the texts near-duplicates (estimated Jaccard 1.0
+    and 0.6) and same-story by tier 3. Now both tiers compare them without what the feed
+    repeats, and each report is its own story."""
+    put_rules_in_force(database, PUBLISH_ALL)
+    feed = _feed(database, "paywalled")
+    reports = [_report(feed, PAYWALL, title=title, guid=f"p{n}", minutes=n)
+               for n, title in enumerate(["Minister resigns over budget row",
+                                          "Floods hit northern towns after storm",
+                                          "Museum reopens after a decade of repairs"])]
+    reports += [_report(feed, teaser + FOOTER, title=title, guid=f"t{n}", minutes=10 + n)
+                for n, (title, teaser) in enumerate(TEASERS.items())]
+    for report in reports:  # one fetch: stored together, then processed
+        _store(database, report)
+    for report in reports:
+        assert process_article(celery_app.wiredesk, report.id) == "published"
+    rows = [_row(database, report.id) for report in reports]
+    assert [row.duplicate_tier for row in rows] == [None] * 6
+    assert len({row.story_id for row in rows}) == 6
+
+
+def test_a_reprint_with_its_own_feeds_footer_still_joins_the_story(
+        celery_app: Any, database: Any) -> None:
+    put_rules_in_force(database, PUBLISH_ALL)
+    original = _report(_feed(database, "wire"), BODY)
+    paper = _feed(database, "paper")
+    earlier = [_report(paper, teaser + FOOTER, title=title, guid=title, minutes=n)
+               for n, (title, teaser) in enumerate(TEASERS.items())]
+    reprint = _report(paper, BODY + FOOTER, title="Quake kills twelve", guid="q", minutes=30)
+    for article in (original, *earlier, reprint):
+        _store(database, article)
+        process_article(celery_app.wiredesk, article.id)
+    row = _row(database, reprint.id)
+    assert row.story_id == _row(database, original.id).story_id and row.duplicate_tier == "near"

@@ -19,7 +19,7 @@ import math
 import re
 import struct
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -318,12 +318,18 @@ def rebuild(index: DedupeIndex, articles: Iterable[Article], now: float | None =
     now = time.time() if now is None else now
     oldest = now - index.window_seconds
     items = []
+    # Fingerprinted as the pipeline did: without the sentences the feed's articles before it
+    # repeat (``articles`` come oldest first).
+    recent: dict[int, deque[frozenset[str]]] = {}
     for article in articles:
         when = article.fetched_at or article.published_at
         at = when.timestamp() if when else now
         if at < oldest:
             continue
+        before = recent.setdefault(article.feed_id, deque(maxlen=dedupe.BOILERPLATE_ARTICLES))
+        matching = dedupe.without_boilerplate(article, dedupe.feed_boilerplate(before))
+        before.appendleft(dedupe.sentence_keys(article.body_text, article.summary))
         story = article.story_id or story_id_for(article.id)
-        items.append((article.id, story, dedupe.fingerprint(article), at))
+        items.append((article.id, story, dedupe.fingerprint(matching), at))
     items.sort(key=lambda it: (it[3], it[0]))
     return index.insert_many(items)

@@ -63,11 +63,17 @@ def resolve_story(services: Services, session: Any, article: Article, claim: Cla
         article = resolve_exact(article, article_store.exact_candidates(session, article))
         if article.duplicate_tier is None and not revision_of_known_article:
             since = utcnow() - timedelta(seconds=services.config.dedupe_window_seconds)
+            # Tiers 2 and 3 compare the text without what its feed repeats in every article.
+            recent = article_store.recent_feed_texts(session, article, since,
+                                                     dedupe.BOILERPLATE_ARTICLES)
+            matching = dedupe.without_boilerplate(article, dedupe.feed_boilerplate(
+                dedupe.sentence_keys(body, summary) for body, summary in recent))
+            # Rivals in flight score it as they will once it is committed: as stored.
             in_flight = claim.decided_before(article)  # first: then the database is current
             committed = article_store.story_candidates(session, article, since,
                                                        keys=dedupe.candidate_keys)
-            same_story = dedupe.match_story(article, [*in_flight, *committed])
-            match = services.dedupe_index.find_story(article, fallback=same_story)
+            same_story = dedupe.match_story(matching, [*in_flight, *committed])
+            match = services.dedupe_index.find_story(matching, fallback=same_story)
             claim.decide(match.story_id)
             article = dedupe.apply_match(article, match)
     metrics.STAGE_ITEMS.labels("dedupe", article.duplicate_tier or "unique").inc()

@@ -292,6 +292,16 @@ def story_candidates(session: Session, article: schemas.Article, since: datetime
     return [to_article(rows[i]) for i in ids if i in rows]
 
 
+def recent_feed_texts(session: Session, article: schemas.Article, since: datetime,
+                      limit: int) -> list[tuple[str, str]]:
+    """(body text, summary) of the most recent other articles of ``article``'s feed."""
+    return [(row.body_text, row.summary) for row in session.execute(
+        select(models.Article.body_text, models.Article.summary)
+        .where(models.Article.feed_id == article.feed_id, models.Article.id != article.id,
+               models.Article.created_at >= since)
+        .order_by(models.Article.created_at.desc()).limit(limit))]
+
+
 def story_size(session: Session, story_id: str) -> int:
     from sqlalchemy import func
 

@@ -162,6 +162,60 @@ def fingerprint(article: Article) -> Fingerprint:
     return fingerprint_text(matching_body(article))
 
 
+# --- a feed's boilerplate ----------------------------------------------------------------------
+#
+# Sentences a feed repeats in its articles ("Subscribe to read the full story.", a newsletter
+# footer) say nothing about the story: two teasers sharing the footer scored 0.6 estimated
+# Jaccard and two paywall stubs 1.0, so unrelated articles of one feed became one story (and
+# tier 3, on the same words, agreed). Both tiers compare an article without them.
+
+BOILERPLATE_ARTICLES = 10  # the feed's most recent other articles looked at
+BOILERPLATE_MIN_ARTICLES = 2  # a sentence in this many of them is the feed's boilerplate
+_SENTENCE_END = re.compile(r"\n+|(?<=[.!?\u061f])\s+|(?<=[\u3002\uff01\uff1f])")
+
+
+def _sentences(text: str) -> list[str]:
+    return [part for part in _SENTENCE_END.split(text) if part.strip()]
+
+
+def _sentence_key(sentence: str) -> str:
+    return " ".join(tokens(sentence))
+
+
+def sentence_keys(body_text: str, summary: str = "") -> frozenset[str]:
+    """The normalized sentences of an article's body and summary."""
+    text = f"{body_text}\n{summary}"
+    return frozenset(key for sentence in _sentences(text) if (key := _sentence_key(sentence)))
+
+
+def feed_boilerplate(recent: Iterable[frozenset[str]],
+                     min_articles: int = BOILERPLATE_MIN_ARTICLES) -> frozenset[str]:
+    """The sentences found in at least ``min_articles`` of a feed's recent articles (their
+    ``sentence_keys``): one repost of an article is not its feed's boilerplate."""
+    counts: dict[str, int] = {}
+    for keys in recent:
+        for key in keys:
+            counts[key] = counts.get(key, 0) + 1
+    return frozenset(key for key, n in counts.items() if n >= min_articles)
+
+
+def without_boilerplate(article: Article, boilerplate: frozenset[str]) -> Article:
+    """The article as dedupe compares it: body and summary without the feed's boilerplate
+    (the article itself when it has none, so its fingerprint is what it always was)."""
+    if not boilerplate:
+        return article
+
+    def strip(text: str) -> str:
+        sentences = _sentences(text)
+        kept = [s for s in sentences if _sentence_key(s) not in boilerplate]
+        return text if len(kept) == len(sentences) else "\n".join(kept)
+
+    body, summary = strip(article.body_text), strip(article.summary)
+    if body == article.body_text and summary == article.summary:
+        return article
+    return article.replace(body_text=body, summary=summary)
+
+
 def estimate_jaccard(sig_a: bytes, sig_b: bytes) -> float:
     """Jaccard estimated from two b-bit signatures, corrected for chance byte collisions."""
     if not sig_a or len(sig_a) != len(sig_b):
