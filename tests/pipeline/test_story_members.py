@@ -205,3 +205,30 @@ def test_a_reprint_with_its_own_feeds_footer_still_joins_the_story(
         process_article(celery_app.wiredesk, article.id)
     row = _row(database, reprint.id)
     assert row.story_id == _row(database, original.id).story_id and row.duplicate_tier == "near"
+
+
+def test_title_only_items_of_a_recurring_title_are_not_exact_duplicates(
+        celery_app: Any, database: Any) -> None:
+    """Monday's and Tuesday's 'Photos of the day' (title-only items, two links) hashed the
+    same content, so Tuesday's became an exact duplicate and a source of Monday's story."""
+    put_rules_in_force(database, EXACT_THEN_PUBLISH)
+    feed = _feed(database, "pictures")
+    monday = _report(feed, "", title="Photos of the day", guid="mon")
+    tuesday = _report(feed, "", title="Photos of the day", guid="tue", minutes=24 * 60 - 90)
+    for article in (monday, tuesday):
+        _store(database, article)
+        assert process_article(celery_app.wiredesk, article.id) == "published"
+    first, second = _row(database, monday.id), _row(database, tuesday.id)
+    assert second.duplicate_tier is None and second.story_id != first.story_id
+
+
+def test_a_copy_with_enough_text_is_still_an_exact_duplicate(
+        celery_app: Any, database: Any) -> None:
+    put_rules_in_force(database, EXACT_THEN_PUBLISH)
+    title = "Magnitude 6.1 earthquake strikes off the coast of Aceh province, twelve dead"
+    first = _report(_feed(database, "wire"), "", title=title)
+    copy = _report(_feed(database, "partner"), "", title=title, guid="p")
+    for article in (first, copy):
+        _store(database, article)
+        process_article(celery_app.wiredesk, article.id)
+    assert _row(database, copy.id).duplicate_tier == "exact"

@@ -387,6 +387,9 @@ def anchors(article: Article) -> Anchors:
     body = matching_body(article)
     language = primary_subtag(article.language)
     words = tokens(f"{article.title}\n{body}")
+    # A few words are no content evidence: a feed's title-only items repeat their title
+    # ("Photos of the day") every day. Such an article joins on shared actors and numbers only.
+    few = len(tokens(f"{article.title}\n{article.body_text or article.summary}")) < MIN_TOKENS
     entity_ids = [e.id for e in article.entities]
     return Anchors(
         entities=frozenset(entity_ids),
@@ -398,8 +401,8 @@ def anchors(article: Article) -> Anchors:
         agency=normalize(d.agency) if d and d.agency else None,
         published=when.timestamp() if isinstance(when, datetime) else None,
         language=language,
-        terms=term_vector(words),
-        stems=stem_vector(words, language),
+        terms={} if few else term_vector(words),
+        stems={} if few else stem_vector(words, language),
         keys=candidate_keys(entity_ids, article.keywords, language),
     )
 
