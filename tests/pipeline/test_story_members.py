@@ -232,3 +232,31 @@ def test_a_copy_with_enough_text_is_still_an_exact_duplicate(
         _store(database, article)
         process_article(celery_app.wiredesk, article.id)
     assert _row(database, copy.id).duplicate_tier == "exact"
+
+
+def _routed(rule: str, action: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("wiredesk_pipeline_routing_decisions_total",
+                                     {"rule": rule, "action": action}) or 0.0
+
+
+def test_routing_metrics_count_what_the_article_records(celery_app: Any, database: Any) -> None:
+    """An exact copy added as a source of a published story was counted as rejected by
+    'exact-duplicate', and a reprint joining one under the publishing rule's name, while the
+    articles said published by 'exact-duplicate' and 'joined-near'."""
+    put_rules_in_force(database, EXACT_THEN_PUBLISH)
+    before = {key: _routed(*key) for key in (("exact-duplicate", "reject"),
+                                             ("exact-duplicate", "publish"),
+                                             ("joined-near", "publish"), ("all", "publish"))}
+    original = _report(_feed(database, "wire"), BODY)
+    copy = _report(_feed(database, "partner"), BODY, guid="p")
+    reprint = _report(_feed(database, "paper"), BODY + " Paper staff contributed.", guid="r")
+    for article in (original, copy, reprint):
+        _store(database, article)
+        assert process_article(celery_app.wiredesk, article.id) == "published"
+    assert [_row(database, a.id).routing_rule for a in (original, copy, reprint)] == [
+        "all", "exact-duplicate", "joined-near"]
+    assert {key: _routed(*key) - n for key, n in before.items()} == {
+        ("exact-duplicate", "reject"): 0, ("exact-duplicate", "publish"): 1,
+        ("joined-near", "publish"): 1, ("all", "publish"): 1}

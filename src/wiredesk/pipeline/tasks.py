@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 PENDING_STATUSES = ("received", "processed")
 ACTION_STATUS = {"publish": "published", "review": "pending_review", "reject": "rejected"}
+STATUS_ACTION = {**{s: a for a, s in ACTION_STATUS.items()}, "corrected": "publish"}
 
 
 def enrich(article: Article, config: Config) -> Article:
@@ -183,14 +184,18 @@ def _process_current(services: Services, article_id: str) -> str | None:
                 session.rollback()
                 return None
             status = _apply(session, row, article, decision)
+            recorded_rule = row.routing_rule or decision.rule_name
             session.commit()
-    metrics.ROUTING.labels(decision.rule_name, decision.action).inc()
-    metrics.STAGE_ITEMS.labels("route", decision.action).inc()
+    # What the article records: a copy or reprint joining a live story is counted under the
+    # rule and action it was saved with (exact-duplicate / joined-*, publish).
+    action = STATUS_ACTION[status]
+    metrics.ROUTING.labels(recorded_rule, action).inc()
+    metrics.STAGE_ITEMS.labels("route", action).inc()
     if status in ("published", "corrected") and article.fetched_at:
         metrics.INGEST_TO_PUBLISH.observe(
             max(0.0, (datetime.now(UTC) - article.fetched_at).total_seconds()))
     events.emit(services.redis, f"article.{status}", article_id=article_id,
-                story_id=article.story_id, rule=decision.rule_name)
+                story_id=article.story_id, rule=recorded_rule)
     return status
 
 
