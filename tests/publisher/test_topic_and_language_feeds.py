@@ -87,3 +87,15 @@ def test_feeds_say_each_story_s_language(publisher: Any, samples: None) -> None:
     assert etree.fromstring(publisher.get("/feeds/lang/ar.atom").data).get(xml_lang) == "ar"
     assert feedparser.parse(publisher.get("/feeds/lang/ar.rss").data).feed.language == "ar"
     assert publisher.get("/feeds/lang/ar.json").get_json()["language"] == "ar"
+
+
+def test_rss_categories_carry_the_qcode_and_the_label(publisher: Any, samples: None) -> None:
+    """RSS has one text per <category>: feedgen put the label there and only the scheme in
+    domain, so an RSS reader could not tell which IPTC topic a story had."""
+    from xml.etree import ElementTree
+
+    channel = ElementTree.fromstring(publisher.get("/feeds/topic/04000000.rss").data)
+    item = next(i for i in channel.iter("item") if i.findtext("title", "").startswith("Central"))
+    categories = {(c.get("domain"), c.text) for c in item.iter("category")}
+    assert ("http://cv.iptc.org/newscodes/mediatopic/04000000", "economy, business and finance"
+            ) in categories

@@ -46,7 +46,7 @@ class _EntryLanguage(BaseEntryExtension):  # type: ignore[misc]
 
 
 def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
-               title: str, language: str | None) -> FeedGenerator:
+               title: str, language: str | None, *, rss: bool = False) -> FeedGenerator:
     fg = FeedGenerator()
     # Each story's language: xml:lang on Atom entries, dc:language on RSS items (RSS 2.0 has
     # only the channel's <language>, set when the whole feed is in one).
@@ -87,8 +87,10 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
         if not article.authors:  # Atom needs an author per entry when the feed names none
             entry.author(name=_xml(_outlet(story)))
         for category in article.categories:
-            entry.category(term=category.qcode, label=_xml(category.label),
-                           scheme=MEDIATOPIC_SCHEME)
+            # An RSS <category> holds one text (feedgen writes the label) and a domain: there
+            # the topic's own URI carries the code, which the scheme alone left out.
+            scheme = MEDIATOPIC_SCHEME + (category.qcode.split(":", 1)[1] if rss else "")
+            entry.category(term=category.qcode, label=_xml(category.label), scheme=scheme)
         for entity in article.entities:
             scheme = COUNTRY_SCHEME if entity.type == "country" else ENTITY_SCHEME
             entry.category(term=_xml(entity.id), label=_xml(entity.name), scheme=scheme)
@@ -103,7 +105,7 @@ def atom(stories: Sequence[StoryView], base_url: str, self_url: str, title: str,
 
 def rss(stories: Sequence[StoryView], base_url: str, self_url: str, title: str,
         language: str | None = None) -> bytes:
-    return _generator(stories, base_url, self_url, title, language).rss_str(pretty=True)  # type: ignore[no-any-return]
+    return _generator(stories, base_url, self_url, title, language, rss=True).rss_str(pretty=True)  # type: ignore[no-any-return]
 
 
 def json_feed(stories: Sequence[StoryView], base_url: str, self_url: str, title: str,
