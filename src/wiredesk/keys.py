@@ -6,6 +6,8 @@ are Celery's business (queues named in ``wiredesk.broker``).
 
 from __future__ import annotations
 
+import hashlib
+
 PREFIX = "wiredesk:"
 
 # The events stream editors' desk and subscribers read; trimmed by length, not TTL.
@@ -45,6 +47,11 @@ ARTICLE_PROCESS_RUNS_TTL_SECONDS = 24 * 3600
 def story_lock(story_key: str) -> str:
     """Serializes joins to one story (exact-duplicate resolution)."""
     return f"{PREFIX}lock:story:{story_key}"
+
+
+def story_url_lock(url: str) -> str:
+    """Serializes the articles linking one page (exact duplicates by canonical link)."""
+    return story_lock("url:" + hashlib.sha256(url.encode()).hexdigest()[:32])
 
 
 STORY_LOCK_TTL_SECONDS = 30

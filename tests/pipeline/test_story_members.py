@@ -260,3 +260,67 @@ def test_routing_metrics_count_what_the_article_records(celery_app: Any, databas
     assert {key: _routed(*key) - n for key, n in before.items()} == {
         ("exact-duplicate", "reject"): 0, ("exact-duplicate", "publish"): 1,
         ("joined-near", "publish"): 1, ("all", "publish"): 1}
+
+
+def test_two_feeds_linking_one_page_processed_at_once_make_one_story(
+        celery_app: Any, database: Any, monkeypatch: Any) -> None:
+    """Two feeds carry one page (same link) with different teasers. Processed side by side,
+    neither saw the other's uncommitted row, and the page was published as two stories: the
+    story lock was taken on the content hash only, and the copies' hashes differ."""
+    import threading
+
+    import redis.lock
+
+    from tests.helpers import wait_until
+    from wiredesk.pipeline import tasks
+
+    if database.engine.dialect.name != "postgresql":
+        import pytest
+
+        pytest.skip("two writers at once: PostgreSQL (SQLite runs one writer)")
+    put_rules_in_force(database, PUBLISH_ALL)
+    link = "https://news.example/2026/quake-aceh"
+    first = _report(_feed(database, "world"), BODY).replace(url=link)
+    second = _report(_feed(database, "asia"), "Parliament voted on Wednesday to extend the "
+                     "state of emergency for three more months, the speaker said.",
+                     title="Emergency extended", guid="x").replace(url=link)
+    for article in (first, second):
+        _store(database, article)
+
+    classified, go, blocked = threading.Event(), threading.Event(), threading.Event()
+    real_classify, real_acquire = tasks.classify, redis.lock.Lock.acquire
+
+    def classify_then_wait(services: Any, article: Article) -> Article:
+        if threading.current_thread().name == "first":
+            classified.set()  # past dedupe, not committed
+            assert go.wait(timeout=30), "the test never released the first worker"
+        return real_classify(services, article)
+
+    def acquire(lock: Any, *args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == "second" and lock.redis.exists(lock.name):
+            blocked.set()  # waits for a lock the first worker holds
+        return real_acquire(lock, *args, **kwargs)
+
+    monkeypatch.setattr(tasks, "classify", classify_then_wait)
+    monkeypatch.setattr(redis.lock.Lock, "acquire", acquire)
+    results: dict[str, str] = {}
+
+    def run(name: str, article_id: str) -> None:
+        results[name] = process_article(celery_app.wiredesk, article_id)
+
+    threads = {name: threading.Thread(target=run, args=(name, article.id), name=name)
+               for name, article in (("first", first), ("second", second))}
+    threads["first"].start()
+    try:
+        assert classified.wait(timeout=30), "the first worker never got past dedupe"
+        threads["second"].start()
+        wait_until(lambda: "second" in results or blocked.is_set(),
+                   message="the second worker to finish or wait for the first")
+    finally:
+        go.set()
+        for thread in threads.values():
+            if thread.ident:
+                thread.join(timeout=60)
+    assert results == {"first": "published", "second": "published"}
+    rows = [_row(database, first.id), _row(database, second.id)]
+    assert rows[0].story_id == rows[1].story_id and rows[1].duplicate_tier == "exact"

@@ -93,22 +93,31 @@ def classify(services: Services, article: Article) -> Article:
 
 
 @contextmanager
-def story_locked(services: Services, content_hash: str) -> Iterator[None]:
-    """Exact duplicates race on the content hash: one story per hash at a time.
+def story_locked(services: Services, article: Article) -> Iterator[None]:
+    """Exact duplicates race on the content hash and on the canonical link: one story per
+    hash and per link at a time (two feeds' teasers of one page differ in hash, not in link).
+    Taken in key order, so two workers needing the same two locks never wait on each other.
 
     A lock that expired while held (a long wait for a rival's decision or a row lock) is no
     error on the way out: the article is committed by then, and failing would retry finished
     work and never emit its event."""
-    lock = services.redis.lock(keys.story_lock(content_hash), timeout=keys.STORY_LOCK_TTL_SECONDS,
-                               blocking_timeout=keys.STORY_LOCK_TTL_SECONDS)
-    if not lock.acquire():
-        raise LockError(f"story lock for {content_hash} still taken after "
-                        f"{keys.STORY_LOCK_TTL_SECONDS} s")
+    names = {keys.story_lock(article.content_hash)}
+    if article.url:
+        names.add(keys.story_url_lock(article.url))
+    held = []
     try:
+        for name in sorted(names):
+            lock = services.redis.lock(name, timeout=keys.STORY_LOCK_TTL_SECONDS,
+                                       blocking_timeout=keys.STORY_LOCK_TTL_SECONDS)
+            if not lock.acquire():
+                raise LockError(f"story lock {name} still taken after "
+                                f"{keys.STORY_LOCK_TTL_SECONDS} s")
+            held.append(lock)
         yield
     finally:
-        if not _released(lock):
-            log.warning("process: the story lock for %s expired before the commit", content_hash)
+        for lock in reversed(held):
+            if not _released(lock):
+                log.warning("process: the story lock %s expired before the commit", lock.name)
 
 
 def _released(lock: Any) -> bool:
@@ -165,7 +174,7 @@ def _process_current(services: Services, article_id: str) -> str | None:
         if row.status not in PENDING_STATUSES:
             return row.status  # done already: a redelivery changes nothing
         article = enrich(article_store.to_article(row), services.config)
-        with story_locked(services, article.content_hash), \
+        with story_locked(services, article), \
                 services.story_decisions.claim() as claim:
             article = resolve_story(services, session, article, claim)
             article = classify(services, article)
