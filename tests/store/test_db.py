@@ -202,3 +202,18 @@ def test_a_connection_lost_under_rowcount_in_a_session_is_not_reused(database: A
     with database.session() as session:
         assert session.execute(text("SELECT pg_backend_pid()")).scalar() != victim
         assert database.rowcount(write, params, connection=session.connection()) == 0
+
+
+
+def test_a_feeds_recent_articles_are_read_from_an_index_in_order(database: Any) -> None:
+    """Dedupe reads each processed article's feed's ten most recent articles
+    (``recent_feed_texts``): with only an index of feed_id, PostgreSQL read every article of
+    the feed in the window and sorted them."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("reads PostgreSQL's plan")
+    with database.session() as session:
+        session.execute(text("SET LOCAL enable_seqscan = off"))  # an empty table, else a scan
+        plan = "\n".join(row[0] for row in session.execute(text(
+            "EXPLAIN SELECT body_text, summary FROM articles WHERE feed_id = 1 AND id != 'a1-x'"
+            " AND created_at >= now() - interval '3 days' ORDER BY created_at DESC LIMIT 10")))
+    assert "ix_articles_feed_created" in plan and "Sort" not in plan, plan

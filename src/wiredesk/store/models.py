@@ -135,7 +135,7 @@ class Article(Base):
     __tablename__ = "articles"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"), index=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
     guid: Mapped[str | None] = mapped_column(String(2000))
     url: Mapped[str | None] = mapped_column(String(MAX_URL_LENGTH), index=True)
     title: Mapped[str] = mapped_column(Text, default="")
@@ -170,7 +170,12 @@ class Article(Base):
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_articles_status_changed", "status", "status_changed_at"),)
+    __table_args__ = (
+        Index("ix_articles_status_changed", "status", "status_changed_at"),
+        # A feed's articles, newest first (dedupe reads a feed's recent ones for its
+        # boilerplate); also every lookup by feed alone, so no index of feed_id by itself.
+        Index("ix_articles_feed_created", "feed_id", "created_at"),
+    )
 
 
 class ArticleRevision(Base):
