@@ -1,7 +1,8 @@
 """Feed bytes to text: which encoding a document is in, and whether its DTD is safe to read.
 
 Order of evidence: a byte-order mark, then the HTTP charset, then the XML declaration, each taken
-only if the bytes actually decode with it; then detection (charset-normalizer). The result is
+only if the bytes actually decode with it (a server's default Western label yields to a
+declaration of another encoding); then detection (charset-normalizer). The result is
 re-encoded as UTF-8 with a matching declaration, so feedparser (and expat, which refuses
 multi-byte encodings such as GB2312) always reads UTF-8.
 """
@@ -25,6 +26,11 @@ SUPERSETS = {
     "iso-8859-9": "cp1254", "tis-620": "cp874", "shift_jis": "cp932", "euc-kr": "cp949",
     "ks_c_5601-1987": "cp949", "big5": "big5hkscs",
 }
+# Labels servers attach to every response by default (Apache's AddDefaultCharset, RFC 3023's
+# text/xml), not chosen for the document: a feed's own XML declaration of another encoding that
+# the bytes decode with knows better (a windows-1251 feed served as ISO-8859-1 is the classic).
+DEFAULT_LABELS = frozenset({"iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii",
+                            "windows-1252", "cp1252"})
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']", re.I)
 _XML_DECL_TEXT = re.compile(r"^\s*<\?xml[^>]*\?>")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.I)
@@ -84,8 +90,13 @@ def decode_document(body: bytes, content_type: str | None = None) -> Decoded:
     utf8 = _try(body, "utf-8")
     match = _CHARSET.search(content_type or "")
     declared = _XML_DECL.match(body[:1024])
-    for source, label in (("http", match and match.group(1)),
-                          ("declaration", declared and declared.group(1).decode("ascii"))):
+    http_label = match and match.group(1)
+    declared_label = declared and declared.group(1).decode("ascii")
+    if http_label and declared_label and http_label.lower() in DEFAULT_LABELS:
+        declared_codec = _codec(declared_label)
+        if declared_codec not in (None, _codec(http_label)) and _try(body, declared_codec):
+            http_label = None
+    for source, label in (("http", http_label), ("declaration", declared_label)):
         codec = _codec(label)
         text = _try(body, codec)
         if codec is None or text is None:
