@@ -151,3 +151,40 @@ def test_feed_credentials_stay_out_of_the_logs(config: Any, database: Any, redis
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "moved permanently" in logged and "http_error" in logged
     assert "s3cret" not in logged and f"wire:***@127.0.0.1:{feed_server.port}/new" in logged
+
+
+def test_unexpected_error_shows_on_the_feed_and_backs_off(config: Any, database: Any,
+                                                         redis_client: Any, feed_server: Any,
+                                                         monkeypatch: Any) -> None:
+    """A fetch failing outside the sorted outcomes is the feed's error too: `feeds show`, the
+    API and the feeds-in-error gauge say so, and the next attempt backs off. Before, the feed
+    looked healthy and was fetched again every lock TTL (300 s) whatever its interval."""
+    from datetime import UTC, datetime, timedelta
+
+    from wiredesk.store.feeds import feed_health, feed_to_dict
+
+    services = create_celery(config).wiredesk
+    services.__dict__["db"] = database
+    with database.session() as session:
+        feed_id = add_feed(session, feed_server.serve("/feed", GOOD), interval_seconds=3600).id
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in the parser")
+
+    monkeypatch.setattr("wiredesk.ingester.tasks.parse_feed", broken)
+    before = datetime.now(UTC)
+    for _ in range(2):  # the task's retry fails the same way
+        with pytest.raises(RuntimeError):
+            ingest_feed(services, feed_id, enqueue=lambda ids: None)
+    with database.session() as session:
+        state = feed_to_dict(session.get(models.Feed, feed_id))["state"]
+        assert state["error_count"] == 2
+        assert state["last_error"] == "error: RuntimeError: a bug in the parser"
+        next_at = datetime.fromisoformat(state["next_fetch_at"])
+        assert next_at >= before + timedelta(seconds=2 * 3600)  # backoff, not the lock TTL
+        assert feed_health(session)[0] == 1
+    monkeypatch.undo()  # fixed: the next fetch recovers
+    assert ingest_feed(services, feed_id, enqueue=lambda ids: None).outcome == "ok"
+    with database.session() as session:
+        feed = session.get(models.Feed, feed_id)
+        assert (feed.error_count, feed.last_error) == (0, None)

@@ -244,13 +244,21 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
     except (FetchError, ParseError) as exc:
         report.outcome, report.error = exc.outcome, str(exc)
         log.warning("feed %s (%s): %s: %s", feed_id, shown_url(view.url), exc.outcome, exc)
-        _record_failure(services, feed_id, exc, now)
+        _record_failure(services, feed_id, exc.outcome, str(exc), now,
+                        retry_after=getattr(exc, "retry_after", None),
+                        status=getattr(exc, "status", None))
     except Exception as exc:
         # None of the sorted outcomes (a bug, a service down): counted as such, never as "ok",
         # and raised on for the task's retries.
         report.outcome, report.error = "error", f"{type(exc).__name__}: {exc}"
         log.exception("feed %s (%s): unexpected error: %s", feed_id, shown_url(view.url),
                       report.error)
+        # Still the feed's error: shown, counted as in error, and backed off like any other
+        # (left alone, the claim would bring it back every lock TTL, whatever its interval).
+        try:
+            _record_failure(services, feed_id, "error", report.error, now)
+        except Exception:  # noqa: BLE001 - the database may be what failed; raise the cause
+            log.warning("feed %s: could not record its error", feed_id, exc_info=True)
         raise
     finally:
         metrics.FETCHES.labels(report.outcome).inc()
@@ -339,22 +347,20 @@ def _record_redirect(session: Any, feed: Feed, new_url: str, now: datetime) -> N
     feed.redirected_from, feed.redirected_at, feed.url = feed.url, now, new_url
 
 
-def _record_failure(services: Services, feed_id: int, exc: FetchError | ParseError,
-                    now: datetime) -> None:
+def _record_failure(services: Services, feed_id: int, outcome: str, message: str,
+                    now: datetime, retry_after: float | None = None,
+                    status: int | None = None) -> None:
     with services.db.session() as session:
         feed = session.get(Feed, feed_id)
         if feed is None:
             return
         feed.error_count += 1
-        feed.last_error = f"{exc.outcome}: {exc}"
+        feed.last_error = f"{outcome}: {message}"
         feed.last_error_at = now
         feed.last_fetched_at = now
-        # ``headers``/``status`` let an HTTP-date Retry-After count too, once FetchError
-        # carries them; ``retry_after`` (delta-seconds) is what it carries today.
+        # ``retry_after``: what the server asked, in seconds (fetch reads both of its forms).
         decision = _decide(services, feed.interval_seconds, now, error_count=feed.error_count,
-                           retry_after=getattr(exc, "retry_after", None),
-                           headers=getattr(exc, "headers", None),
-                           status=getattr(exc, "status", None))
+                           retry_after=retry_after, status=status)
         feed.next_fetch_at, feed.schedule_reason = decision.at, decision.reason
 
 
