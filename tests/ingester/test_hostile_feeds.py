@@ -163,3 +163,34 @@ def test_validator_too_long_to_record_is_not_kept(header: str, config: Any, data
     with database.session() as session:
         feed = session.get(models.Feed, feed_id)
         assert feed.etag is None and feed.last_modified is None
+
+
+def test_validators_are_the_last_full_responses_not_stale_ones(config: Any, database: Any,
+                                                               redis_client: Any,
+                                                               feed_server: Any) -> None:
+    """A feed that moves from ETags to Last-Modified (a new server, a CDN) must get its 304s:
+    an old ETag sent on as If-None-Match overrides If-Modified-Since (RFC 9110 13.2.2), so the
+    server answered 200 for ever."""
+    body, modified = rss(), "Wed, 01 May 2024 10:00:00 GMT"
+    answers = iter(["etag", "last-modified"])
+
+    def server_that_changes_validators(h: Any) -> None:
+        if next(answers, "last-modified") == "etag":
+            respond(h, 200, body, ETag='"v1"')
+        elif h.headers.get("If-None-Match") is None and \
+                h.headers.get("If-Modified-Since") == modified:
+            respond(h, 304)
+        else:
+            respond(h, 200, body, Last_Modified=modified)
+
+    services = create_celery(config).wiredesk
+    services.__dict__["db"] = database
+    feed_server.routes["/feed"] = server_that_changes_validators
+    with database.session() as session:
+        feed_id = add_feed(session, feed_server.url("/feed")).id
+    outcomes = [ingest_feed(services, feed_id, enqueue=lambda ids: None).outcome
+                for _ in range(3)]
+    assert outcomes == ["ok", "ok", "not_modified"]
+    with database.session() as session:
+        feed = session.get(models.Feed, feed_id)
+        assert (feed.etag, feed.last_modified) == (None, modified)

@@ -194,7 +194,7 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
         ttl = schedule.feed_ttl_seconds(parsed.meta.get("ttl")) if parsed else None
         decision = _decide(services, view.interval_seconds, now, ttl_seconds=ttl,
                            headers=result.headers, status=result.status)
-        values = _success_values(result.headers, now, decision)
+        values = _success_values(result.headers, now, decision, result.not_modified)
         moved = bool(result.permanent_redirect) and result.permanent_redirect != view.url
         hub = parsed is not None and websub.discover(parsed.meta, result.headers,
                                                      view.url) is not None
@@ -300,13 +300,19 @@ _MAX_ETAG: int = Feed.__table__.c.etag.type.length
 _MAX_LAST_MODIFIED: int = Feed.__table__.c.last_modified.type.length
 
 
-def _success_values(headers: dict[str, str], now: datetime,
-                    decision: schedule.Decision) -> dict[str, Any]:
-    """The feed's columns after a successful fetch (validators only when the server sent any)."""
+def _success_values(headers: dict[str, str], now: datetime, decision: schedule.Decision,
+                    not_modified: bool = False) -> dict[str, Any]:
+    """The feed's columns after a successful fetch.
+
+    Validators are those of the last full response: one it did not send is dropped (a stale
+    ETag sent on as If-None-Match overrides If-Modified-Since, so no 304 would come again).
+    A 304 keeps the stored ones unless it sends new ones."""
     lowered = {k.lower(): v for k, v in headers.items()}
     values: dict[str, Any] = {
         "error_count": 0, "last_error": None, "last_fetched_at": now, "last_success_at": now,
         "next_fetch_at": decision.at, "schedule_reason": decision.reason}
+    if not not_modified:
+        values["etag"] = values["last_modified"] = None
     if lowered.get("etag") and len(lowered["etag"]) <= _MAX_ETAG:
         values["etag"] = lowered["etag"]
     if lowered.get("last-modified") and len(lowered["last-modified"]) <= _MAX_LAST_MODIFIED:
