@@ -54,3 +54,46 @@ def test_a_deliberate_header_charset_still_wins_over_the_declaration(
     body = rss(RU, "iso-8859-5").encode("koi8-r")  # the declaration is wrong, the header right
     feed = fetched(server, "/koi8", body, "text/xml; charset=koi8-r")
     assert feed.articles[0].title == RU and feed.encoding_source == "http"
+
+
+UNDECLARED = {
+    "polish-iso-8859-2": ("Rząd przyjął projekt ustawy o zmianie podatków. Minister finansów "
+                          "zapowiedział, że nowe przepisy wejdą w życie od przyszłego roku. "
+                          "Opozycja krytykuje pośpiech. Źródło: PAP, Łódź, Gdańsk, Kraków.",
+                          "iso-8859-2"),
+    "polish-windows-1250": ("Rząd przyjął projekt ustawy o zmianie podatków. Minister finansów "
+                            "zapowiedział, że nowe przepisy wejdą w życie od przyszłego roku. "
+                            "Opozycja krytykuje pośpiech. Źródło: PAP, Łódź, Śląsk.", "cp1250"),
+    "czech-iso-8859-2": ("Vláda schválila návrh zákona o změně daní. Ministr financí oznámil, "
+                         "že nová pravidla vstoupí v platnost od příštího roku. Opozice "
+                         "kritizuje spěch. Zdroj: ČTK, Brno, Ostrava, Plzeň, Žďár.", "iso-8859-2"),
+    "czech-windows-1250": ("Vláda schválila návrh zákona o změně daní. Ministr financí oznámil, "
+                           "že nová pravidla vstoupí v platnost od příštího roku. Opozice "
+                           "kritizuje spěch. Zdroj: ČTK, Brno, Ostrava, Plzeň, Žďár.", "cp1250"),
+    "turkish-iso-8859-9": ("Hükümet vergi reformu tasarısını onayladı. Maliye bakanı yeni "
+                           "kuralların gelecek yıldan itibaren yürürlüğe gireceğini söyledi. "
+                           "Muhalefet eleştiriyor. İstanbul, Şanlıurfa, Iğdır, Çanakkale.",
+                           "iso-8859-9"),
+    "french-windows-1252": ("Le gouvernement a présenté un projet de loi sur la réforme fiscale. "
+                            "Le ministre a déclaré que les nouvelles règles entreront en vigueur "
+                            "l’année prochaine. Les syndicats dénoncent « une précipitation ».",
+                            "cp1252"),
+    "german-iso-8859-1": ("Die Regierung hat den Gesetzentwurf zur Steuerreform gebilligt. Der "
+                          "Finanzminister erklärte, die neuen Regeln träten im kommenden Jahr in "
+                          "Kraft. Die Opposition kritisiert die Eile. Größere Änderungen folgen.",
+                          "iso-8859-1"),
+}
+
+
+@pytest.mark.parametrize("case", UNDECLARED)
+def test_undeclared_legacy_encodings_read_in_the_right_script(case: str,
+                                                              server: FeedHTTPServer) -> None:
+    """No charset in the header and no XML declaration: detection must find the code page, not
+    a cousin that turns 'Rząd przyjął' into 'Rzḟd przyjḟġ' or 'tasarısını' into 'tasarýsýný'."""
+    text, codec = UNDECLARED[case]
+    items = "".join(f"<item><guid>{n}</guid><title>{text[:50]}</title>"
+                    f"<description>{text}</description></item>" for n in range(3))
+    body = f'<rss version="2.0"><channel><title>{text[:40]}</title>{items}</channel></rss>'
+    feed = fetched(server, "/" + case, body.encode(codec), "application/rss+xml")
+    assert feed.encoding_source == "detected"
+    assert [a.body_text for a in feed.articles] == [text] * 3

@@ -45,6 +45,29 @@ MAX_ENTITY_VALUE = 16
 MAX_ENTITIES = 64
 
 
+# Detection names the language of Latin-script text well but often picks a cousin of its code
+# page (ISO-8859-14 or -10 for Polish ISO-8859-2, cp1252 for Turkish): for these languages the
+# page is taken from the language instead, when the detected page is a Latin one.
+_LATIN_PAGES = frozenset({
+    "cp1250", "cp1252", "cp1254", "cp1257", "cp1258", "iso8859-1", "iso8859-2", "iso8859-3",
+    "iso8859-4", "iso8859-9", "iso8859-10", "iso8859-13", "iso8859-14", "iso8859-15",
+    "iso8859-16", "mac-latin2", "mac-roman", "mac-turkish", "cp850", "cp852",
+})
+_CENTRAL_EUROPEAN = frozenset({"Polish", "Czech", "Slovak", "Hungarian", "Slovene", "Croatian",
+                               "Romanian"})
+_WINDOWS_ONLY_BYTES = re.compile(rb"[\x80-\x9f]")
+
+
+def _page_for_language(body: bytes, language: str) -> str | None:
+    if language in _CENTRAL_EUROPEAN:
+        # windows-1250 keeps letters (ś, š, ž, ť) and quotes in 0x80-0x9F, where ISO-8859-2
+        # has only control characters.
+        return "cp1250" if _WINDOWS_ONLY_BYTES.search(body) else "iso8859-2"
+    if language == "Turkish":
+        return "cp1254"  # ISO-8859-9's letters, and printable 0x80-0x9F
+    return None
+
+
 class UnsafeXML(Exception):
     """The document declares entities that could expand or reach outside it."""
 
@@ -111,6 +134,11 @@ def decode_document(body: bytes, content_type: str | None = None) -> Decoded:
     matches = list(charset_normalizer.from_bytes(body))
     if matches:
         best = matches[0]
+        page = _page_for_language(body, best.language)
+        if page is not None and codecs.lookup(best.encoding).name in _LATIN_PAGES:
+            text = _try(body, page)
+            if text is not None:
+                return Decoded(text, page, "detected")
         # Unlabeled Western text scores the same in several Latin code pages; take the web's
         # default among the equally good ones instead of the first.
         for candidate in matches:
