@@ -261,3 +261,17 @@ def test_dns_rebinding_connects_only_to_the_checked_address(cfg: Config) -> None
     finally:
         good.stop()
         trap.stop()
+
+
+def test_a_name_that_does_not_resolve_is_a_connect_error_not_blocked(cfg: Config) -> None:
+    """An expired domain or a resolver outage is no SSRF attempt: counted with the connection
+    failures (and retried with backoff), not as a guard refusal. Never connects anywhere."""
+    import socket
+
+    def no_such_name(host: str, port: int) -> list[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    with make_client(cfg, resolve=no_such_name) as c, pytest.raises(FetchError) as err:
+        fetch(c, "http://gone.example/rss", cfg)
+    assert err.value.outcome == "connect_error"
+    assert "cannot resolve gone.example" in str(err.value)

@@ -73,7 +73,10 @@ def check_scheme(url: str) -> str:
 
 def allowed_addresses(host: str, port: int, allow: Iterable[Network],
                       resolve: Resolver = system_resolver) -> list[str]:
-    """The addresses ``host`` may be reached at, or BlockedURL if any of them is non-public."""
+    """The addresses ``host`` may be reached at, or BlockedURL if any of them is non-public.
+
+    A name that does not resolve is httpcore.ConnectError: a failed connection (an expired
+    domain, a resolver outage), not a refusal by the guard."""
     host = host.strip("[]")
     try:
         addresses = [str(ipaddress.ip_address(host))]
@@ -81,9 +84,9 @@ def allowed_addresses(host: str, port: int, allow: Iterable[Network],
         try:
             addresses = list(resolve(host, port))
         except OSError as exc:
-            raise BlockedURL(f"cannot resolve {host}: {exc}") from exc
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
     if not addresses:
-        raise BlockedURL(f"{host} resolves to nothing")
+        raise httpcore.ConnectError(f"cannot resolve {host}: no address")
     allow = tuple(allow)
     for raw in addresses:
         # One bad address refuses the name: an attacker controls the order a resolver returns.
