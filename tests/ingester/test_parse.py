@@ -126,8 +126,18 @@ def test_unreadable_date_is_flagged_not_invented() -> None:
     assert date.value is None and date.flags == ["unparsed"]
 
 
+@pytest.mark.parametrize("raw", [
+    "N/A", "2023", "Jan 2023", "10:00",  # no day, month or year: dateparser took today's
+    "yesterday", "2 hours ago", "vor 2 Stunden",  # relative to the machine's clock, not the feed
+    "20230102T100000Z",  # read as a relative date: 1753
+])
+def test_a_partial_or_relative_date_is_flagged_not_invented(raw: str) -> None:
+    date = parse_date(raw, fetched_at=NOW)
+    assert (date.value, date.raw, date.flags) == (None, raw, ["unparsed"])
+    article = parse(rss(item("g", date=raw))).articles[0]
+    assert (article.published_at, article.published_raw) == (None, raw)
 
-def test_an_entry_keeps_its_unreadable_date_string() -> None:
+
     article = parse(rss(item("g", date="the day after tomorrow-ish, maybe"))).articles[0]
     assert article.published_at is None
     assert article.published_raw == "the day after tomorrow-ish, maybe"

@@ -89,8 +89,12 @@ def _iso(raw: str) -> tuple[datetime, bool] | None:
 def _dateparser(raw: str, zone: str, languages: list[str] | None) -> tuple[datetime, bool] | None:
     import dateparser  # loads its locale data lazily: only feeds that need it pay
 
-    # dateparser reads the zone in the text, else assumes ``zone``, and converts to UTC.
-    settings = {"TIMEZONE": zone, "TO_TIMEZONE": "UTC", "RETURN_AS_TIMEZONE_AWARE": True}
+    # dateparser reads the zone in the text, else assumes ``zone``, and converts to UTC. It
+    # must not invent: a missing day, month or year would be taken from today, and a relative
+    # date ("2 hours ago", and what it misreads as one) is relative to this machine's clock.
+    settings = {"TIMEZONE": zone, "TO_TIMEZONE": "UTC", "RETURN_AS_TIMEZONE_AWARE": True,
+                "REQUIRE_PARTS": ["day", "month", "year"],
+                "PARSERS": ["timestamp", "custom-formats", "absolute-time"]}
     for text in (raw, _LEADING_NAME.sub("", raw, count=1)):
         value = None
         if languages:
