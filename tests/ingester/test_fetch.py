@@ -275,3 +275,16 @@ def test_a_name_that_does_not_resolve_is_a_connect_error_not_blocked(cfg: Config
         fetch(c, "http://gone.example/rss", cfg)
     assert err.value.outcome == "connect_error"
     assert "cannot resolve gone.example" in str(err.value)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_without_location_is_a_clear_http_error(status: int, server: FeedHTTPServer,
+                                                           client: Any, cfg: Config) -> None:
+    """Before, the drained redirect body was read again as the feed: RuntimeError from httpcore,
+    counted as an unexpected 'error' and retried by Celery."""
+    server.routes["/moved"] = reply(status, b"<html>moved</html>")
+    with pytest.raises(FetchError) as err:
+        fetch(client, server.url("/moved"), cfg)
+    assert (err.value.outcome, err.value.status) == ("http_error", status)
+    assert str(err.value) == f"HTTP {status} without a Location header"
+    assert fetch(client, server.serve("/feed", FEED), cfg).body == FEED  # connection still good

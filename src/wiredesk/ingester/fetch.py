@@ -228,6 +228,9 @@ def fetch(client: FeedClient, url: str, config: Config, *, etag: str | None = No
                     if all_permanent:
                         permanent = current
                     continue
+                if status in REDIRECT_CODES:  # its body is drained: nothing left to read
+                    raise FetchError("http_error", f"HTTP {status} without a Location header",
+                                     status=status)
                 if status == 304:
                     return FetchResult(current, 304, headers=headers,
                                        permanent_redirect=permanent)
