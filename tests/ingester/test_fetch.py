@@ -288,3 +288,17 @@ def test_a_redirect_without_location_is_a_clear_http_error(status: int, server: 
     assert (err.value.outcome, err.value.status) == ("http_error", status)
     assert str(err.value) == f"HTTP {status} without a Location header"
     assert fetch(client, server.serve("/feed", FEED), cfg).body == FEED  # connection still good
+
+
+@pytest.mark.parametrize("coding, compress", [
+    ("gzip", gzip.compress), ("deflate", zlib.compress), ("br", brotli.compress)])
+def test_a_cut_compressed_body_is_an_error_not_a_shorter_feed(coding: str, compress: Any,
+                                                              server: FeedHTTPServer,
+                                                              client: Any, cfg: Config) -> None:
+    """A compressed stream that stops before its end (a proxy or server cutting it, with a
+    Content-Length that matches what was sent) was read as a shorter feed: the last entry cut
+    mid-text and stored as a revision."""
+    server.routes["/cut"] = reply(200, compress(FEED)[:-40], Content_Encoding=coding)
+    with pytest.raises(FetchError) as err:
+        fetch(client, server.url("/cut"), cfg)
+    assert err.value.outcome == "http_error" and "truncated" in str(err.value)

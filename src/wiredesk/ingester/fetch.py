@@ -125,6 +125,12 @@ class _Decoder:
             raise FetchError("too_large", "body decompresses past the size cap")
         return out
 
+    def finished(self) -> bool:
+        """True when the compressed stream reached its end (a cut one did not)."""
+        if self._brotli is not None:
+            return bool(self._brotli.is_finished())
+        return self._zlib is None or self._zlib.eof
+
 
 def _decoder(headers: dict[str, str]) -> _Decoder:
     codings = [c.strip().lower() for c in headers.get("content-encoding", "").split(",")
@@ -157,6 +163,8 @@ def _read_capped(response: httpcore.Response, headers: dict[str, str], max_bytes
                 raise FetchError("timeout", "body took longer than the fetch deadline")
     except (zlib.error, brotli.error) as exc:
         raise FetchError("http_error", f"corrupt {decoder.encoding} body: {exc}") from exc
+    if wire and not decoder.finished():  # else the feed would be read cut short
+        raise FetchError("http_error", f"truncated {decoder.encoding} body")
     return b"".join(chunks), wire
 
 
