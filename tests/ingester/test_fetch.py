@@ -302,3 +302,28 @@ def test_a_cut_compressed_body_is_an_error_not_a_shorter_feed(coding: str, compr
     with pytest.raises(FetchError) as err:
         fetch(client, server.url("/cut"), cfg)
     assert err.value.outcome == "http_error" and "truncated" in str(err.value)
+
+
+def test_a_gzip_body_of_several_members_is_read_whole(server: FeedHTTPServer, client: Any,
+                                                      cfg: Config) -> None:
+    """RFC 1952 lets a gzip file be several members one after another (what a server
+    compressing as it streams, or concatenated pre-compressed parts, sends); only the first
+    was read, so the feed came out cut short, with no error."""
+    members = gzip.compress(FEED[:1000]) + gzip.compress(FEED[1000:2000]) + gzip.compress(
+        FEED[2000:])
+    server.routes["/members"] = reply(200, members, Content_Encoding="gzip")
+    assert fetch(client, server.url("/members"), cfg).body == FEED
+    # Trailing zero padding after the last member is ignored, as gzip(1) and urllib3 do.
+    server.routes["/padded"] = reply(200, gzip.compress(FEED) + b"\0" * 16,
+                                     Content_Encoding="gzip")
+    assert fetch(client, server.url("/padded"), cfg).body == FEED
+
+
+def test_a_gzip_bomb_split_into_members_stops_at_the_cap(server: FeedHTTPServer, client: Any,
+                                                         cfg: Config) -> None:
+    bomb = gzip.compress(b"\0" * 5_000_000) * 10
+    assert len(bomb) < cfg.fetch_max_bytes
+    server.routes["/bombs"] = reply(200, bomb, Content_Encoding="gzip")
+    with pytest.raises(FetchError, match="decompresses") as err:
+        fetch(client, server.url("/bombs"), cfg)
+    assert err.value.outcome == "too_large"

@@ -121,8 +121,22 @@ class _Decoder:
                     (data[0] << 8) | data[1]) % 31 == 0
                 self._zlib = zlib.decompressobj(zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS)
             out = self._zlib.decompress(data, room + 1)
+            if self.encoding == "gzip":
+                out = self._next_members(out, room)
         if len(out) > room:
             raise FetchError("too_large", "body decompresses past the size cap")
+        return out
+
+    def _next_members(self, out: bytes, room: int) -> bytes:
+        """Go on into the gzip members after the first (RFC 1952 2.2): data past a member's end
+        waits in ``unused_data``. Anything else there (zero padding) is ignored, as gzip(1)
+        and urllib3 ignore it."""
+        assert self._zlib is not None
+        while self._zlib.eof and len(out) <= room and \
+                self._zlib.unused_data.startswith(b"\x1f\x8b"):
+            rest = self._zlib.unused_data
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out += self._zlib.decompress(rest, room + 1 - len(out))
         return out
 
     def finished(self) -> bool:
