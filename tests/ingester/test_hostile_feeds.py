@@ -194,3 +194,17 @@ def test_validators_are_the_last_full_responses_not_stale_ones(config: Any, data
     with database.session() as session:
         feed = session.get(models.Feed, feed_id)
         assert (feed.etag, feed.last_modified) == (None, modified)
+
+
+def test_an_unclosed_tag_in_one_entry_loses_no_later_entry(config: Any, database: Any,
+                                                           redis_client: Any,
+                                                           feed_server: Any) -> None:
+    """feedparser's loose parser let '<title>Bad one</item>' swallow the next entry: its title
+    was lost and its guid stood for a merged shell, so the good entry was stored without one."""
+    after = [f"<item><guid>good-{n}</guid><title>Good {n}</title>"
+             f"<description>text {n}</description></item>" for n in (2, 3)]
+    report, rows = ingest(config, database, feed_server,
+                          rss("<item><guid>bad</guid><title>Bad one</item>", *after))
+    assert report.outcome == "ok"
+    assert {row.guid: row.title for row in rows} == {
+        "good-1": "Good one", "bad": "Bad one", "good-2": "Good 2", "good-3": "Good 3"}

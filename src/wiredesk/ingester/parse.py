@@ -19,6 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import nh3
+from lxml import etree
 from marshmallow import validate
 
 from wiredesk import schemas
@@ -283,6 +284,23 @@ def _json_feed(text: str) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
     return feed, entries, "json" + version.removeprefix(JSON_FEED_PREFIX).replace(".", "")
 
 
+def _repaired(xml: bytes, given: dict[str, str]) -> Any | None:
+    """feedparser's reading of ``xml`` once libxml2's recovering parser has closed the tags
+    left open (None if it cannot). feedparser's loose parser runs an unclosed element on into
+    the next entry; libxml2 closes it where its parent closes. Entities stay unresolved and the
+    network unused (check_entities has run already)."""
+    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True)
+    try:
+        root = etree.fromstring(xml, parser)
+    except etree.XMLSyntaxError:
+        return None
+    if root is None:
+        return None
+    return feedparser.parse(etree.tostring(root, encoding="utf-8", xml_declaration=True),
+                            response_headers=given, sanitize_html=False,
+                            resolve_relative_uris=False)
+
+
 def _disambiguate(entries: list[Any], feed_url: str | None) -> list[str]:
     """A suffix per entry so a guid repeated in one document names distinct articles.
 
@@ -336,11 +354,18 @@ def parse_feed(body: bytes, *, feed_id: int, url: str, headers: dict[str, str] |
         given = {"content-type": "application/xml; charset=utf-8"}
         if "content-language" in response_headers:
             given["content-language"] = response_headers["content-language"]
-        parsed = feedparser.parse(as_utf8_xml(decoded), response_headers=given,
-                                  sanitize_html=False, resolve_relative_uris=False)
+        xml = as_utf8_xml(decoded)
+        parsed = feedparser.parse(xml, response_headers=given, sanitize_html=False,
+                                  resolve_relative_uris=False)
+        bozo = parsed.bozo_exception if parsed.bozo else None
+        # A tag left open: libxml2's repair keeps the entries after it. Only then: for a stray
+        # '&' or '<' the loose parser is the better reader (it keeps the character).
+        if bozo is not None and "mismatched tag" in str(bozo):
+            repaired = _repaired(xml, given)
+            if repaired is not None and len(repaired.entries) >= len(parsed.entries):
+                parsed = repaired
         # An empty document has no version key at all (a 200 with no body).
         feed, entries, version = parsed.feed, parsed.entries, parsed.get("version", "")
-        bozo = parsed.bozo_exception if parsed.bozo else None
         if not entries:
             if not version:
                 raise ParseError("not_a_feed", "the document is not RSS, Atom or JSON Feed")
