@@ -97,3 +97,22 @@ def test_undeclared_legacy_encodings_read_in_the_right_script(case: str,
     feed = fetched(server, "/" + case, body.encode(codec), "application/rss+xml")
     assert feed.encoding_source == "detected"
     assert [a.body_text for a in feed.articles] == [text] * 3
+
+
+FR = "Le gouvernement a présenté la réforme fiscale : « une étape décisive », selon le ministre"
+
+
+@pytest.mark.parametrize("text", [FR, RU], ids=["fr", "ru"])
+@pytest.mark.parametrize("content_type", ["application/rss+xml; charset=utf-8",
+                                          "application/rss+xml",
+                                          "application/rss+xml; charset=ISO-8859-1"])
+def test_one_stray_byte_does_not_turn_a_utf8_feed_into_mojibake(text: str, content_type: str,
+                                                                server: FeedHTTPServer) -> None:
+    """One entry pasted from Word (a windows-1252 apostrophe, byte 0x92) made the whole UTF-8
+    document invalid UTF-8: detection then read every entry as cp932 or gb18030."""
+    good = "".join(f"<item><guid>{n}</guid><title>{text}</title></item>" for n in range(5))
+    body = (rss("T", "utf-8").split("<item>")[0].encode() + good.encode()
+            + b"<item><guid>word</guid><title>It\x92s a quote</title></item></channel></rss>")
+    feed = fetched(server, f"/stray-{len(text)}-{content_type[-5:]}", body, content_type)
+    titles = {a.guid: a.title for a in feed.articles}
+    assert titles == {**{str(n): text for n in range(5)}, "word": "It’s a quote"}

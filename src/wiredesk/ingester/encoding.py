@@ -76,7 +76,7 @@ class UnsafeXML(Exception):
 class Decoded:
     text: str
     encoding: str  # Python codec name actually used
-    source: str  # bom | http | declaration | utf-8 | detected | fallback
+    source: str  # bom | http | declaration | utf-8 | utf-8-repaired | detected | fallback
 
 
 def _codec(label: str | None) -> str | None:
@@ -103,6 +103,22 @@ def _try(body: bytes, codec: str | None) -> str | None:
         return None
 
 
+_STRAYS = re.compile("[\udc80-\udcff]+")  # invalid UTF-8 bytes, as surrogateescape keeps them
+
+
+def _utf8_with_strays(body: bytes) -> str | None:
+    """UTF-8 text holding a few bytes of another encoding (an entry pasted from Word: a
+    windows-1252 apostrophe), those bytes read as windows-1252; None unless the valid
+    non-ASCII UTF-8 characters outnumber the stray bytes (then it is no UTF-8 document)."""
+    text = body.decode("utf-8", "surrogateescape")
+    strays = sum(len(run) for run in _STRAYS.findall(text))
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    if not strays or non_ascii - strays <= strays:
+        return None
+    return _STRAYS.sub(lambda run: run.group().encode("utf-8", "surrogateescape").decode(
+        "cp1252", "replace"), text)
+
+
 def decode_document(body: bytes, content_type: str | None = None) -> Decoded:
     """The document's text, from the first trustworthy evidence of its encoding."""
     for bom, codec in BOMS:
@@ -111,6 +127,11 @@ def decode_document(body: bytes, content_type: str | None = None) -> Decoded:
             if text is not None:
                 return Decoded(text, codec, "bom")
     utf8 = _try(body, "utf-8")
+    utf8_source = "utf-8"
+    if utf8 is None and not body.isascii():
+        # One stray byte must not send a whole UTF-8 document to detection (which then
+        # reads every entry as cp932 or gb18030).
+        utf8, utf8_source = _utf8_with_strays(body), "utf-8-repaired"
     match = _CHARSET.search(content_type or "")
     declared = _XML_DECL.match(body[:1024])
     http_label = match and match.group(1)
@@ -127,10 +148,10 @@ def decode_document(body: bytes, content_type: str | None = None) -> Decoded:
         # A single-byte label decodes any bytes; valid non-ASCII UTF-8 is far stronger evidence
         # (servers default to ISO-8859-1 labels for UTF-8 feeds all the time).
         if utf8 is not None and _single_byte(codec) and not body.isascii():
-            return Decoded(utf8, "utf-8", "utf-8")
+            return Decoded(utf8, "utf-8", utf8_source)
         return Decoded(text, codec, source)
     if utf8 is not None:
-        return Decoded(utf8, "utf-8", "utf-8")
+        return Decoded(utf8, "utf-8", utf8_source)
     matches = list(charset_normalizer.from_bytes(body))
     if matches:
         best = matches[0]

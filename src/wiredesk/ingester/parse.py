@@ -104,7 +104,7 @@ class ParsedFeed:
     warning: str | None = None  # feedparser's complaint about a feed it still read
     meta: dict[str, Any] = field(default_factory=dict)  # feed-level data (ttl, hub links)
     encoding: str = "utf-8"  # the codec the body was decoded with
-    encoding_source: str = "utf-8"  # bom | http | declaration | utf-8 | detected | fallback
+    encoding_source: str = "utf-8"  # as encoding.Decoded.source
     format: str = ""  # feedparser's version (rss20, atom10, ...) or json11
     date_flags: Counter[str] = field(default_factory=Counter)  # for metrics
 
