@@ -96,6 +96,30 @@ def test_429_with_retry_after_and_cache_hints_set_the_next_fetch(
     assert feed_server.statuses("/busy") == [429]
 
 
+def test_a_retry_after_date_is_read_against_the_servers_clock(
+        config: Any, database: Any, redis_client: Any, feed_server: Any) -> None:
+    """Retry-After as an HTTP date on a 503 from a server whose clock is two hours slow: it
+    asks for an hour from its own now. Read against our clock the date was past, and the
+    feed came back at its plain backoff, an hour before the server wanted it."""
+    from email.utils import format_datetime
+
+    app = services_for(config, database)
+    server_now = datetime.now(UTC) - timedelta(hours=2)
+
+    def slow_clock(h: Any) -> None:
+        h.date_time_string = lambda timestamp=None: format_datetime(server_now, usegmt=True)
+        respond(h, 503, Retry_After=format_datetime(server_now + timedelta(hours=1), usegmt=True))
+
+    feed_server.routes["/down"] = slow_clock
+    with database.session() as session:
+        feed_id = put_feed(session, {"url": feed_server.url("/down"), "interval": 600}).id
+    assert ingest_feed(app.wiredesk, feed_id, enqueue=list).outcome == "http_error"
+    with database.session() as session:
+        feed = session.get(Feed, feed_id)
+        assert feed.schedule_reason == "retry-after"
+        assert 3590 <= delay_of(feed) <= 3600
+
+
 class ConcurrencyRecorder:
     """Routes that hold every request until released, counting requests in flight per path."""
 

@@ -257,7 +257,8 @@ def fetch(client: FeedClient, url: str, config: Config, *, etag: str | None = No
                     return FetchResult(current, 304, headers=headers,
                                        permanent_redirect=permanent)
                 if status >= 400:
-                    retry_after = parse_retry_after(headers.get("retry-after"))
+                    retry_after = parse_retry_after(headers.get("retry-after"),
+                                                    _server_clock(headers.get("date")))
                     outcome = "rate_limited" if status == 429 else "http_error"
                     raise FetchError(outcome, f"HTTP {status}", retry_after, status)
                 body, wire = _read_capped(response, headers, config.fetch_max_bytes, deadline)
@@ -271,6 +272,18 @@ def fetch(client: FeedClient, url: str, config: Config, *, etag: str | None = No
         except _TRANSPORT_ERRORS as exc:
             raise FetchError("connect_error", f"{type(exc).__name__}: {exc}") from exc
     raise FetchError("http_error", f"more than {config.fetch_max_redirects} redirects")
+
+
+def _server_clock(date: str | None) -> datetime | None:
+    """The response's Date: an HTTP-date Retry-After is read against the server's own clock
+    (clocks disagree, the delta it means does not), as schedule reads Expires."""
+    if not date:
+        return None
+    try:
+        when = parsedate_to_datetime(date.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
 def parse_retry_after(raw: str | None, now: datetime | None = None) -> float | None:
