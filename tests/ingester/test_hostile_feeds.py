@@ -242,3 +242,21 @@ def test_tags_never_closed_cost_no_more_than_a_moment(config: Any, database: Any
         "<item><guid>open</guid><title>" + "&lt;div word " * 60_000 + "</title></item>"))
     assert time.monotonic() - started < 8
     assert report.outcome == "ok" and report.counts == {"new": 2}, report
+
+
+def test_a_huge_date_string_costs_no_more_than_a_moment(config: Any, database: Any,
+                                                        redis_client: Any,
+                                                        feed_server: Any) -> None:
+    """dateparser's time grows with the text it is given: a 50 KB pubDate held the fetch for
+    over a minute (twice per date, for published and updated)."""
+    import time
+
+    junk = "Mon, 02 Jan 2023 " * 3_000
+    started = time.monotonic()
+    report, rows = ingest(config, database, feed_server, rss(
+        f"<item><guid>late</guid><title>Late</title><pubDate>{junk}</pubDate></item>"))
+    assert time.monotonic() - started < 8
+    assert report.outcome == "ok" and report.counts == {"new": 2}, report
+    late = next(row for row in rows if row.guid == "late")
+    assert late.published_at is None and late.date_flags == ["unparsed"]
+    assert late.published_raw == junk.strip()[:200]

@@ -29,6 +29,10 @@ _ISO = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
 _HAS_ZONE = re.compile(r"(?:[+-]\d{2}:?\d{2}|\b(?!AM\b|PM\b)[A-Za-z]{1,5}|\dZ)\s*$")
 _LEADING_NAME = re.compile(r"^\s*[^\W\d]+\.?,\s*")
 DATE_FLAGS = ("zone_assumed", "future_clamped", "unparsed")
+# The longest text read as a date. Real ones are under 70 characters ("Wednesday, September 27,
+# 2023 10:00:00 AM Eastern Daylight Time"); dateparser's time grows with its input, to minutes
+# for a 50 KB one.
+MAX_DATE_LENGTH = 100
 
 
 @dataclass
@@ -115,6 +119,8 @@ def parse_date(raw: str | None, *, zone: str = "UTC", fetched_at: datetime | Non
     if not raw or not raw.strip():
         return EntryDate(None, None)
     raw = raw.strip()
+    if len(raw) > MAX_DATE_LENGTH:
+        return EntryDate(None, raw, ["unparsed"])
     try:
         parsed = _rfc822(raw) or _iso(raw)
     except (ValueError, OverflowError):  # well-formed but out of range: 31 Feb, a +9999 zone
