@@ -24,7 +24,7 @@ from marshmallow import validate
 
 from wiredesk import schemas
 from wiredesk.identity import article_id, canonical_url, content_hash
-from wiredesk.ingester.dates import parse_date
+from wiredesk.ingester.dates import DateBudget, parse_date
 from wiredesk.ingester.encoding import UnsafeXML, as_utf8_xml, check_entities, decode_document
 from wiredesk.schemas import Article
 from wiredesk.store.models import Feed, fits_url_column
@@ -186,7 +186,7 @@ def _link_and_url(link: str | None, feed_url: str | None) -> tuple[str | None, s
 
 def entry_to_article(entry: Any, feed_id: int, fetched_at: datetime, language_hint: str | None,
                      *, zone: str = "UTC", identity: str = "guid", feed_url: str | None = None,
-                     guid_suffix: str = "") -> Article:
+                     guid_suffix: str = "", date_budget: DateBudget | None = None) -> Article:
     """One feedparser-shaped entry as an Article (not yet enriched)."""
     # dict.get: these keys have no aliases, and FeedParserDict.get looks for them first.
     get = dict.get
@@ -203,9 +203,9 @@ def entry_to_article(entry: Any, feed_id: int, fetched_at: datetime, language_hi
     languages = [language_hint] if language_hint else None
     # dict.get: FeedParserDict.get("updated") silently falls back to "published".
     published = parse_date(dict.get(entry, "published"), zone=zone, fetched_at=fetched_at,
-                           languages=languages)
+                           languages=languages, budget=date_budget)
     updated = parse_date(dict.get(entry, "updated"), zone=zone, fetched_at=fetched_at,
-                         languages=languages)
+                         languages=languages, budget=date_budget)
     # The updated date stands in only when it was read; else the published one stays, raw
     # string and "unparsed" flag included.
     main = published if published.value or not updated.value else updated
@@ -381,10 +381,12 @@ def parse_feed(body: bytes, *, feed_id: int, url: str, headers: dict[str, str] |
                         encoding_source=decoded.source, format=version, meta=dict(feed))
     if bozo is not None:
         result.warning = str(bozo)
+    date_budget = DateBudget()  # one per document
     for entry, suffix in zip(entries, _disambiguate(entries, url), strict=True):
         try:
             article = entry_to_article(entry, feed_id, fetched_at, hint, zone=zone,
-                                       identity=identity, feed_url=url, guid_suffix=suffix)
+                                       identity=identity, feed_url=url, guid_suffix=suffix,
+                                       date_budget=date_budget)
         except (ValueError, TypeError, KeyError, OverflowError, AttributeError):
             result.skipped += 1
             continue
