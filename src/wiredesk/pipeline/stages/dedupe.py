@@ -6,6 +6,7 @@ Nothing here touches Redis; ``wiredesk.pipeline.dedupe_index`` stores what this 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -182,6 +183,10 @@ def _sentence_key(sentence: str) -> str:
     return " ".join(tokens(sentence))
 
 
+# Each processed article reads its feed's ten most recent ones, nine of which the previous
+# article of the feed read too: normalizing their sentences again cost ~3 ms per article,
+# a tenth of processing one.
+@functools.lru_cache(maxsize=2048)
 def sentence_keys(body_text: str, summary: str = "") -> frozenset[str]:
     """The normalized sentences of an article's body and summary."""
     text = f"{body_text}\n{summary}"
