@@ -245,3 +245,20 @@ def test_links_taken_as_they_are_are_those_urljoin_would_keep() -> None:
     for link in ("http://", "http:///x", "http://a/x?", "http://a/x#", "http://a/x?#y",
                  "http://a/x;", "http://[::1/x", "/relative"):
         assert not _plainly_absolute(link), link
+
+
+def test_feedparser_dicts_copy_as_deepcopy_would() -> None:
+    """parse.py gives copy.deepcopy a direct way to copy feedparser's dicts (feedparser copies
+    one for every title and description): the copy must still be deep and keep the type."""
+    import copy
+
+    import feedparser
+
+    original = feedparser.FeedParserDict(
+        {"type": "text/html", "language": None, "base": "http://127.0.0.1/",
+         "tags": [feedparser.FeedParserDict({"term": "x"})]})
+    copied = copy.deepcopy(original)
+    assert type(copied) is feedparser.FeedParserDict and copied == original
+    assert copied["tags"] is not original["tags"]
+    assert type(copied["tags"][0]) is feedparser.FeedParserDict
+    assert copied.category == "x"  # FeedParserDict's aliases still work on the copy

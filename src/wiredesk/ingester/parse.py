@@ -7,6 +7,7 @@ with ``json``). We decide identity, dates (``dates.py``) and what HTML is safe t
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 import re
@@ -29,6 +30,20 @@ from wiredesk.ingester.encoding import UnsafeXML, as_utf8_xml, check_entities, d
 from wiredesk.schemas import Article
 from wiredesk.store.models import Feed, fits_url_column
 from wiredesk.text.html import html_to_text, too_many_tags
+
+
+def _copy_feedparser_dict(params: feedparser.FeedParserDict,
+                          memo: dict[int, Any]) -> feedparser.FeedParserDict:
+    return feedparser.FeedParserDict(
+        {key: copy.deepcopy(value, memo) for key, value in params.items()})
+
+
+# feedparser deep-copies its content parameters (a FeedParserDict of type, language and base)
+# for every title and description it reads, and copy.deepcopy takes a dict subclass through
+# __reduce_ex__ and a generic rebuild. The same copy made directly: about 5 % of the
+# instructions that parsing a feed takes (cachegrind, 60 bench feeds).
+copy._deepcopy_dispatch.setdefault(feedparser.FeedParserDict,  # type: ignore[attr-defined]
+                                   _copy_feedparser_dict)
 
 # What body HTML may keep: structure and links, nothing that runs or tracks.
 ALLOWED_TAGS = {
