@@ -327,3 +327,34 @@ def test_a_gzip_bomb_split_into_members_stops_at_the_cap(server: FeedHTTPServer,
     with pytest.raises(FetchError, match="decompresses") as err:
         fetch(client, server.url("/bombs"), cfg)
     assert err.value.outcome == "too_large"
+
+
+def test_credentials_in_a_feed_url_are_sent_to_its_own_origin_only(
+        server: FeedHTTPServer, client: Any, cfg: Config) -> None:
+    """Paid wires hand out feed URLs with a user and password in them
+    (``https://user:password@host/feed``), as miniflux and FreshRSS take them. The fetch sent
+    no Authorization at all, so such a feed answered 401 on every poll. The credentials go as
+    Basic auth to the URL's own origin, and not on to another origin a redirect leads to."""
+    def protected(handler: Any) -> None:
+        if handler.headers.get("Authorization") == "Basic d2lyZTpzM2NyZXQ6w6k=":  # wire:s3cret:é
+            reply(200, FEED)(handler)
+        else:
+            reply(401, b"", WWW_Authenticate='Basic realm="wire"')(handler)
+
+    server.routes["/protected"] = protected
+    with_credentials = server.url("/protected").replace("http://", "http://wire:s3cret%3A%C3%A9@")
+    assert fetch(client, with_credentials, cfg).body == FEED
+    with pytest.raises(FetchError) as refused:
+        fetch(client, server.url("/protected"), cfg)
+    assert refused.value.status == 401
+
+    elsewhere = FeedHTTPServer()  # another port: another origin
+    try:
+        elsewhere.serve("/feed.xml", FEED)
+        server.routes["/moved"] = reply(302, b"", Location=elsewhere.url("/feed.xml"))
+        moved = server.url("/moved").replace("http://", "http://wire:s3cret@")
+        assert fetch(client, moved, cfg).body == FEED
+        assert "Authorization" in server.log[-1][2]
+        assert "Authorization" not in elsewhere.log[-1][2]
+    finally:
+        elsewhere.stop()

@@ -8,6 +8,7 @@ the connection step (see ``guard.GuardedBackend``). Errors are sorted into a sma
 
 from __future__ import annotations
 
+import base64
 import functools
 import socket
 import time
@@ -219,6 +220,33 @@ def _target(url: str) -> httpcore.URL:
                         target=parsed.raw_path)
 
 
+Origin = tuple[str, str, int | None]
+
+
+@functools.lru_cache(maxsize=8192)
+def _origin_and_credentials(url: str) -> tuple[Origin, bytes | None]:
+    """``url``'s origin, and the Basic Authorization its user and password make (None when it
+    carries none): paid wires hand out feed URLs as ``https://user:password@host/feed``."""
+    parsed = httpx.URL(url)
+    origin = (parsed.scheme, parsed.host, parsed.port)
+    if not (parsed.username or parsed.password):
+        return origin, None
+    pair = f"{parsed.username}:{parsed.password}".encode()  # RFC 7617: UTF-8
+    return origin, b"Basic " + base64.b64encode(pair)
+
+
+def _authorization(first: str, current: str) -> bytes | None:
+    """The credentials a hop is sent: its own URL's, else the feed URL's when the hop is on
+    the feed URL's origin. Never to another origin a redirect leads to."""
+    if "@" not in first and "@" not in current:
+        return None
+    origin, own = _origin_and_credentials(current)
+    if own is not None:
+        return own
+    first_origin, given = _origin_and_credentials(first)
+    return given if first_origin == origin else None
+
+
 def fetch(client: FeedClient, url: str, config: Config, *, etag: str | None = None,
           last_modified: str | None = None) -> FetchResult:
     """Fetch ``url`` with conditional headers; raise FetchError for anything but a feed body."""
@@ -236,7 +264,11 @@ def fetch(client: FeedClient, url: str, config: Config, *, etag: str | None = No
     for _hop in range(config.fetch_max_redirects + 1):
         try:
             check_scheme(current)
-            with client.pool.stream("GET", _target(current), headers=request_headers,
+            hop_headers = request_headers
+            authorization = _authorization(url, current)
+            if authorization is not None:
+                hop_headers = [*request_headers, (b"Authorization", authorization)]
+            with client.pool.stream("GET", _target(current), headers=hop_headers,
                                     extensions=extensions) as response:
                 status = response.status
                 # Lower-case names, repeated fields joined: what dict(httpx.Headers) gives.
