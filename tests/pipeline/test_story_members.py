@@ -324,3 +324,36 @@ def test_two_feeds_linking_one_page_processed_at_once_make_one_story(
     assert results == {"first": "published", "second": "published"}
     rows = [_row(database, first.id), _row(database, second.id)]
     assert rows[0].story_id == rows[1].story_id and rows[1].duplicate_tier == "exact"
+
+
+def test_topic_and_language_feeds_judge_a_story_by_the_report_it_shows(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """A story whose canonical waits for an editor shows another report (C), but the topic
+    and language feeds filed it by the held canonical's topics and language: here an editor
+    has moved the held report to sport and it is in French, and the story, showing C in
+    English, sat in the sport and French feeds and out of C's own."""
+    from wiredesk.store.corrections import correct_topics
+
+    put_rules_in_force(database, HOLD_ONE_FEED)
+    a, b, c = _three_reports(database, celery_app.wiredesk, first_feed="held")
+    assert _row(database, a.id).status == "pending_review"
+    shown = _row(database, c.id)
+    shown_topics = [category["qcode"] for category in shown.categories]
+    assert shown_topics and "medtop:15000000" not in shown_topics and shown.language == "en"
+    with database.session() as session:
+        correct_topics(session, a.id, ["medtop:15000000"], "amal")
+        session.get(models.Article, a.id).language = "fr"
+    story_id = shown.story_id
+
+    def listed(path: str) -> bool:
+        return any(item["id"].endswith(story_id)
+                   for item in publisher.get(path).get_json()["items"])
+
+    code = shown_topics[0].split(":")[1]
+    assert publisher.get(f"/api/v1/stories/{story_id}").get_json()["headlines"][0][
+        "value"] == "Report C"
+    assert {path: listed(path) for path in (
+        f"/feeds/topic/{code}.json", "/feeds/topic/15000000.json", "/feeds/lang/en.json",
+        "/feeds/lang/fr.json")} == {
+        f"/feeds/topic/{code}.json": True, "/feeds/topic/15000000.json": False,
+        "/feeds/lang/en.json": True, "/feeds/lang/fr.json": False}

@@ -6,9 +6,10 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String, and_, case, cast, exists, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import String, and_, cast, exists, or_, select
+from sqlalchemy.orm import Session
 
 from wiredesk.schemas import Article
 from wiredesk.store import articles as article_store
@@ -69,19 +70,6 @@ _PUBLISHED_BEFORE = exists().where(
 SHOWN = or_(models.Article.status.in_(VISIBLE_ARTICLE_STATUSES), _PUBLISHED_BEFORE)
 
 
-_SHOWN_VERSION = aliased(models.ArticleRevision)
-_NEWER = aliased(models.ArticleRevision)
-# The last published version of a canonical article that is not published itself (as
-# ``_shown`` picks it); no row when the article is published.
-_SHOWN_VERSION_OF_CANONICAL = and_(
-    _SHOWN_VERSION.article_id == models.Article.id,
-    models.Article.status.not_in(VISIBLE_ARTICLE_STATUSES),
-    _SHOWN_VERSION.status.in_(VISIBLE_ARTICLE_STATUSES),
-    ~exists().where(_NEWER.article_id == _SHOWN_VERSION.article_id,
-                    _NEWER.status.in_(VISIBLE_ARTICLE_STATUSES),
-                    _NEWER.revision > _SHOWN_VERSION.revision))
-
-
 def _shown(session: Session, story_id: str) -> list[Article]:
     """The story's articles as consumers see them, oldest first."""
     rows = list(session.scalars(
@@ -123,38 +111,64 @@ def _view(session: Session, story: models.Story) -> StoryView | None:
                      story.published_at or story.created_at, canonical, sources, story.version)
 
 
+def _may_match(topic: str | None, language: str | None) -> list[Any]:
+    """Conditions on a story's shown article that hold for every story ``_judged`` keeps (and
+    for few others): its current row or a published version has the topic and language."""
+    conditions: list[Any] = []
+    versions = models.ArticleRevision
+    if topic:
+        # Categories are JSON; matching the quoted qcode in its text works on every backend.
+        quoted = f'%"{topic}"%'
+        conditions.append(or_(
+            cast(models.Article.categories, String).like(quoted),
+            exists().where(versions.article_id == models.Article.id,
+                           versions.status.in_(VISIBLE_ARTICLE_STATUSES),
+                           cast(versions.categories, String).like(quoted))))
+    if language:
+        conditions.append(or_(
+            models.Article.language == language,
+            exists().where(versions.article_id == models.Article.id,
+                           versions.status.in_(VISIBLE_ARTICLE_STATUSES),
+                           versions.language == language)))
+    return conditions
+
+
+def _judged(view: StoryView, topic: str | None, language: str | None) -> bool:
+    """Whether the story, as consumers see it (its shown canonical report, as published), is
+    of ``topic`` and in ``language``."""
+    shown = view.canonical
+    return ((not topic or topic in {c.qcode for c in shown.categories})
+            and (not language or shown.language == language))
+
+
 def list_stories(session: Session, limit: int = 50, cursor: str | None = None, *,
                  topic: str | None = None, language: str | None = None) -> list[StoryView]:
     """Visible stories, newest first, starting after ``cursor``; optionally of one IPTC topic
-    (``medtop:NNNNNNNN``) or one language, judged by the story's canonical article."""
+    (``medtop:NNNNNNNN``) or one language, judged by the report the story shows (its canonical,
+    or the one shown while that waits for an editor) as it was published."""
     # Only stories with a copy to show (as ``_view`` decides): skipped after the LIMIT, a
     # story without one shortened the page and ended the cursors there.
     query = select(models.Story).where(
         models.Story.status.in_(VISIBLE_STATUSES),
-        exists().where(models.Article.story_id == models.Story.id, SHOWN)
-        .correlate(models.Story))
-    if topic or language:
-        query = query.join(models.Article,
-                           models.Article.id == models.Story.canonical_article_id)
-        # While a revision waits, the canonical shows as its last published version, with
-        # that version's topics and language when the history kept them.
-        query = query.outerjoin(_SHOWN_VERSION, _SHOWN_VERSION_OF_CANONICAL)
-        kept = _SHOWN_VERSION.categories.is_not(None)
-    if topic:
-        # Categories are JSON; matching the quoted qcode in its text works on every backend.
-        categories = case((kept, _SHOWN_VERSION.categories), else_=models.Article.categories)
-        query = query.where(cast(categories, String).like(f'%"{topic}"%'))
-    if language:
-        query = query.where(
-            case((kept, _SHOWN_VERSION.language), else_=models.Article.language) == language)
-    if cursor:
-        stamp, story_id = decode_cursor(cursor)
-        query = query.where(or_(models.Story.published_at < stamp,
-                                and_(models.Story.published_at == stamp,
-                                     models.Story.id < story_id)))
-    query = query.order_by(models.Story.published_at.desc(), models.Story.id.desc()).limit(limit)
-    views = (_view(session, story) for story in session.scalars(query))
-    return [v for v in views if v is not None]
+        exists().where(models.Article.story_id == models.Story.id, SHOWN,
+                       *_may_match(topic, language)).correlate(models.Story)
+    ).order_by(models.Story.published_at.desc(), models.Story.id.desc())
+    after = decode_cursor(cursor) if cursor else None
+    views: list[StoryView] = []
+    while True:  # the database narrows the stories down; the shown report decides
+        page = query if after is None else query.where(or_(
+            models.Story.published_at < after[0],
+            and_(models.Story.published_at == after[0], models.Story.id < after[1])))
+        stories = list(session.scalars(page.limit(limit)))
+        for story in stories:
+            view = _view(session, story)
+            if view is not None and _judged(view, topic, language):
+                views.append(view)
+                if len(views) == limit:
+                    return views
+        if len(stories) < limit:
+            return views
+        after = (stories[-1].published_at, stories[-1].id)
 
 
 def get_story(session: Session, story_id: str) -> StoryView | None:
