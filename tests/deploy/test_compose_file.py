@@ -158,3 +158,12 @@ def test_pipeline_stop_grace_outlasts_a_task(compose_file: dict) -> None:
 
     grace = _seconds(compose_file["services"]["pipeline"]["stop_grace_period"])
     assert grace > Config().task_time_limit
+
+
+def test_publisher_stop_grace_outlasts_gunicorns_graceful_timeout(compose_file: dict) -> None:
+    """On SIGTERM gunicorn lets the requests in flight finish for up to its graceful timeout;
+    compose stopped the publisher after Docker's default 10 s (Kubernetes gives it 45 s)."""
+    from gunicorn.config import Config as GunicornConfig
+
+    grace = compose_file["services"]["publisher"].get("stop_grace_period", "10s")
+    assert _seconds(grace) > GunicornConfig().graceful_timeout
