@@ -96,3 +96,25 @@ def test_a_headline_only_flash_is_a_valid_atom_entry(
     alternate = [link for link in entry.findall(f"{ATOM}link")
                  if link.get("rel", "alternate") == "alternate"]
     assert entry.find(f"{ATOM}content") is not None or alternate, etree.tostring(entry)
+
+
+SCRIPT_LINK_FEED = (
+    "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>wire</title>"
+    "<item><guid isPermaLink='false'>js-1</guid><link>javascript:alert(document.cookie)</link>"
+    "<title>وزراء آسيان يتفقون على شبكة إقليمية للإنذار من الفيضانات</title>"
+    "<description>اتَّفَقَ وزراء خارجية رابطة دول جنوب شرق آسيا يوم الخميس على ربط أنظمة "
+    "الإنذار الوطنية من الفيضانات.</description></item></channel></rss>"
+).encode()
+
+
+def test_an_entry_link_that_is_no_web_address_is_not_published(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """A feed's item linked to ``javascript:alert(...)``: the Atom link, the RSS link and the
+    JSON Feed url carried it, and a reader that opens an item's link ran the script."""
+    _publish_first_entry(celery_app, database, SCRIPT_LINK_FEED, "http://127.0.0.1/js.xml")
+    for path in ("/feeds/all.atom", "/feeds/all.rss", "/feeds/all.json"):
+        body = publisher.get(path).data.decode()
+        assert "javascript:" not in body, path
+        assert "وزراء آسيان يتفقون" in body, path
+    entry = feedparser.parse(publisher.get("/feeds/all.atom").data).entries[0]
+    assert all(link.href.startswith("http") for link in entry.get("links", []))

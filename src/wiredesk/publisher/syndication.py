@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
@@ -24,6 +25,14 @@ _NOT_XML = re.compile(r"[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 def _xml(text: str) -> str:
     return _NOT_XML.sub("", text)
+
+
+def _web_url(url: str | None) -> str | None:
+    """``url`` when it is a web address a reader may open; feeds also link items to
+    ``javascript:`` or ``data:`` URLs, which a reader opening the link would run."""
+    if url and urlsplit(url).scheme.lower() in {"http", "https"}:
+        return url
+    return None
 
 
 def _outlet(story: StoryView) -> str:
@@ -68,8 +77,9 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
         entry.id(story_uri(base_url, story.id))
         entry.guid(story_uri(base_url, story.id), permalink=False)
         entry.title(_xml(article.title) or "(untitled)")
-        if article.url:
-            entry.link(href=article.url, rel="alternate")
+        url = _web_url(article.url)
+        if url:
+            entry.link(href=url, rel="alternate")
         elif not article.body_html:  # a headline alone: Atom needs content or this link
             entry.link(href=story_uri(base_url, story.id), rel="alternate",
                        type="application/json")
@@ -121,8 +131,9 @@ def json_feed(stories: Sequence[StoryView], base_url: str, self_url: str, title:
             "date_modified": story.updated_at.isoformat(),
             "tags": [c.label for c in article.categories] + [e.name for e in article.entities],
         }
-        if article.url:
-            item["url"] = article.url
+        url = _web_url(article.url)
+        if url:
+            item["url"] = url
         if article.body_html:
             item["content_html"] = article.body_html
         item["content_text"] = article.body_text or article.summary or article.title
