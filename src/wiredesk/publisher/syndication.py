@@ -58,7 +58,7 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
                title: str, language: str | None, *, rss: bool = False) -> FeedGenerator:
     fg = FeedGenerator()
     # Each story's language: xml:lang on Atom entries, dc:language on RSS items (RSS 2.0 has
-    # only the channel's <language>, set when the whole feed is in one).
+    # only the channel's <language>, set when the whole feed is in one); bylines: dc:creator.
     fg.register_extension("entry_language", BaseExtension, _EntryLanguage, atom=True,
                           rss=False)
     fg.load_extension("dc", atom=False, rss=True)
@@ -94,6 +94,9 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
             entry.content(_xml(article.body_html), type="html")
         for author in article.authors:
             entry.author(name=_xml(author))
+            # RSS's <author> needs an e-mail address (feedgen writes none without): the byline
+            # goes in dc:creator.
+            entry.dc.dc_creator(_xml(author))
         if not article.authors:  # Atom needs an author per entry when the feed names none
             entry.author(name=_xml(_outlet(story)))
         for category in article.categories:
