@@ -137,3 +137,16 @@ def test_rss_items_carry_their_bylines(celery_app: Any, database: Any, publisher
     _publish_first_entry(celery_app, database, BYLINE_FEED, "http://127.0.0.1/by.xml")
     item = feedparser.parse(publisher.get("/feeds/all.rss").data).entries[0]
     assert item.get("author") == "مُحَمَّد الأمين & سارة"
+
+
+def test_rss_entity_categories_name_their_wikidata_item(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """An RSS <category> holds one text (the name) and a domain: a domain of the bare scheme
+    (http://www.wikidata.org/entity/) left the item's id out, so `ASEAN` named no item."""
+    for article_id in _store_sample(database):
+        process_article(celery_app.wiredesk, article_id)
+    channel = etree.fromstring(publisher.get("/feeds/all.rss").data)
+    domains = [c.get("domain") for c in channel.iter("category")]
+    wikidata = [d for d in domains if d.startswith("http://www.wikidata.org/entity/")]
+    assert wikidata, domains
+    assert all(d.rsplit("/", 1)[1].startswith("Q") for d in wikidata), wikidata

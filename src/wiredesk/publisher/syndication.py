@@ -106,6 +106,8 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
             entry.category(term=category.qcode, label=_xml(category.label), scheme=scheme)
         for entity in article.entities:
             scheme = COUNTRY_SCHEME if entity.type == "country" else ENTITY_SCHEME
+            if rss and scheme == ENTITY_SCHEME:  # the item's URI, as for topics above
+                scheme += entity.id
             entry.category(term=_xml(entity.id), label=_xml(entity.name), scheme=scheme)
     return fg
 
