@@ -150,3 +150,24 @@ def test_rss_entity_categories_name_their_wikidata_item(
     wikidata = [d for d in domains if d.startswith("http://www.wikidata.org/entity/")]
     assert wikidata, domains
     assert all(d.rsplit("/", 1)[1].startswith("Q") for d in wikidata), wikidata
+
+
+CONTROL_LINK_FEED = (
+    "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>wire</title>"
+    "<item><guid isPermaLink='false'>ctl-link-1</guid>"
+    "<link>http://127.0.0.1/ar/\u0645\u0639\u0631\u0636\x01-\x0bbook-fair</link>"
+    "<title>افتتاح معرض الكتاب الدولي</title><description>افتُتح اليوم معرض الكتاب الدولي."
+    "</description></item></channel></rss>"
+).encode()
+
+
+def test_a_control_character_in_an_entry_link_does_not_break_the_xml_feeds(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """The text was cleaned of what XML cannot hold, the link was not: one story whose link
+    had a control character made /feeds/all.atom and /feeds/all.rss answer 500."""
+    _publish_first_entry(celery_app, database, CONTROL_LINK_FEED, "http://127.0.0.1/ctl.xml")
+    for path in ("/feeds/all.atom", "/feeds/all.rss"):
+        response = publisher.get(path)
+        assert response.status_code == 200, path
+        entry = feedparser.parse(response.data).entries[0]
+        assert entry.link == "http://127.0.0.1/ar/\u0645\u0639\u0631\u0636%01-%0Bbook-fair", path

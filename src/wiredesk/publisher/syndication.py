@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
@@ -27,11 +27,16 @@ def _xml(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
+# In a link: what XML cannot hold, and the controls and spaces a browser would escape.
+_NOT_IN_LINK = re.compile(r"[\x00-\x20\x7f]|" + _NOT_XML.pattern)
+
+
 def _web_url(url: str | None) -> str | None:
-    """``url`` when it is a web address a reader may open; feeds also link items to
-    ``javascript:`` or ``data:`` URLs, which a reader opening the link would run."""
+    """``url`` when it is a web address a reader may open (feeds also link items to
+    ``javascript:`` or ``data:`` URLs, which a reader opening the link would run), with
+    control characters percent-encoded as a browser would (lxml refuses them raw)."""
     if url and urlsplit(url).scheme.lower() in {"http", "https"}:
-        return url
+        return _NOT_IN_LINK.sub(lambda m: quote(m.group(), safe=""), url)
     return None
 
 
