@@ -11,7 +11,8 @@ import pytest
 from tests.pipeline.test_reliability import _store_sample
 from wiredesk.pipeline.tasks import process_article
 
-PATHS = ["/feeds/all.atom", "/feeds/all.rss", "/feeds/all.json", "/api/v1/stories"]
+# The front page too: without validators a browser fetched and rendered all of it again.
+PATHS = ["/feeds/all.atom", "/feeds/all.rss", "/feeds/all.json", "/api/v1/stories", "/"]
 
 
 @pytest.fixture

@@ -133,8 +133,9 @@ def story_detail(story_id: str) -> Response:
 
 
 @ops.get("/")
-def front_page() -> str:
-    return render_template("index.html", stories=_stories(50))
+def front_page() -> Response:
+    page = render_template("index.html", stories=_stories(50))
+    return _conditional(page.encode(), "text/html")
 
 
 @ops.get("/healthz")
