@@ -171,6 +171,7 @@ def create_app(config: Config | None = None) -> Flask:
     for blueprint in (feeds, api, ops):
         app.register_blueprint(blueprint)
     register_admin(app)
+    app.add_template_filter(syndication.excerpt, "excerpt")
 
     @app.errorhandler(HTTPException)
     def _error(exc: HTTPException) -> Response | HTTPException:

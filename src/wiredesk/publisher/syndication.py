@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +39,17 @@ def _web_url(url: str | None) -> str | None:
     if url and urlsplit(url).scheme.lower() in {"http", "https"}:
         return _NOT_IN_LINK.sub(lambda m: quote(m.group(), safe=""), url)
     return None
+
+
+def excerpt(text: str, limit: int) -> str:
+    """At most ``limit`` characters from the start of ``text``, ending between two letters:
+    never before a mark (an Arabic vowel or shadda, an accent) or around a zero-width joiner,
+    which a cut by code point separated from their letter."""
+    end = min(len(text), limit)
+    while 0 < end < len(text) and (unicodedata.category(text[end]).startswith("M")
+                                   or "\u200d" in text[end - 1:end + 1]):
+        end -= 1
+    return text[:end]
 
 
 def _outlet(story: StoryView) -> str:
@@ -94,7 +106,7 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
         entry.published(story.published_at)
         entry.updated(story.updated_at)
         if article.summary or article.body_text:
-            entry.summary(_xml(article.summary or article.body_text[:500]))
+            entry.summary(_xml(article.summary or excerpt(article.body_text, 500)))
         if article.body_html:
             entry.content(_xml(article.body_html), type="html")
         for author in article.authors:
