@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from typing import Any
@@ -197,3 +198,27 @@ def test_excerpts_do_not_cut_a_letter_from_its_diacritics(
     for excerpt in (atom_summary, front_page_excerpt):
         assert text.startswith(excerpt) and 250 < len(excerpt) <= 500
         assert not unicodedata.combining(text[len(excerpt)]), excerpt[-10:]
+
+
+# Copy that shows markup as text (a story about a web attack quotes the script): the source
+# escaped it twice, so the text itself reads "<script>...".
+QUOTED_MARKUP_FEED = (
+    "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>wire</title>"
+    "<item><guid isPermaLink='false'>quoted-1</guid><title>هجوم على مواقع إخبارية</title>"
+    "<description>حقن المهاجمون الشيفرة &amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt; "
+    "في تعليقات القراء، وأرباح الشركة &amp;lt;5%.</description></item></channel></rss>"
+).encode()
+
+
+def test_plain_text_is_escaped_in_rss_descriptions(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """An RSS <description> is HTML to every reader; the plain-text summary went in unescaped,
+    so copy quoting `<script>` gave readers a script element and `<5%` broke the markup."""
+    _publish_first_entry(celery_app, database, QUOTED_MARKUP_FEED, "http://127.0.0.1/q.xml")
+    story = publisher.get("/api/v1/stories").get_json()["data"][0]
+    text = next(b["value"] for b in story["bodies"] if b["contentType"] == "text/plain")
+    assert "<script>alert(1)</script>" in text  # premise: the copy's own text
+    description = etree.fromstring(publisher.get("/feeds/all.rss").data).find(
+        "channel/item/description").text
+    assert "<script" not in description
+    assert html.unescape(description) == text

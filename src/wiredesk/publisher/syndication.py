@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import unicodedata
@@ -106,7 +107,9 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
         entry.published(story.published_at)
         entry.updated(story.updated_at)
         if article.summary or article.body_text:
-            entry.summary(_xml(article.summary or excerpt(article.body_text, 500)))
+            summary = _xml(article.summary or excerpt(article.body_text, 500))
+            # An RSS <description> is HTML to readers; the Atom summary is text.
+            entry.summary(html.escape(summary, quote=False) if rss else summary)
         if article.body_html:
             entry.content(_xml(article.body_html), type="html")
         for author in article.authors:
