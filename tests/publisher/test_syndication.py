@@ -222,3 +222,27 @@ def test_plain_text_is_escaped_in_rss_descriptions(
         "channel/item/description").text
     assert "<script" not in description
     assert html.unescape(description) == text
+
+
+BIDI_FEED = (
+    "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>wire</title>"
+    "<item><guid isPermaLink='false'>bidi-1</guid><title>نتائج الماراثون</title><description>"
+    "&lt;p&gt;فاز العداء &lt;bdi&gt;Eliud Kipchoge&lt;/bdi&gt;: 5 ساعات، ورقم السباق "
+    "&lt;bdo dir='ltr'&gt;2:01:09&lt;/bdo&gt; لا يزال قائماً.&lt;/p&gt;</description></item>"
+    "</channel></rss>"
+).encode()
+
+
+def test_bidi_isolation_and_override_reach_consumers(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """Arabic copy isolates Latin names with <bdi> and pins numbers' direction with <bdo>:
+    the sanitizer dropped both, and `Eliud Kipchoge: 5` rendered reordered in every reader."""
+    _publish_first_entry(celery_app, database, BIDI_FEED, "http://127.0.0.1/bidi.xml")
+    story = publisher.get("/api/v1/stories").get_json()["data"][0]
+    body = next(b["value"] for b in story["bodies"] if b["contentType"] == "text/html")
+    item = publisher.get("/feeds/all.json").get_json()["items"][0]
+    atom_content = feedparser.parse(publisher.get("/feeds/all.atom").data,
+                                    sanitize_html=False).entries[0].content[0].value
+    for html_body in (body, item["content_html"], atom_content):
+        assert "<bdi>Eliud Kipchoge</bdi>" in html_body
+        assert '<bdo dir="ltr">2:01:09</bdo>' in html_body

@@ -46,8 +46,9 @@ copy._deepcopy_dispatch.setdefault(feedparser.FeedParserDict,  # type: ignore[at
                                    _copy_feedparser_dict)
 
 # What body HTML may keep: structure and links, nothing that runs or tracks.
+# bdi and bdo: how right-to-left copy keeps Latin names and numbers in their place.
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dl", "dt",
+    "a", "abbr", "b", "bdi", "bdo", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dl", "dt",
     "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins",
     "li", "ol", "p", "pre", "q", "s", "small", "strong", "sub", "sup", "table", "tbody", "td",
     "th", "thead", "tr", "u", "ul",
