@@ -246,3 +246,20 @@ def test_bidi_isolation_and_override_reach_consumers(
     for html_body in (body, item["content_html"], atom_content):
         assert "<bdi>Eliud Kipchoge</bdi>" in html_body
         assert '<bdo dir="ltr">2:01:09</bdo>' in html_body
+
+
+def test_a_paid_feeds_password_is_not_published(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """Paid wires hand out feed URLs with a user and password in them. The ninjs infoSources
+    (name and uri), the Atom author of an unsigned story and the front page showed that URL
+    as it was registered, password and all."""
+    _publish_first_entry(celery_app, database, FLASH_FEED,
+                         "http://wireuser:s3cret-pass@127.0.0.1/paid.xml")
+    story_uri = publisher.get("/api/v1/stories").get_json()["data"][0]["uri"]
+    paths = ["/api/v1/stories", "/api/v1/stories/" + story_uri.rsplit("/", 1)[1],
+             "/feeds/all.atom", "/feeds/all.rss", "/feeds/all.json", "/"]
+    for path in paths:
+        body = publisher.get(path).data.decode()
+        assert "s3cret-pass" not in body and "wireuser" not in body, path
+    sources = publisher.get("/api/v1/stories").get_json()["data"][0]["infoSources"]
+    assert sources[0]["uri"] == "http://127.0.0.1/paid.xml"
