@@ -270,3 +270,55 @@ def test_an_article_that_kills_its_worker_every_time_ends_failed(
     with database.session() as session:
         assert "died" in session.get(models.Article, article_id).error
     assert [e["article_id"] for e in _events(redis_client, "article.failed")] == [article_id]
+
+
+def _store_reprint(database: Any, original: Any, url: str = "http://127.0.0.1/reprints.xml") -> str:
+    """Another outlet's reprint of ``original`` (a line added): a near duplicate, not exact."""
+    from wiredesk.identity import article_id, content_hash
+
+    with database.session() as session:
+        feed_id = add_feed(session, url, trust="auto").id
+    body = f"{original.body_text}\n\nOfficials gave no further details."
+    reprint = original.replace(
+        id=article_id(feed_id, "reprint-1", None), feed_id=feed_id, guid="reprint-1",
+        url="http://127.0.0.1/reprint-1", body_text=body, body_html=f"<p>{body}</p>",
+        content_hash=content_hash(original.title, body), story_id=None, status="received")
+    with database.session() as session:
+        article_store.upsert(session, reprint)
+    return reprint.id
+
+
+def test_a_near_duplicate_redelivered_after_a_crash_is_stored_as_a_first_run_stores_it(
+        celery_app: Any, database: Any, redis_client: Any, monkeypatch: Any) -> None:
+    """The first attempt indexed the reprint in Redis, then died before its commit (here: a
+    stage raised). The redelivery finds it in the index already; it must still be stored as
+    the near duplicate it is, with its score, as a run that never crashed stores it."""
+    from wiredesk.pipeline import tasks
+
+    services = celery_app.wiredesk
+    original_id = _store_sample(database)[0]
+    assert process_article(services, original_id) == "published"
+    with database.session() as session:
+        original = article_store.to_article(session.get(models.Article, original_id))
+    reprint_id = _store_reprint(database, original)
+
+    first_run: list[Any] = []
+    classify = tasks.classify
+
+    def classify_then_die(services: Any, article: Any) -> Any:
+        first_run.append(article)
+        raise ConnectionError("the worker lost its database before the commit")
+
+    monkeypatch.setattr(tasks, "classify", classify_then_die)
+    with pytest.raises(ConnectionError):
+        process_article(services, reprint_id)
+    monkeypatch.setattr(tasks, "classify", classify)
+    assert _status(database, reprint_id) == "received"
+    assert first_run[0].duplicate_tier == "near" and first_run[0].duplicate_score
+
+    assert process_article(services, reprint_id) == "published"
+    with database.session() as session:
+        row = session.get(models.Article, reprint_id)
+        assert (row.story_id, row.duplicate_tier, row.duplicate_score) == (
+            original.story_id, "near", first_run[0].duplicate_score)
+        assert row.routing_rule == "joined-near"

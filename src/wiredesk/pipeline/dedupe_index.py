@@ -9,8 +9,9 @@ story id. The index only holds what ``rebuild`` can refill from the database.
 Layout (names in ``wiredesk.keys``): per time slot, buckets are hashes sharded so each stays a
 compact listpack (<= ~100 fields); a bucket field is 32 bits of a band key, its value the packed
 6-byte handles of the articles in it; article metas (40-byte signature, 17-byte story, 4-byte
-time) sit in their own sharded hashes. Shard bits are fixed per slot from the previous slot's
-volume. Standalone Redis or Sentinel only (the script names keys it derives), like the broker.
+time, and for a near duplicate 1 byte of signature agreement) sit in their own sharded hashes.
+Shard bits are fixed per slot from the previous slot's volume. Standalone Redis or Sentinel only
+(the script names keys it derives), like the broker.
 """
 
 from __future__ import annotations
@@ -72,16 +73,24 @@ local function slot_bits(s, create)
   return b
 end
 
+local function score_of(eq)
+  return math.max(0, (eq / #sig - B_COLLIDE) / (1 - B_COLLIDE))
+end
+
 local cur_bits = slot_bits(slot, true)
 
--- Idempotent: an article already indexed answers with the story it joined then.
+-- Idempotent: an article already indexed answers with the story it joined then, and the
+-- score it joined with (a run that died before its commit is redelivered: same outcome).
 local own_meta_key = prefix .. 'm:' .. slot .. ':' .. meta_shard(handle, cur_bits)
 local own = redis.call('HGET', own_meta_key, handle)
 if own then
-  return {string.sub(own, 41, 57), 'again', '1'}
+  if #own > 61 then
+    return {string.sub(own, 41, 57), 'again', tostring(score_of(string.byte(own, 62)))}
+  end
+  return {string.sub(own, 41, 57), 'again', ''}
 end
 
-local best_story, best_score, best_ts, best_handle = story, -1, 0, ''
+local best_story, best_score, best_ts, best_handle, best_eq = story, -1, 0, '', 0
 if not force then
   local seen, n_cand = {}, 0
   for s = first_slot, slot + 1 do
@@ -103,14 +112,14 @@ if not force then
                 for k = 1, #sig do
                   if string.byte(meta, k) == string.byte(sig, k) then eq = eq + 1 end
                 end
-                local score = math.max(0, (eq / #sig - B_COLLIDE) / (1 - B_COLLIDE))
+                local score = score_of(eq)
                 if score >= threshold then
                   local cstory = string.sub(meta, 41, 57)
                   local cts = struct.unpack('>I4', string.sub(meta, 58, 61))
                   if score > best_score
                      or (score == best_score and (cts < best_ts
                          or (cts == best_ts and cstory < best_story))) then
-                    best_story, best_score, best_ts, best_handle = cstory, score, cts, h
+                    best_story, best_score, best_ts, best_handle, best_eq = cstory, score, cts, h, eq
                   end
                 end
               end
@@ -133,7 +142,10 @@ for i = 0, nb - 1 do
   redis.call('HSET', key, field, packed)
   redis.call('EXPIREAT', key, expire_at)
 end
-redis.call('HSET', own_meta_key, handle, sig .. best_story .. ts)
+-- A near match keeps its signature agreement (one byte) for the 'again' answer.
+local joined = ''
+if best_score >= 0 then joined = string.char(best_eq) end
+redis.call('HSET', own_meta_key, handle, sig .. best_story .. ts .. joined)
 redis.call('EXPIREAT', own_meta_key, expire_at)
 redis.call('HINCRBY', prefix .. 's:' .. slot, 'n', 1)
 if best_score < 0 then
@@ -247,6 +259,8 @@ class DedupeIndex:
         if what == b"new":
             return fallback or dedupe.StoryMatch(story, None, None)
         if what == b"again":
+            if score:  # it joined a near duplicate then: the same answer again
+                return dedupe.StoryMatch(story, "near", round(float(score), 4))
             if fallback and story == fallback.story_id:
                 return fallback
             tier = None if story == own_story else "near"
