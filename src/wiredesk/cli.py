@@ -306,6 +306,28 @@ def articles_delete(article_id: str, reason: str) -> None:
     click.echo(f"deleted {article_id}; tombstone kept")
 
 
+@articles.command("replay")
+@click.argument("article_ids", nargs=-1)
+@click.option("--failed", "all_failed", is_flag=True, help="Every failed article.")
+def articles_replay(article_ids: tuple[str, ...], all_failed: bool) -> None:
+    """Send failed articles through the pipeline again (once their error's cause is fixed)."""
+    from wiredesk.broker import create_celery
+    from wiredesk.pipeline.tasks import replay_failed
+
+    if bool(article_ids) == all_failed:
+        raise click.UsageError("give the failed articles' ids, or --failed for all of them")
+    services = create_celery(_redis_config()).wiredesk  # type: ignore[attr-defined]
+    _require_schema(services.db)
+    replayed = replay_failed(services, list(article_ids) if article_ids else None)
+    for article_id in replayed:
+        click.echo(f"replaying {article_id}")
+    not_failed = sorted(set(article_ids) - set(replayed))
+    for article_id in not_failed:
+        click.echo(f"{article_id} is not a failed article", err=True)
+    if not_failed:
+        sys.exit(1)
+
+
 @main.group()
 def review() -> None:
     """Articles held for an editor."""

@@ -322,3 +322,37 @@ def test_a_near_duplicate_redelivered_after_a_crash_is_stored_as_a_first_run_sto
         assert (row.story_id, row.duplicate_tier, row.duplicate_score) == (
             original.story_id, "near", first_run[0].duplicate_score)
         assert row.routing_rule == "joined-near"
+
+
+def test_a_failed_article_is_replayed_by_the_operator_once_the_cause_is_fixed(
+        worker: Any, config: Any, database: Any, monkeypatch: Any) -> None:
+    """Failed after its last retry (here: a stage's dependency down the whole time), the
+    article waits, error kept, until an operator replays it; then it is processed anew."""
+    from click.testing import CliRunner
+
+    from wiredesk.cli import main
+    from wiredesk.pipeline import tasks
+
+    article_id, other_id = _store_sample(database)[:2]
+    classify = tasks.classify
+
+    def classify_down(services: Any, article: Any) -> Any:
+        raise ConnectionError("the categorizer's store is down")
+
+    monkeypatch.setattr(tasks, "classify", classify_down)
+    process.delay(article_id)
+    wait_until(lambda: _status(database, article_id) == "failed", timeout=60,
+               message="the article to fail after its retries")
+    monkeypatch.setattr(tasks, "classify", classify)  # the cause is fixed
+
+    env = {"DATABASE_URL": config.sqlalchemy_url, "REDIS_URL": config.redis_url,
+           "WIREDESK_DATA_DIR": str(config.data_dir)}
+    result = CliRunner().invoke(main, ["articles", "replay", "--failed"], env=env,
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert article_id in result.output and other_id not in result.output  # failed ones only
+    wait_until(lambda: _status(database, article_id) == "published",
+               message="the replayed article to be published")
+    with database.session() as session:
+        assert session.get(models.Article, article_id).error is None
+    assert _status(database, other_id) == "received"

@@ -286,6 +286,22 @@ def fail_article(services: Services, article_id: str, error: str) -> str:
     return "failed"
 
 
+def replay_failed(services: Services, article_ids: list[str] | None = None) -> list[str]:
+    """Send failed articles (those given, or all) through the pipeline again, error cleared;
+    returns their ids. The reconciler leaves ``failed`` alone: an operator decides."""
+    query = select(models.Article).where(models.Article.status == "failed")
+    if article_ids is not None:
+        query = query.where(models.Article.id.in_(article_ids))
+    with services.db.session() as session:
+        rows = list(session.scalars(query.order_by(models.Article.id).with_for_update()))
+        for row in rows:
+            article_store.set_status(row, "received")
+        ids = [row.id for row in rows]
+    for article_id in ids:  # after the commit: the task must find them received
+        process.delay(article_id)
+    return ids
+
+
 def _fail_article(task: Any, exc: BaseException, args: tuple[Any, ...]) -> None:
     """After the last retry: the article is ``failed``."""
     fail_article(task.wiredesk, args[0], f"{type(exc).__name__}: {exc}")
