@@ -356,3 +356,46 @@ def test_a_failed_article_is_replayed_by_the_operator_once_the_cause_is_fixed(
     with database.session() as session:
         assert session.get(models.Article, article_id).error is None
     assert _status(database, other_id) == "received"
+
+
+def test_a_final_failure_does_not_overwrite_an_article_another_worker_publishes_meanwhile(
+        celery_app: Any, database: Any, monkeypatch: Any) -> None:
+    """Two runs of one article at once (the reconciler re-sent it during its retries' backoff):
+    one succeeds while the other's last retry fails. The success is committed; the failure's
+    record must not then mark the published article failed."""
+    from wiredesk.pipeline import tasks
+
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("two writers at once: PostgreSQL (SQLite runs one writer)")
+    services = celery_app.wiredesk
+    article_id = _store_sample(database)[0]
+    saving, go = threading.Event(), threading.Event()
+    apply = tasks._apply
+
+    def apply_then_wait(*args: Any) -> Any:
+        status = apply(*args)
+        saving.set()  # the row is locked and written, not yet committed
+        assert go.wait(timeout=30), "the test never released the worker"
+        return status
+
+    monkeypatch.setattr(tasks, "_apply", apply_then_wait)
+    results: dict[str, str] = {}
+    succeeding = threading.Thread(target=lambda: results.update(
+        ok=process_article(services, article_id)))
+    failing = threading.Thread(target=lambda: results.update(
+        failed=tasks.fail_article(services, article_id, "ConnectionError: gone")))
+    succeeding.start()
+    try:
+        assert saving.wait(timeout=30), "the worker never reached its commit"
+        failing.start()
+        wait_until(lambda: "failed" in results or _waiting_for_a_lock(database),
+                   message="the failure record to finish or wait for the row")
+    finally:
+        go.set()
+        succeeding.join(timeout=60)
+        if failing.ident:
+            failing.join(timeout=60)
+    assert results == {"ok": "published", "failed": "published"}
+    with database.session() as session:
+        row = session.get(models.Article, article_id)
+        assert (row.status, row.error) == ("published", None)

@@ -277,7 +277,9 @@ def fail_article(services: Services, article_id: str, error: str) -> str:
     """The article is ``failed``, with the error kept for replay, unless it is done already;
     returns its status."""
     with services.db.session() as session:
-        row = session.get(models.Article, article_id)
+        # Locked: another run of the article (the reconciler re-sent it during the retries'
+        # backoff) may be committing its success; read what it committed, never overwrite it.
+        row = session.get(models.Article, article_id, with_for_update=True)
         if row is None or row.status not in PENDING_STATUSES:
             return row.status if row is not None else "missing"
         article_store.set_status(row, "failed", error=error[:2000])
