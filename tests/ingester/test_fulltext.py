@@ -106,3 +106,65 @@ def test_a_page_longer_than_the_article_contract_is_cut_to_fit(
     assert article.body_text.startswith("Harbour reopens\nParagraph 0: The harbour reopened")
     assert len(article.body_text) <= LIMITS["body_text"]
     assert len(article.body_html) <= LIMITS["body_html"]
+
+
+def test_full_text_that_comes_after_the_article_was_processed_leaves_it_as_processed(
+        config: Any, database: Any, redis_client: Any, feed_server: Any) -> None:
+    """The full-text message waited (its host at its limit, or lost with Redis) past the
+    reconciler's patience: the reconciler sent the article to the pipeline, which published it
+    with the feed's text. The page's text arriving then must not silently replace the body of
+    the published article (no revision, and its entities, topics and story computed from
+    another text)."""
+    from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force
+    from wiredesk.pipeline.tasks import process_article
+
+    put_rules_in_force(database, PUBLISH_EVERYTHING)
+    page_url = feed_server.serve("/news/harbour.html", PAGE, "text/html; charset=utf-8")
+    services, _, article_id = ingested_with_full_text(config, database, feed_server, page_url)
+    assert process_article(services, article_id) == "published"  # the reconciler's message
+    with database.session() as session:
+        published = session.get(models.Article, article_id).body_text
+    apply_full_text(services, article_id)  # the full-text message, late
+    with database.session() as session:
+        row = session.get(models.Article, article_id)
+        assert (row.status, row.body_text) == ("published", published)
+
+
+def test_full_text_that_comes_while_the_article_is_processed_leaves_it_as_processed(
+        config: Any, database: Any, redis_client: Any, feed_server: Any,
+        monkeypatch: Any) -> None:
+    """As above, with the pipeline worker still at work on the feed's text: the article must
+    end with the body its enrichment was computed from."""
+    import threading
+
+    from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force
+    from wiredesk.pipeline import tasks
+
+    put_rules_in_force(database, PUBLISH_EVERYTHING)
+    page_url = feed_server.serve("/news/harbour.html", PAGE, "text/html; charset=utf-8")
+    services, _, article_id = ingested_with_full_text(config, database, feed_server, page_url)
+    with database.session() as session:
+        feed_text = session.get(models.Article, article_id).body_text
+    reached, go = threading.Event(), threading.Event()
+    enrich = tasks.enrich
+
+    def paused_enrich(article: Any, config: Any) -> Any:
+        enriched = enrich(article, config)
+        reached.set()
+        assert go.wait(timeout=30), "the test never released the worker"
+        return enriched
+
+    monkeypatch.setattr(tasks, "enrich", paused_enrich)
+    outcome: list[str] = []
+    worker = threading.Thread(target=lambda: outcome.append(
+        tasks.process_article(services, article_id)))
+    worker.start()
+    try:
+        assert reached.wait(timeout=30), "the worker never read the article"
+        apply_full_text(services, article_id)
+    finally:
+        go.set()
+        worker.join(timeout=60)
+    assert outcome == ["published"]
+    with database.session() as session:
+        assert session.get(models.Article, article_id).body_text == feed_text

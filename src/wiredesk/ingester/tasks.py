@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from redis.exceptions import LockError
 from sqlalchemy import bindparam, or_, select, update
 
 from wiredesk import keys, metrics
@@ -457,14 +458,45 @@ def apply_full_text(services: Services, article_id: str) -> str:
             outcome = "ok" if extracted else "empty"
     metrics.FULL_TEXT.labels(outcome).inc()
     if extracted is not None:
+        return _store_full_text(services, article_id, extracted) or outcome
+    return outcome
+
+
+def _store_full_text(services: Services, article_id: str, extracted: Any) -> str | None:
+    """Put the page's text in the article unless the pipeline has read it already: then, if
+    this message waited past the reconciler's patience, the article was sent on with the feed's
+    text, and keeps the body its enrichment and status were computed from. "missing" when it
+    is gone."""
+    from wiredesk.pipeline.tasks import PENDING_STATUSES
+
+    # The pipeline's own lock: held, a worker is at work on the feed's text; taken, no worker
+    # starts reading before the page's text is committed (its message finds it busy and the
+    # task sends the article on after this).
+    lock = services.redis.lock(
+        keys.article_process_lock(article_id),
+        timeout=keys.article_process_lock_ttl(services.config.task_time_limit), blocking=False)
+    if not lock.acquire():
+        log.info("full text of %s: the pipeline has it already; the feed's text stays",
+                 article_id)
+        return None
+    try:
         with services.db.session() as session:
             row = session.get(models.Article, article_id, with_for_update=True)
             if row is None:
                 return "missing"
+            if row.status not in PENDING_STATUSES:
+                log.info("full text of %s: already %s with the feed's text, which stays",
+                         article_id, row.status)
+                return None
             # content_hash is left as the feed computed it: the next poll must see "unchanged".
             if len(extracted.text) > len(row.body_text or ""):
                 row.body_html, row.body_text = extracted.html, extracted.text
-    return outcome
+    finally:
+        try:
+            lock.release()
+        except LockError:  # expired meanwhile: the write it guarded is committed or undone
+            pass
+    return None
 
 
 @wiredesk_task(queue="ingest", name="ingest.full_text")
