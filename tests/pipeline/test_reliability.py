@@ -399,3 +399,44 @@ def test_a_final_failure_does_not_overwrite_an_article_another_worker_publishes_
     with database.session() as session:
         row = session.get(models.Article, article_id)
         assert (row.status, row.error) == ("published", None)
+
+
+def test_a_run_whose_article_lock_was_lost_does_not_save_over_the_run_that_finished(
+        celery_app: Any, database: Any, redis_client: Any, monkeypatch: Any) -> None:
+    """Redis lost the article's lock while a worker held it (a restart, a Sentinel failover:
+    replication is asynchronous). A redelivered message then ran the article to the end. The
+    first run, still at work, must find the article done when it saves, and leave it: no
+    second write, no second event."""
+    from wiredesk import keys
+    from wiredesk.pipeline import tasks
+
+    services = celery_app.wiredesk
+    article_id = _store_sample(database)[0]
+    reached, go = threading.Event(), threading.Event()
+    enrich = tasks.enrich
+
+    def enrich_then_wait(article: Any, config: Any) -> Any:
+        enriched = enrich(article, config)
+        if threading.current_thread().name == "first":
+            reached.set()
+            assert go.wait(timeout=30), "the test never released the worker"
+        return enriched
+
+    monkeypatch.setattr(tasks, "enrich", enrich_then_wait)
+    outcome: list[str] = []
+    first = threading.Thread(target=lambda: outcome.append(
+        process_article(services, article_id)), name="first")
+    first.start()
+    try:
+        assert reached.wait(timeout=30), "the first run never read the article"
+        redis_client.delete(keys.article_process_lock(article_id))  # lost with Redis
+        assert process_article(services, article_id) == "published"
+        with database.session() as session:
+            done_at = session.get(models.Article, article_id).status_changed_at
+    finally:
+        go.set()
+        first.join(timeout=60)
+    assert outcome == ["published"]
+    with database.session() as session:
+        assert session.get(models.Article, article_id).status_changed_at == done_at
+    assert [e["article_id"] for e in _events(redis_client, "article.published")] == [article_id]

@@ -185,13 +185,19 @@ def _process_current(services: Services, article_id: str) -> str | None:
                                  current_rules(session))
             # The row was read without a lock. Lock it now: the output is saved only over the
             # revision it was computed from, and no fetch revises it before this commits.
-            revision = session.scalar(select(models.Article.revision)
-                                      .where(models.Article.id == article_id).with_for_update())
-            if revision is None:
+            current = session.execute(
+                select(models.Article.revision, models.Article.status)
+                .where(models.Article.id == article_id).with_for_update()).one_or_none()
+            if current is None:
                 return "missing"  # deleted meanwhile
-            if revision != row.revision:
+            if current.revision != row.revision:
                 session.rollback()
                 return None
+            if current.status not in PENDING_STATUSES:
+                # Another run finished it meanwhile: Redis lost this run's article lock (a
+                # restart, a failover) and a redelivery took the article. It is done.
+                session.rollback()
+                return current.status
             status = _apply(session, row, article, decision)
             recorded_rule = row.routing_rule or decision.rule_name
             session.commit()
