@@ -440,3 +440,52 @@ def test_a_run_whose_article_lock_was_lost_does_not_save_over_the_run_that_finis
     with database.session() as session:
         assert session.get(models.Article, article_id).status_changed_at == done_at
     assert [e["article_id"] for e in _events(redis_client, "article.published")] == [article_id]
+
+
+def _die_after_the_commit(config: Any, article_id: str) -> None:
+    """A fresh worker process that dies without a goodbye once ``article_id`` is committed,
+    before its event is sent."""
+    import os
+    import signal
+
+    from wiredesk import events
+    from wiredesk.broker import create_celery
+
+    def die(*_: Any, **__: Any) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    events.emit = die
+    process_article(create_celery(config).wiredesk, article_id)
+
+
+def test_a_worker_killed_between_the_commit_and_the_event_leaves_the_event_to_the_redelivery(
+        celery_app: Any, database: Any, redis_client: Any) -> None:
+    """Late acks redeliver the message of a worker that died after committing the article
+    but before announcing it. The redelivery finds the article done; it must still send the
+    event the dead run never sent, or the article is published and nobody is told."""
+    import multiprocessing
+    import signal
+
+    from wiredesk import keys
+
+    services = celery_app.wiredesk
+    article_id = _store_sample(database)[0]
+    worker = multiprocessing.get_context("spawn").Process(
+        target=_die_after_the_commit, args=(services.config, article_id))
+    worker.start()
+    worker.join(timeout=120)
+    if worker.exitcode is None:
+        worker.kill()
+    assert worker.exitcode == -signal.SIGKILL
+    assert _status(database, article_id) == "published"
+    assert _events(redis_client, "article.published") == []
+    redis_client.delete(keys.article_process_lock(article_id))  # expired by the redelivery
+
+    assert process_article(services, article_id) == "published"
+    with database.session() as session:
+        story_id = session.get(models.Article, article_id).story_id
+    assert [(e["article_id"], e["story_id"]) for e in _events(
+        redis_client, "article.published")] == [(article_id, story_id)]
+    # A redelivery with no death before it (a duplicate message) sends nothing more.
+    assert process_article(services, article_id) == "published"
+    assert len(_events(redis_client, "article.published")) == 1

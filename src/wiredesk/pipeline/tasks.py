@@ -150,28 +150,32 @@ def process_article(services: Services, article_id: str) -> str:
         if died > services.config.task_max_retries:
             return fail_article(services, article_id, f"the worker died {died} times processing "
                                 "it (killed, out of memory or past the hard time limit)")
-        return _process_locked(services, article_id)
+        return _process_locked(services, article_id, announce_done=died > 0)
     finally:
         services.redis.delete(runs)  # returned or raised: this run did not die
         _released(lock)  # expired while we worked: nothing to undo
 
 
-def _process_locked(services: Services, article_id: str) -> str:
+def _process_locked(services: Services, article_id: str, announce_done: bool = False) -> str:
     """Process one article while holding its lock; from the start again when a fetch revised
     it meanwhile (that revision's own message found the article busy)."""
-    while (status := _process_current(services, article_id)) is None:
+    while (status := _process_current(services, article_id, announce_done)) is None:
         log.info("process: %s was revised while processed; processing the revision", article_id)
     return status
 
 
-def _process_current(services: Services, article_id: str) -> str | None:
-    """Process the article's current revision; None if another was committed meanwhile."""
+def _process_current(services: Services, article_id: str,
+                     announce_done: bool = False) -> str | None:
+    """Process the article's current revision; None if another was committed meanwhile.
+    ``announce_done``: a run before this one died, perhaps between its commit and its event."""
     with services.db.session() as session:
         row = session.get(models.Article, article_id)
         if row is None:
             log.warning("process: no article %s", article_id)
             return "missing"
         if row.status not in PENDING_STATUSES:
+            if announce_done:  # its event may never have left: sent twice rather than never
+                _announce(services, row)
             return row.status  # done already: a redelivery changes nothing
         article = enrich(article_store.to_article(row), services.config)
         with story_locked(services, article), \
@@ -212,6 +216,16 @@ def _process_current(services: Services, article_id: str) -> str | None:
     events.emit(services.redis, f"article.{status}", article_id=article_id,
                 story_id=article.story_id, rule=recorded_rule)
     return status
+
+
+def _announce(services: Services, row: models.Article) -> None:
+    """The event of the article's current status, as the run that set it emits it."""
+    if row.status == "failed":
+        events.emit(services.redis, "article.failed", article_id=row.id,
+                    error=(row.error or "")[:500])
+    else:
+        events.emit(services.redis, f"article.{row.status}", article_id=row.id,
+                    story_id=row.story_id, rule=row.routing_rule)
 
 
 def found_story(session: Any, article: Article, now: datetime) -> models.Story:
