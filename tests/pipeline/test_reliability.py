@@ -489,3 +489,38 @@ def test_a_worker_killed_between_the_commit_and_the_event_leaves_the_event_to_th
     # A redelivery with no death before it (a duplicate message) sends nothing more.
     assert process_article(services, article_id) == "published"
     assert len(_events(redis_client, "article.published")) == 1
+
+
+def test_a_run_that_succeeds_after_another_run_failed_the_article_meanwhile_saves_its_work(
+        celery_app: Any, database: Any, monkeypatch: Any) -> None:
+    """Two runs of one article at once (the reconciler re-sent it during its retries'
+    backoff): the retries' last attempt fails it while the other run is at work. That run's
+    success is saved: the article is published, not left failed."""
+    from wiredesk.pipeline import tasks
+
+    services = celery_app.wiredesk
+    article_id = _store_sample(database)[0]
+    reached, go = threading.Event(), threading.Event()
+    enrich = tasks.enrich
+
+    def enrich_then_wait(article: Any, config: Any) -> Any:
+        enriched = enrich(article, config)
+        reached.set()
+        assert go.wait(timeout=30), "the test never released the worker"
+        return enriched
+
+    monkeypatch.setattr(tasks, "enrich", enrich_then_wait)
+    outcome: list[str] = []
+    worker = threading.Thread(target=lambda: outcome.append(
+        process_article(services, article_id)))
+    worker.start()
+    try:
+        assert reached.wait(timeout=30), "the worker never read the article"
+        assert tasks.fail_article(services, article_id, "ConnectionError: gone") == "failed"
+    finally:
+        go.set()
+        worker.join(timeout=60)
+    assert outcome == ["published"]
+    with database.session() as session:
+        row = session.get(models.Article, article_id)
+        assert (row.status, row.error) == ("published", None)

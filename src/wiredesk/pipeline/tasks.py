@@ -197,11 +197,14 @@ def _process_current(services: Services, article_id: str,
             if current.revision != row.revision:
                 session.rollback()
                 return None
-            if current.status not in PENDING_STATUSES:
+            if current.status not in (*PENDING_STATUSES, "failed"):
                 # Another run finished it meanwhile: Redis lost this run's article lock (a
-                # restart, a failover) and a redelivery took the article. It is done.
+                # restart, a failover) and a redelivery took the article. It is done. (Failed
+                # by another run's last retry meanwhile, it takes this run's success.)
                 session.rollback()
                 return current.status
+            if current.status == "failed":
+                session.expire(row, ["error"])  # read before it was set: clear it for real
             status = _apply(session, row, article, decision)
             recorded_rule = row.routing_rule or decision.rule_name
             session.commit()
