@@ -128,6 +128,8 @@ def test_full_text_that_comes_after_the_article_was_processed_leaves_it_as_proce
     with database.session() as session:
         row = session.get(models.Article, article_id)
         assert (row.status, row.body_text) == ("published", published)
+    # Nor does it fetch a page it cannot use (or wait, deferred, for its host to be free).
+    assert feed_server.statuses("/news/harbour.html") == []
 
 
 def test_full_text_that_comes_while_the_article_is_processed_leaves_it_as_processed(

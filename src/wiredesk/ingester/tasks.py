@@ -435,11 +435,16 @@ def fetch_feed(self: Any, feed_id: int) -> str:
 
 
 def apply_full_text(services: Services, article_id: str) -> str:
-    """Replace an article's body with its page's main text; the content hash stays the feed's."""
+    """Replace an article's body with its page's main text; the content hash stays the feed's.
+    "processed": the pipeline has it already (see ``_store_full_text``), no page is fetched."""
+    from wiredesk.pipeline.tasks import PENDING_STATUSES
+
     with services.db.session() as session:
         row = session.get(models.Article, article_id)
         if row is None or not row.url:
             return "missing"
+        if row.status not in PENDING_STATUSES:
+            return "processed"
         url = row.url
     config = services.config
     # Article pages usually live on the feed's host: they share its politeness budget.
@@ -506,7 +511,7 @@ def full_text(self: Any, article_id: str) -> str:
     if outcome == "deferred":
         # Its host is at its limit: try again shortly, without spending a retry.
         full_text.apply_async((article_id,), countdown=HOST_DEFER_SECONDS * (1 + random.random()))
-    elif outcome != "missing":
+    elif outcome not in ("missing", "processed"):
         _enqueue_process([article_id])
     return outcome
 
