@@ -99,3 +99,15 @@ def test_rss_categories_carry_the_qcode_and_the_label(publisher: Any, samples: N
     categories = {(c.get("domain"), c.text) for c in item.iter("category")}
     assert ("http://cv.iptc.org/newscodes/mediatopic/04000000", "economy, business and finance"
             ) in categories
+
+
+def test_a_regional_language_tag_finds_its_language(publisher: Any, samples: None) -> None:
+    """Stories carry the primary language subtag (``en``), so /feeds/lang/en-GB was always
+    empty; as RFC 4647 lookup does, a longer tag falls back to its language. A path that is no
+    BCP 47 tag at all (letters of another script) answered an empty feed instead of 404."""
+    english = publisher.get("/feeds/lang/en.json").get_json()
+    regional = publisher.get("/feeds/lang/en-GB.json").get_json()
+    assert regional["items"] and regional["items"] == english["items"]
+    assert regional["language"] == "en"
+    assert publisher.get("/feeds/lang/\u0639\u0631\u0628\u064a.atom").status_code == 404
+    assert publisher.get("/feeds/lang/en-.atom").status_code == 404

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -94,13 +95,19 @@ def topic_stories(code: str, fmt: str) -> Response:
                  topic=qcode)
 
 
+# A language tag's shape: ASCII subtags of 1-8 letters or digits, the first of letters.
+_BCP47 = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+
+
 @feeds.get("/feeds/lang/<language>.<fmt>")
 def language_stories(language: str, fmt: str) -> Response:
-    """Stories in one language (BCP 47): ``/feeds/lang/ar.atom``."""
-    if not language.replace("-", "").isalpha() or len(language) > 35:
+    """Stories in one language (BCP 47): ``/feeds/lang/ar.atom``. Stories carry the primary
+    language subtag, so a longer tag (``en-GB``) falls back to it, as RFC 4647 lookup does."""
+    if len(language) > 35 or not _BCP47.fullmatch(language):
         abort(404)
+    primary = language.split("-", 1)[0].lower()  # stored lower-case; BCP 47 ignores case
     return _feed(fmt, f"/feeds/lang/{language}.{fmt}", f"Wiredesk: stories in {language}",
-                 language=language.lower())  # stored lower-case; BCP 47 ignores case
+                 language=primary)
 
 
 @api.get("/api/v1/stories")
