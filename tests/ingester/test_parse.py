@@ -262,3 +262,19 @@ def test_feedparser_dicts_copy_as_deepcopy_would() -> None:
     assert copied["tags"] is not original["tags"]
     assert type(copied["tags"][0]) is feedparser.FeedParserDict
     assert copied.category == "x"  # FeedParserDict's aliases still work on the copy
+
+
+@pytest.mark.parametrize("raw, languages, expected", [
+    ("Wed, 10 Apr 2024 09:15:00 AST", ["ar"], "2024-04-10T06:15:00"),  # Arabia, +03:00
+    ("Wed, 10 Apr 2024 09:15:00 CST", ["zh"], "2024-04-10T01:15:00"),  # China, +08:00
+    ("Wed, 10 Apr 2024 09:15:00 CST", ["en"], "2024-04-10T15:15:00"),  # US Central, -06:00
+    ("Wed, 10 Apr 2024 09:15:00 AST", None, "2024-04-10T13:15:00"),  # Atlantic, -04:00
+])
+def test_a_zone_name_is_read_as_the_feeds_language_means_it(
+        raw: str, languages: list[str] | None, expected: str) -> None:
+    """AST and CST each name two zones. Gulf outlets write AST for Arabia (+03:00) and Chinese
+    ones CST for China (+08:00); read as Atlantic and US Central, their stories were dated
+    seven and fourteen hours off."""
+    date = parse_date(raw, fetched_at=NOW, languages=languages)
+    assert date.value == datetime.fromisoformat(expected).replace(tzinfo=UTC)
+    assert date.flags == []

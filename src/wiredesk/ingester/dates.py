@@ -20,7 +20,11 @@ NAMED_ZONES = {
     "PKT": 300, "HKT": 480, "SGT": 480, "JST": 540, "KST": 540, "AEST": 600, "AEDT": 660,
     "NZST": 720, "NZDT": 780, "EST": -300, "EDT": -240, "CST": -360, "CDT": -300, "MST": -420,
     "MDT": -360, "PST": -480, "PDT": -420, "AKST": -540, "AKDT": -480, "HST": -600,
+    "AST": -240,
 }
+# Names two zones share, read as a feed in that language means them: Gulf outlets write AST
+# for Arabia, Chinese ones CST for China (elsewhere: Atlantic, US Central).
+ZONES_BY_LANGUAGE = {"ar": {"AST": 180}, "zh": {"CST": 480}}
 _RFC822 = re.compile(
     r"^\s*(?:[A-Za-z]{2,9}\.?,?\s+)?(\d{1,2})\s+([A-Za-z]{3,9})\.?,?\s+(\d{2,4}),?\s+"
     r"(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*(?:([A-Za-z]{1,5})|([+-])(\d{2}):?(\d{2}))?\s*$"
@@ -68,7 +72,17 @@ def zone_info(name: str) -> Any:
         return UTC
 
 
-def _rfc822(raw: str) -> tuple[datetime, bool] | None:
+def _zone_offset(name: str, languages: list[str] | None) -> int | None:
+    """Minutes east of UTC for a zone name, as a feed in ``languages`` means it."""
+    name = name.upper()
+    for language in languages or ():
+        regional = ZONES_BY_LANGUAGE.get(language.split("-")[0].lower(), {})
+        if name in regional:
+            return regional[name]
+    return NAMED_ZONES.get(name)
+
+
+def _rfc822(raw: str, languages: list[str] | None = None) -> tuple[datetime, bool] | None:
     m = _RFC822.match(raw)
     if not m:
         return None
@@ -78,7 +92,7 @@ def _rfc822(raw: str) -> tuple[datetime, bool] | None:
         return None
     offset: int | None = None
     if name:
-        offset = NAMED_ZONES.get(name.upper())
+        offset = _zone_offset(name, languages)
         if offset is None:
             return None  # an unknown zone name: let dateparser try
     elif sign:
@@ -135,7 +149,7 @@ def parse_date(raw: str | None, *, zone: str = "UTC", fetched_at: datetime | Non
     if len(raw) > MAX_DATE_LENGTH:
         return EntryDate(None, raw, ["unparsed"])
     try:
-        parsed = _rfc822(raw) or _iso(raw)
+        parsed = _rfc822(raw, languages) or _iso(raw)
     except (ValueError, OverflowError):  # well-formed but out of range: 31 Feb, a +9999 zone
         parsed = None
     if parsed is None and (budget is None or budget.failures_left > 0):
