@@ -14,7 +14,7 @@ import pytest
 
 from tests.helpers import FeedHTTPServer, reply
 from wiredesk.config import Config
-from wiredesk.ingester.fetch import FetchError, fetch, make_client, parse_retry_after
+from wiredesk.ingester.fetch import FetchError, fetch, make_client
 
 FEED = b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>' + (
     b"<item><title>x</title><link>http://example.com/a</link></item>" * 50) + b"</channel></rss>"
@@ -145,15 +145,6 @@ def test_429_carries_retry_after(server: FeedHTTPServer, client: Any, cfg: Confi
     with pytest.raises(FetchError) as err:
         fetch(client, server.url("/down"), cfg)
     assert err.value.outcome == "http_error" and err.value.retry_after == 0.0
-
-
-def test_retry_after_forms() -> None:
-    from datetime import UTC, datetime
-
-    now = datetime(2015, 10, 21, 7, 0, tzinfo=UTC)
-    assert parse_retry_after("30") == 30.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now) == 28 * 60
-    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
 
 
 def test_conditional_get_answers_304(server: FeedHTTPServer, client: Any, cfg: Config) -> None:

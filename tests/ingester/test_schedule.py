@@ -105,3 +105,10 @@ def test_parsing_helpers() -> None:
     assert feed_ttl_seconds("60") == 3600
     assert feed_ttl_seconds(None) is None and feed_ttl_seconds("0") is None
     assert feed_ttl_seconds("abc") is None
+
+
+def test_retry_after_forms() -> None:
+    now = datetime(2015, 10, 21, 7, 0, tzinfo=UTC)
+    assert parse_retry_after("30", now) == 30.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now) == 28 * 60
+    assert parse_retry_after("soon", now) is None and parse_retry_after(None, now) is None

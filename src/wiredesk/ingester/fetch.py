@@ -15,7 +15,6 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin
 
 import brotli
@@ -24,6 +23,7 @@ import httpx
 
 from wiredesk.config import Config
 from wiredesk.ingester.guard import BlockedURL, GuardedBackend, Resolver, check_scheme, system_resolver
+from wiredesk.ingester.schedule import http_date, parse_retry_after
 
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 PERMANENT_REDIRECTS = {301, 308}
@@ -289,8 +289,11 @@ def fetch(client: FeedClient, url: str, config: Config, *, etag: str | None = No
                     return FetchResult(current, 304, headers=headers,
                                        permanent_redirect=permanent)
                 if status >= 400:
-                    retry_after = parse_retry_after(headers.get("retry-after"),
-                                                    _server_clock(headers.get("date")))
+                    # An HTTP-date is read against the server's own clock (clocks disagree,
+                    # the delta it means does not), as schedule reads Expires.
+                    retry_after = parse_retry_after(
+                        headers.get("retry-after"),
+                        http_date(headers.get("date")) or datetime.now(UTC))
                     outcome = "rate_limited" if status == 429 else "http_error"
                     raise FetchError(outcome, f"HTTP {status}", retry_after, status)
                 body, wire = _read_capped(response, headers, config.fetch_max_bytes, deadline)
@@ -304,31 +307,3 @@ def fetch(client: FeedClient, url: str, config: Config, *, etag: str | None = No
         except _TRANSPORT_ERRORS as exc:
             raise FetchError("connect_error", f"{type(exc).__name__}: {exc}") from exc
     raise FetchError("http_error", f"more than {config.fetch_max_redirects} redirects")
-
-
-def _server_clock(date: str | None) -> datetime | None:
-    """The response's Date: an HTTP-date Retry-After is read against the server's own clock
-    (clocks disagree, the delta it means does not), as schedule reads Expires."""
-    if not date:
-        return None
-    try:
-        when = parsedate_to_datetime(date.strip())
-    except (TypeError, ValueError, IndexError):
-        return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
-
-
-def parse_retry_after(raw: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
-    if not raw:
-        return None
-    raw = raw.strip()
-    if raw.isdigit():
-        return float(raw)
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -27,7 +27,8 @@ class Decision:
     reason: str  # interval | ttl | max-age | expires | retry-after | backoff | cap
 
 
-def _http_date(raw: str | None) -> datetime | None:
+def http_date(raw: str | None) -> datetime | None:
+    """An HTTP-date header value (Date, Expires, Retry-After) as an aware datetime."""
     if not raw:
         return None
     try:
@@ -44,7 +45,7 @@ def parse_retry_after(raw: str | None, now: datetime) -> float | None:
     raw = raw.strip()
     if raw.isdigit():
         return float(raw)
-    when = _http_date(raw)
+    when = http_date(raw)
     return max(0.0, (when - now).total_seconds()) if when else None
 
 
@@ -59,9 +60,9 @@ def header_hints(headers: Mapping[str, str] | None, now: datetime,
         if match:
             hints["max-age"] = float(match.group(1))
         elif "expires" in lowered:  # max-age overrides Expires (RFC 9111 5.3)
-            expires = _http_date(lowered["expires"])
+            expires = http_date(lowered["expires"])
             # Relative to the server's clock when it sent one: clocks disagree, deltas do not.
-            origin = _http_date(lowered.get("date")) or now
+            origin = http_date(lowered.get("date")) or now
             if expires is not None:
                 hints["expires"] = max(0.0, (expires - origin).total_seconds())
     if status in RETRY_AFTER_STATUSES:
