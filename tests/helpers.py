@@ -6,7 +6,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -154,3 +155,33 @@ def respond(h: Any, status: int, body: bytes = b"", **headers: str) -> None:
 def reply(status: int, body: bytes = b"", **headers: str) -> Callable[[Any], None]:
     """A FeedHTTPServer route that always answers the same."""
     return lambda h: respond(h, status, body, **headers)
+
+
+@contextmanager
+def processing_paused(monkeypatch: Any, services: Any, article_id: str) -> Iterator[list[str]]:
+    """``process_article`` on a worker thread, stopped once it has read and enriched the
+    article (before it saves) while the block runs; then it goes on, and the list yielded
+    holds its outcome."""
+    from wiredesk.pipeline import tasks
+
+    reached, go = threading.Event(), threading.Event()
+    enrich = tasks.enrich
+
+    def paused_enrich(article: Any, config: Any) -> Any:
+        enriched = enrich(article, config)
+        if not go.is_set():
+            reached.set()
+            assert go.wait(timeout=30), "the test never released the worker"
+        return enriched
+
+    monkeypatch.setattr(tasks, "enrich", paused_enrich)
+    outcome: list[str] = []
+    worker = threading.Thread(target=lambda: outcome.append(
+        tasks.process_article(services, article_id)))
+    worker.start()
+    try:
+        assert reached.wait(timeout=30), "the worker never read the article"
+        yield outcome
+    finally:
+        go.set()
+        worker.join(timeout=60)

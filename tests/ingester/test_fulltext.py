@@ -137,36 +137,15 @@ def test_full_text_that_comes_while_the_article_is_processed_leaves_it_as_proces
         monkeypatch: Any) -> None:
     """As above, with the pipeline worker still at work on the feed's text: the article must
     end with the body its enrichment was computed from."""
-    import threading
-
-    from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force
-    from wiredesk.pipeline import tasks
+    from tests.helpers import PUBLISH_EVERYTHING, processing_paused, put_rules_in_force
 
     put_rules_in_force(database, PUBLISH_EVERYTHING)
     page_url = feed_server.serve("/news/harbour.html", PAGE, "text/html; charset=utf-8")
     services, _, article_id = ingested_with_full_text(config, database, feed_server, page_url)
     with database.session() as session:
         feed_text = session.get(models.Article, article_id).body_text
-    reached, go = threading.Event(), threading.Event()
-    enrich = tasks.enrich
-
-    def paused_enrich(article: Any, config: Any) -> Any:
-        enriched = enrich(article, config)
-        reached.set()
-        assert go.wait(timeout=30), "the test never released the worker"
-        return enriched
-
-    monkeypatch.setattr(tasks, "enrich", paused_enrich)
-    outcome: list[str] = []
-    worker = threading.Thread(target=lambda: outcome.append(
-        tasks.process_article(services, article_id)))
-    worker.start()
-    try:
-        assert reached.wait(timeout=30), "the worker never read the article"
+    with processing_paused(monkeypatch, services, article_id) as outcome:
         apply_full_text(services, article_id)
-    finally:
-        go.set()
-        worker.join(timeout=60)
     assert outcome == ["published"]
     with database.session() as session:
         assert session.get(models.Article, article_id).body_text == feed_text

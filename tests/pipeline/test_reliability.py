@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.helpers import put_rules_in_force, wait_until
+from tests.helpers import processing_paused, put_rules_in_force, wait_until
 from wiredesk.feedserver import SAMPLE_FEEDS_DIR
 from wiredesk.ingester.parse import parse_feed
 from wiredesk.pipeline.tasks import process, process_article, process_batch, reconcile
@@ -500,26 +500,8 @@ def test_a_run_that_succeeds_after_another_run_failed_the_article_meanwhile_save
 
     services = celery_app.wiredesk
     article_id = _store_sample(database)[0]
-    reached, go = threading.Event(), threading.Event()
-    enrich = tasks.enrich
-
-    def enrich_then_wait(article: Any, config: Any) -> Any:
-        enriched = enrich(article, config)
-        reached.set()
-        assert go.wait(timeout=30), "the test never released the worker"
-        return enriched
-
-    monkeypatch.setattr(tasks, "enrich", enrich_then_wait)
-    outcome: list[str] = []
-    worker = threading.Thread(target=lambda: outcome.append(
-        process_article(services, article_id)))
-    worker.start()
-    try:
-        assert reached.wait(timeout=30), "the worker never read the article"
+    with processing_paused(monkeypatch, services, article_id) as outcome:
         assert tasks.fail_article(services, article_id, "ConnectionError: gone") == "failed"
-    finally:
-        go.set()
-        worker.join(timeout=60)
     assert outcome == ["published"]
     with database.session() as session:
         row = session.get(models.Article, article_id)
