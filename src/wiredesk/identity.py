@@ -46,6 +46,23 @@ def canonical_url(url: str | None) -> str | None:
     return urlunsplit((scheme, host, parts.path or "/", query, ""))
 
 
+def without_password(url: str, *, masked: bool = False) -> str:
+    """``url`` without the user and password paid wires put in feed URLs
+    (``https://user:password@host/feed``): for consumers, none of either; ``masked`` (a log
+    line), the user and ``***``. Read by hand, not by ``urlsplit``: a URL it refuses still
+    loses its password."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = min((at for at in (rest.find(c) for c in "/?#") if at >= 0), default=len(rest))
+    userinfo, at, host = rest[:end].rpartition("@")
+    if not at or (masked and ":" not in userinfo):
+        return url
+    if masked:
+        host = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    return f"{scheme}://{host}{rest[end:]}"
+
+
 def article_id(feed_id: int, guid: str | None, link: str | None, fallback: str = "") -> str:
     """The article's id: feed plus guid, else canonical link, else a hash of title and content."""
     if guid:

@@ -19,7 +19,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from redis.exceptions import LockError
 from sqlalchemy import bindparam, or_, select, update
@@ -27,6 +26,7 @@ from sqlalchemy import bindparam, or_, select, update
 from wiredesk import keys, metrics
 from wiredesk.broker import Services, wiredesk_task
 from wiredesk.config import Config
+from wiredesk.identity import without_password
 from wiredesk.ingester import fulltext, schedule, websub
 from wiredesk.ingester.fetch import FeedClient, FetchError, fetch, make_client
 from wiredesk.ingester.hostlimit import feed_slot, host_slot
@@ -78,16 +78,8 @@ _client: tuple[Config, FeedClient] | None = None
 _client_lock = threading.Lock()
 
 
-def shown_url(url: str) -> str:
-    """``url`` for a log line: a password in it (user:password@host) is ***."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-    except ValueError:
-        return "(an unparsable URL)"
-    user = parts.netloc.rsplit("@", 1)[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{parts.netloc.rsplit('@', 1)[1]}"))
+def _logged(url: str) -> str:
+    return without_password(url, masked=True)  # a password never reaches a log line
 
 
 def _http_client(services: Services) -> FeedClient:
@@ -244,7 +236,7 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
             websub_subscribe.delay(feed_id)
     except (FetchError, ParseError) as exc:
         report.outcome, report.error = exc.outcome, str(exc)
-        log.warning("feed %s (%s): %s: %s", feed_id, shown_url(view.url), exc.outcome, exc)
+        log.warning("feed %s (%s): %s: %s", feed_id, _logged(view.url), exc.outcome, exc)
         _record_failure(services, feed_id, exc.outcome, str(exc), now,
                         retry_after=getattr(exc, "retry_after", None),
                         status=getattr(exc, "status", None))
@@ -252,7 +244,7 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
         # None of the sorted outcomes (a bug, a service down): counted as such, never as "ok",
         # and raised on for the task's retries.
         report.outcome, report.error = "error", f"{type(exc).__name__}: {exc}"
-        log.exception("feed %s (%s): unexpected error: %s", feed_id, shown_url(view.url),
+        log.exception("feed %s (%s): unexpected error: %s", feed_id, _logged(view.url),
                       report.error)
         # Still the feed's error: shown, counted as in error, and backed off like any other
         # (left alone, the claim would bring it back every lock TTL, whatever its interval).
@@ -347,10 +339,10 @@ def _record_redirect(session: Any, feed: Feed, new_url: str, now: datetime) -> N
     taken = session.scalar(select(Feed.id).where(Feed.url == new_url, Feed.id != feed.id))
     if taken is not None:
         log.warning("feed %s moved to %s, already feed %s; keeping its URL", feed.id,
-                    shown_url(new_url), taken)
+                    _logged(new_url), taken)
         return
-    log.info("feed %s moved permanently from %s to %s", feed.id, shown_url(feed.url),
-             shown_url(new_url))
+    log.info("feed %s moved permanently from %s to %s", feed.id, _logged(feed.url),
+             _logged(new_url))
     feed.redirected_from, feed.redirected_at, feed.url = feed.url, now, new_url
 
 
@@ -457,7 +449,7 @@ def apply_full_text(services: Services, article_id: str) -> str:
             extracted = fulltext.fetch_full_text(_http_client(services), url, config)
         except FetchError as exc:
             # The feed's own text stays; the article goes on through the pipeline regardless.
-            log.info("full text of %s (%s): %s", article_id, shown_url(url), exc)
+            log.info("full text of %s (%s): %s", article_id, _logged(url), exc)
             extracted, outcome = None, exc.outcome
         else:
             outcome = "ok" if extracted else "empty"

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import String, and_, cast, exists, or_, select
 from sqlalchemy.orm import Session
 
+from wiredesk.identity import without_password
 from wiredesk.schemas import Article
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
@@ -105,30 +106,16 @@ def _view(session: Session, story: models.Story) -> StoryView | None:
         canonical = choose(articles)
     feeds = {f.id: f for f in session.scalars(
         select(models.Feed).where(models.Feed.id.in_({a.feed_id for a in articles})))}
-    sources = [Source(a, _public_name(feeds[a.feed_id]), _without_userinfo(feeds[a.feed_id].url))
+    sources = [Source(a, _public_name(feeds[a.feed_id]), without_password(feeds[a.feed_id].url))
                for a in articles]
     return StoryView(story.id, story.status, story.created_at, story.updated_at,
                      story.published_at or story.created_at, canonical, sources, story.version)
 
 
-def _without_userinfo(url: str) -> str:
-    """``url`` without the user and password paid wires put in their feed URLs."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    end = len(rest)
-    for delimiter in "/?#":
-        found = rest.find(delimiter)
-        if found >= 0:
-            end = min(end, found)
-    authority, path = rest[:end], rest[end:]
-    return f"{scheme}://{authority.rpartition('@')[2]}{path}"
-
-
 def _public_name(feed: models.Feed) -> str:
     """The feed's name for consumers; a feed registered without one is named by its URL."""
     name = feed.title or feed.name
-    return _without_userinfo(name) if name == feed.url else name
+    return without_password(name) if name == feed.url else name
 
 
 def _may_match(topic: str | None, language: str | None) -> list[Any]:
