@@ -213,7 +213,7 @@ def _process_current(services: Services, article_id: str,
     action = STATUS_ACTION[status]
     metrics.ROUTING.labels(recorded_rule, action).inc()
     metrics.STAGE_ITEMS.labels("route", action).inc()
-    if status in ("published", "corrected") and article.fetched_at:
+    if status in models.PUBLISHED_STATUSES and article.fetched_at:
         metrics.INGEST_TO_PUBLISH.observe(
             max(0.0, (datetime.now(UTC) - article.fetched_at).total_seconds()))
     events.emit(services.redis, f"article.{status}", article_id=article_id,
@@ -267,23 +267,23 @@ def _apply(session: Any, row: models.Article, article: Article, decision: Routin
     # a rule about something else (its feed, a keyword...) held or rejected it.
     copy_joins = decision.action == "publish" or "exact" in decision.duplicate_tiers
     if (article.duplicate_tier == "exact" and copy_joins
-            and story.status in ("published", "corrected")):
+            and story.status in models.PUBLISHED_STATUSES):
         status, rule = "published", "exact-duplicate"
         reason = f"exact duplicate; added as a source of published story {story.id}"
         story.touch(now)
-    elif row.revision > 1 and story.status in ("published", "corrected") and status == "published":
+    elif row.revision > 1 and story.status in models.PUBLISHED_STATUSES and status == "published":
         status = "corrected"
         reason = f"revision {row.revision} of a published article; {reason}"
         story.status = "corrected"
         story.touch(now)
     elif (article.duplicate_tier and status == "published"
-          and story.status in ("published", "corrected")):
+          and story.status in models.PUBLISHED_STATUSES):
         # A reprint or another outlet's report: the live story gains a source, not a twin.
         rule = f"joined-{article.duplicate_tier}"
         reason = (f"{article.duplicate_tier} duplicate (score {article.duplicate_score}) "
                   f"joined published story {story.id}; {reason}")
         story.touch(now)
-    elif status == "published" and story.status not in ("published", "corrected"):
+    elif status == "published" and story.status not in models.PUBLISHED_STATUSES:
         story.status, story.published_at, story.updated_at = "published", now, now
     elif story.status == "received":
         story.status = status

@@ -16,9 +16,6 @@ from wiredesk.schemas import Article
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
 
-VISIBLE_STATUSES = ("published", "corrected")
-VISIBLE_ARTICLE_STATUSES = ("published", "corrected")
-
 
 @dataclass
 class Source:
@@ -67,8 +64,8 @@ def _storable(story_id: str) -> bool:
 # an editor or failed, as its last published version (kept in the history).
 _PUBLISHED_BEFORE = exists().where(
     models.ArticleRevision.article_id == models.Article.id,
-    models.ArticleRevision.status.in_(VISIBLE_ARTICLE_STATUSES))
-SHOWN = or_(models.Article.status.in_(VISIBLE_ARTICLE_STATUSES), _PUBLISHED_BEFORE)
+    models.ArticleRevision.status.in_(models.PUBLISHED_STATUSES))
+SHOWN = or_(models.Article.status.in_(models.PUBLISHED_STATUSES), _PUBLISHED_BEFORE)
 
 
 def _shown(session: Session, story_id: str) -> list[Article]:
@@ -76,14 +73,14 @@ def _shown(session: Session, story_id: str) -> list[Article]:
     rows = list(session.scalars(
         select(models.Article).where(models.Article.story_id == story_id, SHOWN)
         .order_by(models.Article.created_at, models.Article.id)))
-    pending = [r.id for r in rows if r.status not in VISIBLE_ARTICLE_STATUSES]
+    pending = [r.id for r in rows if r.status not in models.PUBLISHED_STATUSES]
     last_published: dict[str, models.ArticleRevision] = {}
     if pending:
         # In revision order: each article's last published version is the one left.
         last_published = {v.article_id: v for v in session.scalars(
             select(models.ArticleRevision).where(
                 models.ArticleRevision.article_id.in_(pending),
-                models.ArticleRevision.status.in_(VISIBLE_ARTICLE_STATUSES))
+                models.ArticleRevision.status.in_(models.PUBLISHED_STATUSES))
             .order_by(models.ArticleRevision.revision))}
     return [_as_published(r, last_published.get(r.id)) for r in rows]
 
@@ -129,13 +126,13 @@ def _may_match(topic: str | None, language: str | None) -> list[Any]:
         conditions.append(or_(
             cast(models.Article.categories, String).like(quoted),
             exists().where(versions.article_id == models.Article.id,
-                           versions.status.in_(VISIBLE_ARTICLE_STATUSES),
+                           versions.status.in_(models.PUBLISHED_STATUSES),
                            cast(versions.categories, String).like(quoted))))
     if language:
         conditions.append(or_(
             models.Article.language == language,
             exists().where(versions.article_id == models.Article.id,
-                           versions.status.in_(VISIBLE_ARTICLE_STATUSES),
+                           versions.status.in_(models.PUBLISHED_STATUSES),
                            versions.language == language)))
     return conditions
 
@@ -156,7 +153,7 @@ def list_stories(session: Session, limit: int = 50, cursor: str | None = None, *
     # Only stories with a copy to show (as ``_view`` decides): skipped after the LIMIT, a
     # story without one shortened the page and ended the cursors there.
     query = select(models.Story).where(
-        models.Story.status.in_(VISIBLE_STATUSES),
+        models.Story.status.in_(models.PUBLISHED_STATUSES),
         exists().where(models.Article.story_id == models.Story.id, SHOWN,
                        *_may_match(topic, language)).correlate(models.Story)
     ).order_by(models.Story.published_at.desc(), models.Story.id.desc())
@@ -180,6 +177,6 @@ def list_stories(session: Session, limit: int = 50, cursor: str | None = None, *
 
 def get_story(session: Session, story_id: str) -> StoryView | None:
     story = session.get(models.Story, story_id) if _storable(story_id) else None
-    if story is None or story.status not in VISIBLE_STATUSES:
+    if story is None or story.status not in models.PUBLISHED_STATUSES:
         return None
     return _view(session, story)

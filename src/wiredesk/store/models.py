@@ -20,6 +20,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# What consumers see: an article or story in one of these statuses is published.
+PUBLISHED_STATUSES = ("published", "corrected")
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -39,7 +39,7 @@ def decide(session: Session, article_id: str, decision: str, editor: str, note: 
     now = utcnow()
     restored = None
     if decision == "approve":
-        live = story is not None and story.status in ("published", "corrected")
+        live = story is not None and story.status in models.PUBLISHED_STATUSES
         status = "corrected" if live and row.revision > 1 else "published"
         if story is not None and live:
             story.touch(now)  # a revision consumers had seen before
@@ -75,7 +75,7 @@ def _restore_published_version(session: Session, row: models.Article) -> str | N
     previous = session.scalars(
         select(models.ArticleRevision).where(
             models.ArticleRevision.article_id == row.id,
-            models.ArticleRevision.status.in_(("published", "corrected")))
+            models.ArticleRevision.status.in_(models.PUBLISHED_STATUSES))
         .order_by(models.ArticleRevision.revision.desc()).limit(1)).first()
     if previous is None:
         return None
