@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.helpers import put_rules_in_force
+from tests.pipeline.test_dedupe_index import BASE
 from wiredesk.identity import article_id, content_hash
 from wiredesk.pipeline.tasks import process_article
 from wiredesk.schemas import Article
@@ -13,14 +14,7 @@ from wiredesk.store import articles as article_store
 from wiredesk.store import models
 from wiredesk.store.feeds import add_feed
 
-BODY = (
-    "Rescue teams searched through the night for survivors after a magnitude 6.1 earthquake "
-    "struck off the coast of Aceh province on Tuesday, the disaster agency said. At least "
-    "twelve people were killed and dozens injured as houses collapsed in two districts. The "
-    "agency said power and telephone lines were cut and roads blocked by landslides, slowing "
-    "the arrival of aid. The president ordered the army to help with the search and promised "
-    "funds to rebuild schools and mosques damaged in the quake."
-)
+BODY = BASE  # an earthquake report, as the index tests use it
 PUBLISH_ALL = "rules:\n  - {name: all, action: publish, when: {}}\n"
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
