@@ -183,14 +183,24 @@ def _sentence_key(sentence: str) -> str:
     return " ".join(tokens(sentence))
 
 
-# Each processed article reads its feed's ten most recent ones, nine of which the previous
-# article of the feed read too: normalizing their sentences again cost ~3 ms per article,
-# a tenth of processing one.
-@functools.lru_cache(maxsize=2048)
 def sentence_keys(body_text: str, summary: str = "") -> frozenset[str]:
     """The normalized sentences of an article's body and summary."""
+    if len(body_text) + len(summary) > _CACHED_TEXT_MAX:
+        return _sentence_keys(body_text, summary)
+    return _cached_sentence_keys(body_text, summary)
+
+
+def _sentence_keys(body_text: str, summary: str) -> frozenset[str]:
     text = f"{body_text}\n{summary}"
     return frozenset(key for sentence in _sentences(text) if (key := _sentence_key(sentence)))
+
+
+# Each processed article reads its feed's ten most recent ones, nine of which the previous
+# article of the feed read too: normalizing their sentences again cost ~3 ms per article,
+# a tenth of processing one. Texts and their sentences stay in memory: only ordinary-length
+# articles are kept (a body may hold a million characters): 2,048 texts of 20,000 at most.
+_CACHED_TEXT_MAX = 20_000
+_cached_sentence_keys = functools.lru_cache(maxsize=2048)(_sentence_keys)
 
 
 def feed_boilerplate(recent: Iterable[frozenset[str]],
