@@ -248,3 +248,32 @@ def test_rejecting_a_held_revision_brings_back_the_version_consumers_see(
     story = publisher.get(f"/api/v1/stories/{story_id}")
     assert story.status_code == 200
     assert first_sentence + "." in json.dumps(story.get_json(), ensure_ascii=False)
+
+
+def test_a_page_of_stories_costs_the_same_few_queries_whatever_its_size(
+        celery_app: Any, database: Any) -> None:
+    """Each story on a page cost its own queries (its articles, their feeds): a 50-story page
+    of the API or a feed made about 100 round trips to the database."""
+    from sqlalchemy import event
+
+    from wiredesk.publisher.stories import list_stories
+
+    for article_id in _store_sample(database):
+        assert process_article(celery_app.wiredesk, article_id) == "published"
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        sizes = {}
+        for limit in (1, 50):
+            statements.clear()
+            with database.session() as session:
+                sizes[limit] = (len(list_stories(session, limit=limit)), len(statements))
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    (one, one_cost), (many, many_cost) = sizes[1], sizes[50]
+    assert one == 1 and many >= 3
+    assert many_cost == one_cost

@@ -68,10 +68,10 @@ _PUBLISHED_BEFORE = exists().where(
 SHOWN = or_(models.Article.status.in_(models.PUBLISHED_STATUSES), _PUBLISHED_BEFORE)
 
 
-def _shown(session: Session, story_id: str) -> list[Article]:
-    """The story's articles as consumers see them, oldest first."""
+def _shown(session: Session, story_ids: list[str]) -> dict[str, list[Article]]:
+    """The stories' articles as consumers see them, oldest first, by story id."""
     rows = list(session.scalars(
-        select(models.Article).where(models.Article.story_id == story_id, SHOWN)
+        select(models.Article).where(models.Article.story_id.in_(story_ids), SHOWN)
         .order_by(models.Article.created_at, models.Article.id)))
     pending = [r.id for r in rows if r.status not in models.PUBLISHED_STATUSES]
     last_published: dict[str, models.ArticleRevision] = {}
@@ -82,7 +82,10 @@ def _shown(session: Session, story_id: str) -> list[Article]:
                 models.ArticleRevision.article_id.in_(pending),
                 models.ArticleRevision.status.in_(models.PUBLISHED_STATUSES))
             .order_by(models.ArticleRevision.revision))}
-    return [_as_published(r, last_published.get(r.id)) for r in rows]
+    shown: dict[str, list[Article]] = {story_id: [] for story_id in story_ids}
+    for row in rows:
+        shown[row.story_id].append(_as_published(row, last_published.get(row.id)))
+    return shown
 
 
 def _as_published(row: models.Article, version: models.ArticleRevision | None) -> Article:
@@ -92,8 +95,18 @@ def _as_published(row: models.Article, version: models.ArticleRevision | None) -
                                     revision=version.revision, status=version.status)
 
 
-def _view(session: Session, story: models.Story) -> StoryView | None:
-    articles = _shown(session, story.id)
+def _views(session: Session, stories: list[models.Story]) -> list[StoryView | None]:
+    """Each story as consumers see it (None: nothing to show), in a fixed number of queries
+    whatever the page size: one per story made a 50-story page 100 round trips."""
+    shown = _shown(session, [story.id for story in stories])
+    feed_ids = {a.feed_id for articles in shown.values() for a in articles}
+    feeds = {f.id: f for f in session.scalars(
+        select(models.Feed).where(models.Feed.id.in_(feed_ids)))} if feed_ids else {}
+    return [_view(story, shown[story.id], feeds) for story in stories]
+
+
+def _view(story: models.Story, articles: list[Article],
+          feeds: dict[int, models.Feed]) -> StoryView | None:
     if not articles:
         return None
     canonical = next((a for a in articles if a.id == story.canonical_article_id), None)
@@ -101,8 +114,6 @@ def _view(session: Session, story: models.Story) -> StoryView | None:
         from wiredesk.pipeline.stages.dedupe import canonical as choose  # numpy: only here
 
         canonical = choose(articles)
-    feeds = {f.id: f for f in session.scalars(
-        select(models.Feed).where(models.Feed.id.in_({a.feed_id for a in articles})))}
     sources = [Source(a, _public_name(feeds[a.feed_id]), without_password(feeds[a.feed_id].url))
                for a in articles]
     return StoryView(story.id, story.status, story.created_at, story.updated_at,
@@ -150,7 +161,7 @@ def list_stories(session: Session, limit: int = 50, cursor: str | None = None, *
     """Visible stories, newest first, starting after ``cursor``; optionally of one IPTC topic
     (``medtop:NNNNNNNN``) or one language, judged by the report the story shows (its canonical,
     or the one shown while that waits for an editor) as it was published."""
-    # Only stories with a copy to show (as ``_view`` decides): skipped after the LIMIT, a
+    # Only stories with a copy to show (as ``_views`` decides): skipped after the LIMIT, a
     # story without one shortened the page and ended the cursors there.
     query = select(models.Story).where(
         models.Story.status.in_(models.PUBLISHED_STATUSES),
@@ -164,8 +175,7 @@ def list_stories(session: Session, limit: int = 50, cursor: str | None = None, *
             models.Story.published_at < after[0],
             and_(models.Story.published_at == after[0], models.Story.id < after[1])))
         stories = list(session.scalars(page.limit(limit)))
-        for story in stories:
-            view = _view(session, story)
+        for view in _views(session, stories):
             if view is not None and _judged(view, topic, language):
                 views.append(view)
                 if len(views) == limit:
@@ -179,4 +189,4 @@ def get_story(session: Session, story_id: str) -> StoryView | None:
     story = session.get(models.Story, story_id) if _storable(story_id) else None
     if story is None or story.status not in models.PUBLISHED_STATUSES:
         return None
-    return _view(session, story)
+    return _views(session, [story])[0]
