@@ -95,6 +95,30 @@ def test_routing_file_applied_at_start_up_once(config: Any, database: Any,
         assert [r.name for r in current_rules(session)] == ["publish-all"]
 
 
+def test_a_restart_keeps_an_operators_rule_change(config: Any, database: Any,
+                                                 tmp_path: Path) -> None:
+    """Every pipeline restart put the routing file back in force over the rules an operator had
+    saved since (CLI or admin API): a restart silently undid the change. The file now goes in
+    force only when it differs from what was last applied from it; editing the file still
+    takes effect at the next start."""
+    path = tmp_path / "routing.yaml"
+    path.write_text(PUBLISH_EVERYTHING)
+    configured = config.replace(routing_file=str(path))
+    assert apply_routing_file(configured) == 1
+    edited = tmp_path / "edited.yaml"
+    edited.write_text("rules:\n  - {name: hold-everything, action: review, when: {}}\n")
+    assert cli(config, "rules", "load", str(edited)).exit_code == 0
+    assert apply_routing_file(configured) is None  # the restart: the file has not changed
+    with database.session() as session:
+        assert [r.name for r in current_rules(session)] == ["hold-everything"]
+    path.write_text("# comments and layout are not rules\n" + PUBLISH_EVERYTHING)
+    assert apply_routing_file(configured) is None
+    path.write_text("rules:\n  - {name: reject-all, action: reject, when: {}}\n")
+    assert apply_routing_file(configured) == 3  # the operator changed the file: it goes in force
+    with database.session() as session:
+        assert [r.name for r in current_rules(session)] == ["reject-all"]
+
+
 @pytest.mark.parametrize("when, field, says", [
     ({"topic": "medtop:20000000"}, "topic", "not an IPTC Media Topic"),  # a typo of 02000000
     ({"min_length": 500, "max_length": 80}, "max_length", "greater than min_length"),

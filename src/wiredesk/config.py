@@ -103,7 +103,8 @@ class Config:
     )
     routing_file: str = setting(
         "WIREDESK_ROUTING_FILE", "",
-        "A routing rules YAML put in force when the pipeline starts. Empty: keep the rules in "
+        "A routing rules YAML put in force when the pipeline starts, if its rules changed since "
+        "it was last applied (rules saved since by CLI or API stay). Empty: keep the rules in "
         "the database (the shipped defaults until someone saves others).",
     )
     sample_feeds: bool = setting(

@@ -242,13 +242,21 @@ def serve_ingester(config: Config) -> None:
                   threads=config.ingest_threads)
 
 
+FILE_SOURCE = "file:"  # the source of rule sets saved from WIREDESK_ROUTING_FILE
+
+
 def apply_routing_file(config: Config) -> int | None:
-    """Put the routing YAML in force (a new rule set, unless it is the one in force already)."""
+    """Put the routing YAML in force when its rules changed since it was last applied.
+
+    Operators also change rules through the CLI and the admin API; a restart with the same file
+    must not undo that, so the file is applied only when it says something new (or was never
+    applied), and not when its rules are the ones in force already.
+    """
     if not config.routing_file:
         return None
     from wiredesk.pipeline.stages.route import load_rules, rules_to_data
     from wiredesk.store.db import Database
-    from wiredesk.store.rules import current_rules, save_rules
+    from wiredesk.store.rules import current_rules, last_saved_from, save_rules
 
     try:
         rules = load_rules(Path(config.routing_file))
@@ -259,14 +267,19 @@ def apply_routing_file(config: Config) -> int | None:
     try:
         wait_for_schema(database)
         with database.session() as session:
-            if rules_to_data(current_rules(session)) == rules_to_data(rules):
-                ruleset = None
+            wanted = rules_to_data(rules)
+            last_from_file = last_saved_from(session, FILE_SOURCE)
+            if rules_to_data(current_rules(session)) == wanted:
+                ruleset, why = None, "already in force"
+            elif last_from_file is not None and rules_to_data(last_from_file) == wanted:
+                ruleset, why = None, ("unchanged since last applied; the rules saved since "
+                                      "(see `wiredesk rules history`) stay in force")
             else:
-                ruleset = save_rules(session, rules, source=f"file:{config.routing_file}")
+                ruleset = save_rules(session, rules, source=f"{FILE_SOURCE}{config.routing_file}")
+                why = f"saved as rule set {ruleset}"
     finally:
         database.dispose()
-    log.info("routing rules from %s %s", config.routing_file,
-             "already in force" if ruleset is None else f"saved as rule set {ruleset}")
+    log.info("routing rules from %s %s", config.routing_file, why)
     return ruleset
 
 

@@ -38,6 +38,14 @@ def save_rules(session: Session, rules: Sequence[Rule], source: str) -> int:
     return row.id
 
 
+def last_saved_from(session: Session, source_prefix: str) -> list[Rule] | None:
+    """The newest rule set saved from a source starting with ``source_prefix``, if any."""
+    saved = session.scalars(select(RoutingRuleset.rules)
+                            .where(RoutingRuleset.source.startswith(source_prefix, autoescape=True))
+                            .order_by(RoutingRuleset.id.desc()).limit(1)).first()
+    return None if saved is None else rules_from_data(saved, refuse_never_matching=False)
+
+
 def history(session: Session, limit: int = 20) -> list[RoutingRuleset]:
     return list(session.scalars(
         select(RoutingRuleset).order_by(RoutingRuleset.id.desc()).limit(limit)))
