@@ -209,6 +209,24 @@ def test_sanitizer_resolves_against_each_callers_base_across_threads() -> None:
     assert 'href="story"' in sanitize_html('<a href="story">s</a>')  # no base: left as is
 
 
+def test_sanitizer_keeps_the_direction_of_mixed_copy() -> None:
+    """An Arabic paragraph set right-to-left inside English copy (`<div dir="rtl">`, or a
+    `<span dir="rtl">` quote) lost its direction: the sanitizer dropped div and span, dir and
+    all, and the published HTML rendered it left-to-right. Only ltr, rtl and auto are kept."""
+    arabic = "قال الوزير إن المحادثات ستستأنف"
+    raw = (f'<p>The minister said:</p><div dir="rtl"><p>{arabic}</p></div>'
+           f'<p>He added <span dir="RTL">{arabic}</span> and <span dir="auto">{arabic}</span>.</p>'
+           '<div dir="sideways" lang="en">x</div><span dir="">y</span><p dir="rtl ltr">z</p>')
+    out = sanitize_html(raw)
+    assert f'<div dir="rtl"><p>{arabic}</p></div>' in out
+    assert f'<span dir="rtl">{arabic}</span>' in out
+    assert f'<span dir="auto">{arabic}</span>' in out
+    assert "x" in out and "<div" not in out.split(arabic)[-1]  # no direction: no div
+    assert "<span" not in out.split(arabic)[-1] and "<p>z</p>" in out
+    # A plain div or span is unwrapped as before: no new block boundary in anyone's text.
+    assert sanitize_html('<div class="a"><span>One</span><div>two</div></div>') == "Onetwo"
+
+
 def test_json_feed_reads() -> None:
     body = (b'{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": ['
             b'{"id": "1", "url": "https://news.example/1", "title": "One", '

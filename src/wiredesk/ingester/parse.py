@@ -46,18 +46,21 @@ copy._deepcopy_dispatch.setdefault(feedparser.FeedParserDict,  # type: ignore[at
                                    _copy_feedparser_dict)
 
 # What body HTML may keep: structure and links, nothing that runs or tracks.
-# bdi and bdo: how right-to-left copy keeps Latin names and numbers in their place.
+# bdi and bdo: how right-to-left copy keeps Latin names and numbers in their place; div and span
+# how mixed copy sets a block or a phrase right-to-left (kept only when they carry a direction:
+# see _unwrap_plain, so no other article's text or content hash changes).
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "bdi", "bdo", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dl", "dt",
-    "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins",
-    "li", "ol", "p", "pre", "q", "s", "small", "strong", "sub", "sup", "table", "tbody", "td",
-    "th", "thead", "tr", "u", "ul",
+    "a", "abbr", "b", "bdi", "bdo", "blockquote", "br", "caption", "cite", "code", "dd", "del",
+    "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+    "i", "img", "ins", "li", "ol", "p", "pre", "q", "s", "small", "span", "strong", "sub", "sup",
+    "table", "tbody", "td", "th", "thead", "tr", "u", "ul",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"}, "img": {"src", "alt", "title", "width", "height"}, "abbr": {"title"},
     "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}, "*": {"dir", "lang"},
 }
 URL_ATTRIBUTES = {"href", "src"}
+DIRECTIONS = {"ltr", "rtl", "auto"}  # HTML's dir values (ASCII case-insensitive)
 # Hosts whose images only count readers (web beacons), whatever their size.
 BEACON_HOSTS = (
     "feeds.feedburner.com", "feedproxy.google.com", "pixel.wp.com", "stats.wordpress.com",
@@ -69,6 +72,8 @@ BEACON_HOSTS = (
 IDENTITY_RULES = ("guid", "link", "content")
 _IMG = re.compile(r"<img\b[^>]*>")
 _IMG_ATTR = re.compile(r'\b(src|width|height)="([^"]*)"')
+# nh3's output escapes < and > in text and attribute values, so every match is a real tag.
+_DIV_OR_SPAN = re.compile(r"<(/?)(div|span)\b([^>]*)>")
 # Complaints feedparser makes about feeds it read correctly anyway.
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 JSON_FEED_PREFIX = "https://jsonfeed.org/version/"
@@ -139,7 +144,11 @@ def _is_beacon(tag: str) -> bool:
 _BASE: ContextVar[str | None] = ContextVar("sanitize_base", default=None)
 
 
-def _resolve_link(element: str, attribute: str, value: str) -> str | None:
+def _filter_attribute(element: str, attribute: str, value: str) -> str | None:
+    """Links resolved against the base; a dir that is no direction dropped (None)."""
+    if attribute == "dir":
+        direction = value.strip().lower()
+        return direction if direction in DIRECTIONS else None
     base = _BASE.get()
     return urljoin(base, value) if base and attribute in URL_ATTRIBUTES else value
 
@@ -147,7 +156,7 @@ def _resolve_link(element: str, attribute: str, value: str) -> str | None:
 # Built once: nh3.clean() compiles its allow-lists on every call, which cost three times what
 # cleaning a typical entry does. A Cleaner keeps no state between calls.
 _SANITIZER = nh3.Cleaner(
-    tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, attribute_filter=_resolve_link,
+    tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, attribute_filter=_filter_attribute,
     url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow")
 
 
@@ -164,7 +173,29 @@ def sanitize_html(raw: str, base: str | None = None) -> str:
         _BASE.reset(token)
     if "<img" in cleaned:  # nh3's output is normalized, so its img tags are regular
         cleaned = _IMG.sub(lambda m: "" if _is_beacon(m.group(0)) else m.group(0), cleaned)
+    if "<div" in cleaned or "<span" in cleaned:
+        cleaned = _unwrap_plain(cleaned)
     return cleaned
+
+
+def _unwrap_plain(cleaned: str) -> str:
+    """``cleaned`` without the div and span tags that carry no direction (their content stays).
+
+    A plain div or span says nothing a consumer needs, and a kept div would be a new block
+    boundary in the body text: the content hash of every article laid out in divs would change
+    and each would come back as a revision at its next fetch.
+    """
+    kept: dict[str, list[bool]] = {"div": [], "span": []}  # per open tag: kept or not
+
+    def tag(match: re.Match[str]) -> str:
+        closing, name, attributes = match.groups()
+        if closing:
+            return match.group(0) if kept[name].pop() else ""
+        keep = ' dir="' in attributes
+        kept[name].append(keep)  # nh3 writes every div and span with its end tag
+        return match.group(0) if keep else ""
+
+    return _DIV_OR_SPAN.sub(tag, cleaned)
 
 
 def _plainly_absolute(link: str) -> bool:
