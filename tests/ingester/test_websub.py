@@ -356,3 +356,32 @@ def test_a_subscription_verified_again_unasked_is_refused(websub_stack: dict[str
         feed.websub_requested_at = now  # our renewal: its verification is confirmed
     renewed = verify()
     assert (renewed.status_code, renewed.text) == (200, "c-123")
+
+
+def test_a_feed_moved_to_another_url_leaves_the_old_subscription(
+        websub_stack: dict[str, Any], hub: FakeHub, database: Any, feed_server: Any,
+        redis_client: Any) -> None:
+    # An operator moves a feed (`feeds update --url`, the admin API's PATCH): the old URL's
+    # hub kept pushing the old feed's entries into it, signed with its secret, and the old
+    # topic was renewed at every lease's end, whatever the new URL offered.
+    from wiredesk.store.feeds import update_feed
+
+    feed_url = feed_server.url("/pushed.xml")
+    feed_server.serve("/pushed.xml", feed_document(feed_url, hub.url, ["polled-1"]))
+    with database.session() as session:
+        feed_id = put_feed(session, {"url": feed_url, "interval": 3600}).id
+    callback = f"{websub_stack['base']}/websub/{feed_id}"
+    fetch_feed.delay(feed_id)
+    wait_until(lambda: callback in hub.subscriptions, message="a verified subscription")
+
+    with database.session() as session:
+        update_feed(session, feed_id, {"url": feed_server.url("/elsewhere.xml")})
+    pushed = hub.publish(callback, feed_document(feed_url, hub.url, ["polled-1", "old-2"]))
+    assert pushed.status_code == 410  # the hub drops the subscription
+    assert not list(redis_client.scan_iter(keys.websub_push("*")))
+    assert guids(database, feed_id) == {"polled-1"}
+    with database.session() as session:
+        feed = session.get(models.Feed, feed_id)
+        assert (feed.websub_hub, feed.websub_topic, feed.websub_state) == (None, None, None)
+    services = renewing_services(websub_stack["config"], database)
+    assert websub_renewals(services, datetime.now(UTC) + timedelta(days=30)) == []

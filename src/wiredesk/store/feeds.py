@@ -152,6 +152,12 @@ def update_feed(session: Session, ref: int | str, changes: Mapping[str, Any]) ->
         # The validators were the old URL's answers: sent to the new one, a server whose ETag
         # matched by chance would answer 304 and the new feed would never be read.
         feed.etag, feed.last_modified = None, None
+        # The old URL's WebSub subscription is not the new one's: without its secret, the old
+        # hub's pushes are refused (410, so the hub drops them) and its topic is not renewed;
+        # the new URL's first fetch discovers its own hub, if it has one.
+        feed.websub_hub, feed.websub_topic, feed.websub_secret = None, None, None
+        feed.websub_state, feed.websub_requested_at = None, None
+        feed.websub_lease_expires_at = None
     if feed.enabled and not was_enabled:
         feed.next_fetch_at = utcnow()  # re-enabled: due now, and a fresh backoff
         feed.error_count = 0
