@@ -385,3 +385,11 @@ def test_a_feed_moved_to_another_url_leaves_the_old_subscription(
         assert (feed.websub_hub, feed.websub_topic, feed.websub_state) == (None, None, None)
     services = renewing_services(websub_stack["config"], database)
     assert websub_renewals(services, datetime.now(UTC) + timedelta(days=30)) == []
+
+
+def test_relative_hub_and_self_links_are_resolved_against_the_feed() -> None:
+    # RFC 8288 lets a Link header carry a relative reference: "/hub" was recorded as the hub,
+    # and every subscription failed ("scheme '' is not http or https"), hourly, for ever.
+    headers = {"Link": '</hub>; rel="hub", <feed.xml?v=2>; rel="self"'}
+    assert websub.discover({}, headers, "https://example.org/news/rss") == websub.Discovery(
+        "https://example.org/hub", "https://example.org/news/feed.xml?v=2")

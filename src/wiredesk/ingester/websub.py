@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 
@@ -62,7 +63,9 @@ def discover(meta: Mapping[str, Any], headers: Mapping[str, str] | None,
             links.setdefault(rel, href)
     if "hub" not in links:
         return None
-    found = Discovery(hub=links["hub"], topic=links.get("self") or feed_url)
+    # A Link header may carry relative references (RFC 8288): they are the feed URL's.
+    found = Discovery(hub=urljoin(feed_url, links["hub"]),
+                      topic=urljoin(feed_url, links.get("self") or feed_url))
     # One the feed's row cannot hold would fail the fetch that records it: polling will do.
     if not (fits_url_column(found.hub) and fits_url_column(found.topic)):
         return None
