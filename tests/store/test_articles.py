@@ -84,3 +84,26 @@ def test_story_candidates_share_an_entity_id_or_a_keyword_stem(database: Any) ->
     # The article sharing most keys first; no shared key, no candidate.
     assert [a.guid for a in found][0] == "both"
     assert {a.guid for a in found} == {"both", "entity", "keyword"}
+
+
+def test_a_new_normalizer_version_makes_no_revision_of_unchanged_entries(database: Any) -> None:
+    """Content hashes carry the normalizer's version: after an upgrade that changed it, every
+    entry still in every feed hashed differently from its row, and each came back as a revision
+    at its next fetch (reprocessed, its story's version moved for consumers). A row whose stored
+    text hashes, under the new version, to the incoming hash takes that hash; a real change is
+    still a revision."""
+    with database.session() as session:
+        feed_id = add_feed(session, "http://127.0.0.1/feed-renormalized").id
+    kept, edited = _article(feed_id, "k", "İstanbul talks"), _article(feed_id, "e", "one")
+    with database.session() as session:
+        assert upsert_many(session, [kept, edited]) == ["new", "new"]
+        for row in session.scalars(select(models.Article)):  # as an older normalizer stored them
+            row.content_hash = "c1n0-" + row.content_hash.split("-", 1)[1]
+    again = [kept, _article(feed_id, "e", "one, corrected")]
+    with database.session() as session:
+        assert upsert_many(session, again) == ["unchanged", "updated"]
+    with database.session() as session:
+        row = session.get(models.Article, kept.id)
+        assert (row.revision, row.content_hash) == (1, kept.content_hash)
+        assert session.get(models.Article, edited.id).revision == 2
+        assert upsert_many(session, [kept]) == ["unchanged"]

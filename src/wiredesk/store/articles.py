@@ -10,7 +10,7 @@ from sqlalchemy import String, any_, bindparam, delete, insert, null, select, un
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from wiredesk import schemas
+from wiredesk import identity, schemas
 from wiredesk.store import models
 from wiredesk.store.db import copy_rows, fetch_unprepared, runs_on_psycopg
 from wiredesk.store.models import utcnow
@@ -65,9 +65,17 @@ def upsert(session: Session, article: schemas.Article) -> str:
 MAX_REVISIONS = 25
 
 
+def _hash_version(digest: str) -> str:
+    return digest.split("-", 1)[0]  # "c1n2": content hash and normalizer versions
+
+
 def _revise(session: Session, row: models.Article, article: schemas.Article) -> str:
     """Apply a changed entry to its row as a new revision, unless it is no real change."""
     if row.content_hash == article.content_hash:
+        return "unchanged"
+    if _hash_version(row.content_hash) != _hash_version(article.content_hash) and (
+            identity.content_hash(row.title, row.body_text) == article.content_hash):
+        row.content_hash = article.content_hash  # the normalizer changed, not the entry
         return "unchanged"
     flip_flop = session.scalar(select(models.ArticleRevision.id).where(
         models.ArticleRevision.article_id == row.id,
