@@ -10,7 +10,7 @@ import re
 import unicodedata
 
 # Bumped whenever the output of normalize() changes, since content hashes depend on it.
-NORMALIZE_VERSION = 2  # 2: invisible in-word chars dropped; ё folded
+NORMALIZE_VERSION = 3  # 2: invisible in-word chars dropped; ё folded. 3: Turkish İ folds to i
 
 # Arabic marks dropped by the fold: diacritics (tashkeel), Quranic marks, tatweel.
 _ARABIC_MARKS = "".join(chr(c) for first, last in (
@@ -40,6 +40,9 @@ _FOLD = str.maketrans({
 _INVISIBLE = frozenset("\u00ad\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u061c")
 _NUMBER_GLUE = ".,\u066b\u066c"  # decimal points and thousands separators (Latin, Arabic)
 _DROP_INVISIBLE = dict.fromkeys(map(ord, _INVISIBLE))
+# casefold() turns the Turkish dotted capital İ into "i" plus a combining dot above (U+0307):
+# "İstanbul" would never match "Istanbul". The dot after an "i" says nothing, so it goes.
+_DOTTED_I = "i\u0307"
 # A separator with a digit on each side. Written separator first, so the scan looks for the
 # (rarer) separator and only then checks the digit before it: the matches of
 # ``(?<=\d)[glue](?=\d)``, found three times faster.
@@ -76,6 +79,7 @@ def normalize(text: str) -> str:
     if not text.isascii():  # both tables map only non-ASCII characters
         text = fold_arabic(text)
         text = text.translate(_DROP_INVISIBLE)  # C-speed, not a Python loop per character
+        text = text.replace(_DOTTED_I, "i")
     # Decimal points and thousands separators between digits would split numbers apart.
     text = _GLUE_IN_NUMBER.sub("", text)
     text = text.translate(_SEPARATORS)
@@ -105,7 +109,7 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
             continue
         piece = fold_arabic(unicodedata.normalize("NFKC", ch).casefold())
         for part in piece:
-            if part in _INVISIBLE:
+            if part in _INVISIBLE or (part == "\u0307" and out and out[-1] == "i"):
                 continue
             if _is_separator(part):
                 pending_space = bool(out)

@@ -163,3 +163,8 @@ def test_short_stems_do_not_take_other_words():
     assert ids("los rusos y los chinos") == {"RU", "CN"}
     assert ids("les Russes et la diplomatie russe") == {"RU"}
     assert ids("во Франции и Францию") == {"FR"}
+
+
+def test_turkish_dotted_capitals_are_tagged():
+    assert ids("İran ve Irak arasında gerginlik") == {"IR", "IQ"}
+    assert ids("İSTANBUL'da toplantı") == ids("Istanbul meeting")
