@@ -137,11 +137,31 @@ def test_agency_after_the_dash(text, language, expected, body):
     assert _parsed(text, language) == (expected, body)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected", "body"),
+    [
+        ("دمشق-سانا\n\nأعلنت الوزارة", ("Damascus", "Q3766", None, "Syrian Arab News Agency"),
+         "أعلنت الوزارة"),
+        ("بكين-سانا\nأعلنت اللجنة", ("Beijing", "Q956", None, "Syrian Arab News Agency"),
+         "أعلنت اللجنة"),
+        ("القاهرة - أ ش أ\n\nقام الوزير", ("Cairo", "Q85", None, "Middle East News Agency"),
+         "قام الوزير"),
+        ("صلالة - أ ش أ\nقام الوزير", ("صلالة", None, None, "Middle East News Agency"),
+         "قام الوزير"),
+    ],
+)
+def test_place_and_agency_on_a_line_of_their_own(text, expected, body):
+    """SANA and MENA print "دمشق-سانا" or "مسقط - أ ش أ" on its own line, with nothing after
+    the agency: the dateline was not found (or its agency was left as the body's first words)."""
+    assert _parsed(text, "ar") == (expected, body)
+
+
 def test_unknown_words_after_the_dash_stay_in_the_body():
     assert _parsed("باريس - الوكالات: أكد الرئيس", "ar") == (
         ("Paris", "Q90", None, None), "الوكالات: أكد الرئيس"
     )
     assert _parsed("WASHINGTON — The president said: no", "en")[1] == "The president said: no"
+    assert parse_dateline("قال وزير الخارجية-سانا\nأعلنت", "ar", published=PUBLISHED)[0] is None
 
 
 def test_arabic_in_before_the_date():

@@ -53,6 +53,12 @@ _ARABIC_IN = re.compile(r"[ \t]+في$")
 # The agency after the dash, closed by a colon, dot or dash: "القدس - أ ف ب:", "МОСКВА, 3 марта
 # – РИА Новости." Only a known agency counts; anything else is the body's first words.
 _AGENCY_AFTER = re.compile(rf"(?P<agency>[^\n:.()/\-–—]{{1,30}}?)[ \t]*(?:{_DASH}|[:.])(?=\s|$)\s*")
+# SANA and MENA put place and agency on a line of their own, nothing after the agency:
+# "دمشق-سانا", "مسقط - أ ش أ". Only a known agency counts.
+_OWN_LINE = re.compile(
+    rf"^{_LEAD}(?P<place>{_WORD}(?:[ '’]{_WORD}){{0,2}})[ \t]*{_DASH}[ \t]*"
+    r"(?P<agency>[^\n:.()/\-–—]{1,30}?)[ \t]*\n\s*"
+)
 _CJK = re.compile(
     rf"^\s*{_LEAD}\s*"
     r"""
@@ -166,6 +172,21 @@ def parse_dateline(
             text=cjk.group(0).strip(),
         )
         return dateline, text[cjk.end() :]
+    own_line = _OWN_LINE.match(head)
+    if own_line:
+        place = own_line["place"]
+        entry = gaz.resolve(place, ("place", "country"))
+        agency_entry = gaz.resolve(own_line["agency"], ("agency",))
+        # An unknown place of three words is more likely a sentence than a town.
+        if agency_entry and (entry or len(place.split()) <= 2):
+            dateline = Dateline(
+                place=entry.name if entry else _display(place),
+                place_id=entry.id if entry else None,
+                date=None,
+                agency=agency_entry.name,
+                text=own_line.group(0).strip(),
+            )
+            return dateline, text[own_line.end() :]
     match = _LATIN_ETC.match(head)
     if not match:
         return None, text
