@@ -106,6 +106,11 @@ TOPICS = Counter(
     "wiredesk_pipeline_articles_by_topic_total",
     "Articles categorized under each top-level IPTC Media Topic.", ["topic"],
 )
+CATEGORIZER_LANGUAGES = Gauge(
+    "wiredesk_pipeline_categorizer_model_languages",
+    "Languages the loaded categorizer model was trained on; 0: the IPTC lexicon alone (no "
+    "trained artifact found, see WIREDESK_CATEGORIZER_MODEL).", multiprocess_mode="livemin",
+)
 INGEST_TO_PUBLISH = Histogram(
     "wiredesk_pipeline_ingest_to_publish_seconds", "From fetch to publication of an article.",
     buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900),

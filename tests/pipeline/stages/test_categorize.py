@@ -82,10 +82,18 @@ def test_empty_text_gets_no_category(lexicon_only: Categorizer) -> None:
     assert categorize(article, lexicon_only).categories == []
 
 
+def _trained_languages_gauge() -> float | None:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("wiredesk_pipeline_categorizer_model_languages")
+
+
 def test_without_artifact_falls_back_to_lexicon(tmp_path: Path) -> None:
     model = load_categorizer(tmp_path / MODEL_FILENAME)
     assert model.model is None and model.version.startswith("lexicon-")
     assert load_categorizer(tmp_path / MODEL_FILENAME) is model  # loaded once
+    # Operators see on /metrics that the workers answer from the lexicon alone.
+    assert _trained_languages_gauge() == 0
 
 
 def test_train_with_extra_examples_save_and_load(tmp_path: Path) -> None:
@@ -103,6 +111,7 @@ def test_train_with_extra_examples_save_and_load(tmp_path: Path) -> None:
     training.save(artifact, path)
     model = load_categorizer(path)
     assert model.model is not None and model.speaks("en") and not model.speaks("ar")
+    assert _trained_languages_gauge() == 1  # the model's languages: en
     assert model.version.endswith(f"model-{MODEL_FORMAT_VERSION}")
     result = categorize(story_article({
         "id": "x", "language": "en", "title": "Late goal",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wiredesk import config, taxonomy
+from wiredesk import config, metrics, taxonomy
 from wiredesk.schemas import Article, Category
 from wiredesk.text.languages import primary_subtag
 from wiredesk.text.normalize import normalize
@@ -240,6 +240,7 @@ def load_categorizer(path: str | Path | None = None) -> Categorizer:
         cached = _cache.get(key)
         if cached is None or cached[0] != mtime:
             cached = _cache[key] = (mtime, _load(model_path))
+            metrics.CATEGORIZER_LANGUAGES.set(len(cached[1].languages))
         return cached[1]
 
 
