@@ -155,6 +155,23 @@ def test_rss_entity_categories_name_their_wikidata_item(
     assert all(d.rsplit("/", 1)[1].startswith("Q") for d in wikidata), wikidata
 
 
+def test_rss_country_categories_keep_their_iso_code(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """RSS country categories went out as <category domain="urn:iso:std:iso:3166">Malaysia
+    </category>: the domain named only the standard, so an RSS reader had the name and no code
+    (Atom's term had it). The domain now carries the code, as topics' and Wikidata items' do."""
+    for article_id in _store_sample(database):
+        process_article(celery_app.wiredesk, article_id)
+    channel = etree.fromstring(publisher.get("/feeds/all.rss").data)
+    countries = {c.get("domain"): c.text for c in channel.iter("category")
+                 if c.get("domain", "").startswith("urn:iso:std:iso:3166")}
+    assert countries.get("urn:iso:std:iso:3166:MY") == "Malaysia", countries
+    assert "urn:iso:std:iso:3166" not in countries
+    atom_tags = [(t.term, t.scheme) for e in feedparser.parse(
+        publisher.get("/feeds/all.atom").data).entries for t in e.tags]
+    assert ("MY", "urn:iso:std:iso:3166") in atom_tags  # Atom: scheme and term apart, as before
+
+
 CONTROL_LINK_FEED = (
     "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>wire</title>"
     "<item><guid isPermaLink='false'>ctl-link-1</guid>"

@@ -125,10 +125,11 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
             scheme = MEDIATOPIC_SCHEME + (category.qcode.split(":", 1)[1] if rss else "")
             entry.category(term=category.qcode, label=_xml(category.label), scheme=scheme)
         for entity in article.entities:
-            scheme = COUNTRY_SCHEME if entity.type == "country" else ENTITY_SCHEME
-            if rss and scheme == ENTITY_SCHEME:  # the item's URI, as for topics above
-                scheme += entity.id
-            entry.category(term=_xml(entity.id), label=_xml(entity.name), scheme=scheme)
+            country = entity.type == "country"
+            scheme = COUNTRY_SCHEME if country else ENTITY_SCHEME
+            if rss:  # the item's own URI (the code after the scheme), as for topics above
+                scheme += (":" if country else "") + entity.id
+            entry.category(term=_xml(entity.id), label=_xml(entity.name), scheme=_xml(scheme))
     return fg
 
 
