@@ -190,6 +190,10 @@ def test_a_worker_started_before_the_migrations_waits_for_them(
                    or child.poll() is not None, timeout=60, message="the worker's first check")
         assert child.poll() is None, log_path.read_text(errors="replace")
         assert "Traceback" not in log_path.read_text(errors="replace")
+        # While it waits it is alive (Kubernetes' startup and liveness probes: nothing
+        # answered, and the pod was restarted after 60 s) and not ready.
+        assert status_of_or_none(f"http://127.0.0.1:{port}/livez") == 200
+        assert status_of_or_none(f"http://127.0.0.1:{port}/healthz") == 503
         empty_database.upgrade()
         wait_until(lambda: status_of_or_none(f"http://127.0.0.1:{port}/healthz") == 200,
                    timeout=60, interval=0.5, message="the worker to start")

@@ -75,10 +75,23 @@ def _stop_with_parent(parent: int) -> None:
 
 
 def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool,
-                  threads: int = 1) -> None:
+                  threads: int = 1, prepare: Callable[[], object] | None = None) -> None:
     """Run a Celery worker: prefork with ``worker_concurrency`` processes, or, with ``threads``
     > 1, that many processes each running ``threads`` tasks at once (Celery has no pool that
-    mixes both; threads alone would hold one core)."""
+    mixes both; threads alone would hold one core).
+
+    ``prepare`` (applying a start-up file) runs once /livez answers and before any task is
+    taken: it may wait minutes for the migrate Job, and a probe that got no answer meanwhile
+    had Kubernetes restart the pod.
+    """
+    app = create_celery(config)
+    services: Services = app.wiredesk  # type: ignore[attr-defined]
+    prepared = threading.Event()  # not ready (/healthz 503) before the start-up files are in
+    _serve_metrics(config, services, name, queue, port, beat,
+                   lambda: prepared.is_set() and _healthy(services))
+    if prepare is not None:
+        prepare()
+    prepared.set()
     extra: WorkerProcesses | None = None
     if threads > 1:
         # Until Celery installs its own handlers, a SIGTERM would kill this process outright and
@@ -99,7 +112,7 @@ def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool,
         extra = WorkerProcesses(start, config.worker_concurrency - 1)
         threading.Thread(target=extra.watch, name="worker-watch", daemon=True).start()
     try:
-        _run_worker(config, name, queue, port, beat, threads)
+        _run_worker(app, config, name, queue, beat, threads)
     finally:
         if extra is not None:
             extra.stop()
@@ -147,10 +160,9 @@ class WorkerProcesses:
             _drop_metrics_of(process.pid)
 
 
-def _run_worker(config: Config, name: str, queue: str, port: int, beat: bool,
-                threads: int) -> None:
-    app = create_celery(config)
-    services: Services = app.wiredesk  # type: ignore[attr-defined]
+def _serve_metrics(config: Config, services: Services, name: str, queue: str, port: int,
+                   beat: bool, healthy: Callable[[], bool]) -> None:
+    """/metrics, /healthz and /livez of a worker service, on a thread of this process."""
     registry = metrics.registry()
     registry.register(metrics.QueueDepthCollector(services.redis, QUEUES))
     if queue == "process":
@@ -158,12 +170,16 @@ def _run_worker(config: Config, name: str, queue: str, port: int, beat: bool,
     if beat:  # one ingester per deployment runs beat: it alone reports the registry's state
         registry.register(metrics.FeedStateCollector(services.db))
     try:
-        metrics.serve_metrics(config.metrics_host, port, registry, lambda: _healthy(services))
+        metrics.serve_metrics(config.metrics_host, port, registry, healthy)
     except OSError as exc:  # most often: another worker of this service on the same host
         setting = env_name(f"{name}_metrics_port")
         raise SystemExit(f"cannot serve /metrics and /healthz on {config.metrics_host}:{port} "
                          f"({exc.strerror}): set {setting} to a free port "
                          f"({setting}={port} now)") from None
+
+
+def _run_worker(app: Any, config: Config, name: str, queue: str, beat: bool,
+                threads: int) -> None:
     argv = _worker_argv(config, name, queue, threads)
     if beat:
         schedule = Path(config.data_dir) / "celerybeat-schedule"
@@ -237,9 +253,8 @@ def apply_feeds_file(config: Config) -> int:
 
 
 def serve_ingester(config: Config) -> None:
-    apply_feeds_file(config)
     _serve_worker(config, "ingester", "ingest", config.ingester_metrics_port, beat=True,
-                  threads=config.ingest_threads)
+                  threads=config.ingest_threads, prepare=lambda: apply_feeds_file(config))
 
 
 FILE_SOURCE = "file:"  # the source of rule sets saved from WIREDESK_ROUTING_FILE
@@ -284,8 +299,8 @@ def apply_routing_file(config: Config) -> int | None:
 
 
 def serve_pipeline(config: Config) -> None:
-    apply_routing_file(config)
-    _serve_worker(config, "pipeline", "process", config.pipeline_metrics_port, beat=False)
+    _serve_worker(config, "pipeline", "process", config.pipeline_metrics_port, beat=False,
+                  prepare=lambda: apply_routing_file(config))
 
 
 def serve_publisher(config: Config) -> None:
