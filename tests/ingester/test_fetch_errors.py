@@ -61,6 +61,11 @@ CASES = {
     # A 200 with no body (a CDN or a feed generator having a bad moment).
     "empty_body": ("not_a_feed", lambda s: s.routes.__setitem__(
         "/bad", reply(200, content_type="application/rss+xml"))),
+    # Several documents to choose from (RFC 9110 15.4.1): no feed was chosen, the URL is wrong.
+    # Read as a feed body, its HTML list of choices was counted as not_a_feed.
+    "http_300": ("http_error", lambda s: s.routes.__setitem__("/bad", reply(
+        300, b"<html><body><a href='/a.rss'>RSS</a> <a href='/a.atom'>Atom</a></body></html>",
+        content_type="text/html", Location="/a.rss"))),
     # Locations that are no URL: a broken [IPv6] host, an octal IPv4 address httpx refuses.
     "redirect_broken_ipv6": ("http_error", lambda s: s.routes.__setitem__(
         "/bad", reply(301, Location="http://[::1/feed"))),
@@ -108,6 +113,48 @@ def test_bad_feed_is_counted_logged_and_harmless(case: str, config: Any, databas
         assert feed.next_fetch_at > feed.last_fetched_at
         assert session.scalar(select(func.count()).select_from(models.Article)) == 3
     assert len(enqueued) == 3  # the good feed's entries, untouched by the bad one
+
+
+def test_a_300_says_what_the_server_answered(config: Any, database: Any, redis_client: Any,
+                                            feed_server: Any) -> None:
+    """The operator saw `not_a_feed` for a URL that answered 300 Multiple Choices."""
+    services = create_celery(config).wiredesk
+    services.__dict__["db"] = database
+    feed_server.routes["/choices"] = reply(300, b"<html>pick one</html>", content_type="text/html")
+    with database.session() as session:
+        feed_id = add_feed(session, feed_server.url("/choices")).id
+    assert ingest_feed(services, feed_id, enqueue=lambda ids: None).outcome == "http_error"
+    with database.session() as session:
+        feed = session.get(models.Feed, feed_id)
+        assert feed.last_error.startswith("http_error: HTTP 300 Multiple Choices"), feed.last_error
+
+
+def test_a_204_is_an_empty_answer_not_an_error(config: Any, database: Any, redis_client: Any,
+                                               feed_server: Any) -> None:
+    """A feed with nothing to give answered 204 No Content: it was counted as not_a_feed,
+    shown in error and backed off, though the server said, successfully, that there is
+    nothing. Now it is a fetch with no entries: no error, the stored stories untouched."""
+    from datetime import UTC, datetime, timedelta
+
+    services = create_celery(config).wiredesk
+    services.__dict__["db"] = database
+    url = feed_server.serve("/feed", GOOD)
+    with database.session() as session:
+        feed_id = add_feed(session, url, interval_seconds=600).id
+    assert ingest_feed(services, feed_id, enqueue=lambda ids: None).outcome == "ok"
+    feed_server.routes["/feed"] = reply(204)
+    ok, not_a_feed = fetches("ok"), fetches("not_a_feed")
+    before = datetime.now(UTC)
+    enqueued: list[str] = []
+    report = ingest_feed(services, feed_id, enqueue=enqueued.extend)
+    assert (report.outcome, report.error, enqueued) == ("ok", None, [])
+    assert (fetches("ok"), fetches("not_a_feed")) == (ok + 1, not_a_feed)
+    with database.session() as session:
+        feed = session.get(models.Feed, feed_id)
+        assert (feed.error_count, feed.last_error) == (0, None)
+        assert feed.last_fetched_at >= before
+        assert feed.next_fetch_at <= before + timedelta(seconds=2 * 600)  # no backoff
+        assert session.scalar(select(func.count()).select_from(models.Article)) == 3
 
 
 def test_unexpected_error_is_counted_as_error_not_ok(config: Any, database: Any, redis_client: Any,

@@ -15,6 +15,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from urllib.parse import urljoin
 
 import brotli
@@ -27,6 +28,8 @@ from wiredesk.ingester.schedule import http_date, parse_retry_after
 
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 PERMANENT_REDIRECTS = {301, 308}
+# Success with no content (RFC 9110 15.3.5, 15.3.6): the feed has nothing now, which is no error.
+NO_CONTENT = {204, 205}
 ACCEPT_ENCODING = "gzip, deflate, br"
 ACCEPT = ("application/atom+xml, application/rss+xml, application/feed+json, "
           "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1")
@@ -58,6 +61,11 @@ class FetchResult:
     @property
     def not_modified(self) -> bool:
         return self.status == 304
+
+    @property
+    def no_content(self) -> bool:
+        """The server answered, successfully, that there is nothing (no body to parse)."""
+        return self.status in NO_CONTENT
 
 
 class FeedClient(httpx.Client):
@@ -201,6 +209,13 @@ _TRANSPORT_ERRORS = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.Pro
                      httpcore.UnsupportedProtocol)
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "(unknown status)"
+
+
 def _redirect_target(current: str, location: str) -> str:
     """Where a redirect leads; FetchError if the Location is no URL (urljoin refuses it)."""
     try:
@@ -273,7 +288,7 @@ def fetch(client: FeedClient, url: str, config: Config, *, etag: str | None = No
                 status = response.status
                 # Lower-case names, repeated fields joined: what dict(httpx.Headers) gives.
                 headers = dict(httpx.Headers(response.headers))
-                if status in REDIRECT_CODES or status == 304 or status >= 400:
+                if status >= 300 or status in NO_CONTENT:
                     _drain(response, headers, deadline)  # keeps the connection reusable
                 if status in REDIRECT_CODES and "location" in headers:
                     # Only a chain of permanent moves from the start moves the feed itself.
@@ -285,9 +300,16 @@ def fetch(client: FeedClient, url: str, config: Config, *, etag: str | None = No
                 if status in REDIRECT_CODES:  # its body is drained: nothing left to read
                     raise FetchError("http_error", f"HTTP {status} without a Location header",
                                      status=status)
-                if status == 304:
-                    return FetchResult(current, 304, headers=headers,
+                if status == 304 or status in NO_CONTENT:
+                    return FetchResult(current, status, headers=headers,
                                        permanent_redirect=permanent)
+                if 300 <= status < 400:
+                    # 300 (several documents to choose from: RFC 9110 lets a client follow
+                    # its Location, but which of them is the feed is the operator's choice),
+                    # 305 and 306 (obsolete): no feed here, and no body to read as one.
+                    raise FetchError("http_error", f"HTTP {status} {_phrase(status)}: "
+                                     "not followed; register the URL of the feed itself",
+                                     status=status)
                 if status >= 400:
                     # An HTTP-date is read against the server's own clock (clocks disagree,
                     # the delta it means does not), as schedule reads Expires.

@@ -182,6 +182,8 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
         parsed = None
         if result.not_modified:
             report.outcome = "not_modified"
+        elif result.no_content:
+            pass  # "ok" with no entries: the stories stored stay as they are
         else:
             parsed = _parse(result.body, feed_id, result.url, result.headers, view, now)
         ttl = schedule.feed_ttl_seconds(parsed.meta.get("ttl")) if parsed else None
