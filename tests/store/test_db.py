@@ -211,9 +211,30 @@ def test_a_feeds_recent_articles_are_read_from_an_index_in_order(database: Any) 
     the feed in the window and sorted them."""
     if database.engine.dialect.name != "postgresql":
         pytest.skip("reads PostgreSQL's plan")
+    from datetime import timedelta
+
+    from sqlalchemy import event
+
+    from tests.helpers import store_sample_article
+    from wiredesk.pipeline.stages.dedupe import BOILERPLATE_ARTICLES
+    from wiredesk.store.articles import recent_feed_texts
+    from wiredesk.store.models import utcnow
+
+    article = store_sample_article(database)
+    ran: list[tuple[str, Any]] = []  # the statement the code sends, as the driver gets it
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        ran.append((statement, parameters))
+
     with database.session() as session:
-        session.execute(text("SET LOCAL enable_seqscan = off"))  # an empty table, else a scan
-        plan = "\n".join(row[0] for row in session.execute(text(
-            "EXPLAIN SELECT body_text, summary FROM articles WHERE feed_id = 1 AND id != 'a1-x'"
-            " AND created_at >= now() - interval '3 days' ORDER BY created_at DESC LIMIT 10")))
+        session.execute(text("SET LOCAL enable_seqscan = off"))  # a small table, else a scan
+        event.listen(database.engine, "before_cursor_execute", capture)
+        try:
+            recent_feed_texts(session, article, utcnow() - timedelta(days=3),
+                              BOILERPLATE_ARTICLES)
+        finally:
+            event.remove(database.engine, "before_cursor_execute", capture)
+        (statement, parameters), = ran
+        plan = "\n".join(row[0] for row in session.connection().exec_driver_sql(
+            "EXPLAIN " + statement, parameters))
     assert "ix_articles_feed_created" in plan and "Sort" not in plan, plan
