@@ -119,6 +119,22 @@ def test_a_restart_keeps_an_operators_rule_change(config: Any, database: Any,
         assert [r.name for r in current_rules(session)] == ["reject-all"]
 
 
+def test_a_restart_keeps_an_edit_made_over_a_file_of_the_defaults(
+        config: Any, database: Any, tmp_path: Path) -> None:
+    """A file of the shipped defaults (the rules in force before anyone saves) must count as
+    applied too, or the first restart after an operator's edit put the defaults back."""
+    from wiredesk.pipeline.stages.route import DEFAULT_RULES_PATH
+
+    configured = config.replace(routing_file=str(DEFAULT_RULES_PATH))
+    apply_routing_file(configured)
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(PUBLISH_EVERYTHING)
+    assert cli(config, "rules", "load", str(edited)).exit_code == 0
+    assert apply_routing_file(configured) is None
+    with database.session() as session:
+        assert [r.name for r in current_rules(session)] == ["publish-all"]
+
+
 @pytest.mark.parametrize("when, field, says", [
     ({"topic": "medtop:20000000"}, "topic", "not an IPTC Media Topic"),  # a typo of 02000000
     ({"min_length": 500, "max_length": 80}, "max_length", "greater than min_length"),

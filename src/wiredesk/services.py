@@ -265,7 +265,7 @@ def apply_routing_file(config: Config) -> int | None:
 
     Operators also change rules through the CLI and the admin API; a restart with the same file
     must not undo that, so the file is applied only when it says something new (or was never
-    applied), and not when its rules are the ones in force already.
+    applied).
     """
     if not config.routing_file:
         return None
@@ -282,14 +282,17 @@ def apply_routing_file(config: Config) -> int | None:
     try:
         wait_for_schema(database)
         with database.session() as session:
-            wanted = rules_to_data(rules)
             last_from_file = last_saved_from(session, FILE_SOURCE)
-            if rules_to_data(current_rules(session)) == wanted:
-                ruleset, why = None, "already in force"
-            elif last_from_file is not None and rules_to_data(last_from_file) == wanted:
-                ruleset, why = None, ("unchanged since last applied; the rules saved since "
-                                      "(see `wiredesk rules history`) stay in force")
+            if last_from_file is not None and rules_to_data(last_from_file) == rules_to_data(
+                    rules):
+                ruleset = None
+                same = rules_to_data(current_rules(session)) == rules_to_data(rules)
+                why = "already in force" if same else (
+                    "unchanged since last applied: the rules saved since (see `wiredesk rules "
+                    "history`) stay in force")
             else:
+                # Saved even when they are the rules in force (the shipped defaults, say): a
+                # later restart must know the file was applied, or it would undo an edit.
                 ruleset = save_rules(session, rules, source=f"{FILE_SOURCE}{config.routing_file}")
                 why = f"saved as rule set {ruleset}"
     finally:
