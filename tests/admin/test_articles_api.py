@@ -26,3 +26,58 @@ def test_delete_article(config: Any, database: Any) -> None:
     assert client.delete(path, json={"reason": "again"}, headers=auth).status_code == 404
     with database.session() as session:
         assert session.get(models.ArticleTombstone, article.id).reason == "duplicate of a wire story"
+
+
+def test_deleting_an_article_twice_at_once_is_one_delete_and_one_404(config: Any,
+                                                                     database: Any) -> None:
+    """Two deletes of one article at once (a double click, a client's retry): the second waited
+    on the feed's lock, then deleted the row already gone and answered 200 too, its reason
+    replacing the first's on the tombstone and the story's version moving a second time."""
+    import threading
+
+    import httpx
+    import pytest
+    from sqlalchemy import text
+    from werkzeug.serving import make_server
+
+    from tests.helpers import wait_until
+    from wiredesk.publisher.app import create_app
+
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only")
+    article = store_sample_article(database)
+    app = create_app(config.replace(admin_token=TOKEN))
+    app.extensions["wiredesk_db"] = database
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/admin/api/articles/{article.id}"
+    statuses: list[int] = []
+
+    def delete() -> None:
+        statuses.append(httpx.request("DELETE", url, json={"reason": "duplicate"}, timeout=30,
+                                      headers={"Authorization": f"Bearer {TOKEN}"}).status_code)
+
+    waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                   "AND datname = current_database()")
+    try:
+        with database.engine.connect() as holder:  # a fetch of the feed, storing
+            holder.execute(text("SELECT id FROM feeds WHERE id = :id FOR UPDATE"),
+                           {"id": article.feed_id})
+            threads = [threading.Thread(target=delete) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+
+            def blocked() -> int:  # a new transaction each time: the view is a snapshot
+                with database.engine.connect() as watcher:
+                    return int(watcher.execute(waiting).scalar_one())
+
+            wait_until(lambda: blocked() == 2, message="both deletes waiting on the feed's lock")
+            holder.rollback()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        server.shutdown()
+    assert sorted(statuses) == [200, 404]
+    with database.session() as session:
+        assert session.get(models.Article, article.id) is None
+        assert session.get(models.ArticleTombstone, article.id).reason == "duplicate"

@@ -100,13 +100,17 @@ FEED_ROW_LOCK = {"key_share": True}
 
 def delete_article(session: Session, article_id: str, reason: str) -> bool:
     """Delete an article for good and leave a tombstone; False if there was no such article."""
-    row = session.get(models.Article, article_id)
-    if row is None:
+    feed_id = session.scalar(select(models.Article.feed_id).where(models.Article.id == article_id))
+    if feed_id is None:
         return False
     # Without the feed's lock, a fetch of this feed storing meanwhile would wait on the row,
     # then read the tombstones as they were before this commit, and insert the entry anew.
-    session.execute(select(models.Feed.id).where(models.Feed.id == row.feed_id)
+    session.execute(select(models.Feed.id).where(models.Feed.id == feed_id)
                     .with_for_update(**FEED_ROW_LOCK))
+    # Read under the lock: another delete that held it first has removed the row meanwhile.
+    row = session.get(models.Article, article_id, with_for_update=True, populate_existing=True)
+    if row is None:
+        return False
     session.merge(models.ArticleTombstone(article_id=row.id, feed_id=row.feed_id,
                                           reason=reason[:2000]))
     story_id = row.story_id
