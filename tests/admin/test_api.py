@@ -8,6 +8,7 @@ import pytest
 
 from tests.helpers import store_sample_article
 from wiredesk.publisher.app import create_app
+from wiredesk.store import feeds as registry
 
 TOKEN = "s3cret-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -140,3 +141,56 @@ def test_a_nul_in_an_article_id_is_no_article(admin: Any, pending: tuple[int, st
     """It was a 500 (the database refused the parameter)."""
     response = getattr(admin, method)(path.format(article=pending[1]), headers=AUTH, json=body)
     assert response.status_code == 404, response.data[:200]
+
+
+@pytest.mark.parametrize(("method", "status"), [("post", 409), ("patch", 422)])
+def test_a_url_another_request_is_adding_meanwhile_is_taken(config: Any, database: Any,
+                                                            method: str, status: int) -> None:
+    """A feed added (or moved) to a URL that another request (feeds.yaml, the CLI, a second
+    operator) was adding meanwhile: the write met the other's on the unique index, and the
+    answer was a 500 where a URL already registered is a 409 (a 422 for a move)."""
+    import threading
+
+    import httpx
+    from sqlalchemy import text
+    from werkzeug.serving import make_server
+
+    from tests.helpers import wait_until
+
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("waits on another transaction's insert: PostgreSQL only")
+    url = "https://example.org/wire.xml"
+    with database.session() as session:
+        moved = registry.put_feed(session, {"url": "https://example.org/old.xml"}).id
+    app = create_app(config.replace(admin_token=TOKEN))
+    app.extensions["wiredesk_db"] = database
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}/admin/api/feeds"
+    answers: list[httpx.Response] = []
+
+    def send() -> None:
+        target = base if method == "post" else f"{base}/{moved}"
+        answers.append(httpx.request(method.upper(), target, json={"url": url}, headers=AUTH,
+                                     timeout=30))
+
+    def blocked() -> int:  # a new transaction each time: the view is a snapshot
+        with database.engine.connect() as watcher:
+            return int(watcher.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()")).scalar_one())
+
+    try:
+        with database.session() as other:
+            registry.put_feed(other, {"url": url})  # flushed, not committed yet
+            sender = threading.Thread(target=send)
+            sender.start()
+            wait_until(lambda: blocked() == 1, message="the request waiting on the insert")
+        sender.join(timeout=30)
+    finally:
+        server.shutdown()
+    assert answers[0].status_code == status, answers[0].text[:200]
+    assert "URL" in answers[0].text
+    with database.session() as session:
+        assert [f.url for f in registry.list_feeds(session)] == [
+            "https://example.org/old.xml", url]

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from wiredesk.store import feeds as registry
 
@@ -87,12 +88,16 @@ def list_feeds() -> Response:
 def create_feed() -> tuple[Response, int]:
     spec = _body()
     config = current_app.extensions["wiredesk_config"]
-    with _db().session() as session:
-        registry.spec_schema.load(spec)  # validate before looking anything up
-        if registry.get_feed(session, spec["url"]) is not None:
-            return jsonify(error="a feed with this URL exists"), 409
-        feed = registry.put_feed(session, spec, default_interval=config.default_interval_seconds)
-        return jsonify(registry.feed_to_dict(feed)), 201
+    registry.spec_schema.load(spec)  # validate before looking anything up
+    try:
+        with _db().session() as session:
+            if registry.get_feed(session, spec["url"]) is None:
+                feed = registry.put_feed(session, spec,
+                                         default_interval=config.default_interval_seconds)
+                return jsonify(registry.feed_to_dict(feed)), 201
+    except IntegrityError:  # the URL's unique index: another request added it meanwhile
+        pass
+    return jsonify(error="a feed with this URL exists"), 409
 
 
 @admin_api.get("/feeds/<int:feed_id>")
@@ -105,9 +110,12 @@ def show_feed(feed_id: int) -> Response | tuple[Response, int]:
 @admin_api.patch("/feeds/<int:feed_id>")
 def update_feed(feed_id: int) -> Response | tuple[Response, int]:
     changes = _body()
-    with _db().session() as session:
-        feed = registry.update_feed(session, feed_id, changes)
-        return jsonify(registry.feed_to_dict(feed)) if feed else _not_found(feed_id)
+    try:
+        with _db().session() as session:
+            feed = registry.update_feed(session, feed_id, changes)
+            return jsonify(registry.feed_to_dict(feed)) if feed else _not_found(feed_id)
+    except IntegrityError as exc:  # the URL's unique index: another request added it meanwhile
+        raise ValidationError({"url": ["another feed has this URL"]}) from exc
 
 
 @admin_api.delete("/feeds/<int:feed_id>")
