@@ -194,3 +194,32 @@ def test_a_url_another_request_is_adding_meanwhile_is_taken(config: Any, databas
     with database.session() as session:
         assert [f.url for f in registry.list_feeds(session)] == [
             "https://example.org/old.xml", url]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), [
+    ("post", "/admin/api/review/{article}",
+     {"decision": "approve", "editor": {"name": "amal"}}, "editor"),
+    ("post", "/admin/api/review/{article}", {"decision": "reject", "editor": 7}, "editor"),
+    ("post", "/admin/api/review/{article}",
+     {"decision": "reject", "editor": "amal", "note": ["off topic"]}, "note"),
+    ("put", "/admin/api/articles/{article}/topics",
+     {"qcodes": ["medtop:01000000"], "editor": ["amal"]}, "editor"),
+    ("delete", "/admin/api/articles/{article}", {"reason": ["duplicate"]}, "reason"),
+    ("delete", "/admin/api/articles/{article}", {"reason": True}, "reason"),
+])
+def test_a_field_of_the_wrong_type_is_invalid_input(admin: Any, pending: tuple[int, str],
+                                                    method: str, path: str, body: Any,
+                                                    field: str) -> None:
+    """Who decided and why are kept with the article: an object, a number or a list was taken
+    as its Python text ("editor:{'name': 'amal'}") and the action done, answered 200."""
+    from sqlalchemy import select
+
+    from wiredesk.store import models
+
+    article = pending[1]
+    response = getattr(admin, method)(path.format(article=article), headers=AUTH, json=body)
+    assert response.status_code == 422, response.data[:200]
+    assert field in response.json["fields"]
+    with admin.application.extensions["wiredesk_db"].session() as session:
+        assert session.get(models.Article, article).status == "pending_review"
+        assert session.scalars(select(models.TopicCorrection)).first() is None

@@ -74,6 +74,18 @@ def _body() -> dict[str, Any]:
     return data
 
 
+def _text(body: dict[str, Any], name: str, *, required: bool = True) -> str:
+    """A string field of ``body``, stripped; a missing one is "" unless ``required``."""
+    value = body.get(name)
+    if value is None and not required:
+        return ""
+    # Not str() of anything: who decided and why are kept with the article, as given.
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise ValidationError({name: ["a non-empty string is required" if required
+                                      else "a string is expected"]})
+    return value.strip()
+
+
 def _not_found(feed_id: int) -> tuple[Response, int]:
     return jsonify(error=f"no feed {feed_id}"), 404
 
@@ -164,9 +176,7 @@ def delete_article(article_id: str) -> Response | tuple[Response, int]:
     """Delete an article for good (``{"reason": "..."}``); a tombstone keeps it from returning."""
     from wiredesk.store.articles import delete_article as delete
 
-    reason = str(_body().get("reason") or "").strip()
-    if not reason:
-        raise ValidationError({"reason": ["say why the article is deleted"]})
+    reason = _text(_body(), "reason")  # why the article is deleted
     with _db().session() as session:
         if not delete(session, article_id, reason):
             return jsonify(error=f"no article {article_id}"), 404
@@ -180,9 +190,9 @@ def correct_article_topics(article_id: str) -> Response | tuple[Response, int]:
     from wiredesk.store.corrections import NoArticle, UnknownTopic, correct_topics
 
     body = _body()
-    qcodes, editor = body.get("qcodes"), str(body.get("editor") or "").strip()
-    if not isinstance(qcodes, list) or not all(isinstance(q, str) for q in qcodes) or not editor:
-        raise ValidationError({"qcodes": ["a list of IPTC qcodes"], "editor": ["required"]})
+    qcodes, editor = body.get("qcodes"), _text(body, "editor")
+    if not isinstance(qcodes, list) or not all(isinstance(q, str) for q in qcodes):
+        raise ValidationError({"qcodes": ["a list of IPTC qcodes"]})
     try:
         with _db().session() as session:
             categories = correct_topics(session, article_id, qcodes, editor)
@@ -211,12 +221,13 @@ def review_decision(article_id: str) -> Response | tuple[Response, int]:
     from wiredesk.store.review import DECISIONS, NotPending, decide
 
     body = _body()
-    decision, editor = body.get("decision"), str(body.get("editor") or "").strip()
-    if decision not in DECISIONS or not editor:
-        raise ValidationError({"decision": [f"one of {DECISIONS}"], "editor": ["required"]})
+    decision, editor = body.get("decision"), _text(body, "editor")
+    note = _text(body, "note", required=False)
+    if decision not in DECISIONS:
+        raise ValidationError({"decision": [f"one of {DECISIONS}"]})
     try:
         with _db().session() as session:
-            status = decide(session, article_id, decision, editor, str(body.get("note") or ""))
+            status = decide(session, article_id, decision, editor, note)
     except NotPending as exc:
         return jsonify(error=str(exc)), 409
     events.emit(current_app.extensions["wiredesk_redis"], f"article.{status}",
