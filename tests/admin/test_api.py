@@ -223,3 +223,16 @@ def test_a_field_of_the_wrong_type_is_invalid_input(admin: Any, pending: tuple[i
     with admin.application.extensions["wiredesk_db"].session() as session:
         assert session.get(models.Article, article).status == "pending_review"
         assert session.scalars(select(models.TopicCorrection)).first() is None
+
+
+def test_a_decision_on_no_article_is_a_404_and_on_a_decided_one_a_409(
+        admin: Any, pending: tuple[int, str]) -> None:
+    """Both were 409 "not waiting for review": a client could not tell a wrong id from an
+    article another editor had decided."""
+    body = {"decision": "approve", "editor": "amal"}
+    missing = admin.post("/admin/api/review/a1-nosucharticle", headers=AUTH, json=body)
+    assert (missing.status_code, missing.json["error"]) == (404, "no article a1-nosucharticle")
+    assert admin.post(f"/admin/api/review/{pending[1]}", headers=AUTH, json=body).status_code \
+        == 200
+    again = admin.post(f"/admin/api/review/{pending[1]}", headers=AUTH, json=body)
+    assert again.status_code == 409 and "not waiting for review" in again.json["error"]

@@ -218,7 +218,7 @@ def review_queue() -> Response:
 def review_decision(article_id: str) -> Response | tuple[Response, int]:
     """``{"decision": "approve"|"reject", "editor": "...", "note": "..."}``."""
     from wiredesk import events
-    from wiredesk.store.review import DECISIONS, NotPending, decide
+    from wiredesk.store.review import DECISIONS, NoSuchArticle, NotPending, decide
 
     body = _body()
     decision, editor = body.get("decision"), _text(body, "editor")
@@ -228,6 +228,8 @@ def review_decision(article_id: str) -> Response | tuple[Response, int]:
     try:
         with _db().session() as session:
             status = decide(session, article_id, decision, editor, note)
+    except NoSuchArticle as exc:
+        return jsonify(error=str(exc)), 404
     except NotPending as exc:
         return jsonify(error=str(exc)), 409
     events.emit(current_app.extensions["wiredesk_redis"], f"article.{status}",

@@ -21,6 +21,10 @@ class NotPending(ValueError):
     """The article is not waiting for an editor (missing, or decided already)."""
 
 
+class NoSuchArticle(NotPending):
+    """There is no article with that id (so it is not waiting for an editor either)."""
+
+
 def pending(session: Session, limit: int = 100) -> list[models.Article]:
     """Articles waiting for an editor, oldest first."""
     return list(session.scalars(
@@ -33,7 +37,9 @@ def decide(session: Session, article_id: str, decision: str, editor: str, note: 
     if decision not in DECISIONS:
         raise ValueError(f"decision must be one of {DECISIONS}")
     row = session.get(models.Article, article_id, with_for_update=True)
-    if row is None or row.status != "pending_review":
+    if row is None:
+        raise NoSuchArticle(f"no article {article_id}")
+    if row.status != "pending_review":
         raise NotPending(f"article {article_id} is not waiting for review")
     story = session.get(models.Story, row.story_id) if row.story_id else None
     now = utcnow()
