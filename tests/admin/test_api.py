@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -126,6 +127,27 @@ def test_a_nul_in_a_body_field_is_invalid_input(admin: Any, pending: tuple[int, 
     feed, article = pending
     response = getattr(admin, method)(path.format(feed=feed, article=article), headers=AUTH,
                                       json=body)
+    assert response.status_code == 422, response.data[:200]
+    assert field in response.json["fields"]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), [
+    ("post", "/admin/api/feeds", {"url": "https://example.org/rss", "name": "Wire \ud83d"},
+     "name"),
+    ("post", "/admin/api/feeds", {"url": "https://example.org/\udc00"}, "url"),
+    ("post", "/admin/api/review/{article}",
+     {"decision": "reject", "editor": "amal", "note": "\ud83d"}, "note"),
+    ("put", "/admin/api/articles/{article}/topics",
+     {"qcodes": ["medtop:01000000"], "editor": "\udfff"}, "editor"),
+])
+def test_a_lone_surrogate_in_a_body_field_is_invalid_input(admin: Any, pending: tuple[int, str],
+                                                           method: str, path: str, body: Any,
+                                                           field: str) -> None:
+    """JSON may escape half a UTF-16 pair ("\\ud83d": a string cut inside an emoji); no text
+    column can store it, and the database driver's encoding error was a 500."""
+    data = json.dumps(body)  # the escape as sent, not the surrogate itself
+    response = getattr(admin, method)(path.format(article=pending[1]), headers=AUTH, data=data,
+                                      content_type="application/json")
     assert response.status_code == 422, response.data[:200]
     assert field in response.json["fields"]
 

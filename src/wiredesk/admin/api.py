@@ -4,6 +4,7 @@ feeds.yaml, behind a bearer token. With no ``WIREDESK_ADMIN_TOKEN`` it does not 
 from __future__ import annotations
 
 import hmac
+import re
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
@@ -48,29 +49,36 @@ def _invalid(exc: ValidationError) -> tuple[Response, int]:
     return jsonify(error="invalid request body", fields=fields), 422
 
 
-def _holds_nul(value: Any) -> bool:
+# Half a UTF-16 pair: JSON may escape one ("\ud83d", a string cut inside an emoji), but no
+# text column can store it (UTF-8 has no encoding for it).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unstorable(value: Any) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
+        return "\x00" in value or (not value.isascii() and _SURROGATE.search(value) is not None)
     if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
+        return any(_unstorable(v) for v in value)
     return False
 
 
-def _refuse_nul(data: dict[str, Any]) -> None:
-    """Invalid input, not a 500: PostgreSQL text cannot hold a NUL character."""
+def _refuse_unstorable(data: dict[str, Any]) -> None:
+    """Invalid input, not a 500: PostgreSQL text cannot hold a NUL character, nor UTF-8 a
+    lone surrogate."""
     fields = sorted(str(key) for key, value in data.items()
-                    if _holds_nul(key) or _holds_nul(value))
+                    if _unstorable(key) or _unstorable(value))
     if fields:
-        raise ValidationError({key: ["a NUL character is not allowed"] for key in fields})
+        raise ValidationError({key: ["a NUL character or a lone surrogate is not allowed"]
+                               for key in fields})
 
 
 def _body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ValidationError({"_schema": ["the body must be a JSON object"]})
-    _refuse_nul(data)
+    _refuse_unstorable(data)
     return data
 
 
@@ -164,7 +172,7 @@ def replace_rules() -> Response:
     data = request.get_json(silent=True)
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise ValidationError({"rules": ["a list of rules is required"]})
-    _refuse_nul(data)
+    _refuse_unstorable(data)
     rules = rules_from_data(data["rules"])
     with _db().session() as session:
         ruleset = save_rules(session, rules, source="admin-api")
