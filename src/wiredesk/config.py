@@ -181,6 +181,7 @@ class Config:
         "WIREDESK_ADMIN_TOKEN", "",
         "Bearer token of the feed admin API (/admin/api/feeds on the publisher). Empty: the admin "
         "API is disabled.",
+        str.strip,  # read from a file (a Secret, an env_file) it ends in a newline no client sends
     )
     websub_callback_base_url: str = setting(
         "WIREDESK_WEBSUB_CALLBACK_URL", "",

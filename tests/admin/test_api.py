@@ -258,3 +258,24 @@ def test_a_decision_on_no_article_is_a_404_and_on_a_decided_one_a_409(
         == 200
     again = admin.post(f"/admin/api/review/{pending[1]}", headers=AUTH, json=body)
     assert again.status_code == 409 and "not waiting for review" in again.json["error"]
+
+
+@pytest.mark.parametrize("raw", [f"{TOKEN}\n", f"  {TOKEN}\r\n"])
+def test_a_token_read_with_its_line_end_still_opens_the_api(config: Any, database: Any,
+                                                            raw: str) -> None:
+    """A token kept in a file (a Kubernetes Secret made --from-file, an env_file) comes with
+    its newline: no bearer token could equal it, and every request was a 401."""
+    from wiredesk.config import load
+
+    app = create_app(config.replace(admin_token=load({"WIREDESK_ADMIN_TOKEN": raw}).admin_token))
+    app.extensions["wiredesk_db"] = database
+    assert app.test_client().get("/admin/api/feeds", headers=AUTH).status_code == 200
+
+
+def test_a_blank_token_leaves_the_api_disabled(config: Any, database: Any) -> None:
+    """A token of spaces was the API "enabled" with a token no request could give."""
+    from wiredesk.config import load
+
+    app = create_app(config.replace(admin_token=load({"WIREDESK_ADMIN_TOKEN": " \n"}).admin_token))
+    app.extensions["wiredesk_db"] = database
+    assert app.test_client().get("/admin/api/feeds", headers=AUTH).status_code == 404
