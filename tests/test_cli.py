@@ -133,3 +133,27 @@ def test_config_does_not_print_the_passwords_of_a_multi_url_redis_url(tmp_path: 
     assert result.exit_code == 0
     assert "s3cret" not in result.output
     assert "s1:26379" in result.output and "s2:26379" in result.output
+
+
+@pytest.mark.parametrize("command", [
+    ["review", "decide", "{article}", "approve", "--editor", " "],
+    ["review", "decide", "{article}", "reject", "--editor", ""],
+    ["review", "topics", "{article}", "medtop:01000000", "--editor", "  "],
+    ["articles", "delete", "{article}", "--reason", " "],
+])
+def test_a_blank_editor_or_reason_is_refused(config: Any, database: Any, redis_client: Any,
+                                             command: list[str]) -> None:
+    """Who decided and why are kept with the article (the admin API requires them): a blank
+    one was taken, the article published, rejected, re-filed or deleted with no name on it."""
+    from tests.helpers import store_sample_article
+
+    article = store_sample_article(database)
+    with database.session() as session:
+        session.get(models.Article, article.id).status = "pending_review"
+    result = run(config, *(part.format(article=article.id) for part in command))
+    assert result.exit_code == 2, result.output
+    assert "--editor" in result.output or "--reason" in result.output
+    with database.session() as session:
+        row = session.get(models.Article, article.id)
+        assert row is not None and row.status == "pending_review"
+        assert session.scalars(select(models.TopicCorrection)).first() is None

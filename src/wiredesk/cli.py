@@ -141,6 +141,13 @@ def _registry_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise click.ClickException(format_errors(exc)) from exc
 
 
+def _not_blank(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Who decided and why are kept with the article: a blank one names nobody."""
+    if not value.strip():
+        raise click.BadParameter("must not be blank")
+    return value.strip()
+
+
 def _feed_or_fail(session: Any, ref: str) -> Any:
     from wiredesk.store.feeds import get_feed
 
@@ -295,7 +302,8 @@ def articles() -> None:
 
 @articles.command("delete")
 @click.argument("article_id")
-@click.option("--reason", required=True, help="Why (kept with the tombstone).")
+@click.option("--reason", required=True, help="Why (kept with the tombstone).",
+              callback=_not_blank)
 def articles_delete(article_id: str, reason: str) -> None:
     """Delete an article for good: its tombstone keeps the feed from bringing it back."""
     from wiredesk.store.articles import delete_article
@@ -346,7 +354,8 @@ def review_list() -> None:
 @review.command("decide")
 @click.argument("article_id")
 @click.argument("decision", type=click.Choice(["approve", "reject"]))
-@click.option("--editor", required=True, help="Who decides (kept with the article).")
+@click.option("--editor", required=True, help="Who decides (kept with the article).",
+              callback=_not_blank)
 @click.option("--note", default="", help="Why.")
 def review_decide(article_id: str, decision: str, editor: str, note: str) -> None:
     """Approve (publish) or reject an article held for review."""
@@ -368,7 +377,8 @@ def review_decide(article_id: str, decision: str, editor: str, note: str) -> Non
 @review.command("topics")
 @click.argument("article_id")
 @click.argument("qcodes", nargs=-1, required=True)
-@click.option("--editor", required=True, help="Who corrects (kept with the correction).")
+@click.option("--editor", required=True, help="Who corrects (kept with the correction).",
+              callback=_not_blank)
 def review_topics(article_id: str, qcodes: tuple[str, ...], editor: str) -> None:
     """Set an article's IPTC topics (e.g. medtop:15000000); kept for the next training."""
     from wiredesk.store.corrections import NoArticle, UnknownTopic, correct_topics
