@@ -279,3 +279,18 @@ def test_a_blank_token_leaves_the_api_disabled(config: Any, database: Any) -> No
     app = create_app(config.replace(admin_token=load({"WIREDESK_ADMIN_TOKEN": " \n"}).admin_token))
     app.extensions["wiredesk_db"] = database
     assert app.test_client().get("/admin/api/feeds", headers=AUTH).status_code == 404
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("post", "/admin/api/feeds"), ("put", "/admin/api/rules"),
+    ("post", "/admin/api/review/a1-x"),
+])
+def test_a_body_past_the_limit_is_a_413_read_no_further(admin: Any, method: str,
+                                                        path: str) -> None:
+    """Every body was read whole into the worker's memory and parsed, whatever its size (a
+    file posted by mistake, a runaway script): a gigabyte was a gigabyte, then some."""
+    body = json.dumps({"url": "https://example.org/rss", "name": "x" * 2**21})  # 2 MiB
+    response = getattr(admin, method)(path, headers=AUTH, data=body,
+                                      content_type="application/json")
+    assert response.status_code == 413, response.data[:200]
+    assert response.json["error"]

@@ -14,6 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from wiredesk.store import feeds as registry
 
 admin_api = Blueprint("admin_api", __name__, url_prefix="/admin/api")
+# A feed, a decision or the whole rule list is a few kilobytes: past this, a body is refused
+# (413) before it is read, not parsed whole in the worker's memory.
+MAX_BODY_BYTES = 2**20
 
 
 def _db() -> Any:
@@ -32,6 +35,7 @@ def _authorize() -> Response | None:
         response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Bearer realm="wiredesk-admin"'
         return response
+    request.max_content_length = MAX_BODY_BYTES
     return None
 
 
