@@ -393,3 +393,58 @@ def test_relative_hub_and_self_links_are_resolved_against_the_feed() -> None:
     headers = {"Link": '</hub>; rel="hub", <feed.xml?v=2>; rel="self"'}
     assert websub.discover({}, headers, "https://example.org/news/rss") == websub.Discovery(
         "https://example.org/hub", "https://example.org/news/feed.xml?v=2")
+
+
+def test_a_fetch_of_the_old_url_finishing_after_a_move_records_no_hub(
+        config: Any, database: Any, redis_client: Any, feed_server: Any, hub: FakeHub) -> None:
+    # The move came while the old URL's document was on its way: its hub and topic were
+    # recorded on the moved feed (and, with WebSub on, subscribed to) after the move had
+    # dropped them.
+    from tests.helpers import respond
+    from wiredesk.ingester.tasks import ingest_feed
+    from wiredesk.store.feeds import update_feed
+
+    app = create_celery(config.replace(host_max_per_second=0))
+    app.wiredesk.__dict__["db"] = database
+    feed_url = feed_server.url("/slow.xml")
+    asked, go = threading.Event(), threading.Event()
+
+    def slow(handler: Any) -> None:
+        asked.set()
+        assert go.wait(timeout=30)
+        respond(handler, 200, feed_document(feed_url, hub.url, ["old-1"]),
+                content_type="application/rss+xml")
+
+    feed_server.routes["/slow.xml"] = slow
+    with database.session() as session:
+        feed_id = put_feed(session, {"url": feed_url}).id
+    fetching = threading.Thread(target=ingest_feed, args=(app.wiredesk, feed_id),
+                                kwargs={"enqueue": list})
+    fetching.start()
+    assert asked.wait(timeout=30)
+    with database.session() as session:
+        update_feed(session, feed_id, {"url": "https://example.org/elsewhere.xml"})
+    go.set()
+    fetching.join(timeout=30)
+    with database.session() as session:
+        feed = session.get(models.Feed, feed_id)
+        assert (feed.url, feed.websub_hub, feed.websub_topic) == (
+            "https://example.org/elsewhere.xml", None, None)
+
+
+def test_a_feed_redirected_for_good_records_the_hub_of_its_new_url(
+        config: Any, database: Any, redis_client: Any, feed_server: Any, hub: FakeHub) -> None:
+    from tests.helpers import reply
+    from wiredesk.ingester.tasks import ingest_feed
+
+    app = create_celery(config.replace(host_max_per_second=0))
+    app.wiredesk.__dict__["db"] = database
+    new_url = feed_server.url("/new.xml")
+    feed_server.serve("/new.xml", feed_document(new_url, hub.url, ["moved-1"]))
+    feed_server.routes["/old.xml"] = reply(301, Location=new_url)
+    with database.session() as session:
+        feed_id = put_feed(session, {"url": feed_server.url("/old.xml")}).id
+    assert ingest_feed(app.wiredesk, feed_id, enqueue=list).outcome == "ok"
+    with database.session() as session:
+        feed = session.get(models.Feed, feed_id)
+        assert (feed.url, feed.websub_hub, feed.websub_topic) == (new_url, hub.url, new_url)

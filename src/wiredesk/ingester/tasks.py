@@ -221,17 +221,19 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
                 if parsed is not None:
                     _store(session, parsed, report)
                     feed.title = parsed.title or feed.title
-                if feed.url != view.url:  # changed while fetched: these are the old URL's
+                # An operator changed the URL while it was fetched: the validators, redirect
+                # and hub are the old URL's (their URL is newer news, and this row lock
+                # orders the two; the move dropped the old hub).
+                moved_meanwhile = feed.url != view.url
+                if moved_meanwhile:
                     values = {k: v for k, v in values.items()
                               if k not in ("etag", "last_modified")}
                 _record_success(feed, values)
-                # Unless an operator changed the URL while it was fetched: their URL is newer
-                # news than the old one's move, and this row lock orders the two.
                 if (result.permanent_redirect and result.permanent_redirect != feed.url
-                        and feed.url == view.url):
+                        and not moved_meanwhile):
                     _record_redirect(session, feed, result.permanent_redirect, now)
-                subscribe = parsed is not None and _note_hub(services, feed, parsed,
-                                                            result.headers, now)
+                subscribe = parsed is not None and not moved_meanwhile and _note_hub(
+                    services, feed, parsed, result.headers, now)
         # Committed above: only now may workers see these ids.
         _after_commit(report, enqueue, view.full_text)
         if subscribe:
