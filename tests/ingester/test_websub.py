@@ -448,3 +448,20 @@ def test_a_feed_redirected_for_good_records_the_hub_of_its_new_url(
     with database.session() as session:
         feed = session.get(models.Feed, feed_id)
         assert (feed.url, feed.websub_hub, feed.websub_topic) == (new_url, hub.url, new_url)
+
+
+def test_a_lease_that_ran_out_unrenewed_is_asked_again_at_the_pending_pace(
+        config: Any, database: Any) -> None:
+    # The hub failed every renewal (down, or refusing) until the lease ended: the
+    # subscription is gone, yet it was asked for again every two minutes, for ever (a
+    # thousand feeds on one dead hub: 720,000 requests a day).
+    services = renewing_services(config, database)
+    now = datetime.now(UTC)
+    with database.session() as session:
+        feed = put_feed(session, {"url": "https://example.org/feed"})
+        feed.websub_hub, feed.websub_topic = "https://hub.example.org/", feed.url
+        feed.websub_state = "subscribed"
+        feed.websub_lease_expires_at = now - timedelta(days=1)
+        feed.websub_requested_at, feed_id = now - timedelta(minutes=5), feed.id
+    assert websub_renewals(services, now) == []
+    assert websub_renewals(services, now + timedelta(minutes=56)) == [feed_id]

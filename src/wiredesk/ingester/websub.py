@@ -85,8 +85,11 @@ def renewal_due(feed: Feed, now: datetime, config: Config) -> bool:
             seconds=config.websub_renew_before_seconds)
         # Until the hub verifies, the lease stays near its end: without this, every beat tick
         # (or forever, if the hub never verifies or sends no lease) asked the hub again.
+        # Once it has ended unrenewed (the hub down, or refusing), the subscription is gone:
+        # asked for at the pace of a new one, not every RENEWAL_RETRY for ever.
+        retry = PENDING_RETRY if expires is not None and expires <= now else RENEWAL_RETRY
         return ending and (feed.websub_requested_at is None
-                           or now - feed.websub_requested_at > RENEWAL_RETRY)
+                           or now - feed.websub_requested_at > retry)
     if feed.websub_state == "pending":
         return feed.websub_requested_at is None or now - feed.websub_requested_at > PENDING_RETRY
     # Never asked, or denied: ask again at the pending pace.
