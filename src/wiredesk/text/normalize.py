@@ -13,12 +13,12 @@ import unicodedata
 NORMALIZE_VERSION = 3  # 2: invisible in-word chars dropped; ё folded. 3: Turkish İ folds to i
 
 # Arabic marks dropped by the fold: diacritics (tashkeel), Quranic marks, tatweel.
-_ARABIC_MARKS = "".join(chr(c) for first, last in (
+ARABIC_MARKS = "".join(chr(c) for first, last in (
     (0x0610, 0x061A), (0x064B, 0x065F), (0x0670, 0x0670), (0x06D6, 0x06DC), (0x06DF, 0x06E8),
     (0x06EA, 0x06ED), (0x0640, 0x0640)) for c in range(first, last + 1))
 # One table for the whole fold (marks deleted, letters and digits mapped): one pass at C speed.
 _FOLD = str.maketrans({
-    **dict.fromkeys(_ARABIC_MARKS),
+    **dict.fromkeys(ARABIC_MARKS),
     "\u0622": "\u0627",  # آ -> ا
     "\u0623": "\u0627",  # أ -> ا
     "\u0625": "\u0627",  # إ -> ا

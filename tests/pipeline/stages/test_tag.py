@@ -168,3 +168,24 @@ def test_short_stems_do_not_take_other_words():
 def test_turkish_dotted_capitals_are_tagged():
     assert ids("İran ve Irak arasında gerginlik") == {"IR", "IQ"}
     assert ids("İSTANBUL'da toplantı") == ids("Istanbul meeting")
+
+
+def test_arabic_keywords_are_words_not_punctuation_or_particles():
+    """YAKE splits phrases at ASCII punctuation only and its Arabic stopwords are written without
+    hamza (الى، ان): keywords came out as "حالة، وأضافت" (across a comma), "ارتفع إلى" (ending
+    on "to"), and a vocalised article gave "الْمِصْرِيُّ إِنَّ" instead of the plain words."""
+    plain = (
+        "قالت وزارة الصحة المصرية، اليوم الأربعاء، إن عدد الإصابات بفيروس كورونا ارتفع إلى 500 "
+        "حالة، وأضافت الوزارة أن الحكومة المصرية ستغلق المدارس والجامعات. وقال وزير الصحة إن "
+        "الوزارة تتابع الوضع في القاهرة والإسكندرية."
+    )
+    vocalised = "وَقَالَ الرَّئِيسُ الْمِصْرِيُّ إِنَّ الْحُكُومَةَ سَتُغْلِقُ الْمَدَارِسَ، وأضاف الرئيس المصري"
+    particles = {"إلى", "إن", "أن", "في"}
+    for text in (plain, vocalised, plain.replace("ر", "ـر")):
+        words = keywords(text, "ar")
+        assert words, text
+        for phrase in words:
+            assert not set("،؛؟ـ") & set(phrase), phrase
+            assert not any("\u064b" <= ch <= "\u0652" for ch in phrase), phrase
+            parts = phrase.split()
+            assert parts[0] not in particles and parts[-1] not in particles, phrase

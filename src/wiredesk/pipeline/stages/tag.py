@@ -12,6 +12,7 @@ from typing import Any
 
 from wiredesk.pipeline.stages import gazetteer
 from wiredesk.schemas import Article, Entity
+from wiredesk.text.normalize import ARABIC_MARKS, fold_arabic
 
 MAX_KEYWORDS = 8
 MAX_KEYWORD_CHARS = 1500  # YAKE cost grows with length; the lede carries the keywords
@@ -21,6 +22,17 @@ MAX_KEYWORD_LENGTH = 100
 # YAKE ships stopword lists for these; Chinese and Japanese have no spaces to split words on.
 _YAKE_LANGUAGES = frozenset("ar de el en es fa fr hi it nl pl pt ru sk tr uk".split())
 ENTITY_ORDER = ("country", "place", "organisation", "agency", "person")
+# YAKE ends a phrase at ASCII punctuation only, and counts a vocalised word apart from the plain
+# one: what it reads has Arabic punctuation in ASCII and no tashkeel or tatweel.
+_YAKE_INPUT = str.maketrans({**dict.fromkeys(ARABIC_MARKS), "،": ",", "؛": ";", "؟": "?"})
+
+
+class _FoldedStopwords(frozenset[str]):
+    """A stopword list looked up in folded form: YAKE's Arabic list is written without hamza
+    (الى، ان، اكد) and the press writes إلى، أن، أكد."""
+
+    def __contains__(self, word: object) -> bool:
+        return isinstance(word, str) and super().__contains__(fold_arabic(word))
 
 
 def tag_text(article: Article) -> str:
@@ -52,14 +64,18 @@ def find_entities(text: str) -> list[Entity]:
 def _extractor(language: str) -> Any:
     import yake
 
-    return yake.KeywordExtractor(lan=language, n=2, dedupLim=0.8, top=MAX_KEYWORDS * 2)
+    extractor = yake.KeywordExtractor(lan=language, n=2, dedupLim=0.8, top=MAX_KEYWORDS * 2)
+    if language in ("ar", "fa"):
+        # Read at each extraction (YAKE copies a list given to its constructor into a plain set).
+        extractor.stopword_set = _FoldedStopwords(map(fold_arabic, extractor.stopword_set))
+    return extractor
 
 
 def keywords(text: str, language: str | None) -> list[str]:
     """Up to MAX_KEYWORDS key phrases of ``text`` (none for languages YAKE cannot split)."""
     if not language or language not in _YAKE_LANGUAGES or not text.strip():
         return []
-    phrases = _extractor(language).extract_keywords(text[:MAX_KEYWORD_CHARS])
+    phrases = _extractor(language).extract_keywords(text[:MAX_KEYWORD_CHARS].translate(_YAKE_INPUT))
     out: list[str] = []
     seen: set[str] = set()
     for phrase, _score in phrases:
