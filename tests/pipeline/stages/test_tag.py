@@ -189,3 +189,25 @@ def test_arabic_keywords_are_words_not_punctuation_or_particles():
             assert not any("\u064b" <= ch <= "\u0652" for ch in phrase), phrase
             parts = phrase.split()
             assert parts[0] not in particles and parts[-1] not in particles, phrase
+
+
+def test_keywords_without_elided_articles_or_case_endings():
+    """French and Italian glue an elided article to the next word (l'État, dell'Unione) and
+    Turkish a case ending to a name (Bakanı'na, İstanbul'da): keywords came out as
+    "l'État versera", "fermées jusqu'au", "Eğitim Bakanı'na"."""
+    texts = {
+        "fr": "Le président a annoncé mercredi que les écoles resteront fermées jusqu'au mois de "
+              "mai. Selon le ministre de l'Éducation, l'État versera une aide aux familles et "
+              "l’usine d’armement de Bourges rouvrira.",
+        "it": "Il presidente della Commissione ha parlato dell'Unione europea e dell'economia "
+              "italiana. L'Italia chiede all'Unione un piano per l'energia.",
+        "tr": "Cumhurbaşkanı Erdoğan, okulların mayıs ayına kadar kapalı kalacağını açıkladı. "
+              "Milli Eğitim Bakanı'na göre devlet ailelere yardım ödeyecek. Bakan'ın açıklaması "
+              "İstanbul'da yapıldı.",
+    }
+    for language, text in texts.items():
+        words = keywords(text, language)
+        assert words, language
+        assert not [w for w in words if "'" in w or "’" in w], (language, words)
+    assert "État" in " ".join(keywords(texts["fr"], "fr"))
+    assert "O'Brien" in " ".join(keywords("Senator O'Brien said O'Brien would vote", "en"))

@@ -7,6 +7,7 @@ YAKE in the article's language. Offsets are into ``tag_text(article)`` (title, n
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -25,6 +26,17 @@ ENTITY_ORDER = ("country", "place", "organisation", "agency", "person")
 # YAKE ends a phrase at ASCII punctuation only, and counts a vocalised word apart from the plain
 # one: what it reads has Arabic punctuation in ASCII and no tashkeel or tatweel.
 _YAKE_INPUT = str.maketrans({**dict.fromkeys(ARABIC_MARKS), "،": ",", "؛": ";", "؟": "?"})
+
+# Elided articles and prepositions glued to the next word (French l'État, jusqu'au; Italian
+# dell'Unione) and Turkish case endings after a name (Bakanı'na, İstanbul'da): YAKE keeps them
+# in the word ("l'État versera"), so they are dropped from what it reads.
+_CLITICS = {
+    "fr": re.compile(r"(?<!\w)(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu|quoiqu|presqu)['’](?=\w)",
+                     re.IGNORECASE),
+    "it": re.compile(r"(?<!\w)(?:[cdlmnstv]|un|dell|all|dall|nell|sull|coll|quest|quell|sant|tutt)"
+                     r"['’](?=\w)", re.IGNORECASE),
+    "tr": re.compile(r"(?<=\w)['’]\w+"),
+}
 
 
 class _FoldedStopwords(frozenset[str]):
@@ -75,7 +87,10 @@ def keywords(text: str, language: str | None) -> list[str]:
     """Up to MAX_KEYWORDS key phrases of ``text`` (none for languages YAKE cannot split)."""
     if not language or language not in _YAKE_LANGUAGES or not text.strip():
         return []
-    phrases = _extractor(language).extract_keywords(text[:MAX_KEYWORD_CHARS].translate(_YAKE_INPUT))
+    text = text[:MAX_KEYWORD_CHARS].translate(_YAKE_INPUT)
+    if language in _CLITICS:
+        text = _CLITICS[language].sub("", text)
+    phrases = _extractor(language).extract_keywords(text)
     out: list[str] = []
     seen: set[str] = set()
     for phrase, _score in phrases:
