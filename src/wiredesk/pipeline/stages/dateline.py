@@ -91,22 +91,27 @@ _KICKERS = frozenset(
 )
 
 
-# Syriac month names (Syria, Lebanon, Jordan, Iraq), which dateparser does not read, as the
-# Egyptian/Gulf names it does; "تموز/يوليو" then folds to one "يوليو".
-_LEVANTINE_MONTHS = tuple(
+# Month names dateparser does not read, as the Egyptian/Gulf names it does: Syriac (Syria,
+# Lebanon, Jordan, Iraq), French-derived (Algeria, Tunisia) and Moroccan. "تموز/يوليو" then
+# folds to one "يوليو".
+_REGIONAL_MONTHS = tuple(
     (re.compile(rf"(?<!\w){pattern}(?!\w)"), month)
     for pattern, month in (
         (r"كانون[ \t]+ال[ثت]اني", "يناير"), (r"كانون[ \t]+ال[أاإ]ول", "ديسمبر"),
         (r"تشرين[ \t]+ال[ثت]اني", "نوفمبر"), (r"تشرين[ \t]+ال[أاإ]ول", "أكتوبر"),
         (r"شباط", "فبراير"), (r"[آأا]ذار", "مارس"), (r"نيسان", "أبريل"), (r"[أا]يار", "مايو"),
         (r"حزيران", "يونيو"), (r"تموز", "يوليو"), (r"[آأا]ب", "أغسطس"), (r"[أا]يلول", "سبتمبر"),
+        (r"جانفي", "يناير"), (r"فيفري", "فبراير"), (r"[أا]فريل", "أبريل"), (r"ماي", "مايو"),
+        (r"جوان", "يونيو"), (r"جويلي[ةه]", "يوليو"), (r"[أا]وت", "أغسطس"),
+        (r"يوليوز", "يوليو"), (r"غشت", "أغسطس"), (r"شتنبر", "سبتمبر"), (r"نونبر", "نوفمبر"),
+        (r"دجنبر", "ديسمبر"),
     )
 )
 _PAIRED_MONTH = re.compile(r"(\w+)[ \t]*/[ \t]*\1")
 
 
 def _standard_months(text: str) -> str:
-    for pattern, month in _LEVANTINE_MONTHS:
+    for pattern, month in _REGIONAL_MONTHS:
         text = pattern.sub(month, text)
     return _PAIRED_MONTH.sub(r"\1", text)
 
