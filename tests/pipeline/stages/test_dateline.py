@@ -190,6 +190,15 @@ def test_capitalised_place_with_a_possessive():
     assert _parsed("N'DJAMENA, Chad (AP) — A", "en")[0][0] == "N'Djamena"
 
 
+def test_turkish_place_in_capitals():
+    """Turkish wires print the place in capitals with the dotted İ: "DİYARBAKIR (AA) -" was
+    displayed as "Di̇yarbakir" (an i with a stray combining dot, and i for ı)."""
+    assert _parsed("DİYARBAKIR (AA) - Kentte", "tr")[0][0] == "Diyarbakır"
+    assert _parsed("ŞANLIURFA (İHA) - Kentte", "tr")[0][0] == "Şanlıurfa"
+    assert _parsed("İZMİR (DHA) - Kentte", "tr")[0][0] == "İzmir"
+    assert _parsed("IĞDIR (AA) - Kentte", "tr")[0][0] == "Iğdır"
+
+
 def test_french_first_of_the_month():
     """French prints the first of the month as "1er": "PARIS, 1er juillet (AFP) -"."""
     assert _parsed("PARIS, 1er juillet (AFP) - Le président", "fr") == (

@@ -150,9 +150,20 @@ def _cjk_date(month: int, day: int, published: datetime | None) -> str | None:
 _POSSESSIVE = re.compile(r"(?<=['’])S\b")
 
 
-def _display(place: str) -> str:
+# Turkish pairs dotted İ/i and dotless I/ı; str.lower() makes İ an "i" plus a combining dot.
+_TURKISH_LOWER = str.maketrans({"I": "ı", "İ": "i"})
+_TURKISH_UPPER = {"i": "İ", "ı": "I"}
+_WORD_START = re.compile(r"(?<!\w)\w")
+
+
+def _display(place: str, language: str | None) -> str:
+    if not place.isupper():
+        return place
+    if language == "tr" or "İ" in place:  # "DİYARBAKIR" -> "Diyarbakır"
+        lower = place.translate(_TURKISH_LOWER).lower()
+        return _WORD_START.sub(lambda m: _TURKISH_UPPER.get(m[0], m[0].upper()), lower)
     # str.title() capitalises after an apostrophe: "COX'S BAZAR" -> "Cox'S Bazar".
-    return _POSSESSIVE.sub("s", place.title()) if place.isupper() else place
+    return _POSSESSIVE.sub("s", place.title())
 
 
 def parse_dateline(
@@ -185,7 +196,7 @@ def parse_dateline(
         # An unknown place of three words is more likely a sentence than a town.
         if agency_entry and (entry or len(place.split()) <= 2):
             dateline = Dateline(
-                place=entry.name if entry else _display(place),
+                place=entry.name if entry else _display(place, language),
                 place_id=entry.id if entry else None,
                 date=None,
                 agency=agency_entry.name,
@@ -219,7 +230,7 @@ def parse_dateline(
             agency, end = after["agency"], after.end()
     day = _parse_date(match["date"], language, published) if match["date"] else None
     dateline = Dateline(
-        place=entry.name if entry else _display(place),
+        place=entry.name if entry else _display(place, language),
         place_id=entry.id if entry else None,
         date=day,
         agency=agency_entry.name if agency_entry else (agency.strip() if agency else None),
