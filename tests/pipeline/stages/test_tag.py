@@ -211,3 +211,8 @@ def test_keywords_without_elided_articles_or_case_endings():
         assert not [w for w in words if "'" in w or "’" in w], (language, words)
     assert "État" in " ".join(keywords(texts["fr"], "fr"))
     assert "O'Brien" in " ".join(keywords("Senator O'Brien said O'Brien would vote", "en"))
+
+
+def test_birthplace_is_not_muscat():
+    assert ids("زار الوزير مسقط أمس") == {"Q3826"}
+    assert ids("عاد إلى مسقط رأسه في الصعيد") == set()

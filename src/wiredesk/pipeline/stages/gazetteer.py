@@ -172,13 +172,16 @@ class Gazetteer:
                 self._add(name, index, curated=False)
 
     # -- matching -----------------------------------------------------------------------------
-    def find(self, text: str) -> list[Match]:
-        """Non-overlapping alias matches in ``text``, longest first, in text order."""
+    def find(self, text: str, types: tuple[str, ...] = ()) -> list[Match]:
+        """Non-overlapping alias matches in ``text`` (of one of ``types``, if given), longest
+        first, in text order."""
         normalized, offsets = normalize_with_offsets(text)
         found: list[Match] = []
         for last, (key, aliases) in self._automaton.iter(normalized):
             start = last - len(key) + 1
             for alias in aliases:
+                if types and self.entries[alias.entry].type not in types:
+                    continue
                 end = self._accept(normalized, start, start + len(key), alias)
                 if end is None:
                     continue
@@ -210,14 +213,11 @@ class Gazetteer:
         return None
 
     def resolve(self, name: str, types: tuple[str, ...] = ()) -> Entry | None:
-        """The entry whose alias is the whole of ``name`` (of one of ``types``), if any."""
+        """The entry whose alias is the whole of ``name`` (of one of ``types``), if any. Other
+        types do not compete: "العمانية" is the Omani agency, though also "Omani" (Oman)."""
         length = len(normalize(name))
-        for match in self.find(name):
-            if (
-                match.start == 0
-                and match.end == length
-                and (not types or match.entry.type in types)
-            ):
+        for match in self.find(name, types):
+            if match.start == 0 and match.end == length:
                 return match.entry
         return None
 
