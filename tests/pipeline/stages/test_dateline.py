@@ -136,6 +136,23 @@ def test_regional_agencies_and_capitals(text, language, expected):
     assert _parsed(text, language)[0] == expected
 
 
+def test_agency_without_a_place():
+    """Reuters drops the place from many items and opens "(Reuters) - ": the agency was not
+    found (no originator for consumers) and "(Reuters) -" stayed at the head of the body."""
+    for text, agency in (
+        ("(Reuters) - Apple said on Monday", "Reuters"),
+        ("\u200f(أ ف ب) - قال مسؤولون", "Agence France-Presse"),
+        ("(AP) — Apple said on Monday", "Associated Press"),
+    ):
+        dateline, rest = parse_dateline(text, None, published=PUBLISHED)
+        assert dateline is not None, text
+        assert (dateline.place, dateline.agency) == (None, agency)
+        assert rest in ("Apple said on Monday", "قال مسؤولون")
+        assert text.startswith(dateline.text)
+    for text in ("(Updated) - Apple said", "(WHO) - The agency", "(Photo: Reuters) Apple"):
+        assert parse_dateline(text, "en", published=PUBLISHED) == (None, text)
+
+
 def test_abbreviated_place_names():
     """AP abbreviates Saint and Fort in the place: "ST. LOUIS (AP) —", "ST. PAUL, Minn. (AP) —"."""
     assert _parsed("ST. LOUIS (AP) — A jury", "en") == (

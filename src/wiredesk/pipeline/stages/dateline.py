@@ -53,6 +53,10 @@ _ARABIC_IN = re.compile(r"[ \t]+في$")
 # The agency after the dash, closed by a colon, dot or dash: "القدس - أ ف ب:", "МОСКВА, 3 марта
 # – РИА Новости." Only a known agency counts; anything else is the body's first words.
 _AGENCY_AFTER = re.compile(rf"(?P<agency>[^\n:.()/\-–—]{{1,30}}?)[ \t]*(?:{_DASH}|[:.])(?=\s|$)\s*")
+# "(Reuters) - ": the agency alone, the place left out. Only a known agency counts.
+_AGENCY_ONLY = re.compile(
+    rf"^{_LEAD}\([ \t]*(?P<agency>[^()\n]{{1,40}}?)[ \t]*\)[ \t]*{_DASH}(?=\s)\s*"
+)
 # SANA and MENA put place and agency on a line of their own, nothing after the agency:
 # "دمشق-سانا", "مسقط - أ ش أ". Only a known agency counts.
 _OWN_LINE = re.compile(
@@ -188,6 +192,14 @@ def parse_dateline(
             text=cjk.group(0).strip(),
         )
         return dateline, text[cjk.end() :]
+    alone = _AGENCY_ONLY.match(head)
+    agency_entry = gaz.resolve(alone["agency"], ("agency",)) if alone else None
+    if alone and agency_entry:
+        dateline = Dateline(
+            place=None, place_id=None, date=None, agency=agency_entry.name,
+            text=alone.group(0).strip(),
+        )
+        return dateline, text[alone.end() :]
     own_line = _OWN_LINE.match(head)
     if own_line:
         place = own_line["place"]
