@@ -153,6 +153,23 @@ def test_agency_without_a_place():
         assert parse_dateline(text, "en", published=PUBLISHED) == (None, text)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("الرياض 15 ذو الحجة 1446 هـ الموافق 11 يونيو 2025 م واس أعلنت الوزارة",
+         ("Riyadh", "Q3692", "2025-06-11", "Saudi Press Agency")),
+        ("جدة 5 محرم 1447هـ الموافق 30 يونيو 2025م واس\nأعلنت الوزارة",
+         ("جدة", None, "2025-06-30", "Saudi Press Agency")),
+        ("مكة المكرمة ٢٠ جمادى الأولى ١٤٤٦ هـ الموافق ٢٢ نوفمبر ٢٠٢٤ م واس - أعلنت الوزارة",
+         ("مكة المكرمة", None, "2024-11-22", "Saudi Press Agency")),
+    ],
+)
+def test_hijri_and_gregorian_dates(text, expected):
+    """The Saudi Press Agency dates by both calendars and names itself unbracketed after the
+    Gregorian date: no dateline was found, and the whole line stayed in the body."""
+    assert _parsed(text, "ar") == (expected, "أعلنت الوزارة")
+
+
 def test_abbreviated_place_names():
     """AP abbreviates Saint and Fort in the place: "ST. LOUIS (AP) —", "ST. PAUL, Minn. (AP) —"."""
     assert _parsed("ST. LOUIS (AP) — A jury", "en") == (

@@ -12,7 +12,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 from wiredesk.pipeline.stages import gazetteer as gazetteer_module
-from wiredesk.pipeline.stages.gazetteer import Gazetteer
+from wiredesk.pipeline.stages.gazetteer import Entry, Gazetteer
 from wiredesk.schemas import Article, Dateline
 from wiredesk.text.normalize import normalize
 
@@ -53,6 +53,15 @@ _ARABIC_IN = re.compile(r"[ \t]+في$")
 # The agency after the dash, closed by a colon, dot or dash: "القدس - أ ف ب:", "МОСКВА, 3 марта
 # – РИА Новости." Only a known agency counts; anything else is the body's first words.
 _AGENCY_AFTER = re.compile(rf"(?P<agency>[^\n:.()/\-–—]{{1,30}}?)[ \t]*(?:{_DASH}|[:.])(?=\s|$)\s*")
+# The Saudi Press Agency dates by both calendars and signs unbracketed after the Gregorian
+# date: "الرياض 15 ذو الحجة 1446 هـ الموافق 11 يونيو 2025 م واس". The Hijri date is skipped.
+_BOTH_CALENDARS = re.compile(
+    rf"^{_LEAD}(?P<place>{_WORD}(?:[ \t]+{_WORD}){{0,2}}?)[ \t]*[،,]?[ \t]+"
+    rf"\d{{1,2}}[ \t]+{_WORD}(?:[ \t]+{_WORD})?[ \t]+\d{{4}}[ \t]*(?:هـ|ه)?[ \t]*[،,]?[ \t]*"
+    rf"الموافق[ \t]+(?P<date>\d{{1,2}}[ \t]+{_MONTH}[ \t]+\d{{4}})[ \t]*م?\.?(?=[ \t\n])"
+)
+_WORD_AT = re.compile(rf"[ \t]*({_WORD})")
+_CLOSE = re.compile(rf"[ \t]*(?:{_DASH}|[:.])?(?=\s|$)\s*")
 # "(Reuters) - ": the agency alone, the place left out. Only a known agency counts.
 _AGENCY_ONLY = re.compile(
     rf"^{_LEAD}\([ \t]*(?P<agency>[^()\n]{{1,40}}?)[ \t]*\)[ \t]*{_DASH}(?=\s)\s*"
@@ -170,6 +179,22 @@ def _display(place: str, language: str | None) -> str:
     return _POSSESSIVE.sub("s", place.title())
 
 
+def _agency_at(gaz: Gazetteer, head: str, pos: int) -> tuple[Entry, int] | None:
+    """A known agency of up to three words printed from ``pos``, and where its dateline ends."""
+    ends: list[int] = []
+    for _ in range(3):
+        word = _WORD_AT.match(head, ends[-1] if ends else pos)
+        if not word:
+            break
+        ends.append(word.end())
+    for end in reversed(ends):  # the longest name first: "وكالة الأنباء السعودية" before "وكالة"
+        entry = gaz.resolve(head[pos:end].strip(), ("agency",))
+        close = _CLOSE.match(head, end)
+        if entry and close:
+            return entry, close.end()
+    return None
+
+
 def parse_dateline(
     text: str,
     language: str | None,
@@ -192,6 +217,19 @@ def parse_dateline(
             text=cjk.group(0).strip(),
         )
         return dateline, text[cjk.end() :]
+    both = _BOTH_CALENDARS.match(head)
+    signed = _agency_at(gaz, head, both.end()) if both else None
+    if both and signed:
+        place, (agency_entry, end) = _ARABIC_IN.sub("", both["place"]), signed
+        entry = gaz.resolve(place, ("place", "country"))
+        dateline = Dateline(
+            place=entry.name if entry else place,
+            place_id=entry.id if entry else None,
+            date=_parse_date(both["date"], language, published),
+            agency=agency_entry.name,
+            text=head[:end].strip(),
+        )
+        return dateline, text[end:]
     alone = _AGENCY_ONLY.match(head)
     agency_entry = gaz.resolve(alone["agency"], ("agency",)) if alone else None
     if alone and agency_entry:
