@@ -170,6 +170,18 @@ def test_hijri_and_gregorian_dates(text, expected):
     assert _parsed(text, "ar") == (expected, "أعلنت الوزارة")
 
 
+def test_dash_glued_to_the_first_word():
+    """CNN Arabic often glues the closing dash to the body: "(CNN)-أعلنت". The dateline was
+    not found at all; a place without an agency still needs the space ("NEW YORK-based")."""
+    assert _parsed("دبي، الإمارات العربية المتحدة (CNN)-أعلنت الوزارة", "ar") == (
+        ("Dubai", "Q612", None, "CNN"), "أعلنت الوزارة"
+    )
+    assert _parsed("بيروت (أ ف ب)—ردت الحكومة", "ar") == (
+        ("Beirut", "Q3820", None, "Agence France-Presse"), "ردت الحكومة"
+    )
+    assert parse_dateline("NEW YORK-based investors said", "en", published=PUBLISHED)[0] is None
+
+
 def test_abbreviated_place_names():
     """AP abbreviates Saint and Fort in the place: "ST. LOUIS (AP) —", "ST. PAUL, Minn. (AP) —"."""
     assert _parsed("ST. LOUIS (AP) — A jury", "en") == (

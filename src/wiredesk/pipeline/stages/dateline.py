@@ -42,9 +42,10 @@ _LATIN_ETC = re.compile(
         (?:{_DASH}[ \t]*)?
         (?:\([ \t]*(?P<agency>[^()\n]{{1,40}}?)[ \t]*\)|/[ \t]*(?P<agency2>[^/\n]{{1,40}}?)[ \t]*/)
         [ \t]*(?P<close>\.?{_DASH}|[:.])?  # "(EFE).-" closes most Spanish-language datelines
-      | {_DASH} | :
+        (?:(?=\s|$)|(?<=[-–—])(?=\w))  # "(CNN)-أعلنت": after an agency, the dash may touch
+      | (?:{_DASH} | :)(?=\s|$)
     )
-    (?=\s|$)\s*
+    \s*
     """,
     re.VERBOSE,
 )
