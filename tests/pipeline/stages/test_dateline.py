@@ -149,8 +149,19 @@ def test_agency_without_a_place():
         assert (dateline.place, dateline.agency) == (None, agency)
         assert rest in ("Apple said on Monday", "قال مسؤولون")
         assert text.startswith(dateline.text)
-    for text in ("(Updated) - Apple said", "(WHO) - The agency", "(Photo: Reuters) Apple"):
+    for text in ("(Updated) - Apple said", "(WHO) - The agency", "(Photo: Reuters) Apple",
+                 "(VIDEO) - Apple said", "(UAE) - The ministry"):
         assert parse_dateline(text, "en", published=PUBLISHED) == (None, text)
+
+
+def test_unknown_agency_in_capitals_without_a_place():
+    """CNN Arabic opens many items "(CNN)-- " with no place: an agency the gazetteer does not
+    know, printed in capitals and followed by the dash, is still the dateline."""
+    for text in ("(CNN)-- قال وزير الخارجية", "(CNN) --\xa0قال وزير الخارجية",
+                 "(CNN)-قال وزير الخارجية"):
+        dateline, rest = parse_dateline(text, "ar", published=PUBLISHED)
+        assert dateline is not None, text
+        assert (dateline.place, dateline.agency, rest) == (None, "CNN", "قال وزير الخارجية")
 
 
 @pytest.mark.parametrize(

@@ -63,9 +63,10 @@ _BOTH_CALENDARS = re.compile(
 )
 _WORD_AT = re.compile(rf"[ \t]*({_WORD})")
 _CLOSE = re.compile(rf"[ \t]*(?:{_DASH}|[:.])?(?=\s|$)\s*")
-# "(Reuters) - ": the agency alone, the place left out. Only a known agency counts.
+# "(Reuters) - ", "(CNN)--": the agency alone, the place left out. A known agency, or an
+# unknown one in capitals that names nothing else in the gazetteer ("(WHO) -" is no agency).
 _AGENCY_ONLY = re.compile(
-    rf"^{_LEAD}\([ \t]*(?P<agency>[^()\n]{{1,40}}?)[ \t]*\)[ \t]*{_DASH}(?=\s)\s*"
+    rf"^{_LEAD}\([ \t]*(?P<agency>[^()\n]{{1,40}}?)[ \t]*\)[ \t]*{_DASH}(?=\s|\w)\s*"
 )
 # SANA and MENA put place and agency on a line of their own, nothing after the agency:
 # "دمشق-سانا", "مسقط - أ ش أ". Only a known agency counts.
@@ -232,13 +233,18 @@ def parse_dateline(
         )
         return dateline, text[end:]
     alone = _AGENCY_ONLY.match(head)
-    agency_entry = gaz.resolve(alone["agency"], ("agency",)) if alone else None
-    if alone and agency_entry:
-        dateline = Dateline(
-            place=None, place_id=None, date=None, agency=agency_entry.name,
-            text=alone.group(0).strip(),
-        )
-        return dateline, text[alone.end() :]
+    if alone:
+        agency_entry = gaz.resolve(alone["agency"], ("agency",))
+        printed = alone["agency"]
+        if agency_entry or (
+            printed.isupper() and normalize(printed) not in _KICKERS and not gaz.resolve(printed)
+        ):
+            dateline = Dateline(
+                place=None, place_id=None, date=None,
+                agency=agency_entry.name if agency_entry else printed,
+                text=alone.group(0).strip(),
+            )
+            return dateline, text[alone.end() :]
     own_line = _OWN_LINE.match(head)
     if own_line:
         place = own_line["place"]
