@@ -125,6 +125,8 @@ def test_no_dateline(text):
         ("LA HABANA (Sputnik) — Autoridades", "es", ("Havana", "Q1563", None, "Sputnik")),
         ("Quito, 8 Ene (Notimex).- El", "es", ("Quito", "Q2900", "2025-01-08", "Notimex")),
         ("KINSHASA (Reuters) - Congo", "en", ("Kinshasa", "Q3838", None, "Reuters")),
+        ("المنامة، البحرين (CNN) -- قال", "ar", ("Manama", "Q3882", None, "CNN")),
+        ("MANAMA, March 3 (Reuters) - Bahrain", "en", ("Manama", "Q3882", "2025-03-03", "Reuters")),
         ("МОСКВА, 3 марта — Sputnik. Президент", "ru", ("Moscow", "Q649", "2025-03-03",
                                                          "Sputnik")),
     ],
