@@ -30,6 +30,14 @@ def fetch_json(url: str) -> dict | None:
         return None
 
 
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
 def fetch_text(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:
         return response.read().decode()
@@ -38,6 +46,7 @@ def fetch_text(url: str) -> str:
 @pytest.mark.slow
 def test_run_serves_sample_stories_and_stops_cleanly(tmp_path: Path) -> None:
     port, ingester_port, pipeline_port = free_port(), free_port(), free_port()
+    desk_port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("REDIS_URL", "DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
     env.update({
@@ -46,6 +55,7 @@ def test_run_serves_sample_stories_and_stops_cleanly(tmp_path: Path) -> None:
         "WIREDESK_SAMPLE_FEEDS_PORT": str(free_port()),
         "WIREDESK_PUBLISHER_PORT": str(port),
         "WIREDESK_PUBLISHER_WORKERS": "1",
+        "WIREDESK_DESK_PORT": str(desk_port),
         "WIREDESK_INGESTER_METRICS_PORT": str(ingester_port),
         "WIREDESK_PIPELINE_METRICS_PORT": str(pipeline_port),
         "WIREDESK_WORKER_CONCURRENCY": "1",
@@ -60,11 +70,15 @@ def test_run_serves_sample_stories_and_stops_cleanly(tmp_path: Path) -> None:
             return bool(body) and len(body["data"]) == 6
 
         wait_until(six_stories, timeout=90, interval=0.5, message="the sample stories")
+        # The desk counts its requests: one answered before the scrape below.
+        wait_until(lambda: answers(f"http://127.0.0.1:{desk_port}/healthz"), timeout=30,
+                   interval=0.5, message="the desk")
         # Every service reports what it did (multiprocess metrics from worker children).
         expectations = {
             ingester_port: 'wiredesk_ingest_fetches_total{outcome="ok"} 4.0',
             pipeline_port: 'wiredesk_pipeline_stage_items_total{outcome="publish",stage="route"}',
             port: "wiredesk_publisher_requests_total",
+            desk_port: "wiredesk_desk_requests_total",
         }
         for metrics_port, needle in expectations.items():
             assert needle in fetch_text(f"http://127.0.0.1:{metrics_port}/metrics")

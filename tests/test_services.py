@@ -69,12 +69,24 @@ def publisher_healthz(config: Config, empty_database: Any) -> Iterator[str]:
     server.shutdown()
 
 
+@pytest.fixture
+def desk_healthz(config: Config, empty_database: Any) -> Iterator[str]:
+    from wiredesk.desk.app import create_app
+
+    app = create_app(config.replace(desk_secret_key="test-secret"))
+    app.extensions["wiredesk_db"] = empty_database
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/healthz"
+    server.shutdown()
+
+
 def set_revision(database: Any, revision: str) -> None:
     with database.engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
 
 
-@pytest.mark.parametrize("probe", ["worker_healthz", "publisher_healthz"])
+@pytest.mark.parametrize("probe", ["worker_healthz", "publisher_healthz", "desk_healthz"])
 def test_not_ready_until_the_migrations_have_run(request: Any, empty_database: Any,
                                                  probe: str) -> None:
     """Kubernetes starts the Deployments beside the migrate Job: every pod reported ready on

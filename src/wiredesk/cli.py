@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from wiredesk import config as config_module
 
 log = logging.getLogger("wiredesk")
 
-SERVICES = ("ingester", "pipeline", "publisher")
+SERVICES = ("ingester", "pipeline", "publisher", "desk")
 
 
 def service_command(service: str) -> list[str]:
@@ -498,7 +499,7 @@ def show_config(markdown: bool) -> None:
         # What an operator pastes into an issue: no passwords, no token.
         if name in {"database_url", "redis_url"} and value:
             value = _without_password(value)
-        elif name == "admin_token" and value:
+        elif name in {"admin_token", "desk_secret_key"} and value:
             value = "***"
         click.echo(f"{name} = {value!r}")
 
@@ -556,6 +557,8 @@ def run() -> None:
         env["REDIS_URL"] = valkey.connection_url
         click.echo(f"embedded Valkey at {valkey.connection_url}")
     env.setdefault("WIREDESK_DATA_DIR", str(config.data_dir))
+    if not config.desk_secret_key:  # sessions last as long as this run; every desk process shares it
+        env["WIREDESK_DESK_SECRET_KEY"] = secrets.token_hex(32)
     config = config_module.load(env)
     database = _database(config, schema=False)
     database.upgrade()
@@ -573,7 +576,7 @@ def run() -> None:
     children = {name: subprocess.Popen([sys.executable, "-m", *service_command(name)], env=env)
                 for name in SERVICES}
     click.echo(f"publisher: http://{config.publisher_host}:{config.publisher_port}/  "
-               "(Ctrl-C stops everything)")
+               f"desk: http://{config.desk_host}:{config.desk_port}/  (Ctrl-C stops everything)")
     stopping = False
 
     def _stop(*_: Any) -> None:

@@ -120,6 +120,26 @@ class Config:
     publisher_workers: int = setting(
         "WIREDESK_PUBLISHER_WORKERS", 2, "gunicorn worker processes for the publisher.", int,
     )
+    desk_host: str = setting("WIREDESK_DESK_HOST", "127.0.0.1", "Editors' desk bind address.")
+    desk_port: int = setting("WIREDESK_DESK_PORT", 8001, "Editors' desk HTTP port.", int)
+    desk_workers: int = setting(
+        "WIREDESK_DESK_WORKERS", 1, "gunicorn worker processes for the editors' desk.", int,
+    )
+    desk_threads: int = setting(
+        "WIREDESK_DESK_THREADS", 32,
+        "Requests each desk worker serves at once; every open queue page holds one for its live "
+        "updates.", int,
+    )
+    desk_secret_key: str = setting(
+        "WIREDESK_DESK_SECRET_KEY", "",
+        "Signs the desk's session cookies (a long random string, the same for every desk "
+        "process). Required by `wiredesk serve desk`; `wiredesk run` makes one per run.",
+    )
+    desk_secure_cookie: bool = setting(
+        "WIREDESK_DESK_SECURE_COOKIE", False,
+        "Send the desk's session cookie over HTTPS only (set it when the desk is behind TLS).",
+        _bool,
+    )
     public_base_url: str = setting(
         "WIREDESK_PUBLIC_URL", "http://127.0.0.1:8000",
         "Base URL consumers reach the publisher at (used for links and ids in feeds).",

@@ -125,6 +125,13 @@ PUBLISHER_REQUESTS = Counter(
     "wiredesk_publisher_requests_total", "Publisher responses by endpoint and status class.",
     ["endpoint", "status"],
 )
+DESK_REQUESTS = Counter(
+    "wiredesk_desk_requests_total", "Editors' desk responses by endpoint and status class.",
+    ["endpoint", "status"],
+)
+DESK_DECISIONS = Counter(
+    "wiredesk_desk_decisions_total", "Editors' decisions taken on the desk.", ["decision"],
+)
 PUBLISHER_LAST_MODIFIED_UNKNOWN = Counter(
     "wiredesk_publisher_last_modified_unknown_total",
     "Responses sent without Last-Modified because Redis, which keeps the dates, did not answer.",

@@ -306,22 +306,41 @@ def serve_pipeline(config: Config) -> None:
                   prepare=lambda: apply_routing_file(config))
 
 
-def serve_publisher(config: Config) -> None:
+def _serve_http(config: Config, app_factory: Callable[[Config], Any], bind: str, workers: int,
+                threads: int = 1) -> None:
+    """Run a Flask app under gunicorn: ``workers`` processes of ``threads`` threads each."""
     from gunicorn.app.base import BaseApplication
 
-    from wiredesk.publisher.app import create_app
-
-    class Publisher(BaseApplication):  # type: ignore[misc]
+    class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            self.cfg.set("bind", f"{config.publisher_host}:{config.publisher_port}")
-            self.cfg.set("workers", config.publisher_workers)
+            self.cfg.set("bind", bind)
+            self.cfg.set("workers", workers)
+            if threads > 1:
+                self.cfg.set("worker_class", "gthread")
+                self.cfg.set("threads", threads)
             self.cfg.set("accesslog", None)
             self.cfg.set("child_exit", lambda _server, worker: _drop_metrics_of(worker.pid))
 
         def load(self) -> Any:
-            return create_app(config)
+            return app_factory(config)
 
-    Publisher().run()
+    Server().run()
 
 
-SERVE = {"ingester": serve_ingester, "pipeline": serve_pipeline, "publisher": serve_publisher}
+def serve_publisher(config: Config) -> None:
+    from wiredesk.publisher.app import create_app
+
+    _serve_http(config, create_app, f"{config.publisher_host}:{config.publisher_port}",
+                config.publisher_workers)
+
+
+def serve_desk(config: Config) -> None:
+    # Threads, not processes alone: each open queue page holds a request (its event stream).
+    from wiredesk.desk.app import create_app
+
+    _serve_http(config, create_app, f"{config.desk_host}:{config.desk_port}",
+                config.desk_workers, config.desk_threads)
+
+
+SERVE = {"ingester": serve_ingester, "pipeline": serve_pipeline, "publisher": serve_publisher,
+         "desk": serve_desk}

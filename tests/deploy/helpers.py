@@ -24,9 +24,10 @@ SERVICE_COMMANDS: dict[str, list[str]] = {
     "ingester": ["wiredesk", "serve", "ingester"],
     "pipeline": ["wiredesk", "serve", "pipeline"],
     "publisher": ["wiredesk", "serve", "publisher"],
+    "desk": ["wiredesk", "serve", "desk"],
 }
 # The /healthz port of each long-running service (DESIGN.md, "Services and names").
-HEALTH_PORTS = {"ingester": 9101, "pipeline": 9102, "publisher": 8000}
+HEALTH_PORTS = {"ingester": 9101, "pipeline": 9102, "publisher": 8000, "desk": 8001}
 
 _METRIC = re.compile(r"\bwiredesk_[a-z0-9_]+")
 _SUFFIXES = ("_bucket", "_count", "_sum")

@@ -9,7 +9,6 @@ from typing import Any
 
 import redis
 from flask import Blueprint, Flask, Response, abort, current_app, g, render_template, request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
 from wiredesk import metrics
@@ -18,6 +17,7 @@ from wiredesk.config import Config, load
 from wiredesk.publisher import freshness, ninjs, syndication
 from wiredesk.publisher.stories import encode_cursor, get_story, list_stories
 from wiredesk.store.db import Database
+from wiredesk.webops import ops
 
 FEED_LIMIT = 100
 API_MAX_LIMIT = 200
@@ -25,7 +25,7 @@ JSON_PATHS = ("/api/", "/admin/api/")
 
 feeds = Blueprint("feeds", __name__)
 api = Blueprint("api", __name__)
-ops = Blueprint("ops", __name__)
+pages = Blueprint("pages", __name__)
 
 
 def _db() -> Database:
@@ -139,33 +139,10 @@ def story_detail(story_id: str) -> Response:
     return _conditional(json.dumps(doc, ensure_ascii=False).encode(), "application/json")
 
 
-@ops.get("/")
+@pages.get("/")
 def front_page() -> Response:
     page = render_template("index.html", stories=_stories(50))
     return _conditional(page.encode(), "text/html")
-
-
-@ops.get("/healthz")
-def healthz() -> Response:
-    try:
-        ready = _db().schema_ready()
-    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
-        return Response(f"database unavailable: {type(exc).__name__}\n", 503, mimetype="text/plain")
-    if not ready:  # started before the migrate Job finished
-        return Response("database schema not migrated: run `wiredesk db upgrade`\n", 503,
-                        mimetype="text/plain")
-    return Response("ok\n", mimetype="text/plain")
-
-
-@ops.get("/livez")
-def livez() -> Response:
-    """The process answers; no dependency is checked (Kubernetes liveness, see /healthz)."""
-    return Response("alive\n", mimetype="text/plain")
-
-
-@ops.get("/metrics")
-def metrics_endpoint() -> Response:
-    return Response(generate_latest(metrics.registry()), mimetype=CONTENT_TYPE_LATEST)
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -175,7 +152,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["wiredesk_config"] = config
     app.extensions["wiredesk_db"] = Database(config)
     app.extensions["wiredesk_redis"] = redis.Redis.from_url(config.redis_url)  # connects on use
-    for blueprint in (feeds, api, ops):
+    for blueprint in (feeds, api, pages, ops):
         app.register_blueprint(blueprint)
     register_admin(app)
     app.add_template_filter(syndication.excerpt, "excerpt")

@@ -1,0 +1,35 @@
+"""What every Flask service (publisher, desk) serves for operators: /healthz, /livez, /metrics.
+
+The app keeps its Database in ``app.extensions["wiredesk_db"]``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from wiredesk import metrics
+
+ops = Blueprint("ops", __name__)
+
+
+@ops.get("/healthz")
+def healthz() -> Response:
+    try:
+        ready = current_app.extensions["wiredesk_db"].schema_ready()
+    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+        return Response(f"database unavailable: {type(exc).__name__}\n", 503, mimetype="text/plain")
+    if not ready:  # started before the migrate Job finished
+        return Response("database schema not migrated: run `wiredesk db upgrade`\n", 503,
+                        mimetype="text/plain")
+    return Response("ok\n", mimetype="text/plain")
+
+
+@ops.get("/livez")
+def livez() -> Response:
+    """The process answers; no dependency is checked (Kubernetes liveness, see /healthz)."""
+    return Response("alive\n", mimetype="text/plain")
+
+
+@ops.get("/metrics")
+def metrics_endpoint() -> Response:
+    return Response(generate_latest(metrics.registry()), mimetype=CONTENT_TYPE_LATEST)
