@@ -395,6 +395,60 @@ def review_topics(article_id: str, qcodes: tuple[str, ...], editor: str) -> None
 
 
 @main.group()
+def editors() -> None:
+    """Who may log in to the editors' desk."""
+
+
+def _new_password() -> str:
+    # A pipe (`... | wiredesk editors add amal`): one line; a terminal: asked twice, not echoed.
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@editors.command("add")
+@click.argument("name")
+@click.option("--replace", is_flag=True, help="Give an existing editor this new password.")
+def editors_add(name: str, replace: bool) -> None:
+    """Create a desk account NAME; the password is read from stdin or asked for."""
+    from wiredesk.store.editors import EditorExists, add_editor, check_new_editor
+
+    database = _database(_config())
+    password = _new_password()
+    try:
+        check_new_editor(name, password)
+        with database.session() as session:
+            add_editor(session, name, password, replace=replace)
+    except EditorExists as exc:
+        raise click.ClickException(f"{exc} (--replace sets a new password)") from exc
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"editor {name} {'updated' if replace else 'added'}")
+
+
+@editors.command("list")
+def editors_list() -> None:
+    """Every desk account."""
+    from wiredesk.store.editors import list_editors
+
+    with _database(_config()).session() as session:
+        for row in list_editors(session):
+            click.echo(f"{row.name}\t{row.created_at.isoformat(timespec='seconds')}")
+
+
+@editors.command("remove")
+@click.argument("name")
+def editors_remove(name: str) -> None:
+    """Delete a desk account; its sessions stop working at their next request."""
+    from wiredesk.store.editors import remove_editor
+
+    with _database(_config()).session() as session:
+        if not remove_editor(session, name):
+            raise click.ClickException(f"no editor {name}")
+    click.echo(f"editor {name} removed")
+
+
+@main.group()
 def rules() -> None:
     """The routing rules (ordered; the first that matches decides)."""
 

@@ -338,6 +338,10 @@ def serve_desk(config: Config) -> None:
     # Threads, not processes alone: each open queue page holds a request (its event stream).
     from wiredesk.desk.app import create_app
 
+    if not config.desk_secret_key:
+        raise SystemExit(f"{env_name('desk_secret_key')} is not set: the desk signs its session "
+                         "cookies with it. Make one with `python3 -c 'import secrets; "
+                         "print(secrets.token_hex(32))'` and give every desk process the same.")
     _serve_http(config, create_app, f"{config.desk_host}:{config.desk_port}",
                 config.desk_workers, config.desk_threads)
 

@@ -1,4 +1,4 @@
-"""The desk app on the test database and Redis."""
+"""The desk app on the test database and Redis, and an editor to log in as."""
 
 from __future__ import annotations
 
@@ -9,12 +9,28 @@ import pytest
 from wiredesk.config import Config
 
 SECRET = "desk-test-secret"
+EDITOR, PASSWORD = "amal", "correct horse battery"
 
 
 @pytest.fixture
 def desk_app(config: Config, database: Any, redis_client: Any) -> Any:
     from wiredesk.desk.app import create_app
+    from wiredesk.store.editors import add_editor
 
+    with database.session() as session:
+        add_editor(session, EDITOR, PASSWORD)
     app = create_app(config.replace(desk_secret_key=SECRET))
     app.extensions["wiredesk_db"] = database
     return app
+
+
+def log_in(client: Any, name: str = EDITOR, password: str = PASSWORD) -> Any:
+    return client.post("/login", data={"name": name, "password": password})
+
+
+@pytest.fixture
+def editor(desk_app: Any) -> Any:
+    """A test client logged in as EDITOR."""
+    client = desk_app.test_client()
+    assert log_in(client).status_code == 303
+    return client

@@ -141,3 +141,21 @@ def test_0010_keeps_earlier_versions_without_enrichment_and_downgrades(database:
     with database.engine.connect() as connection:
         assert connection.execute(text("SELECT title FROM article_revisions")).scalar() == "t1"
     _migrate(database, "head")
+
+
+def test_0012_adds_editors_and_the_audit_trail_and_downgrades(database: Any) -> None:
+    from sqlalchemy import inspect
+
+    from wiredesk.store.editors import add_editor, audit, audit_trail
+
+    with database.session() as session:
+        add_editor(session, "amal", "a long password")
+        audit(session, "amal", "approve", "a1-x", "s1-x", "checked")
+    with database.session() as session:
+        assert [(e.editor, e.action, e.note) for e in audit_trail(session, "a1-x")] == [
+            ("amal", "approve", "checked")]
+    _migrate(database, "0011", downgrade=True)
+    tables = inspect(database.engine).get_table_names()
+    assert "editors" not in tables and "audit_log" not in tables
+    _migrate(database, "head")
+    assert {"editors", "audit_log"} <= set(inspect(database.engine).get_table_names())
