@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -24,8 +25,16 @@ def desk_app(config: Config, database: Any, redis_client: Any) -> Any:
     return app
 
 
-def log_in(client: Any, name: str = EDITOR, password: str = PASSWORD) -> Any:
-    return client.post("/login", data={"name": name, "password": password})
+def csrf_token(client: Any, path: str = "/login") -> str:
+    """The CSRF token a page's forms carry (the session's, so one per client)."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def log_in(client: Any, name: str = EDITOR, password: str = PASSWORD, **extra: str) -> Any:
+    return client.post("/login", data={"name": name, "password": password,
+                                       "csrf_token": csrf_token(client), **extra})
 
 
 @pytest.fixture

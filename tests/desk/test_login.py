@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from tests.desk.conftest import EDITOR, PASSWORD, log_in
+from tests.desk.conftest import EDITOR, PASSWORD, csrf_token, log_in
 from wiredesk.cli import main
 from wiredesk.config import Config
 from wiredesk.store import models
@@ -36,7 +36,7 @@ def test_log_in_and_out(desk_app: Any, database: Any) -> None:
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
     page = client.get("/")
     assert page.status_code == 200 and EDITOR in page.text
-    assert client.post("/logout").status_code == 303
+    assert client.post("/logout", data={"csrf_token": csrf_token(client, "/")}).status_code == 303
     assert client.get("/").status_code == 302
     assert audit_actions(database) == [(EDITOR, "login"), (EDITOR, "logout")]
 
@@ -53,12 +53,8 @@ def test_a_failed_login_does_not_say_whether_the_name_exists(desk_app: Any) -> N
 
 def test_next_goes_back_to_the_page_but_never_to_another_site(desk_app: Any) -> None:
     client = desk_app.test_client()
-    answer = client.post("/login", data={"name": EDITOR, "password": PASSWORD,
-                                         "next": "//evil.example/x"})
-    assert answer.location == "/"
-    answer = client.post("/login", data={"name": EDITOR, "password": PASSWORD,
-                                         "next": "/articles/a1"})
-    assert answer.location == "/articles/a1"
+    assert log_in(client, next="//evil.example/x").location == "/"
+    assert log_in(client, next="/articles/a1").location == "/articles/a1"
 
 
 def test_a_removed_editor_is_logged_out(editor: Any, config: Config, database: Any) -> None:
@@ -112,3 +108,18 @@ def test_operators_create_editors(config: Config, database: Any) -> None:
         assert authenticate(session, "omar", "a long password") is None
         stored = session.scalar(select(models.Editor.password_hash))
     assert "password" not in stored and stored.startswith(("scrypt:", "pbkdf2:"))
+
+
+def test_forms_without_the_sessions_csrf_token_are_refused(desk_app: Any, database: Any) -> None:
+    """A page on another site posting to the desk with the editor's cookie does nothing."""
+    client = desk_app.test_client()
+    forged = client.post("/login", data={"name": EDITOR, "password": PASSWORD})
+    assert forged.status_code == 400 and "reload the page" in forged.text
+    assert "Set-Cookie" not in forged.headers
+    assert log_in(client).status_code == 303
+    assert client.post("/logout").status_code == 400
+    assert client.post("/logout", data={"csrf_token": "forged"}).status_code == 400
+    other = desk_app.test_client()  # another session's token is no good here either
+    assert client.post("/logout", data={"csrf_token": csrf_token(other)}).status_code == 400
+    assert client.get("/").status_code == 200  # still logged in
+    assert audit_actions(database) == [(EDITOR, "login")]

@@ -17,6 +17,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.wrappers import Response as BaseResponse
 
 from wiredesk import metrics
@@ -113,12 +114,21 @@ def create_app(config: Config | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.desk_secure_cookie,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+        # A queue page stays open all shift: its forms' tokens live as long as the session.
+        WTF_CSRF_TIME_LIMIT=None,
     )
+    CSRFProtect(app)  # every POST carries the session's token (forms: csrf_token)
     app.extensions["wiredesk_config"] = config
     app.extensions["wiredesk_db"] = Database(config)
     app.extensions["wiredesk_redis"] = redis.Redis.from_url(config.redis_url)  # connects on use
     for blueprint in (desk, ops):
         app.register_blueprint(blueprint)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_failed(exc: CSRFError) -> tuple[str, int]:
+        return render_template("message.html", status=400, message=(
+            "This form did not come from this desk session (or the session ended): reload "
+            f"the page and try again. ({exc.description})")), 400
 
     @app.after_request
     def _count(response: Response) -> Response:
