@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 import redis
 from flask import (
     Blueprint,
     Flask,
     Response,
+    abort,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
@@ -18,18 +21,26 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response as BaseResponse
 
-from wiredesk import metrics
+from wiredesk import events, metrics
 from wiredesk.config import Config, env_name, load
+from wiredesk.ingester.parse import sanitize_html
+from wiredesk.store import models, review
 from wiredesk.store.db import Database
-from wiredesk.store.editors import audit, authenticate, is_editor
+from wiredesk.store.editors import audit, audit_trail, authenticate, is_editor
 from wiredesk.webops import ops
 
 log = logging.getLogger(__name__)
 
 desk = Blueprint("desk", __name__)
 SESSION_HOURS = 12
+QUEUE_LIMIT = 200
+NOTE_LIMIT = 1000
+# Pages run only the desk's own script; the body's images may come from the feeds' sites.
+CSP = ("default-src 'self'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; "
+       "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 OPEN_ENDPOINTS = {"desk.login", "static"}
 
 
@@ -95,9 +106,86 @@ def logout() -> BaseResponse:
     return redirect(url_for("desk.login"), 303)
 
 
+def _feed_names(db_session: Any, rows: list[models.Article]) -> dict[int, str]:
+    ids = {row.feed_id for row in rows}
+    return {f.id: f.name or f.url for f in db_session.scalars(
+        select(models.Feed).where(models.Feed.id.in_(ids)))} if ids else {}
+
+
+def _story_sizes(db_session: Any, rows: list[models.Article]) -> dict[str, int]:
+    ids = {row.story_id for row in rows if row.story_id}
+    return dict(db_session.execute(  # type: ignore[arg-type]
+        select(models.Article.story_id, func.count()).where(models.Article.story_id.in_(ids))
+        .group_by(models.Article.story_id)).all()) if ids else {}
+
+
 @desk.get("/")
 def queue() -> str:
-    return render_template("queue.html")
+    """The articles routing held for an editor, oldest first."""
+    with _db().session() as db_session:
+        rows = review.pending(db_session, limit=QUEUE_LIMIT)
+        return render_template("queue.html", articles=rows, feeds=_feed_names(db_session, rows),
+                               stories=_story_sizes(db_session, rows))
+
+
+@desk.get("/queue/items/<article_id>")
+def queue_item(article_id: str) -> str:
+    """One queue entry, for the page to add when the article enters review (404: not held)."""
+    with _db().session() as db_session:
+        row = db_session.get(models.Article, article_id)
+        if row is None or row.status != "pending_review":
+            abort(404)
+        return render_template("_item.html", article=row, feeds=_feed_names(db_session, [row]),
+                               stories=_story_sizes(db_session, [row]))
+
+
+@desk.get("/articles/<article_id>")
+def article(article_id: str) -> str:
+    """One article: its sanitized body, where routing put it and why, its story, its audit."""
+    with _db().session() as db_session:
+        row = db_session.get(models.Article, article_id)
+        if row is None:
+            abort(404)
+        return _article_page(db_session, row)
+
+
+def _article_page(db_session: Any, row: models.Article, message: str = "") -> str:
+    members = list(db_session.scalars(
+        select(models.Article).where(models.Article.story_id == row.story_id)
+        .order_by(models.Article.created_at, models.Article.id))) if row.story_id else []
+    return render_template(
+        "article.html", article=row, body=sanitize_html(row.body_html or ""),
+        feeds=_feed_names(db_session, [row, *members]), members=members,
+        audit=audit_trail(db_session, row.id), message=message)
+
+
+@desk.post("/articles/<article_id>/decision")
+def decision(article_id: str) -> BaseResponse | tuple[str, int]:
+    """Approve or reject a held article; the editor is the one logged in."""
+    choice = request.form.get("decision", "")
+    note = request.form.get("note", "").strip()[:NOTE_LIMIT]
+    if choice not in review.DECISIONS:
+        abort(400, f"decision must be one of {', '.join(review.DECISIONS)}")
+    editor = _editor()
+    with _db().session() as db_session:
+        try:
+            status = review.decide(db_session, article_id, choice, editor, note)
+        except review.NotPending:
+            db_session.rollback()
+            row = db_session.get(models.Article, article_id)
+            if row is None:
+                abort(404)
+            # Another editor (or a second click) was first: say what happened, change nothing.
+            return _article_page(db_session, row, message=(
+                f"This article is no longer waiting for review: it is {row.status}"
+                + (f" ({row.routing_reason})." if row.routing_reason else "."))), 409
+        row = db_session.get(models.Article, article_id)
+        story_id, title = row.story_id if row else None, row.title if row else article_id
+        audit(db_session, editor, choice, article_id, story_id, note)
+    events.emit(_redis(), f"article.{status}", article_id=article_id, editor=editor)
+    metrics.DESK_DECISIONS.labels(choice).inc()
+    flash(f"{review.DECIDED[choice].capitalize()}: {title} (now {status})")
+    return redirect(url_for("desk.queue"), 303)
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -134,6 +222,8 @@ def create_app(config: Config | None = None) -> Flask:
     def _count(response: Response) -> Response:
         endpoint = request.endpoint or "unknown"
         metrics.DESK_REQUESTS.labels(endpoint, f"{response.status_code // 100}xx").inc()
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
 
     return app
