@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -127,3 +128,49 @@ def test_queue_items_for_the_live_page(editor: Any, held: list[str]) -> None:
     assert item.status_code == 200 and item.text.lstrip().startswith(("{#", "<li"))
     assert decide(editor, held[0], "approve").status_code == 303
     assert editor.get(f"/queue/items/{held[0]}").status_code == 404
+
+
+def read_events(response: Any, wanted: int) -> list[str]:
+    """The first ``wanted`` SSE blocks of a streamed response (the stream blocks in between)."""
+    blocks, buffer = [], ""
+    for chunk in response.response:
+        buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
+        while "\n\n" in buffer and len(blocks) < wanted:
+            block, buffer = buffer.split("\n\n", 1)
+            blocks.append(block)
+        if len(blocks) >= wanted:
+            break
+    response.close()
+    return blocks
+
+
+def test_the_event_stream_follows_from_where_the_page_read(
+        editor: Any, desk_app: Any, celery_app: Any, database: Any, redis_client: Any) -> None:
+    from wiredesk import events
+
+    events.emit(redis_client, "article.published", article_id="before-the-page")
+    page = editor.get("/").text
+    after = re.search(r'data-events="/events\?after=([0-9-]+)"', page).group(1)
+    held_id = hold(celery_app, store_sample(database, "arabic-wire.xml")[:1])[0]
+    events.emit(redis_client, "story.published", story_id="s1")  # not the queue's business
+    events.emit(redis_client, "article.rejected", article_id="a-gone", editor="omar")
+    desk_app.config["DESK_EVENTS_HEARTBEAT_SECONDS"] = 0.05
+    stream = editor.get(f"/events?after={after}", buffered=False)
+    assert stream.mimetype == "text/event-stream"
+    retry, entered, left, heartbeat = read_events(stream, 4)
+    assert retry == "retry: 2000"
+    _, event_line, data_line = entered.split("\n")
+    assert event_line == "event: article"
+    assert json.loads(data_line.removeprefix("data: "))["article_id"] == held_id
+    assert json.loads(data_line.removeprefix("data: "))["type"] == "article.pending_review"
+    assert '"type": "article.rejected"' in left
+    assert heartbeat == ": heartbeat"
+    # A reconnect starts after the last event the browser saw.
+    last_id = left.split("\n")[0].removeprefix("id: ")
+    again = editor.get("/events", headers={"Last-Event-ID": last_id}, buffered=False)
+    assert read_events(again, 2)[1] == ": heartbeat"
+
+
+def test_the_event_stream_needs_a_login(desk_app: Any) -> None:
+    answer = desk_app.test_client().get("/events")
+    assert answer.status_code == 401  # EventSource gives up instead of following a redirect

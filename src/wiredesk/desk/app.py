@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +28,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response as BaseResponse
 
-from wiredesk import events, metrics
+from wiredesk import events, keys, metrics
 from wiredesk.config import Config, env_name, load
 from wiredesk.ingester.parse import sanitize_html
 from wiredesk.store import models, review
@@ -38,6 +42,9 @@ desk = Blueprint("desk", __name__)
 SESSION_HOURS = 12
 QUEUE_LIMIT = 200
 NOTE_LIMIT = 1000
+EVENTS_HEARTBEAT_SECONDS = 15.0
+EVENTS_STREAM_SECONDS = 300.0  # then the browser reconnects (and the login is checked again)
+EVENTS_RETRY_MS = 2000
 # Pages run only the desk's own script; the body's images may come from the feeds' sites.
 CSP = ("default-src 'self'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
@@ -66,7 +73,7 @@ def _require_login() -> BaseResponse | None:
             if is_editor(db_session, name):
                 return None
         session.clear()  # the account was removed: its sessions end with it
-    if request.method == "GET":  # a page: log in, then come back to it
+    if request.method == "GET" and request.endpoint != "desk.events_stream":  # a page
         return redirect(url_for("desk.login", next=request.full_path.rstrip("?")))
     return Response("log in first\n", 401, mimetype="text/plain")
 
@@ -119,13 +126,69 @@ def _story_sizes(db_session: Any, rows: list[models.Article]) -> dict[str, int]:
         .group_by(models.Article.story_id)).all()) if ids else {}
 
 
+def _stream_top() -> str:
+    """The id of the newest event on the stream ("0-0": none; "": Redis did not answer)."""
+    try:
+        newest = _redis().xrevrange(keys.EVENTS_STREAM, count=1)
+    except redis.RedisError:
+        return ""
+    return newest[0][0].decode() if newest else "0-0"
+
+
 @desk.get("/")
 def queue() -> str:
-    """The articles routing held for an editor, oldest first."""
+    """The articles routing held for an editor, oldest first; the page then follows the events
+    stream from the event that was newest before the database was read, so nothing that
+    happens in between is missed."""
+    after = _stream_top()
     with _db().session() as db_session:
         rows = review.pending(db_session, limit=QUEUE_LIMIT)
         return render_template("queue.html", articles=rows, feeds=_feed_names(db_session, rows),
-                               stories=_story_sizes(db_session, rows))
+                               stories=_story_sizes(db_session, rows), after=after)
+
+
+_STREAM_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
+
+
+@desk.get("/events")
+def events_stream() -> Response:
+    """Server-Sent Events: every ``article.*`` event of the events stream after ``Last-Event-ID``
+    (a reconnect) or ``after`` (the page's first connection), as ``event: article`` with the
+    type in the data; a comment line every heartbeat so proxies keep the connection open. The
+    stream ends after a few minutes and the browser reconnects from where it was."""
+    start = next((given for given in (request.headers.get("Last-Event-ID"),
+                                      request.args.get("after"))
+                  if given and _STREAM_ID.fullmatch(given)), None) or _stream_top() or "$"
+    app_config = current_app.config
+    body = _follow(_redis(), start, app_config["DESK_EVENTS_HEARTBEAT_SECONDS"],
+                   app_config["DESK_EVENTS_STREAM_SECONDS"])
+    return Response(body, mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _follow(client: redis.Redis, after: str, heartbeat: float, lifetime: float) -> Iterator[str]:
+    yield f"retry: {EVENTS_RETRY_MS}\n\n"
+    deadline = time.monotonic() + lifetime
+    while time.monotonic() < deadline:
+        try:
+            found = client.xread({keys.EVENTS_STREAM: after}, count=100,
+                                 block=max(1, int(heartbeat * 1000)))
+        except redis.RedisError as exc:  # the browser retries; the page keeps what it shows
+            log.warning("desk events stream: %s", exc)
+            return
+        if not found:
+            yield ": heartbeat\n\n"
+            continue
+        for entry_id, fields in found[0][1]:
+            after = entry_id.decode()
+            event_type = fields.get(b"type", b"").decode()
+            if not event_type.startswith("article."):
+                continue
+            try:
+                data = {**json.loads(fields.get(b"data") or b"{}"), "type": event_type}
+            except ValueError:
+                continue
+            yield f"id: {after}\nevent: article\ndata: {json.dumps(data)}\n\n"
 
 
 @desk.get("/queue/items/<article_id>")
@@ -204,6 +267,8 @@ def create_app(config: Config | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
         # A queue page stays open all shift: its forms' tokens live as long as the session.
         WTF_CSRF_TIME_LIMIT=None,
+        DESK_EVENTS_HEARTBEAT_SECONDS=EVENTS_HEARTBEAT_SECONDS,
+        DESK_EVENTS_STREAM_SECONDS=EVENTS_STREAM_SECONDS,
     )
     CSRFProtect(app)  # every POST carries the session's token (forms: csrf_token)
     app.extensions["wiredesk_config"] = config
