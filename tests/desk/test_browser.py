@@ -1,0 +1,140 @@
+"""The desk in a real browser (Debian's chromium through chromedriver and Selenium), served over
+loopback HTTP: log in, work the queue, and see an article that enters review appear live.
+
+CI installs the browser (deploy/install-tools.sh); a machine without one fails these tests
+unless WIREDESK_TEST_ALLOW_NO_BROWSER=1, so CI cannot skip them by accident."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.desk.conftest import EDITOR, PASSWORD, hold, store_sample
+from wiredesk import events
+from wiredesk.store import models, review
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+WAIT_SECONDS = 20
+
+
+def _missing_browser() -> str | None:
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not os.access(path, os.X_OK):
+            return f"{path} is not installed"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "the selenium package is not installed"
+    return None
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    missing = _missing_browser()
+    if missing:
+        if os.environ.get("WIREDESK_TEST_ALLOW_NO_BROWSER") == "1":
+            pytest.skip(missing)
+        pytest.fail(f"{missing}: run deploy/install-tools.sh (Debian's chromium and "
+                    "chromium-driver), or set WIREDESK_TEST_ALLOW_NO_BROWSER=1 to skip")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--disable-gpu", "--window-size=1200,1000", "--lang=en"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(WAIT_SECONDS)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def desk_url(desk_app: Any) -> Iterator[str]:
+    """The desk on a loopback port, in a thread (threaded: the queue page holds its stream)."""
+    desk_app.config["DESK_EVENTS_HEARTBEAT_SECONDS"] = 0.5
+    server = make_server("127.0.0.1", 0, desk_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def wait(driver: Any, condition: Any, message: str) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.05).until(condition, message)
+
+
+def entry(driver: Any, article_id: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    found = driver.find_elements(By.ID, f"article-{article_id}")
+    return found[0] if found else None
+
+
+def is_live(driver: Any) -> bool:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, "live").get_attribute("data-state") == "live"
+
+
+def log_in(driver: Any, desk_url: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{desk_url}/")
+    assert "/login" in driver.current_url  # every page needs a login
+    driver.find_element(By.NAME, "name").send_keys(EDITOR)
+    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait(driver, lambda d: d.find_elements(By.ID, "queue"), "the queue after logging in")
+
+
+def status(database: Any, article_id: str) -> str:
+    with database.session() as session:
+        return session.get(models.Article, article_id).status
+
+
+def test_an_editor_works_the_queue_live(browser: Any, desk_url: str, celery_app: Any,
+                                        database: Any, redis_client: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    held = hold(celery_app, store_sample(database, "world-wire.xml"))
+    log_in(browser, desk_url)
+    assert all(entry(browser, article_id) for article_id in held)
+
+    # Approve the first article with a note: it is published, audited, and leaves the queue.
+    first = entry(browser, held[0])
+    first.find_element(By.NAME, "note").send_keys("checked with the bureau")
+    first.find_element(By.CSS_SELECTOR, "button[value=approve]").click()
+    wait(browser, lambda d: "Approved:" in d.find_element(By.CLASS_NAME, "flash").text,
+         "the approval's message")
+    assert entry(browser, held[0]) is None
+    assert status(database, held[0]) == "published"
+
+    # The page follows the events stream: an article held now appears without a reload,
+    # laid out right to left, and one another editor decides meanwhile goes away.
+    wait(browser, is_live, "the page's event stream")
+    arabic = hold(celery_app, store_sample(database, "arabic-wire.xml")[:1])[0]
+    wait(browser, lambda d: entry(d, arabic), "the newly held Arabic article")
+    copy = entry(browser, arabic).find_element(By.CLASS_NAME, "copy")
+    assert copy.get_attribute("lang") == "ar"
+    assert copy.value_of_css_property("direction") == "rtl"
+    with database.session() as session:
+        review.decide(session, held[1], "reject", "omar")
+    events.emit(redis_client, "article.rejected", article_id=held[1], editor="omar")
+    wait(browser, lambda d: entry(d, held[1]) is None, "the article another editor rejected")
+
+    # The article page: the sanitized body and the audit trail of the approval.
+    browser.get(f"{desk_url}/articles/{held[0]}")
+    audit = browser.find_element(By.ID, "audit").text
+    assert EDITOR in audit and "approve" in audit and "checked with the bureau" in audit
+    assert browser.find_element(By.ID, "status").text == "published"
