@@ -1,7 +1,7 @@
 """Editors' decisions on articles routing held for review: approve (publish) or reject.
 
-The desk UI will call these; until then the CLI and the admin API do. Every decision records
-who made it and why in the article's routing rule and reason.
+The desk, the CLI and the admin API call these. Every decision records who made it and why in
+the article's routing rule and reason (the desk also writes its audit trail).
 """
 
 from __future__ import annotations
