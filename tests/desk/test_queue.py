@@ -174,3 +174,12 @@ def test_the_event_stream_follows_from_where_the_page_read(
 def test_the_event_stream_needs_a_login(desk_app: Any) -> None:
     answer = desk_app.test_client().get("/events")
     assert answer.status_code == 401  # EventSource gives up instead of following a redirect
+
+
+def test_a_quiet_stream_sends_heartbeats_past_the_redis_clients_socket_timeout(
+        editor: Any, desk_app: Any) -> None:
+    """redis-py reads with a 5 s socket timeout by default: an XREAD BLOCK of the 15 s heartbeat
+    failed after 5 s, so on a quiet desk every stream ended, heartbeat-less, every 5 s."""
+    desk_app.config["DESK_EVENTS_HEARTBEAT_SECONDS"] = 5.5
+    stream = editor.get("/events", buffered=False)
+    assert read_events(stream, 2) == ["retry: 2000", ": heartbeat"]

@@ -159,9 +159,9 @@ def events_stream() -> Response:
     start = next((given for given in (request.headers.get("Last-Event-ID"),
                                       request.args.get("after"))
                   if given and _STREAM_ID.fullmatch(given)), None) or _stream_top() or "$"
-    app_config = current_app.config
-    body = _follow(_redis(), start, app_config["DESK_EVENTS_HEARTBEAT_SECONDS"],
-                   app_config["DESK_EVENTS_STREAM_SECONDS"])
+    app = current_app
+    body = _follow(app.extensions["wiredesk_stream_redis"], start,
+                   app.config["DESK_EVENTS_HEARTBEAT_SECONDS"], app.config["DESK_EVENTS_STREAM_SECONDS"])
     return Response(body, mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -274,6 +274,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["wiredesk_config"] = config
     app.extensions["wiredesk_db"] = Database(config)
     app.extensions["wiredesk_redis"] = redis.Redis.from_url(config.redis_url)  # connects on use
+    # The event streams block in XREAD for a heartbeat: their reads must outlast it (redis-py's
+    # default socket timeout, 5 s, ended every quiet stream), and still notice a dead server.
+    app.extensions["wiredesk_stream_redis"] = redis.Redis.from_url(
+        config.redis_url, socket_timeout=EVENTS_HEARTBEAT_SECONDS + 10)
     for blueprint in (desk, ops):
         app.register_blueprint(blueprint)
 
