@@ -183,3 +183,17 @@ def test_a_quiet_stream_sends_heartbeats_past_the_redis_clients_socket_timeout(
     desk_app.config["DESK_EVENTS_HEARTBEAT_SECONDS"] = 5.5
     stream = editor.get("/events", buffered=False)
     assert read_events(stream, 2) == ["retry: 2000", ": heartbeat"]
+
+
+def test_a_nul_character_is_refused_not_a_500(editor: Any, desk_app: Any) -> None:
+    """PostgreSQL text cannot hold a NUL: an id or form field with one made every desk page
+    that looked it up answer 500 (a crawler, a mistyped link, a pasted binary)."""
+    assert editor.get("/articles/a%00b").status_code == 404
+    assert editor.get("/queue/items/a%00b").status_code == 404
+    token = csrf_token(editor, "/")
+    assert editor.post("/articles/a%00b/decision",
+                       data={"decision": "approve", "csrf_token": token}).status_code == 404
+    other = desk_app.test_client()
+    answer = other.post("/login", data={"name": "a\x00b", "password": "x",
+                                        "csrf_token": csrf_token(other)})
+    assert answer.status_code == 400 and "NUL" in answer.text

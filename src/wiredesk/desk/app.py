@@ -64,6 +64,15 @@ def _editor() -> str:
 
 
 @desk.before_request
+def _no_nul() -> None:
+    # PostgreSQL text cannot hold a NUL: no row has such an id, and no name or note holds one.
+    if any("\x00" in str(value) for value in (request.view_args or {}).values()):
+        abort(404)
+    if any("\x00" in value for value in request.form.values()):
+        abort(400, "a NUL character is not allowed")
+
+
+@desk.before_request
 def _require_login() -> BaseResponse | None:
     if request.endpoint in OPEN_ENDPOINTS:
         return None
