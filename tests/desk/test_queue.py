@@ -197,3 +197,14 @@ def test_a_nul_character_is_refused_not_a_500(editor: Any, desk_app: Any) -> Non
     answer = other.post("/login", data={"name": "a\x00b", "password": "x",
                                         "csrf_token": csrf_token(other)})
     assert answer.status_code == 400 and "NUL" in answer.text
+
+
+def test_a_feed_urls_password_stays_off_the_desk(editor: Any, held: list[str],
+                                                 database: Any) -> None:
+    """A paid wire registered by its URL alone (user and password in it) was named on the
+    queue and article pages by that URL, password and all, for every editor to read."""
+    with database.session() as session:
+        feed = session.scalars(select(models.Feed)).first()
+        feed.name, feed.url = "", "https://desk:s3cret-wire-key@wire.example/feed.xml"
+    for page in (editor.get("/").text, editor.get(f"/articles/{held[0]}").text):
+        assert "s3cret-wire-key" not in page and "wire.example/feed.xml" in page

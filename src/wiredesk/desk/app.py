@@ -30,6 +30,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from wiredesk import events, keys, metrics
 from wiredesk.config import Config, env_name, load
+from wiredesk.identity import without_password
 from wiredesk.ingester.parse import sanitize_html
 from wiredesk.store import models, review
 from wiredesk.store.db import Database
@@ -124,7 +125,8 @@ def logout() -> BaseResponse:
 
 def _feed_names(db_session: Any, rows: list[models.Article]) -> dict[int, str]:
     ids = {row.feed_id for row in rows}
-    return {f.id: f.name or f.url for f in db_session.scalars(
+    # Paid wires' URLs carry a password: editors see the user, not it.
+    return {f.id: f.name or without_password(f.url, masked=True) for f in db_session.scalars(
         select(models.Feed).where(models.Feed.id.in_(ids)))} if ids else {}
 
 
