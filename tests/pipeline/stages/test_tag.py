@@ -234,3 +234,32 @@ def test_arabic_reporting_verbs_are_not_keywords():
         words = keywords(text, "ar")
         assert words
         assert not [w for w in words if set(w.split()) & verbs], words
+
+
+def test_weekdays_and_months_are_not_keywords():
+    """Wire copy names the day in every lede; keywords came out as "Thursday", "Mittwoch",
+    "mai", "mayo", "среду", "الأربعاء", "çarşamba günü" and even "May. Thursday"."""
+    texts = {
+        "en": "The central bank raised rates on Thursday. The bank said on Thursday that "
+              "inflation in March was high and rates would rise again in May. Thursday decision "
+              "surprised markets.",
+        "de": "Die Bundesregierung hat am Mittwoch angekündigt, dass die Schulen bis Mai "
+              "geschlossen bleiben. Am Mittwoch sagte der Minister, im Mai werde neu entschieden.",
+        "fr": "Le gouvernement a annoncé mercredi que les écoles resteront fermées jusqu’en mai. "
+              "Mercredi, le ministre a dit que la décision serait revue en mai.",
+        "es": "El Gobierno anunció el miércoles que las escuelas permanecerán cerradas hasta mayo. "
+              "El miércoles, el ministro dijo que la decisión se revisará en mayo.",
+        "ru": "Правительство в среду объявило, что школы останутся закрытыми до мая. В среду "
+              "министр сказал, что решение пересмотрят в мае.",
+        "ar": "أعلنت الحكومة يوم الأربعاء أن المدارس ستبقى مغلقة حتى أيار. وقال الوزير الأربعاء "
+              "إن القرار سيراجع في أيار المقبل.",
+        "tr": "Hükümet çarşamba günü okulların mayıs ayına kadar kapalı kalacağını açıkladı. Bakan "
+              "çarşamba günü kararın mayıs ayında gözden geçirileceğini söyledi.",
+    }
+    dates = {"thursday", "march", "may", "mittwoch", "mai", "mercredi", "miércoles", "mayo",
+             "среду", "мая", "мае", "الأربعاء", "أيار", "çarşamba", "mayıs"}
+    for language, text in texts.items():
+        words = keywords(text, language)
+        assert words, language
+        found = [w for w in words if {part.casefold().strip(".") for part in w.split()} & dates]
+        assert not found, (language, words)

@@ -47,6 +47,32 @@ _ARABIC_REPORTING = (
 ).split()
 
 
+# The Arabic press names months the Egyptian/Gulf, Levantine and Maghreb ways.
+_DATE_LOCALES = {"ar": ("ar", "ar_SY", "ar_IQ", "ar_DZ", "ar_TN", "ar_MA")}
+
+
+@cache
+def _date_words(language: str) -> frozenset[str]:
+    """Weekday and month names of ``language`` (Babel, wide forms), word by word in lower case:
+    every lede names the day, and a date is no keyword ("Mittwoch", "mai", "الأربعاء")."""
+    from babel import Locale, UnknownLocaleError
+
+    names: set[str] = set()
+    for code in _DATE_LOCALES.get(language, (language,)):
+        try:
+            locale = Locale.parse(code)
+        except (UnknownLocaleError, ValueError):
+            continue
+        for table in (locale.days, locale.months):
+            for context in ("format", "stand-alone"):
+                names.update(table[context]["wide"].values())
+    words = {word.lower() for name in names for word in name.split()}
+    if language == "ru":  # after в: "в среду" (среда), "в мае" (май), "в марте" (март)
+        words |= {w[:-1] + "у" for w in words if w.endswith("а")}
+        words |= {(w[:-1] if w[-1] in "ьй" else w) + "е" for w in words if w[-1] not in "аяуе"}
+    return frozenset(words)
+
+
 class _FoldedStopwords(frozenset[str]):
     """A stopword list looked up in folded form: YAKE's Arabic list is written without hamza
     (الى، ان، اكد) and the press writes إلى، أن، أكد. A stopword keeps its conjunction
@@ -91,6 +117,7 @@ def _extractor(language: str) -> Any:
     import yake
 
     extractor = yake.KeywordExtractor(lan=language, n=2, dedupLim=0.8, top=MAX_KEYWORDS * 2)
+    extractor.stopword_set.update(_date_words(language))
     if language in ("ar", "fa"):
         # Read at each extraction (YAKE copies a list given to its constructor into a plain set).
         words = {*extractor.stopword_set, *_ARABIC_REPORTING}
