@@ -461,7 +461,7 @@ def enrich(article: Article) -> Article:
     from wiredesk.pipeline.stages.dateline import apply_dateline
     from wiredesk.pipeline.stages.tag import tag
 
-    return apply_dateline(tag(article))
+    return tag(apply_dateline(article))
 
 
 def bigram_jaccard(pair: Pair) -> float:

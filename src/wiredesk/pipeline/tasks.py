@@ -43,12 +43,13 @@ STATUS_ACTION = {**{s: a for a, s in ACTION_STATUS.items()}, "corrected": "publi
 
 
 def enrich(article: Article, config: Config) -> Article:
-    """The stages that need nothing but the article: language, then entities and dateline."""
+    """The stages that need nothing but the article: language, then dateline, entities and
+    keywords."""
     with metrics.stage_timer("language"):
         article = detect_language(article, config.news_languages)
     metrics.STAGE_ITEMS.labels("language", "ok").inc()
     with metrics.stage_timer("tag"):
-        article = apply_dateline(tag(article))
+        article = tag(apply_dateline(article))
     metrics.STAGE_ITEMS.labels("tag", "ok").inc()
     return article
 

@@ -43,7 +43,7 @@ def test_story(name):
     expected = json.loads((GOLDEN / f"{name}.expected.json").read_text("utf-8"))
     article = _article(name, expected["hint"])
     article = detect_language(article, Config().news_languages)
-    article = apply_dateline(tag(article))
+    article = tag(apply_dateline(article))
 
     assert article.language == expected["language"]
     assert article.language_confidence is not None and article.language_confidence > 0.5

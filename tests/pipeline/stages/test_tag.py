@@ -263,3 +263,29 @@ def test_weekdays_and_months_are_not_keywords():
         assert words, language
         found = [w for w in words if {part.casefold().strip(".") for part in w.split()} & dates]
         assert not found, (language, words)
+
+
+def test_keywords_leave_out_the_dateline_and_keep_title_apart():
+    """YAKE joins the title line to the body, and the body opens with the dateline: keywords
+    came out as "rates KUALA", "الفائدة كوالالمبور", "ставку МОСКВА" and "Reuters", "ТАСС"."""
+    from wiredesk.pipeline.stages.dateline import apply_dateline
+    from wiredesk.pipeline.stages.tag import tag
+    from wiredesk.schemas import Article
+
+    for language, title, body, banned in (
+        ("en", "Malaysia raises rates",
+         "KUALA LUMPUR, July 10 (Reuters) - Malaysia's central bank raised its policy rate, the "
+         "central bank said, citing inflation.", {"reuters", "kuala", "rates kuala"}),
+        ("ar", "المركزي الماليزي يرفع الفائدة",
+         "كوالالمبور 10 يوليو 2025 (شينخوا) -- رفع البنك المركزي الماليزي سعر الفائدة الرئيسي، "
+         "وقال البنك إن التضخم مرتفع.", {"شينخوا", "الفائدة كوالالمبور"}),
+        ("ru", "ЦБ повысил ставку",
+         "МОСКВА, 3 марта. /ТАСС/. Банк России повысил ключевую ставку, сообщила пресс-служба.",
+         {"тасс", "ставку москва"}),
+    ):
+        article = Article(id="k", feed_id=1, guid=None, url=None, title=title, body_text=body,
+                          content_hash="-", language=language)
+        words = tag(apply_dateline(article)).keywords
+        assert words, language
+        lowered = {w.casefold() for w in words} | {p.casefold() for w in words for p in w.split()}
+        assert not lowered & banned, (language, words)

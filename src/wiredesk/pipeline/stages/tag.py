@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from wiredesk.pipeline.stages import gazetteer
+from wiredesk.pipeline.stages.dateline import shingle_text
 from wiredesk.schemas import Article, Entity
 from wiredesk.text.normalize import ARABIC_MARKS, fold_arabic
 
@@ -112,6 +113,17 @@ def find_entities(text: str) -> list[Entity]:
     return sorted(found.values(), key=lambda e: e.first_offset)
 
 
+def keyword_text(article: Article) -> str:
+    """The text keywords come from: the title, a sentence break (YAKE joins lines: "rates
+    KUALA"), then the body without the dateline the dateline stage found ("Reuters" is no
+    keyword)."""
+    title = article.title.strip()
+    body = shingle_text(article).strip() if article.body_text or article.summary else ""
+    if not title or not body:
+        return title or body
+    return f"{title}{'' if title[-1] in '.!?؟。' else '.'} {body}"
+
+
 @cache
 def _extractor(language: str) -> Any:
     import yake
@@ -148,9 +160,9 @@ def keywords(text: str, language: str | None) -> list[str]:
 
 
 def tag(article: Article) -> Article:
-    """Return ``article`` with ``entities`` and ``keywords`` set."""
-    text = tag_text(article)
+    """Return ``article`` with ``entities`` and ``keywords`` set (after the dateline stage, so
+    that its dateline stays out of the keywords)."""
     return article.replace(
-        entities=find_entities(text),
-        keywords=keywords(text, article.language),
+        entities=find_entities(tag_text(article)),
+        keywords=keywords(keyword_text(article), article.language),
     )
