@@ -396,6 +396,19 @@ def test_traditional_chinese_dateline():
     assert (dateline.place, dateline.agency, rest) == ("Hong Kong", "Reuters", "香港")
 
 
+def test_chinese_reprint_and_year():
+    """Sites reprinting Xinhua open "据新华社北京7月10日电" ("according to Xinhua"): the place came
+    out as "据新华社北京" with no agency. Some print the year: "北京2024年12月30日电" was missed."""
+    dateline, rest = parse_dateline("据新华社北京7月10日电 中国", "zh", published=PUBLISHED)
+    assert (dateline.place, dateline.place_id, dateline.date, dateline.agency, rest) == (
+        "Beijing", "Q956", "2025-07-10", "Xinhua", "中国"
+    )
+    dateline, rest = parse_dateline("新华社北京2024年12月30日电 中国", "zh", published=PUBLISHED)
+    assert (dateline.place, dateline.date, dateline.agency, rest) == (
+        "Beijing", "2024-12-30", "Xinhua", "中国"
+    )
+
+
 def test_chinese_date_rolls_back_a_year():
     dateline, _ = parse_dateline(
         "北京12月31日电 消息", "zh", published=datetime(2026, 1, 1, tzinfo=UTC)

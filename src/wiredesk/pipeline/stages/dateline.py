@@ -77,11 +77,11 @@ _OWN_LINE = re.compile(
 _CJK = re.compile(
     rf"^\s*{_LEAD}\s*"
     r"""
-    (?:本[报報]\s*)?  # "this paper": 本报北京7月10日电 is Beijing
+    (?:本[报報]\s*|[据據]\s*)?  # "this paper": 本报北京7月10日电 is Beijing; 据: "according to"
     (?:(?P<agency>新华社|中新社|中新网|新华网|人民网|路透社|法新社|美联社|塔斯社|共同社
         |新華社|中新網|新華網|人民網|美聯社|中央社)\s*)?
     (?P<place>[\u4e00-\u9fff]{2,8}?)?\s*  # none in "中新网7月10日电"
-    (?P<date>(?P<month>\d{1,2})月(?P<day>\d{1,2})日)\s*
+    (?P<date>(?:(?P<year>\d{4})年)?(?P<month>\d{1,2})月(?P<day>\d{1,2})日)\s*
     (?:电|讯|消息|電|訊)  # traditional: Taiwan, Hong Kong
     (?:\s*[（(][^）)\n]{1,30}[）)])?
     \s*
@@ -151,11 +151,13 @@ def _parse_date(text: str, language: str | None, published: datetime | None) -> 
     return parsed.date().isoformat() if parsed else None
 
 
-def _cjk_date(month: int, day: int, published: datetime | None) -> str | None:
+def _cjk_date(
+    month: int, day: int, published: datetime | None, year: int | None = None
+) -> str | None:
     reference = _reference(published).date()
     try:
-        guess = date(reference.year, month, day)
-        if guess > reference + timedelta(days=1):  # filed in December, published in January
+        guess = date(year or reference.year, month, day)
+        if not year and guess > reference + timedelta(days=1):  # filed in December, out in January
             guess = date(reference.year - 1, month, day)
     except ValueError:
         return None
@@ -214,7 +216,8 @@ def parse_dateline(
         dateline = Dateline(
             place=entry.name if entry else cjk["place"],
             place_id=entry.id if entry else None,
-            date=_cjk_date(int(cjk["month"]), int(cjk["day"]), published),
+            date=_cjk_date(int(cjk["month"]), int(cjk["day"]), published,
+                           int(cjk["year"]) if cjk["year"] else None),
             agency=agency_entry.name if agency_entry else cjk["agency"],
             text=cjk.group(0).strip(),
         )
