@@ -243,12 +243,31 @@ def test_place_and_agency_on_a_line_of_their_own(text, expected, body):
     assert _parsed(text, "ar") == (expected, body)
 
 
+@pytest.mark.parametrize(
+    ("text", "language", "expected", "body"),
+    [
+        ("МОСКВА, 3 марта. /Корр. ТАСС Иван Иванов/. Президент", "ru",
+         ("Moscow", "Q649", "2025-03-03", "TASS"), "Президент"),
+        ("МОСКВА, 3 мар — РИА Новости, Александра Константинова. Президент", "ru",
+         ("Moscow", "Q649", "2025-03-03", "RIA Novosti"), "Президент"),
+        ("BRÜSSEL (dpa/lby) - Die Kommission", "de",
+         ("Brussels", "Q239", None, "Deutsche Presse-Agentur"), "Die Kommission"),
+    ],
+)
+def test_agency_with_a_correspondent_or_a_desk(text, language, expected, body):
+    """TASS and RIA name the correspondent with the agency, dpa its regional desk: the agency
+    came out as "Корр. ТАСС Иван Иванов" or "dpa/lby", or was missed and left in the body."""
+    assert _parsed(text, language) == (expected, body)
+
+
 def test_unknown_words_after_the_dash_stay_in_the_body():
     assert _parsed("باريس - الوكالات: أكد الرئيس", "ar") == (
         ("Paris", "Q90", None, None), "الوكالات: أكد الرئيس"
     )
     assert _parsed("WASHINGTON — The president said: no", "en")[1] == "The president said: no"
     assert parse_dateline("قال وزير الخارجية-سانا\nأعلنت", "ar", published=PUBLISHED)[0] is None
+    assert parse_dateline("The minister told (Reuters reporters) that", "en",
+                          published=PUBLISHED)[0] is None
 
 
 def test_arabic_in_before_the_date():

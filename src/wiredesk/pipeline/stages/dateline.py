@@ -53,7 +53,8 @@ _LATIN_ETC = re.compile(
 _ARABIC_IN = re.compile(r"[ \t]+في$")
 # The agency after the dash, closed by a colon, dot or dash: "القدس - أ ف ب:", "МОСКВА, 3 марта
 # – РИА Новости." Only a known agency counts; anything else is the body's first words.
-_AGENCY_AFTER = re.compile(rf"(?P<agency>[^\n:.()/\-–—]{{1,30}}?)[ \t]*(?:{_DASH}|[:.])(?=\s|$)\s*")
+# The agency may name its correspondent after a comma: "– РИА Новости, Иван Иванов."
+_AGENCY_AFTER = re.compile(rf"(?P<agency>[^\n:.()/\-–—]{{1,60}}?)[ \t]*(?:{_DASH}|[:.])(?=\s|$)\s*")
 # The Saudi Press Agency dates by both calendars and signs unbracketed after the Gregorian
 # date: "الرياض 15 ذو الحجة 1446 هـ الموافق 11 يونيو 2025 م واس". The Hijri date is skipped.
 _BOTH_CALENDARS = re.compile(
@@ -282,12 +283,18 @@ def parse_dateline(
         # "طرابلس (ليبيا) -": the country that tells one Tripoli from another. Not so between
         # slashes: "/العمانية/" (Omani) is how the Oman News Agency signs.
         agency = None
+    if agency and not agency_entry:
+        # A correspondent or a regional desk with the agency: "/Корр. ТАСС Иван Иванов/",
+        # "(dpa/lby)". Named after the agency, but no evidence of a dateline by itself.
+        inside = gaz.find(agency, ("agency",))
+        agency_entry = inside[0].entry if inside else None
     end = match.end()
     if not agency:
         after = _AGENCY_AFTER.match(head, end)
-        agency_entry = gaz.resolve(after["agency"], ("agency",)) if after else None
+        credit = after["agency"].split(",")[0] if after else ""
+        agency_entry = gaz.resolve(credit, ("agency",)) if credit.strip() else None
         if after and agency_entry:
-            agency, end = after["agency"], after.end()
+            agency, end = credit, after.end()
     day = _parse_date(match["date"], language, published) if match["date"] else None
     dateline = Dateline(
         place=entry.name if entry else _display(place, language),
