@@ -195,6 +195,25 @@ def test_dash_glued_to_the_first_word():
     assert parse_dateline("NEW YORK-based investors said", "en", published=PUBLISHED)[0] is None
 
 
+def test_place_with_a_slash():
+    """dpa writes "Frankfurt/Main (dpa) -" and "Hamburg/Berlin (dpa) -": no dateline was found."""
+    assert _parsed("Frankfurt/Main (dpa) - Die Börse", "de") == (
+        ("Frankfurt/Main", None, None, "Deutsche Presse-Agentur"), "Die Börse"
+    )
+    assert _parsed("FRANKFURT/MAIN, 3. März (Reuters) - Die Börse", "de") == (
+        ("Frankfurt/Main", None, "2025-03-03", "Reuters"), "Die Börse"
+    )
+    assert _parsed("Hamburg/Berlin (dpa) - Die Bahn", "de")[0][3] == "Deutsche Presse-Agentur"
+    assert _parsed("بغداد/ الأناضول/ قال", "ar")[0] == (
+        "Baghdad", "Q1530", None, "Anadolu Agency"
+    )
+    # After the slash, an agency: "بيت لحم/PNN-" is Bethlehem, filed by PNN.
+    assert _parsed("بيت لحم/PNN- قال", "ar") == (("بيت لحم", None, None, "PNN"), "قال")
+    assert _parsed("دمشق/سانا - قال", "ar") == (
+        ("Damascus", "Q3766", None, "Syrian Arab News Agency"), "قال"
+    )
+
+
 def test_abbreviated_place_names():
     """AP abbreviates Saint and Fort in the place: "ST. LOUIS (AP) —", "ST. PAUL, Minn. (AP) —"."""
     assert _parsed("ST. LOUIS (AP) — A jury", "en") == (

@@ -30,7 +30,8 @@ _LEAD = "[ \t\u200b\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff]*"
 _LATIN_ETC = re.compile(
     rf"""
     ^{_LEAD}
-    (?P<place>{_WORD}(?:(?:[ '’\-]|\.[ ]?){_WORD}){{0,3}})  # "ST. LOUIS": a dot, then a space
+    # "ST. LOUIS": a dot, then a space; dpa's "Frankfurt/Main": a slash between two words
+    (?P<place>{_WORD}(?:(?:[ '’\-/]|\.[ ]?){_WORD}){{0,3}})
     (?:[ \t]*[,،][ \t]*(?P<region>{_WORD}(?:[ .\-]{_WORD}){{0,2}})\b)?
     (?:[ \t]*[,،]?[ \t]*\b(?P<date>
         \d{{1,2}}(?:er)?\.?[ \t]+(?:de[ \t]+)?{_MONTH}\.?(?:[ \t]*/[ \t]*{_MONTH})?
@@ -269,6 +270,11 @@ def parse_dateline(
         return None, text
     place = _ARABIC_IN.sub("", match["place"])
     agency = match["agency"] or match["agency2"]
+    slashed = False
+    if "/" in place and not agency:  # "بيت لحم/PNN-": the agency after the slash, not a place
+        first, _, last = place.rpartition("/")
+        if gaz.resolve(last, ("agency",)) or (last.isupper() and not first.isupper()):
+            place, agency, slashed = first, last, True
     entry = gaz.resolve(place, ("place", "country"))
     agency_entry = gaz.resolve(agency, ("agency",)) if agency else None
     # Without an agency, only a printed-in-capitals or known place makes this a dateline:
@@ -276,7 +282,7 @@ def parse_dateline(
     # Likewise an agency in brackets with no dash or colon after it, unless it is a known one:
     # "The World Health Organization (WHO) said" is a sentence. /AGENCY/ is only ever one.
     capitals = place.isupper() and normalize(place) not in _KICKERS
-    marked = agency and (match["close"] or match["agency2"] or agency_entry)
+    marked = agency and (match["close"] or match["agency2"] or slashed or agency_entry)
     if not entry and not capitals and not marked:
         return None, text
     if match["agency"] and not agency_entry and gaz.resolve(agency, ("country", "place")):
