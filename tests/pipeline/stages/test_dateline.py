@@ -279,6 +279,19 @@ def test_agency_with_a_correspondent_or_a_desk(text, language, expected, body):
     assert _parsed(text, language) == (expected, body)
 
 
+def test_interfax_dateline():
+    """Interfax prints "Москва. 3 марта. INTERFAX.RU - ": dots after place and date, the agency
+    before the dash. No dateline was found."""
+    assert _parsed("Москва. 3 марта. INTERFAX.RU - Президент", "ru") == (
+        ("Moscow", "Q649", "2025-03-03", "Interfax"), "Президент"
+    )
+    assert _parsed("Санкт-Петербург. 10 июля. INTERFAX.RU - Губернатор", "ru") == (
+        ("Санкт-Петербург", None, "2025-07-10", "Interfax"), "Губернатор"
+    )
+    text = "Москва. 3 марта. Президент - глава государства"
+    assert parse_dateline(text, "ru", published=PUBLISHED) == (None, text)
+
+
 def test_unknown_words_after_the_dash_stay_in_the_body():
     assert _parsed("باريس - الوكالات: أكد الرئيس", "ar") == (
         ("Paris", "Q90", None, None), "الوكالات: أكد الرئيس"

@@ -63,6 +63,12 @@ _BOTH_CALENDARS = re.compile(
     rf"\d{{1,2}}[ \t]+{_WORD}(?:[ \t]+{_WORD})?[ \t]+\d{{4}}[ \t]*(?:هـ|ه)?[ \t]*[،,]?[ \t]*"
     rf"الموافق[ \t]+(?P<date>\d{{1,2}}[ \t]+{_MONTH}[ \t]+\d{{4}})[ \t]*م?\.?(?=[ \t\n])"
 )
+# Interfax: "Москва. 3 марта. INTERFAX.RU - ": dots after place and date, the agency (a known
+# one) before the dash.
+_DOTTED = re.compile(
+    rf"^{_LEAD}(?P<place>{_WORD}(?:[ \-]{_WORD}){{0,2}})\.[ \t]+(?P<date>\d{{1,2}}[ \t]+{_WORD})\."
+    rf"[ \t]+(?P<agency>[^\n\-–—]{{1,30}}?)[ \t]*{_DASH}(?=\s)\s*"
+)
 _WORD_AT = re.compile(rf"[ \t]*({_WORD})")
 _CLOSE = re.compile(rf"[ \t]*(?:{_DASH}|[:.])?(?=\s|$)\s*")
 # "(Reuters) - ", "(CNN)--": the agency alone, the place left out. A known agency, or an
@@ -201,6 +207,20 @@ def _agency_at(gaz: Gazetteer, head: str, pos: int) -> tuple[Entry, int] | None:
     return None
 
 
+def _known_agency_dateline(
+    gaz: Gazetteer, place: str, language: str | None, day: str | None, agency: Entry, printed: str
+) -> Dateline:
+    """A dateline whose agency the gazetteer knows; the place resolved when it can be."""
+    entry = gaz.resolve(place, ("place", "country"))
+    return Dateline(
+        place=entry.name if entry else _display(place, language),
+        place_id=entry.id if entry else None,
+        date=day,
+        agency=agency.name,
+        text=printed.strip(),
+    )
+
+
 def parse_dateline(
     text: str,
     language: str | None,
@@ -227,16 +247,18 @@ def parse_dateline(
     both = _BOTH_CALENDARS.match(head)
     signed = _agency_at(gaz, head, both.end()) if both else None
     if both and signed:
-        place, (agency_entry, end) = _ARABIC_IN.sub("", both["place"]), signed
-        entry = gaz.resolve(place, ("place", "country"))
-        dateline = Dateline(
-            place=entry.name if entry else place,
-            place_id=entry.id if entry else None,
-            date=_parse_date(both["date"], language, published),
-            agency=agency_entry.name,
-            text=head[:end].strip(),
+        agency_entry, end = signed
+        day = _parse_date(both["date"], language, published)
+        place = _ARABIC_IN.sub("", both["place"])
+        return _known_agency_dateline(gaz, place, language, day, agency_entry, head[:end]), text[end:]
+    dotted = _DOTTED.match(head)
+    agency_entry = gaz.resolve(dotted["agency"], ("agency",)) if dotted else None
+    if dotted and agency_entry:
+        day = _parse_date(dotted["date"], language, published)
+        dateline = _known_agency_dateline(
+            gaz, dotted["place"], language, day, agency_entry, dotted.group(0)
         )
-        return dateline, text[end:]
+        return dateline, text[dotted.end() :]
     alone = _AGENCY_ONLY.match(head)
     if alone:
         agency_entry = gaz.resolve(alone["agency"], ("agency",))
@@ -257,12 +279,8 @@ def parse_dateline(
         agency_entry = gaz.resolve(own_line["agency"], ("agency",))
         # An unknown place of three words is more likely a sentence than a town.
         if agency_entry and (entry or len(place.split()) <= 2):
-            dateline = Dateline(
-                place=entry.name if entry else _display(place, language),
-                place_id=entry.id if entry else None,
-                date=None,
-                agency=agency_entry.name,
-                text=own_line.group(0).strip(),
+            dateline = _known_agency_dateline(
+                gaz, place, language, None, agency_entry, own_line.group(0)
             )
             return dateline, text[own_line.end() :]
     match = _LATIN_ETC.match(head)
