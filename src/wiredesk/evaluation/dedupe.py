@@ -193,9 +193,10 @@ def edited_copy(doc: Doc, rng: random.Random) -> tuple[Article, list[str]]:
     return _article(f"{doc.id}~copy", title, body, doc.lang, dateline), chosen
 
 
-def _article(id_: str, title: str, body: str, lang: str, dateline: Dateline | None = None,
+def _article(id_: str, title: str | None, body: str, lang: str, dateline: Dateline | None = None,
              entities: Sequence[Any] = ()) -> Article:
-    return Article(id=id_, feed_id=0, guid=None, url=None, title=title, content_hash="-",
+    # A few corpus rows have no title: the pipeline's Article always has one, if empty.
+    return Article(id=id_, feed_id=0, guid=None, url=None, title=title or "", content_hash="-",
                    body_text=body, language=lang, dateline=dateline, entities=list(entities))
 
 
