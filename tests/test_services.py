@@ -269,3 +269,46 @@ def test_a_bad_start_up_file_is_one_clear_line(config: Config, database: Any, re
     assert result.returncode == 1
     assert "Traceback" not in result.stderr, result.stderr
     assert f"{variable} {path}:" in result.stderr.splitlines()[-1], result.stderr
+
+
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
+
+
+def test_the_pipeline_reports_its_trained_categorizer(config: Config, database: Any,
+                                                      tmp_path: Path) -> None:
+    """With a trained model in place, /metrics said the categorizer answered from the lexicon
+    alone (wiredesk_pipeline_categorizer_model_languages 0): the serving process, which never
+    loads the model, held 0 and the gauge took the lowest value of any process. The pipeline
+    now loads the model before its pool forks, and reports its languages from the start."""
+    from wiredesk.pipeline.stages.categorize import MODEL_FILENAME
+    from wiredesk.training import categorizer as training
+
+    sport = ("the match ended with a late goal and the team celebrated", "en",
+             ["medtop:15000000"])
+    economy = ("shares and bonds fell as the bank raised interest rates", "en",
+               ["medtop:04000000"])
+    model = tmp_path / MODEL_FILENAME
+    training.save(training.train([], [sport, economy] * 60, min_examples=50), model)
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": config.sqlalchemy_url, "REDIS_URL": config.redis_url,
+           "WIREDESK_DATA_DIR": str(tmp_path / "data"), "WIREDESK_WORKER_CONCURRENCY": "1",
+           "WIREDESK_PIPELINE_METRICS_PORT": str(port), "WIREDESK_CATEGORIZER_MODEL": str(model)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log_path = tmp_path / "pipeline.log"
+    with log_path.open("wb") as log:
+        child = subprocess.Popen([sys.executable, "-m", "wiredesk", "serve", "pipeline"],
+                                 env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: " ready." in log_path.read_text(errors="replace")
+                   or child.poll() is not None, timeout=60, message="the pipeline worker")
+        assert child.poll() is None, log_path.read_text(errors="replace")
+        exposed = scrape(f"http://127.0.0.1:{port}/metrics")
+        assert "\nwiredesk_pipeline_categorizer_model_languages 1.0\n" in exposed, [
+            line for line in exposed.splitlines() if "categorizer" in line]
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=60) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()

@@ -109,7 +109,10 @@ TOPICS = Counter(
 CATEGORIZER_LANGUAGES = Gauge(
     "wiredesk_pipeline_categorizer_model_languages",
     "Languages the loaded categorizer model was trained on; 0: the IPTC lexicon alone (no "
-    "trained artifact found, see WIREDESK_CATEGORIZER_MODEL).", multiprocess_mode="livemin",
+    "trained artifact found, see WIREDESK_CATEGORIZER_MODEL).",
+    # The last load wins (a retrain reloads in each worker child); "livemin" let the serving
+    # process, which had never set it, hold 0 for ever.
+    multiprocess_mode="livemostrecent",
 )
 INGEST_TO_PUBLISH = Histogram(
     "wiredesk_pipeline_ingest_to_publish_seconds", "From fetch to publication of an article.",

@@ -301,9 +301,24 @@ def apply_routing_file(config: Config) -> int | None:
     return ruleset
 
 
+def load_categorizer_early(config: Config) -> None:
+    """Load the categorizer before the worker pool forks: its children share it, and /metrics,
+    served by this process, says from the start whether a trained model answers."""
+    from wiredesk.pipeline.stages.categorize import default_model_path, load_categorizer
+
+    try:
+        load_categorizer(default_model_path(config))
+    except Exception:  # a worker child tries again on its first article, and says why there
+        log.exception("cannot load the categorizer model at %s", default_model_path(config))
+
+
 def serve_pipeline(config: Config) -> None:
+    def prepare() -> None:
+        apply_routing_file(config)
+        load_categorizer_early(config)
+
     _serve_worker(config, "pipeline", "process", config.pipeline_metrics_port, beat=False,
-                  prepare=lambda: apply_routing_file(config))
+                  prepare=prepare)
 
 
 def _serve_http(config: Config, app_factory: Callable[[Config], Any], bind: str, workers: int,
