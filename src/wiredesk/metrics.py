@@ -222,6 +222,29 @@ class FeedStateCollector:
                                 value=lag)
 
 
+class ReviewQueueCollector:
+    """The editors' review queue read from the database at scrape time: how many articles wait
+    and for how long the oldest has (the desk decides them; nothing else lowers them)."""
+
+    def __init__(self, db: Any):
+        self.db = db
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from wiredesk.store.review import queue_health
+
+        try:
+            with self.db.session() as session:
+                waiting, oldest = queue_health(session)
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the database is down
+            return
+        yield GaugeMetricFamily("wiredesk_desk_review_queue_articles",
+                                "Articles waiting for an editor's decision (pending_review).",
+                                value=float(waiting))
+        yield GaugeMetricFamily("wiredesk_desk_review_oldest_wait_seconds",
+                                "How long the oldest article waiting for an editor has waited "
+                                "(0: none waits).", value=oldest)
+
+
 def metrics_wsgi(reg: CollectorRegistry, healthy: Callable[[], bool]) -> Callable[..., Any]:
     """A tiny WSGI app with /metrics, /healthz and /livez for the worker services.
 

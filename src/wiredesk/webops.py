@@ -1,6 +1,8 @@
 """What every Flask service (publisher, desk) serves for operators: /healthz, /livez, /metrics.
 
-The app keeps its Database in ``app.extensions["wiredesk_db"]``."""
+The app keeps its Database in ``app.extensions["wiredesk_db"]``, and may keep in
+``app.extensions["wiredesk_scrape_registry"]`` collectors read at scrape time (its own state,
+the same whichever process answers)."""
 
 from __future__ import annotations
 
@@ -32,4 +34,8 @@ def livez() -> Response:
 
 @ops.get("/metrics")
 def metrics_endpoint() -> Response:
-    return Response(generate_latest(metrics.registry()), mimetype=CONTENT_TYPE_LATEST)
+    body = generate_latest(metrics.registry())
+    scraped = current_app.extensions.get("wiredesk_scrape_registry")
+    if scraped is not None:
+        body += generate_latest(scraped)
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)

@@ -11,3 +11,32 @@ def test_health_and_metrics(desk_app: Any) -> None:
     assert client.get("/livez").text == "alive\n"
     assert 'wiredesk_desk_requests_total{endpoint="ops.healthz",status="2xx"}' in client.get(
         "/metrics").text
+
+
+def sample_value(text: str, name: str) -> float | None:
+    """The value of an unlabelled sample in a /metrics page."""
+    for line in text.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    return None
+
+
+def test_metrics_show_the_review_queue(desk_app: Any, database: Any, celery_app: Any) -> None:
+    """Operators could not see articles waiting for an editor, nor for how long: a desk nobody
+    watched held stories back unnoticed. /metrics now says how many wait and the oldest's wait."""
+    from datetime import timedelta
+
+    from tests.desk.conftest import hold, store_sample
+    from wiredesk.store import models
+
+    client = desk_app.test_client()
+    empty = client.get("/metrics").text
+    assert sample_value(empty, "wiredesk_desk_review_queue_articles") == 0
+    assert sample_value(empty, "wiredesk_desk_review_oldest_wait_seconds") == 0
+    held = hold(celery_app, store_sample(database, "arabic-wire.xml")[:2])
+    with database.session() as session:
+        row = session.get(models.Article, held[0])
+        row.status_changed_at -= timedelta(hours=2)
+    waiting = client.get("/metrics").text
+    assert sample_value(waiting, "wiredesk_desk_review_queue_articles") == 2
+    assert 7200 <= sample_value(waiting, "wiredesk_desk_review_oldest_wait_seconds") < 7300

@@ -25,6 +25,7 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -289,6 +290,9 @@ def create_app(config: Config | None = None) -> Flask:
     # default socket timeout, 5 s, ended every quiet stream), and still notice a dead server.
     app.extensions["wiredesk_stream_redis"] = redis.Redis.from_url(
         config.redis_url, socket_timeout=EVENTS_HEARTBEAT_SECONDS + 10)
+    scraped = CollectorRegistry()
+    scraped.register(metrics.ReviewQueueCollector(app.extensions["wiredesk_db"]))
+    app.extensions["wiredesk_scrape_registry"] = scraped
     for blueprint in (desk, ops):
         app.register_blueprint(blueprint)
 

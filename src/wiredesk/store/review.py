@@ -6,7 +6,9 @@ the article's routing rule and reason (the desk also writes its audit trail).
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wiredesk.store import articles as article_store
@@ -30,6 +32,18 @@ def pending(session: Session, limit: int = 100) -> list[models.Article]:
     return list(session.scalars(
         select(models.Article).where(models.Article.status == "pending_review")
         .order_by(models.Article.status_changed_at, models.Article.id).limit(limit)))
+
+
+def queue_health(session: Session, now: datetime | None = None) -> tuple[int, float]:
+    """(articles waiting for an editor, seconds the oldest of them has waited; 0: none)."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(models.Article.status_changed_at))
+        .where(models.Article.status == "pending_review")).one()
+    if oldest is None:
+        return 0, 0.0
+    if oldest.tzinfo is None:  # SQLite's aggregate skips the type
+        oldest = oldest.replace(tzinfo=UTC)
+    return int(count), max(0.0, ((now or utcnow()) - oldest).total_seconds())
 
 
 def decide(session: Session, article_id: str, decision: str, editor: str, note: str = "") -> str:
