@@ -27,7 +27,9 @@ def scrape_time_families(celery_app: Any) -> dict[str, tuple[str, tuple[str, ...
     services = celery_app.wiredesk
     found = {}
     for collector in (metrics.QueueDepthCollector(services.redis, QUEUES),
-                      metrics.FeedStateCollector(services.db)):
+                      metrics.FeedStateCollector(services.db),
+                      metrics.DedupeIndexCollector(services.dedupe_index.stats),
+                      metrics.ReviewQueueCollector(services.db)):
         for family in collector.collect():
             labels = tuple(family.samples[0].labels) if family.samples else ()
             found[family.name] = (family.type, labels)

@@ -45,9 +45,14 @@ def test_dashboard_layout() -> None:
     assert dashboard["uid"] == "wiredesk-overview"
     ids = [panel["id"] for panel in dashboard["panels"]]
     assert len(ids) == len(set(ids))
+    taken: dict[tuple[int, int], str] = {}
     for panel in dashboard["panels"]:
         grid = panel["gridPos"]
         assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24, panel["title"]
+        for y in range(grid["y"], grid["y"] + grid["h"]):  # no two panels share a cell
+            for x in range(grid["x"], grid["x"] + grid["w"]):
+                assert (x, y) not in taken, (panel["title"], taken.get((x, y)))
+                taken[x, y] = panel["title"]
 
 
 def test_dashboard_shows_what_operators_need() -> None:
