@@ -40,3 +40,12 @@ def test_metrics_show_the_review_queue(desk_app: Any, database: Any, celery_app:
     waiting = client.get("/metrics").text
     assert sample_value(waiting, "wiredesk_desk_review_queue_articles") == 2
     assert 7200 <= sample_value(waiting, "wiredesk_desk_review_oldest_wait_seconds") < 7300
+
+
+def test_decisions_are_counted_from_zero(desk_app: Any) -> None:
+    """Before the first decision after a start the desk exposed no decisions series, so
+    increase() over it saw nothing when an editor then decided: "nobody decided in the last
+    hour" held while editors worked. Each decision's series now starts at 0."""
+    exposed = desk_app.test_client().get("/metrics").text
+    for decision in ("approve", "reject"):
+        assert f'wiredesk_desk_decisions_total{{decision="{decision}"}}' in exposed

@@ -290,6 +290,8 @@ def create_app(config: Config | None = None) -> Flask:
     # default socket timeout, 5 s, ended every quiet stream), and still notice a dead server.
     app.extensions["wiredesk_stream_redis"] = redis.Redis.from_url(
         config.redis_url, socket_timeout=EVENTS_HEARTBEAT_SECONDS + 10)
+    for decision in review.DECISIONS:  # from 0: a first decision must show as an increase
+        metrics.DESK_DECISIONS.labels(decision)
     scraped = CollectorRegistry()
     scraped.register(metrics.ReviewQueueCollector(app.extensions["wiredesk_db"]))
     app.extensions["wiredesk_scrape_registry"] = scraped
