@@ -84,7 +84,13 @@ def test_run_serves_sample_stories_and_stops_cleanly(tmp_path: Path) -> None:
             assert needle in fetch_text(f"http://127.0.0.1:{metrics_port}/metrics")
             assert fetch_text(f"http://127.0.0.1:{metrics_port}/healthz").strip() == "ok"
             assert fetch_text(f"http://127.0.0.1:{metrics_port}/livez").strip() == "alive"
-        assert "wiredesk_queue_depth" in fetch_text(f"http://127.0.0.1:{pipeline_port}/metrics")
+        pipeline_metrics = fetch_text(f"http://127.0.0.1:{pipeline_port}/metrics")
+        assert "wiredesk_queue_depth" in pipeline_metrics
+        # No trained model in the data dir: the workers answer from the lexicon alone.
+        assert "\nwiredesk_pipeline_categorizer_model_languages 0.0\n" in pipeline_metrics
+        # The desk reads its review queue from the database at scrape time.
+        assert "\nwiredesk_desk_review_queue_articles " in fetch_text(
+            f"http://127.0.0.1:{desk_port}/metrics")
         child.send_signal(signal.SIGINT)
         assert child.wait(timeout=60) == 0
     finally:
