@@ -30,3 +30,19 @@ def test_edited_copies_are_near_duplicates() -> None:
         copy, edits = ev.edited_copy(doc, rng)
         pair = ev.Pair("p", ev.doc_article(doc), copy, True, "k", "en", edits)
         assert ev.near_score(pair) >= 0.16, edits
+
+
+def test_semeval_crawl_clock_reads_story_ids_as_crawl_times() -> None:
+    """Media Cloud numbers stories as it crawls them: ids of articles whose URL has its date
+    calibrate the clock; one article crawled a month late does not bend it."""
+    from datetime import UTC, datetime
+
+    def row(first: int, day: int, second: int, url2: str = "http://x.example/b") -> dict:
+        return {"id1": str(first), "url1": f"http://x.example/2020/01/{day:02d}/a",
+                "id2": str(second), "url2": url2}
+
+    rows = [row(1_000_000 * day, day, 7) for day in range(1, 21)]
+    rows.append(row(5_000_000, 28, 8))  # crawled on the 5th, its URL says the 28th
+    clock = ev.semeval_crawl_clock(rows)
+    assert abs(clock(10_500_000) - datetime(2020, 1, 11, tzinfo=UTC)).total_seconds() < 3600
+    assert clock(2_000_000) < clock(2_000_001)
