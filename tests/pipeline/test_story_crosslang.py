@@ -5,11 +5,13 @@ Real feeds over loopback HTTP, a real Celery worker on real Redis and PostgreSQL
 
 from __future__ import annotations
 
+from datetime import timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import pytest
 import yaml
 from sqlalchemy import func, select
 
@@ -21,9 +23,9 @@ from wiredesk.store.models import utcnow
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "dedupe" / "crosslang.yaml"
 
 
-def rss(lang: str, guid: str, report: dict[str, str]) -> bytes:
-    """A one-item RSS 2.0 feed carrying a golden report, published now."""
-    when = format_datetime(utcnow())
+def rss(lang: str, guid: str, report: dict[str, str], days_ago: float = 0) -> bytes:
+    """A one-item RSS 2.0 feed carrying a golden report, published now (or days ago)."""
+    when = format_datetime(utcnow() - timedelta(days=days_ago))
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Wire {lang}</title><link>https://wire.example/{lang}</link>
 <description>Project-written test feed</description><language>{lang}</language>
@@ -100,3 +102,36 @@ def test_reports_processed_at_the_same_moment_still_end_as_one_story_each(
                for event in chosen}
     assert {event: len(ids) for event, ids in stories.items()} == dict.fromkeys(chosen, 1)
     assert len(set.union(*stories.values())) == len(chosen)
+
+
+@pytest.mark.parametrize(("window_days", "stories"), [(3, 2), (7, 1)])
+def test_the_operators_dedupe_window_is_tier_3s_too(celery_app: Any, database: Any,
+                                                    window_days: int, stories: int) -> None:
+    """Reports of one meeting published four days apart. WIREDESK_DEDUPE_WINDOW_SECONDS set
+    to a week widened the candidate search, but tier 3 still scored every pair further apart
+    than a fixed 72 h as 0: the setting never reached it."""
+    from wiredesk.ingester.parse import parse_feed
+    from wiredesk.pipeline.tasks import process_article
+    from wiredesk.store import articles as article_store
+
+    events = yaml.safe_load(GOLDEN.read_text(encoding="utf-8"))["events"]
+    meeting = next(e for e in events if e["id"] == "rubio-riyadh")["reports"]
+    put_rules_in_force(database, PUBLISH_EVERYTHING)
+    services = celery_app.wiredesk
+    services.config = services.config.replace(dedupe_window_seconds=window_days * 86400)
+    ids = []
+    for lang, days_ago in (("ar", 4), ("en", 0)):
+        url = f"http://127.0.0.1/{lang}.xml"
+        with database.session() as session:
+            feed_id = add_feed(session, url, language=lang, trust="auto").id
+        parsed = parse_feed(rss(lang, f"window-{lang}", meeting[lang], days_ago),
+                            feed_id=feed_id, url=url)
+        with database.session() as session:
+            for article in parsed.articles:
+                article_store.upsert(session, article)
+                ids.append(article.id)
+    for article_id in ids:
+        assert process_article(services, article_id) == "published"
+    with database.session() as session:
+        found = {session.get(models.Article, i).story_id for i in ids}
+    assert len(found) == stories

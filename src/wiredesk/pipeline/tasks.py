@@ -74,7 +74,8 @@ def resolve_story(services: Services, session: Any, article: Article, claim: Cla
             in_flight = claim.decided_before(article)  # first: then the database is current
             committed = article_store.story_candidates(session, article, since,
                                                        keys=dedupe.candidate_keys)
-            same_story = dedupe.match_story(matching, [*in_flight, *committed])
+            same_story = dedupe.match_story(matching, [*in_flight, *committed],
+                                            window_seconds=services.config.dedupe_window_seconds)
             match = services.dedupe_index.find_story(matching, fallback=same_story)
             claim.decide(match.story_id)
             article = dedupe.apply_match(article, match)

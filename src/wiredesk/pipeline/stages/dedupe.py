@@ -259,7 +259,7 @@ def is_near_duplicate(a: Fingerprint, b: Fingerprint, threshold: float = NEAR_TH
 # agency, day) is weaker still for wire copy: an agency files dozens of unrelated stories from one
 # capital a day, so it may only add to a pair that already has content evidence (the gate).
 
-STORY_WINDOW_SECONDS = 72 * 3600
+STORY_WINDOW_SECONDS = 72 * 3600  # the default of WIREDESK_DEDUPE_WINDOW_SECONDS
 MIN_TERM_CHARS = 4  # shorter words are mostly function words in every language we carry
 ACTOR_TYPES = frozenset({"person", "organisation", "event"})  # agencies are bylines, not actors
 REGION_TYPES = frozenset({"country", "place"})
@@ -521,7 +521,8 @@ def is_same_story(a: Anchors, b: Anchors, threshold: float = STORY_THRESHOLD) ->
 
 
 def match_story(
-    article: Article, candidates: Iterable[Article], threshold: float = STORY_THRESHOLD
+    article: Article, candidates: Iterable[Article], threshold: float = STORY_THRESHOLD,
+    window_seconds: float = STORY_WINDOW_SECONDS,
 ) -> StoryMatch | None:
     """Tier 3: the story of the best-scoring candidate at or above threshold, else None.
 
@@ -533,7 +534,7 @@ def match_story(
     for cand in candidates:
         if cand.id == article.id or not cand.story_id:
             continue
-        score = story_score(own, candidate_anchors(cand))
+        score = story_score(own, candidate_anchors(cand), window_seconds)
         if score < threshold:
             continue
         when = cand.published_at or cand.fetched_at
