@@ -276,7 +276,8 @@ class Config:
     log_level: str = setting("WIREDESK_LOG_LEVEL", "INFO", "Python logging level.", _log_level)
     dedupe_window_seconds: int = setting(
         "WIREDESK_DEDUPE_WINDOW_SECONDS", 72 * 3600,
-        "Sliding window of the near-duplicate index: articles older than this are forgotten.", int,
+        "Dedupe's sliding window: the near-duplicate index forgets older articles, and tier 3 "
+        "never joins reports published further apart.", int,
     )
     dedupe_near_threshold: float = setting(
         "WIREDESK_DEDUPE_NEAR_THRESHOLD", 0.0,
