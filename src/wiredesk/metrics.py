@@ -135,6 +135,10 @@ DESK_REQUESTS = Counter(
 DESK_DECISIONS = Counter(
     "wiredesk_desk_decisions_total", "Editors' decisions taken on the desk.", ["decision"],
 )
+DESK_ACTIONS = Counter(
+    "wiredesk_desk_actions_total", "Editors' changes on the desk besides decisions: edit "
+    "(an article's copy), merge and split (stories).", ["action"],
+)
 PUBLISHER_LAST_MODIFIED_UNKNOWN = Counter(
     "wiredesk_publisher_last_modified_unknown_total",
     "Responses sent without Last-Modified because Redis, which keeps the dates, did not answer.",

@@ -136,7 +136,7 @@ def test_0010_keeps_earlier_versions_without_enrichment_and_downgrades(database:
         assert version.categories is None and version.language is None
         assert version_content(version) == {"title": "t1", "summary": "", "body_html":
                                             "<p>one</p>", "body_text": "one",
-                                            "content_hash": "h1"}
+                                            "content_hash": "h1", "edited_by": None}
     _migrate(database, "0009", downgrade=True)
     with database.engine.connect() as connection:
         assert connection.execute(text("SELECT title FROM article_revisions")).scalar() == "t1"

@@ -263,6 +263,44 @@ def decision(article_id: str) -> BaseResponse | tuple[str, int]:
     return redirect(url_for("desk.queue"), 303)
 
 
+@desk.post("/articles/<article_id>/edit")
+def edit(article_id: str) -> BaseResponse | tuple[str, int]:
+    """An editor's copy of a held article (title, summary, body text): a new revision, marked
+    as theirs and audited; the article stays held until someone decides."""
+    form = {name: request.form.get(name, "") for name in ("title", "summary", "body")}
+    note = request.form.get("note", "").strip()[:NOTE_LIMIT]
+    editor = _editor()
+    with _db().session() as db_session:
+        try:
+            changed = review.edit(db_session, article_id, editor, **form)
+        except review.NoSuchArticle:
+            abort(404)
+        except (review.NotPending, ValueError) as exc:
+            db_session.rollback()
+            row = db_session.get(models.Article, article_id)
+            if row is None:
+                abort(404)
+            if isinstance(exc, review.NotPending):
+                return _article_page(db_session, row, message=(
+                    f"This article is no longer waiting for review: it is {row.status}; "
+                    "your edit was not saved.")), 409
+            return _article_page(db_session, row, message=f"Not saved: {exc}."), 400
+        row = db_session.get(models.Article, article_id)
+        assert row is not None
+        revision, story_id = row.revision, row.story_id
+        if changed:
+            audit(db_session, editor, "edit", article_id, story_id,
+                  f"revision {revision}: {', '.join(changed)} changed" + (f"; {note}" if note else ""))
+    if changed:
+        events.emit(_redis(), "article.edited", article_id=article_id, editor=editor)
+        metrics.DESK_ACTIONS.labels("edit").inc()
+        flash(f"Saved: revision {revision} ({', '.join(changed)} changed). It still waits for "
+              "a decision.")
+    else:
+        flash("Nothing changed: nothing was saved.")
+    return redirect(url_for("desk.article", article_id=article_id), 303)
+
+
 def create_app(config: Config | None = None) -> Flask:
     """The desk app for ``config`` (read from the environment when not given)."""
     config = config or load()

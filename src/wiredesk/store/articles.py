@@ -87,6 +87,7 @@ def _revise(session: Session, row: models.Article, article: schemas.Article) -> 
     session.add(revision_of(row))  # the version being replaced joins the history
     for name in _CONTENT_FIELDS:
         setattr(row, name, getattr(article, name))
+    row.edited_by = None  # the feed's own copy again (an editor's edit joined the history)
     row.revision += 1
     set_status(row, "received")
     return "updated"
@@ -252,7 +253,7 @@ def version_content(version: models.ArticleRevision) -> dict[str, Any]:
     its HTML, as the ingester derives it) and, when the history kept it, its enrichment."""
     content = {"title": version.title, "summary": version.summary,
                "body_html": version.body_html, "body_text": html_to_text(version.body_html),
-               "content_hash": version.content_hash}
+               "content_hash": version.content_hash, "edited_by": version.edited_by}
     if version.categories is not None:  # None: stored before migration 0010
         content.update({name: getattr(version, name) for name in _VERSION_ENRICHMENT})
     return content
@@ -264,6 +265,7 @@ def revision_of(row: models.Article) -> models.ArticleRevision:
         article_id=row.id, revision=row.revision, content_hash=row.content_hash,
         title=row.title, summary=row.summary, body_html=row.body_html, status=row.status,
         created_at=row.fetched_at or utcnow(),  # when this version came in, as before
+        edited_by=row.edited_by,
         **{name: getattr(row, name) for name in _VERSION_ENRICHMENT},
     )
 

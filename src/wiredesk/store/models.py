@@ -172,6 +172,8 @@ class Article(Base):
     # When the row last changed status; the reconciler re-enqueues what sits too long.
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The editor who wrote the current version on the desk (None: the feed's own copy).
+    edited_by: Mapped[str | None] = mapped_column(String(100))
 
     __table_args__ = (
         Index("ix_articles_status_changed", "status", "status_changed_at"),
@@ -209,6 +211,8 @@ class ArticleRevision(Base):
     dateline: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     categories: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The editor who wrote this version on the desk (None: the feed's own copy).
+    edited_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class RoutingRuleset(Base):

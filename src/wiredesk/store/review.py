@@ -7,13 +7,16 @@ the article's routing rule and reason (the desk also writes its audit trail).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from html import escape
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from wiredesk import identity
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
 from wiredesk.store.models import utcnow
+from wiredesk.text.html import html_to_text
 
 DECISIONS = ("approve", "reject")
 DECIDED = {"approve": "approved", "reject": "rejected"}
@@ -46,6 +49,59 @@ def queue_health(session: Session, now: datetime | None = None) -> tuple[int, fl
     return int(count), max(0.0, ((now or utcnow()) - oldest).total_seconds())
 
 
+# What an editor may write into an article's copy (characters).
+EDIT_LIMITS = {"title": 1000, "summary": 5000, "body": 200_000}
+
+
+def paragraphs_html(text: str) -> str:
+    """Plain text as HTML: each line that is not blank a ``<p>``, escaped."""
+    return "".join(f"<p>{escape(line.strip(), quote=False)}</p>"
+                   for line in text.splitlines() if line.strip())
+
+
+def edit(session: Session, article_id: str, editor: str, title: str, summary: str,
+         body: str) -> list[str]:
+    """An editor's copy of a held article, saved as a new revision the way a feed's correction
+    is (the replaced version joins the history) and marked as the editor's; the article stays
+    held. ``body`` is plain text, a paragraph a line. Returns what changed (title, summary,
+    body); nothing changed, nothing is saved. ValueError: the copy is refused (empty title,
+    too long)."""
+    # Browsers send a textarea's lines with CRLF: an untouched summary is no change.
+    title, summary = title.strip(), "\n".join(summary.strip().splitlines())
+    if not title:
+        raise ValueError("an article needs a title")
+    for name, value in (("title", title), ("summary", summary), ("body", body)):
+        if len(value) > EDIT_LIMITS[name]:
+            raise ValueError(f"the {name} is longer than {EDIT_LIMITS[name]} characters")
+    row = session.get(models.Article, article_id, with_for_update=True)
+    if row is None:
+        raise NoSuchArticle(f"no article {article_id}")
+    if row.status != "pending_review":
+        raise NotPending(f"article {article_id} is not waiting for review")
+    body_html = paragraphs_html(body)
+    body_text = html_to_text(body_html)
+    changed = [name for name, before, after in (
+        ("title", row.title, title), ("summary", row.summary, summary),
+        ("body", row.body_text, body_text)) if before != after]
+    if not changed:
+        return []
+    session.add(article_store.revision_of(row))  # the version being replaced joins the history
+    row.title, row.summary = title, summary
+    if "body" in changed:  # an unchanged body keeps the feed's markup (links, images)
+        row.body_html, row.body_text = body_html, body_text
+    row.content_hash = identity.content_hash(row.title, row.body_text)
+    row.edited_by = editor
+    row.revision += 1
+    return changed
+
+
+def _published_before(session: Session, row: models.Article) -> bool:
+    """Consumers have seen a version of the article (so approving this one corrects it)."""
+    return session.scalar(select(models.ArticleRevision.id).where(
+        models.ArticleRevision.article_id == row.id,
+        models.ArticleRevision.status.in_(models.PUBLISHED_STATUSES)).limit(1)) is not None
+
+
 def decide(session: Session, article_id: str, decision: str, editor: str, note: str = "") -> str:
     """Apply an editor's decision; returns the article's new status."""
     if decision not in DECISIONS:
@@ -60,7 +116,9 @@ def decide(session: Session, article_id: str, decision: str, editor: str, note: 
     restored = None
     if decision == "approve":
         live = story is not None and story.status in models.PUBLISHED_STATUSES
-        status = "corrected" if live and row.revision > 1 else "published"
+        # An editor's edit, or a feed's correction before anyone saw the article, is no
+        # correction: only a version consumers had seen is corrected.
+        status = "corrected" if live and _published_before(session, row) else "published"
         if story is not None and live:
             story.touch(now)  # a revision consumers had seen before
         elif story is not None:

@@ -26,6 +26,17 @@
       });
   }
 
+  function replace(id) {  // an editor changed its copy: the entry shows the new one
+    var item = entry(id);
+    if (!item) { return; }
+    fetch(queue.dataset.items + encodeURIComponent(id), { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : ""; })
+      .then(function (html) {
+        var current = entry(id);
+        if (html && current && !gone[id]) { current.outerHTML = html; }
+      });
+  }
+
   function remove(id) {
     gone[id] = true;
     var item = entry(id);
@@ -43,6 +54,12 @@
   };
   source.addEventListener("article", function (event) {
     var data = JSON.parse(event.data);
-    if (data.type === "article.pending_review") { add(data.article_id); } else { remove(data.article_id); }
+    if (data.type === "article.pending_review") {
+      add(data.article_id);
+    } else if (data.type === "article.edited") {
+      replace(data.article_id);
+    } else {
+      remove(data.article_id);
+    }
   });
 })();

@@ -1,0 +1,138 @@
+"""Editors edit a held article's copy before deciding: a new revision, theirs, audited."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.desk.conftest import EDITOR, csrf_token, hold, store_sample
+from tests.desk.test_queue import audit_rows, decide, row
+from wiredesk import keys
+from wiredesk.feedserver import SAMPLE_FEEDS_DIR
+from wiredesk.identity import content_hash
+from wiredesk.ingester.parse import parse_feed
+from wiredesk.store import articles as article_store
+from wiredesk.store import models
+
+FEED = "world-wire.xml"
+FEED_URL = f"http://127.0.0.1/{FEED}"
+
+
+@pytest.fixture
+def held(celery_app: Any, database: Any) -> list[str]:
+    return hold(celery_app, store_sample(database, FEED))
+
+
+def edit(client: Any, article_id: str, **form: str) -> Any:
+    return client.post(f"/articles/{article_id}/edit",
+                       data={**form, "csrf_token": csrf_token(client, "/")})
+
+
+def history(database: Any, article_id: str) -> list[tuple[int, str, str | None, str]]:
+    with database.session() as session:
+        return [(v.revision, v.title, v.edited_by, v.content_hash) for v in session.scalars(
+            select(models.ArticleRevision).where(models.ArticleRevision.article_id == article_id)
+            .order_by(models.ArticleRevision.revision))]
+
+
+def fetch_again(database: Any, feed_xml: str) -> dict[str, str]:
+    """The feed fetched again (stored as the ingester stores it): each article's outcome."""
+    with database.session() as session:
+        feed_id = session.scalar(select(models.Feed.id).where(models.Feed.url == FEED_URL))
+    parsed = parse_feed(feed_xml.encode(), feed_id=feed_id, url=FEED_URL)
+    with database.session() as session:
+        outcomes = article_store.upsert_many(session, parsed.articles)
+    return {a.id: outcome for a, outcome in zip(parsed.articles, outcomes, strict=True)}
+
+
+def test_an_edit_is_a_new_revision_of_the_held_article_marked_and_audited(
+        editor: Any, held: list[str], database: Any, redis_client: Any) -> None:
+    before = row(database, held[0])
+    answer = edit(editor, held[0], title=" Quake: toll rises ", summary="Rescuers dig on.\r\n",
+                  body="Rescuers <dug> on & on.\r\n\r\n  Aid arrived at dawn.  \r\n",
+                  note="tightened the lede")
+    assert answer.status_code == 303 and answer.location == f"/articles/{held[0]}"
+    after = row(database, held[0])
+    assert (after.title, after.summary) == ("Quake: toll rises", "Rescuers dig on.")
+    assert after.body_html == "<p>Rescuers &lt;dug&gt; on &amp; on.</p><p>Aid arrived at dawn.</p>"
+    assert after.body_text == "Rescuers <dug> on & on.\nAid arrived at dawn."
+    assert after.content_hash == content_hash(after.title, after.body_text)
+    assert (after.revision, after.edited_by) == (2, EDITOR)
+    assert (after.status, after.status_changed_at) == ("pending_review", before.status_changed_at)
+    # The feed's version joined the history, as a feed's correction would.
+    assert history(database, held[0]) == [(1, before.title, None, before.content_hash)]
+    assert audit_rows(database) == [(EDITOR, "edit", held[0], before.story_id,
+                                     "revision 2: title, summary, body changed; tightened the lede")]
+    page = editor.get(f"/articles/{held[0]}").text
+    assert "Saved: revision 2" in page and f"edited by {EDITOR}" in page
+    assert "Rescuers &lt;dug&gt; on &amp; on." in page
+    assert f"edited by {EDITOR}" in editor.get(f"/queue/items/{held[0]}").text
+    last = redis_client.xrevrange(keys.EVENTS_STREAM, count=1)[0][1]
+    assert (last[b"type"], json.loads(last[b"data"])) == (
+        b"article.edited", {"article_id": held[0], "editor": EDITOR})
+
+
+def test_an_unchanged_body_keeps_the_feeds_markup_and_no_change_saves_nothing(
+        editor: Any, held: list[str], database: Any) -> None:
+    before = row(database, held[0])
+    same = {"title": before.title, "summary": before.summary, "body": before.body_text}
+    assert "Nothing changed" in editor.get(
+        edit(editor, held[0], **same).location).text
+    assert row(database, held[0]).revision == 1 and history(database, held[0]) == []
+    assert edit(editor, held[0], **{**same, "title": "A sharper headline"}).status_code == 303
+    after = row(database, held[0])
+    assert (after.body_html, after.body_text) == (before.body_html, before.body_text)
+    assert after.content_hash == content_hash("A sharper headline", before.body_text)
+    assert audit_rows(database)[-1][-1] == "revision 2: title changed"
+
+
+def test_an_approved_edit_is_what_consumers_read(editor: Any, held: list[str], database: Any,
+                                                 publisher: Any) -> None:
+    edit(editor, held[0], title="Edited headline", summary="", body="Edited first paragraph.")
+    assert decide(editor, held[0], "approve").status_code == 303
+    approved = row(database, held[0])
+    assert approved.status == "published"  # never published before: no correction
+    story = publisher.get(f"/api/v1/stories/{approved.story_id}").get_json()
+    assert story["headlines"][0]["value"] == "Edited headline"
+    assert {"value": "<p>Edited first paragraph.</p>", "contentType": "text/html"} in story["bodies"]
+
+
+def test_the_same_feed_entry_fetched_again_leaves_the_edit_a_real_change_replaces_it(
+        editor: Any, held: list[str], database: Any) -> None:
+    """The feed keeps serving the entry the editor rewrote: that version is in the history
+    (a feed wavering back to it is no change), so the editor's copy stands. When the source
+    really changes again, its new copy is a new revision over the edit, which joins the
+    history, and the article goes through the pipeline (and review) again."""
+    feed_xml = (SAMPLE_FEEDS_DIR / FEED).read_text(encoding="utf-8")
+    before = row(database, held[0])
+    edit(editor, held[0], title="Edited headline", summary=before.summary, body="Edited text.")
+    assert fetch_again(database, feed_xml)[held[0]] == "unchanged"
+    kept = row(database, held[0])
+    assert (kept.title, kept.edited_by, kept.revision, kept.status) == (
+        "Edited headline", EDITOR, 2, "pending_review")
+
+    first_sentence = before.body_text.split(".")[0]
+    assert first_sentence in feed_xml
+    changed = feed_xml.replace(first_sentence, first_sentence + ", the agency said later")
+    assert fetch_again(database, changed)[held[0]] == "updated"
+    revised = row(database, held[0])
+    assert "the agency said later" in revised.body_text and revised.title == before.title
+    assert (revised.edited_by, revised.revision, revised.status) == (None, 3, "received")
+    assert [(r, t, e) for r, t, e, _ in history(database, held[0])] == [
+        (1, before.title, None), (2, "Edited headline", EDITOR)]
+
+
+def test_only_a_held_article_is_edited_and_a_title_is_needed(editor: Any, held: list[str],
+                                                             database: Any) -> None:
+    assert edit(editor, held[0], title="  ", summary="", body="x").status_code == 400
+    assert edit(editor, held[0], title="t" * 1001, summary="", body="x").status_code == 400
+    assert edit(editor, "a1-" + "0" * 32, title="t", summary="", body="x").status_code == 404
+    assert decide(editor, held[0], "reject").status_code == 303
+    late = edit(editor, held[0], title="Too late", summary="", body="x")
+    assert late.status_code == 409 and "no longer waiting for review" in late.text
+    assert row(database, held[0]).title != "Too late"
+    assert editor.post(f"/articles/{held[1]}/edit", data={"title": "No token"}).status_code == 400
+    assert [r[1] for r in audit_rows(database)] == ["reject"]
