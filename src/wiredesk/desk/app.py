@@ -34,6 +34,7 @@ from wiredesk.config import Config, env_name, load
 from wiredesk.identity import without_password
 from wiredesk.ingester.parse import sanitize_html
 from wiredesk.store import models, review
+from wiredesk.store import stories as story_store
 from wiredesk.store.db import Database
 from wiredesk.store.editors import audit, audit_trail, authenticate, is_editor
 from wiredesk.webops import ops
@@ -299,6 +300,74 @@ def edit(article_id: str) -> BaseResponse | tuple[str, int]:
     else:
         flash("Nothing changed: nothing was saved.")
     return redirect(url_for("desk.article", article_id=article_id), 303)
+
+
+_STORY_ID = re.compile(r"s[0-9]{1,3}-[0-9a-f]{32}")
+
+
+@desk.post("/articles/<article_id>/merge")
+def merge(article_id: str) -> BaseResponse | tuple[str, int]:
+    """Merge the article's story with the story the editor names (``story``)."""
+    other = request.form.get("story", "").strip()
+    return _change_story(article_id, "merge", other)
+
+
+@desk.post("/articles/<article_id>/split")
+def split(article_id: str) -> BaseResponse | tuple[str, int]:
+    """Move the article out of its story into a story of its own."""
+    return _change_story(article_id, "split")
+
+
+def _change_story(article_id: str, action: str, other: str = "") -> BaseResponse | tuple[str, int]:
+    note = request.form.get("note", "").strip()[:NOTE_LIMIT]
+    editor = _editor()
+    with _db().session() as db_session:
+        row = db_session.get(models.Article, article_id)
+        if row is None:
+            abort(404)
+        try:
+            if action == "split":
+                change = story_store.split(db_session, article_id)
+                what = (f"moved out of story {change.previous_story_id} into story "
+                        f"{change.story_id}, its own")
+            elif not _STORY_ID.fullmatch(other):
+                raise story_store.StoryChangeRefused(f"{other!r} is not a story id" if other
+                                                     else "name the story to merge with")
+            elif row.story_id is None:
+                raise story_store.StoryChangeRefused(f"article {article_id} is in no story")
+            else:
+                change = story_store.merge(db_session, row.story_id, other)
+                what = (f"story {change.merged_story_id} merged into story {change.story_id} "
+                        f"({len(change.moved)} article{'' if len(change.moved) == 1 else 's'} "
+                        "moved)")
+        except story_store.StoryChangeRefused as exc:
+            db_session.rollback()
+            row = db_session.get(models.Article, article_id)
+            assert row is not None
+            return _article_page(db_session, row, message=f"Not done: {exc}."), 409
+        note = f"{what}; {note}" if note else what
+        for moved in dict.fromkeys([article_id, *change.moved]):
+            audit(db_session, editor, action, moved, change.story_id, note)
+    _point_index_at(change)
+    events.emit(_redis(), f"story.{action}", story_id=change.story_id,
+                merged_story_id=change.merged_story_id, articles=change.moved, editor=editor)
+    metrics.DESK_ACTIONS.labels(action).inc()
+    flash(f"{what[0].upper()}{what[1:]}.")
+    return redirect(url_for("desk.article", article_id=article_id), 303)
+
+
+def _point_index_at(change: story_store.StoryChange) -> None:
+    """Later copies of the moved articles join their new story (after the commit: the database
+    is the truth; a merged story also redirects the pipeline, and a rebuild restores this)."""
+    from wiredesk.pipeline.dedupe_index import DedupeIndex  # numpy: only when stories change
+
+    index = DedupeIndex.from_config(_redis(), current_app.extensions["wiredesk_config"])
+    try:
+        for moved, at in change.indexed_at.items():
+            index.move(moved, at, change.story_id)
+    except redis.RedisError as exc:
+        log.warning("desk: the near-duplicate index still has the old story of %s: %s",
+                    ", ".join(change.moved), exc)
 
 
 def create_app(config: Config | None = None) -> Flask:

@@ -153,6 +153,20 @@ if best_score < 0 then
 end
 return {best_story, best_handle, tostring(best_score)}
 """
+# An indexed article now in another story (an editor merged or split): its meta's story bytes.
+# ARGV: prefix, slot, handle, story. Returns 1 when the article was in the index, else 0.
+_MOVE_LUA = r"""
+local prefix, slot, handle, story = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local bits = redis.call('HGET', prefix .. 's:' .. slot, 'bits')
+if not bits then return 0 end
+bits = tonumber(bits)
+local v = string.byte(handle, 1) * 65536 + string.byte(handle, 2) * 256 + string.byte(handle, 3)
+local key = prefix .. 'm:' .. slot .. ':' .. (v % (2 ^ math.max(bits - 4, 0)))
+local meta = redis.call('HGET', key, handle)
+if not meta then return 0 end
+redis.call('HSET', key, handle, string.sub(meta, 1, 40) .. story .. string.sub(meta, 58))
+return 1
+"""
 _LUA = (
     _LUA.replace("__MAX_CANDIDATES__", str(MAX_CANDIDATES))
     .replace("__MAX_HANDLES__", str(MAX_BUCKET_HANDLES))
@@ -204,6 +218,7 @@ class DedupeIndex:
         self.version = dedupe.FINGERPRINT_VERSION
         self.prefix = keys.dedupe_index_prefix(self.version)
         self._script = client.register_script(_LUA)  # EVALSHA, loaded once per server
+        self._move_script = client.register_script(_MOVE_LUA)
 
     @classmethod
     def from_config(cls, client: redis.Redis, cfg: config.Config) -> DedupeIndex:
@@ -266,6 +281,14 @@ class DedupeIndex:
             tier = None if story == own_story else "near"
             return dedupe.StoryMatch(story, tier, None)
         return dedupe.StoryMatch(story, "near", round(float(score), 4), bytes(what).hex())
+
+    def move(self, article_id: str, at: datetime | float | None, story_id: str) -> bool:
+        """Point an indexed article (indexed at ``at``: its fetch time, else its publication
+        time, as ``find_story`` took it) at another story, so its later copies join that one.
+        False when the index does not hold it (out of the window, too short, Redis lost it)."""
+        slot = int(_seconds(at)) // keys.DEDUPE_SLOT_SECONDS
+        return bool(self._move_script(args=[self.prefix, slot, handle(article_id),
+                                            _pack_id(story_id)]))
 
     def insert_many(
         self, items: Iterable[tuple[str, str, dedupe.Fingerprint, float]], batch: int = 2000

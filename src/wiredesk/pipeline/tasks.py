@@ -192,11 +192,12 @@ def _process_current(services: Services, article_id: str,
             # The row was read without a lock. Lock it now: the output is saved only over the
             # revision it was computed from, and no fetch revises it before this commits.
             current = session.execute(
-                select(models.Article.revision, models.Article.status)
+                select(models.Article.revision, models.Article.status, models.Article.story_id)
                 .where(models.Article.id == article_id).with_for_update()).one_or_none()
             if current is None:
                 return "missing"  # deleted meanwhile
-            if current.revision != row.revision:
+            if current.revision != row.revision or current.story_id != row.story_id:
+                # Revised by a fetch, or moved to another story by an editor, meanwhile.
                 session.rollback()
                 return None
             if current.status not in (*PENDING_STATUSES, "failed"):
@@ -209,6 +210,7 @@ def _process_current(services: Services, article_id: str,
                 session.expire(row, ["error"])  # read before it was set: clear it for real
             status = _apply(session, row, article, decision)
             recorded_rule = row.routing_rule or decision.rule_name
+            story_id = row.story_id
             session.commit()
     # What the article records: a copy or reprint joining a live story is counted under the
     # rule and action it was saved with (exact-duplicate / joined-*, publish).
@@ -219,7 +221,7 @@ def _process_current(services: Services, article_id: str,
         metrics.INGEST_TO_PUBLISH.observe(
             max(0.0, (datetime.now(UTC) - article.fetched_at).total_seconds()))
     events.emit(services.redis, f"article.{status}", article_id=article_id,
-                story_id=article.story_id, rule=recorded_rule)
+                story_id=story_id, rule=recorded_rule)
     return status
 
 
@@ -258,6 +260,12 @@ def _apply(session: Any, row: models.Article, article: Article, decision: Routin
     # canonical the previous one committed, and the story's status moves on in order.
     story = session.get(models.Story, article.story_id, with_for_update=True,
                         populate_existing=True) or found_story(session, article, now)
+    while story.status == "merged" and story.merged_into:
+        # An editor merged the story this article chose (from the near-duplicate index, or a
+        # rival's decision in flight) into another: the article joins that one.
+        article = article.replace(story_id=story.merged_into)
+        story = session.get(models.Story, article.story_id, with_for_update=True,
+                            populate_existing=True) or found_story(session, article, now)
     if story.canonical_article_id != article.id:
         current = session.get(models.Article, story.canonical_article_id)
         if current is None or dedupe.canonical(

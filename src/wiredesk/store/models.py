@@ -123,6 +123,8 @@ class Story(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Status ``merged``: an editor merged this story into that one, which has its articles.
+    merged_into: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_stories_status_published", "status", "published_at"),)
 

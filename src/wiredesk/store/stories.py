@@ -1,0 +1,186 @@
+"""Editors' changes to stories: merge two stories into one, split an article into a story of
+its own. The database's business (docs/dedupe.md, "Stories"); the desk then points the
+near-duplicate index at the new stories (``DedupeIndex.move``).
+
+Locks: the stories' articles first (in id order), then the stories (in id order), as the
+pipeline locks an article and then its story; two editors acting on the same stories, or an
+editor and a worker, run one after the other, and what was read before the locks is read again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from wiredesk.identity import story_id_for
+from wiredesk.store import articles as article_store
+from wiredesk.store import models
+from wiredesk.store.models import utcnow
+
+# Which status a merged story takes: the furthest along of the two.
+_STATUS_RANK = {"corrected": 5, "published": 4, "pending_review": 3, "processed": 2,
+                "received": 1, "rejected": 0}
+
+
+class StoryChangeRefused(ValueError):
+    """The merge or split cannot be done as asked (the message says why)."""
+
+
+class NoSuchStory(StoryChangeRefused):
+    """No story (or article) of that id."""
+
+
+@dataclass
+class StoryChange:
+    """What a merge or split did: the story that has the articles now, the one merged away (a
+    merge), the articles that moved, and the stories whose version moved."""
+
+    story_id: str
+    merged_story_id: str | None = None
+    moved: list[str] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)
+    # When each moved article was indexed (its fetch, else publication time), for the index.
+    indexed_at: dict[str, datetime | None] = field(default_factory=dict)
+    previous_story_id: str | None = None  # a split: the story the article left
+
+
+def _members(session: Session, story_ids: list[str], *, lock: bool) -> list[models.Article]:
+    query = (select(models.Article).where(models.Article.story_id.in_(story_ids))
+             .order_by(models.Article.id))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return list(session.scalars(query))
+
+
+def _lock(session: Session, story_ids: list[str], *,
+          merged: bool = False) -> dict[str, models.Story]:
+    """Lock the stories' articles, then the stories; the stories as they are now (a story
+    merged away is refused, unless ``merged``)."""
+    ids = sorted(set(story_ids))
+    _members(session, ids, lock=True)
+    stories = {story.id: story for story in session.scalars(
+        select(models.Story).where(models.Story.id.in_(ids)).order_by(models.Story.id)
+        .with_for_update().execution_options(populate_existing=True))}
+    for story_id in ids:
+        story = stories.get(story_id)
+        if story is None:
+            raise NoSuchStory(f"no story {story_id}")
+        if story.status == "merged" and not merged:
+            raise StoryChangeRefused(f"story {story_id} was merged into {story.merged_into}")
+    return stories
+
+
+def _shown(session: Session, row: models.Article) -> bool:
+    """Consumers see the article (published, or a version of it was)."""
+    return row.status in models.PUBLISHED_STATUSES or session.scalar(
+        select(models.ArticleRevision.id).where(
+            models.ArticleRevision.article_id == row.id,
+            models.ArticleRevision.status.in_(models.PUBLISHED_STATUSES)).limit(1)) is not None
+
+
+def _set_canonical(story: models.Story, members: list[models.Article]) -> None:
+    from wiredesk.pipeline.stages.dedupe import canonical  # numpy: only here
+
+    story.canonical_article_id = canonical([article_store.to_article(r) for r in members]).id
+
+
+def _first_seen(story: models.Story) -> tuple[bool, datetime, str]:
+    # The story consumers had first keeps its id; else the older one.
+    return (story.published_at is None, story.published_at or story.created_at, story.id)
+
+
+def merge(session: Session, story_id: str, other_id: str,
+          now: datetime | None = None) -> StoryChange:
+    """Merge two stories: the one published first (else created first) keeps its id and takes
+    the other's articles; the other becomes ``merged`` into it. Canonical: the same rule as
+    the pipeline's (earliest, then most complete)."""
+    if story_id == other_id:
+        raise StoryChangeRefused("a story cannot be merged with itself")
+    now = now or utcnow()
+    stories = _lock(session, [story_id, other_id])
+    kept, gone = sorted(stories.values(), key=_first_seen)
+    moving = _members(session, [gone.id], lock=False)
+    shown_moved = any(_shown(session, row) for row in moving)
+    for row in moving:
+        row.story_id = kept.id
+    session.flush()
+    _set_canonical(kept, _members(session, [kept.id], lock=False))
+    # The story published first stays: it is the live one whenever either is.
+    was_live = {s.id: s.status in models.PUBLISHED_STATUSES for s in (kept, gone)}
+    kept.status = max((kept.status, gone.status), key=lambda s: _STATUS_RANK.get(s, 0))
+    touched = []
+    if was_live[kept.id] and shown_moved:
+        kept.touch(now)  # sources joined
+        touched.append(kept.id)
+    if was_live[gone.id]:
+        gone.touch(now)  # consumers see it go away
+        touched.append(gone.id)
+    gone.status, gone.merged_into = "merged", kept.id
+    # Stories merged into the one that goes now point at the one that stays.
+    session.execute(update(models.Story).where(models.Story.merged_into == gone.id)
+                    .values(merged_into=kept.id))
+    return StoryChange(kept.id, gone.id, [row.id for row in moving], touched,
+                       {row.id: row.fetched_at or row.published_at for row in moving})
+
+
+def new_story_id(session: Session, article_id: str) -> str:
+    """A story id for ``article_id`` alone: named after it, as a founded story is, unless a
+    story (the one it founded) has that name already; then one derived from it."""
+    candidate = story_id_for(article_id)
+    prefix = candidate.split("-", 1)[0]
+    n = 0
+    while session.get(models.Story, candidate) is not None:
+        n += 1
+        digest = hashlib.sha256(f"{article_id}|split|{n}".encode()).hexdigest()[:32]
+        candidate = f"{prefix}-{digest}"
+    return candidate
+
+
+def split(session: Session, article_id: str, now: datetime | None = None) -> StoryChange:
+    """Move one article out of its story into a new story of its own."""
+    now = now or utcnow()
+    story_id = session.scalar(select(models.Article.story_id).where(
+        models.Article.id == article_id))
+    for _ in range(3):  # another editor may move it (a merge) while this waits for the locks
+        if story_id is None:
+            raise NoSuchStory(f"article {article_id} is in no story")
+        story = session.get(models.Story, story_id)
+        if story is not None and story.status == "merged" and story.merged_into:
+            story_id = story.merged_into  # merged before this read: lock the one it went into
+        story = _lock(session, [story_id], merged=True)[story_id]
+        members = _members(session, [story_id], lock=False)
+        row = next((r for r in members if r.id == article_id), None)
+        if row is not None:
+            break
+        story_id = session.scalar(select(models.Article.story_id).where(
+            models.Article.id == article_id))
+    else:
+        raise StoryChangeRefused(f"article {article_id} keeps moving between stories")
+    if len(members) == 1:
+        raise StoryChangeRefused(f"article {article_id} is the only article of its story")
+    shown = _shown(session, row)
+    if shown:
+        status = "published"
+    elif row.status in ("pending_review", "rejected"):
+        status = row.status
+    else:
+        status = "received"
+    new = models.Story(id=new_story_id(session, article_id), canonical_article_id=row.id,
+                       status=status, created_at=now, updated_at=now,
+                       published_at=now if shown else None)
+    session.add(new)
+    session.flush()  # the story row before the article points at it
+    row.story_id = new.id
+    rest = [r for r in members if r.id != article_id]
+    if story.canonical_article_id == article_id:
+        _set_canonical(story, rest)
+    touched = [new.id] if shown else []
+    if shown and story.status in models.PUBLISHED_STATUSES:
+        story.touch(now)  # a source left
+        touched.insert(0, story.id)
+    return StoryChange(new.id, None, [article_id], touched,
+                       {row.id: row.fetched_at or row.published_at}, story_id)
