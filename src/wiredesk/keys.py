@@ -126,6 +126,26 @@ def publisher_last_modified(url_digest: str) -> str:
 PUBLISHER_LAST_MODIFIED_TTL_SECONDS = 7 * 24 * 3600
 
 
+# --- Editors' desk: failed logins, per editor name and per client address -----------------------
+def desk_login_failures(kind: str, value: str) -> str:
+    """Failed desk logins of one name (``kind`` "name") or from one client address ("addr")
+    since the first of them, for DESK_LOGIN_FAILURES_TTL_SECONDS. Hashed: a name typed at the
+    login form is anything at all, and no password typed in the name field sits in Redis."""
+    return f"{PREFIX}desk:login:failures:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+
+
+DESK_LOGIN_FAILURES_TTL_SECONDS = 15 * 60  # the window the failures are counted in
+
+
+def desk_login_blocked(kind: str, value: str) -> str:
+    """Set when a name or address reached the failures allowed: logins answer 429 until it
+    expires (DESK_LOGIN_BLOCKED_TTL_SECONDS)."""
+    return f"{PREFIX}desk:login:blocked:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+
+
+DESK_LOGIN_BLOCKED_TTL_SECONDS = 5 * 60
+
+
 # --- Tier-3 decisions in flight: wiredesk.pipeline.story_decisions ----------------------------
 # Articles between "tier 3 looks for candidates" and "committed": a handful at a time (one per
 # busy worker). Each entry expires on its own (pruned by the next registration); the keys

@@ -135,6 +135,10 @@ DESK_REQUESTS = Counter(
 DESK_DECISIONS = Counter(
     "wiredesk_desk_decisions_total", "Editors' decisions taken on the desk.", ["decision"],
 )
+DESK_LOGINS = Counter(
+    "wiredesk_desk_logins_total", "Desk login attempts by outcome: ok, failed (wrong name or "
+    "password), throttled (429: too many failures for the name or the address).", ["outcome"],
+)
 DESK_ACTIONS = Counter(
     "wiredesk_desk_actions_total", "Editors' changes on the desk besides decisions: edit "
     "(an article's copy), merge and split (stories).", ["action"],

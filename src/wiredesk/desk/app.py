@@ -48,6 +48,8 @@ NOTE_LIMIT = 1000
 EVENTS_HEARTBEAT_SECONDS = 15.0
 EVENTS_STREAM_SECONDS = 300.0  # then the browser reconnects (and the login is checked again)
 EVENTS_RETRY_MS = 2000
+# Failed logins allowed per name and per client address within keys.DESK_LOGIN_FAILURES_TTL_SECONDS.
+LOGIN_MAX_FAILURES = 5
 # Pages run only the desk's own script; the body's images may come from the feeds' sites.
 CSP = ("default-src 'self'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
@@ -97,20 +99,81 @@ def _safe_next(target: str | None) -> str:
     return url_for("desk.queue")
 
 
+def _login_subjects(name: str) -> list[tuple[str, str]]:
+    return [("name", name[:100]), ("addr", request.remote_addr or "unknown")]
+
+
+def _login_blocked(name: str) -> int:
+    """Seconds the login stays refused for this name or address (0: it may try)."""
+    try:
+        pipe = _redis().pipeline(transaction=False)
+        for kind, value in _login_subjects(name):
+            pipe.ttl(keys.desk_login_blocked(kind, value))
+        return max(0, *pipe.execute())
+    except redis.RedisError as exc:  # the desk stays open when Redis is away
+        log.warning("desk: could not check the login throttle: %s", exc)
+        return 0
+
+
+def _count_login_failure(name: str) -> None:
+    """One more failure for the name and the address; at the limit, each is refused a while."""
+    limit = current_app.config["DESK_LOGIN_MAX_FAILURES"]
+    try:
+        client = _redis()
+        pipe = client.pipeline(transaction=False)
+        subjects = _login_subjects(name)
+        for kind, value in subjects:
+            failures = keys.desk_login_failures(kind, value)
+            pipe.incr(failures)
+            pipe.expire(failures, keys.DESK_LOGIN_FAILURES_TTL_SECONDS, nx=True)
+        counts = pipe.execute()[::2]
+        pipe = client.pipeline(transaction=False)
+        for (kind, value), count in zip(subjects, counts, strict=True):
+            if count >= limit:
+                pipe.set(keys.desk_login_blocked(kind, value), 1,
+                         ex=current_app.config["DESK_LOGIN_BLOCKED_SECONDS"])
+                pipe.delete(keys.desk_login_failures(kind, value))
+                # Never the name typed: it may be a password typed in the wrong field.
+                log.warning("desk: %d failed logins %s: refused for %d s", count,
+                            f"from {value}" if kind == "addr" else "for one editor name",
+                            current_app.config["DESK_LOGIN_BLOCKED_SECONDS"])
+        pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("desk: could not count a failed login: %s", exc)
+
+
+def _throttled(seconds: int) -> tuple[str, int, dict[str, str]]:
+    minutes = max(1, -(-seconds // 60))
+    metrics.DESK_LOGINS.labels("throttled").inc()
+    return render_template("login.html", next=request.form.get("next", ""), error=(
+        "Too many failed logins for this name or from this address. Try again in "
+        f"{minutes} minute{'' if minutes == 1 else 's'}.")), 429, {"Retry-After": str(seconds)}
+
+
 @desk.route("/login", methods=["GET", "POST"])
-def login() -> BaseResponse | tuple[str, int] | str:
+def login() -> BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]] | str:
     if request.method == "GET":
         return render_template("login.html", next=request.args.get("next", ""))
     name = request.form.get("name", "").strip()
+    # Refused before the password is checked: a blocked name cannot be guessed meanwhile.
+    if blocked := _login_blocked(name):
+        return _throttled(blocked)
     with _db().session() as db_session:
         editor = authenticate(db_session, name, request.form.get("password", ""))
         if editor is not None:
             audit(db_session, editor, "login")
     if editor is None:
         log.warning("failed desk login from %s", request.remote_addr)
+        metrics.DESK_LOGINS.labels("failed").inc()
+        _count_login_failure(name)
         # The same answer for an unknown name and a wrong password.
         return render_template("login.html", next=request.form.get("next", ""),
                                error="Wrong name or password."), 401
+    metrics.DESK_LOGINS.labels("ok").inc()
+    try:  # her own mistakes are forgiven; the address's count stays
+        _redis().delete(keys.desk_login_failures("name", name[:100]))
+    except redis.RedisError:
+        pass
     session.clear()
     session.permanent = True
     session["editor"] = editor
@@ -388,6 +451,8 @@ def create_app(config: Config | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
         DESK_EVENTS_HEARTBEAT_SECONDS=EVENTS_HEARTBEAT_SECONDS,
         DESK_EVENTS_STREAM_SECONDS=EVENTS_STREAM_SECONDS,
+        DESK_LOGIN_MAX_FAILURES=LOGIN_MAX_FAILURES,
+        DESK_LOGIN_BLOCKED_SECONDS=keys.DESK_LOGIN_BLOCKED_TTL_SECONDS,
     )
     CSRFProtect(app)  # every POST carries the session's token (forms: csrf_token)
     app.extensions["wiredesk_config"] = config
