@@ -138,3 +138,60 @@ def test_an_editor_works_the_queue_live(browser: Any, desk_url: str, celery_app:
     audit = browser.find_element(By.ID, "audit").text
     assert EDITOR in audit and "approve" in audit and "checked with the bureau" in audit
     assert browser.find_element(By.ID, "status").text == "published"
+
+
+def test_an_editor_edits_approves_merges_and_splits(browser: Any, desk_url: str,
+                                                    celery_app: Any, database: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    held = hold(celery_app, store_sample(database, "world-wire.xml"))
+    log_in(browser, desk_url)
+
+    def flash() -> str:
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        try:  # the page may be replaced between finding the message and reading it
+            return " ".join(found.text for found in browser.find_elements(By.CLASS_NAME, "flash"))
+        except StaleElementReferenceException:
+            return ""
+
+    # Edit the first held article's copy, then approve it: consumers get the editor's text.
+    browser.get(f"{desk_url}/articles/{held[0]}")
+    browser.find_element(By.CSS_SELECTOR, "#edit summary").click()
+    title = browser.find_element(By.NAME, "title")
+    title.clear()
+    title.send_keys("Edited in the browser")
+    body = browser.find_element(By.NAME, "body")
+    body.clear()
+    body.send_keys("First paragraph.\nSecond <paragraph> & more.")
+    browser.find_element(By.CSS_SELECTOR, "button[value=edit]").click()
+    wait(browser, lambda d: "Saved: revision 2" in flash(), "the edit's message")
+    paragraphs = browser.find_elements(By.CSS_SELECTOR, ".body p")
+    assert [p.text for p in paragraphs] == ["First paragraph.", "Second <paragraph> & more."]
+    assert f"edited by {EDITOR}" in browser.find_element(By.CLASS_NAME, "meta").text
+    browser.find_element(By.CSS_SELECTOR, "button[value=approve]").click()
+    wait(browser, lambda d: "Approved: Edited in the browser" in flash(), "the approval")
+    with database.session() as session:
+        row = session.get(models.Article, held[0])
+        assert (row.status, row.title, row.edited_by) == (
+            "published", "Edited in the browser", EDITOR)
+        other_story = session.get(models.Article, held[2]).story_id
+
+    # Merge the second article's story with the third's, then split it out again.
+    browser.get(f"{desk_url}/articles/{held[1]}")
+    browser.find_element(By.CSS_SELECTOR, "#merge input[name=story]").send_keys(other_story)
+    browser.find_element(By.CSS_SELECTOR, "#merge button").click()
+    wait(browser, lambda d: "merged into story" in flash(), "the merge's message")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#story li")) == 2
+    with database.session() as session:
+        assert session.get(models.Article, held[1]).story_id == session.get(
+            models.Article, held[2]).story_id
+    browser.find_element(By.CSS_SELECTOR, "#split button").click()
+    wait(browser, lambda d: "Moved out of story" in flash(), "the split's message")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#story li")) == 1
+    assert browser.find_elements(By.CSS_SELECTOR, "#split") == []  # alone now
+    with database.session() as session:
+        assert session.get(models.Article, held[1]).story_id != session.get(
+            models.Article, held[2]).story_id
+    audit = browser.find_element(By.ID, "audit").text
+    assert "merge" in audit and "split" in audit
