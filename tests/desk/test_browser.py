@@ -141,11 +141,30 @@ def test_an_editor_works_the_queue_live(browser: Any, desk_url: str, celery_app:
 
 
 def test_an_editor_edits_approves_merges_and_splits(browser: Any, desk_url: str,
-                                                    celery_app: Any, database: Any) -> None:
+                                                    celery_app: Any, database: Any,
+                                                    redis_client: Any) -> None:
     from selenium.webdriver.common.by import By
 
     held = hold(celery_app, store_sample(database, "world-wire.xml"))
     log_in(browser, desk_url)
+
+    # Another editor edits an article while the queue is open: its entry shows the new copy.
+    wait(browser, is_live, "the page's event stream")
+    with database.session() as session:
+        body = session.get(models.Article, held[2]).body_text
+        review.edit(session, held[2], "omar", "Retitled by omar", "", body)
+    events.emit(redis_client, "article.edited", article_id=held[2], editor="omar")
+
+    def shows_the_edit(driver: Any) -> bool:
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        try:  # the entry is replaced as a whole
+            text = entry(driver, held[2]).text
+        except (AttributeError, StaleElementReferenceException):
+            return False
+        return "Retitled by omar" in text and "edited by omar" in text
+
+    wait(browser, shows_the_edit, "the edited entry")
 
     def flash() -> str:
         from selenium.common.exceptions import StaleElementReferenceException

@@ -136,3 +136,26 @@ def test_only_a_held_article_is_edited_and_a_title_is_needed(editor: Any, held: 
     assert row(database, held[0]).title != "Too late"
     assert editor.post(f"/articles/{held[1]}/edit", data={"title": "No token"}).status_code == 400
     assert [r[1] for r in audit_rows(database)] == ["reject"]
+
+
+def test_an_edited_report_approved_into_a_live_story_is_published_not_corrected(
+        editor: Any, celery_app: Any, database: Any) -> None:
+    """Another outlet's report of a published story, held for review and edited (revision 2):
+    approving it was called a correction, though consumers had never seen it."""
+    from tests.pipeline.test_reliability import _store_reprint, _store_sample
+    from wiredesk.pipeline.tasks import process_article
+
+    first = _store_sample(database)[0]
+    assert process_article(celery_app.wiredesk, first) == "published"
+    with database.session() as session:
+        original = article_store.to_article(session.get(models.Article, first))
+    reprint = _store_reprint(database, original)
+    with database.session() as session:
+        session.get(models.Feed, session.get(models.Article, reprint).feed_id).trust = "review"
+    assert process_article(celery_app.wiredesk, reprint) == "pending_review"
+    assert edit(editor, reprint, title="Edited reprint", summary="",
+                body="Edited text.").status_code == 303
+    assert decide(editor, reprint, "approve").status_code == 303
+    approved = row(database, reprint)
+    assert (approved.revision, approved.status) == (2, "published")
+    assert approved.story_id == row(database, first).story_id

@@ -264,3 +264,42 @@ def _rows(database: Any, ids: set[str]) -> list[models.Article]:
         for row in rows:
             session.expunge(row)
         return rows
+
+
+def test_an_article_split_out_while_a_worker_processes_its_revision_stays_split(
+        celery_app: Any, database: Any, monkeypatch: Any) -> None:
+    """A worker read a revised article (in story S) and an editor split it out meanwhile:
+    the worker saved the correction as S's (S marked corrected, its version moved) while the
+    article's new story, where consumers read the correction, stayed as it was. Now the worker
+    starts again from the article as it is."""
+    from tests.helpers import processing_paused
+    from wiredesk.identity import content_hash
+
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("a worker and an editor at once: PostgreSQL (SQLite runs one writer)")
+    services = celery_app.wiredesk
+    first = _store_sample(database)[0]
+    assert process_article(services, first) == "published"
+    with database.session() as session:
+        original = article_store.to_article(session.get(models.Article, first))
+    reprint = _store_reprint(database, original)
+    assert process_article(services, reprint) == "published"
+    s_id = story_of(database, first)
+    assert members(database, s_id) == {first, reprint}
+    with database.session() as session:
+        stored = article_store.to_article(session.get(models.Article, reprint))
+        body = stored.body_text + "\n\nThe ministry later revised the figures."
+        assert article_store.upsert(session, stored.replace(
+            body_text=body, body_html=f"<p>{body}</p>",
+            content_hash=content_hash(stored.title, body))) == "updated"
+
+    with processing_paused(monkeypatch, services, reprint) as outcome:
+        with database.session() as session:
+            new_id = story_store.split(session, reprint).story_id
+        left = story(database, s_id)
+    assert outcome == ["corrected"]
+    assert story_of(database, reprint) == new_id
+    assert members(database, s_id) == {first} and members(database, new_id) == {reprint}
+    corrected, untouched = story(database, new_id), story(database, s_id)
+    assert (corrected.status, corrected.version) == ("corrected", 2)
+    assert (untouched.status, untouched.version) == (left.status, left.version)
