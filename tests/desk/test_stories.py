@@ -99,7 +99,9 @@ def test_merging_two_stories_moves_the_sources_and_the_versions(
     feeds_before = {i for b in before for i in b[1] if '"source"' in i}
     originator = [i for i in before[canonical_story][1] if '"originator"' in i]
     assert sources(doc)[1] == sorted(feeds_before | set(originator))
-    assert ninjs(publisher, gone_id).status_code == 404
+    # A consumer holding the merged story's URI is sent to the story it went into.
+    moved = ninjs(publisher, gone_id)
+    assert moved.status_code == 301 and moved.location.endswith(f"/api/v1/stories/{kept_id}")
     listed = [s["uri"] for s in publisher.get("/api/v1/stories").get_json()["data"]]
     assert any(u.endswith(kept_id) for u in listed) and not any(u.endswith(gone_id) for u in listed)
     note = f"story {gone_id} merged into story {kept_id} (1 article moved); same quake"

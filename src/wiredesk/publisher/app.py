@@ -8,14 +8,15 @@ import time
 from typing import Any
 
 import redis
-from flask import Blueprint, Flask, Response, abort, current_app, g, render_template, request
+from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from wiredesk import metrics
 from wiredesk.admin import register as register_admin
 from wiredesk.config import Config, load
 from wiredesk.publisher import freshness, ninjs, syndication
-from wiredesk.publisher.stories import encode_cursor, get_story, list_stories
+from wiredesk.publisher.stories import encode_cursor, get_story, list_stories, merged_into
 from wiredesk.store.db import Database
 from wiredesk.webops import ops
 
@@ -130,9 +131,12 @@ def stories_index() -> Response:
 
 
 @api.get("/api/v1/stories/<story_id>")
-def story_detail(story_id: str) -> Response:
+def story_detail(story_id: str) -> Response | BaseResponse:
     with _db().session() as session:
         story = get_story(session, story_id)
+        target = merged_into(session, story_id) if story is None else None
+    if target is not None:  # an editor merged it: its articles are that story's now
+        return redirect(ninjs.story_uri(_config().public_base_url, target), 301)
     if story is None:
         abort(404)
     doc = ninjs.to_ninjs(story, _config().public_base_url)

@@ -185,6 +185,21 @@ def list_stories(session: Session, limit: int = 50, cursor: str | None = None, *
         after = (stories[-1].published_at, stories[-1].id)
 
 
+def merged_into(session: Session, story_id: str) -> str | None:
+    """The visible story an editor merged ``story_id`` into (through any later merges of that
+    one), or None: not a merged story, or what it went into is not visible."""
+    story = session.get(models.Story, story_id) if _storable(story_id) else None
+    for _ in range(100):  # merges only point at older stories; a bound all the same
+        if story is None or story.status != "merged" or not story.merged_into:
+            break
+        story = session.get(models.Story, story.merged_into)
+    else:
+        return None
+    if story is None or story.id == story_id or get_story(session, story.id) is None:
+        return None
+    return story.id
+
+
 def get_story(session: Session, story_id: str) -> StoryView | None:
     story = session.get(models.Story, story_id) if _storable(story_id) else None
     if story is None or story.status not in models.PUBLISHED_STATUSES:
