@@ -305,3 +305,49 @@ def test_an_article_split_out_while_a_worker_processes_its_revision_stays_split(
     corrected, untouched = story(database, new_id), story(database, s_id)
     assert (corrected.status, corrected.version) == ("corrected", 2)
     assert (untouched.status, untouched.version) == (left.status, left.version)
+
+
+def test_moving_an_article_into_another_story(editor: Any, celery_app: Any, database: Any,
+                                              publisher: Any) -> None:
+    """'Move this article to story X': before, only a split then a merge did it, and the
+    split published a story of its own for a moment, which consumers could see and keep."""
+    ids = _store_sample(database)
+    for article_id in ids:
+        assert process_article(celery_app.wiredesk, article_id) == "published"
+    a, b, c = ids
+    sa, sb, sc = (story_of(database, i) for i in ids)
+    with database.session() as session:
+        story_store.merge(session, sa, sb)
+    assert members(database, sa) == {a, b}
+    versions = {i: story(database, i).version for i in (sa, sc)}
+    with database.session() as session:
+        count = len(list(session.scalars(select(models.Story.id))))
+
+    answer = post(editor, f"/articles/{b}/move", story=sc, note="belongs with the summit")
+    assert answer.status_code == 303
+    assert members(database, sa) == {a} and members(database, sc) == {b, c}
+    left, joined = story(database, sa), story(database, sc)
+    assert (left.version, joined.version) == (versions[sa] + 1, versions[sc] + 1)
+    assert left.canonical_article_id == a
+    assert joined.canonical_article_id == canonical_of(database, {b, c})
+    assert sources(ninjs(publisher, sc).get_json())[0] == guids(database, {b, c})
+    assert sources(ninjs(publisher, sa).get_json())[0] == guids(database, {a})
+    with database.session() as session:  # no story of its own, not even for a moment
+        assert len(list(session.scalars(select(models.Story.id)))) == count
+    assert audit_rows(database)[-1] == (
+        EDITOR, "move", b, sc, f"moved out of story {sa} into story {sc}; belongs with the summit")
+    with database.session() as session:
+        original = article_store.to_article(session.get(models.Article, b))
+    reprint = _store_reprint(database, original)
+    assert process_article(celery_app.wiredesk, reprint) == "published"
+    assert story_of(database, reprint) == sc
+
+    # The last article of a story: the story follows it (merged into the target).
+    answer = post(editor, f"/articles/{a}/move", story=sc)
+    assert answer.status_code == 303
+    assert f"story {sa}, left empty, merged into it" in editor.get(answer.location).text
+    assert (story(database, sa).status, story(database, sa).merged_into) == ("merged", sc)
+    assert ninjs(publisher, sa).location.endswith(f"/api/v1/stories/{sc}")
+    for target, why in ((sc, "is in story"), (sb, "was merged into"), ("", "name the story")):
+        refused = post(editor, f"/articles/{a}/move", story=target)
+        assert refused.status_code == 409 and why in refused.text, target

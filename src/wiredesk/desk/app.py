@@ -375,6 +375,12 @@ def merge(article_id: str) -> BaseResponse | tuple[str, int]:
     return _change_story(article_id, "merge", other)
 
 
+@desk.post("/articles/<article_id>/move")
+def move(article_id: str) -> BaseResponse | tuple[str, int]:
+    """Move the article into the story the editor names (``story``)."""
+    return _change_story(article_id, "move", request.form.get("story", "").strip())
+
+
 @desk.post("/articles/<article_id>/split")
 def split(article_id: str) -> BaseResponse | tuple[str, int]:
     """Move the article out of its story into a story of its own."""
@@ -395,9 +401,15 @@ def _change_story(article_id: str, action: str, other: str = "") -> BaseResponse
                         f"{change.story_id}, its own")
             elif not _STORY_ID.fullmatch(other):
                 raise story_store.StoryChangeRefused(f"{other!r} is not a story id" if other
-                                                     else "name the story to merge with")
+                                                     else f"name the story to {action} to")
             elif row.story_id is None:
                 raise story_store.StoryChangeRefused(f"article {article_id} is in no story")
+            elif action == "move":
+                change = story_store.move(db_session, article_id, other)
+                what = (f"moved out of story {change.previous_story_id} into story "
+                        f"{change.story_id}" + (f" (story {change.merged_story_id}, left empty, "
+                                                "merged into it)" if change.merged_story_id
+                                                else ""))
             else:
                 change = story_store.merge(db_session, row.story_id, other)
                 what = (f"story {change.merged_story_id} merged into story {change.story_id} "

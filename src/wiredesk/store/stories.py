@@ -140,47 +140,104 @@ def new_story_id(session: Session, article_id: str) -> str:
     return candidate
 
 
-def split(session: Session, article_id: str, now: datetime | None = None) -> StoryChange:
-    """Move one article out of its story into a new story of its own."""
-    now = now or utcnow()
+def _lock_article_story(session: Session, article_id: str, also: tuple[str, ...] = ()
+                        ) -> tuple[models.Story, list[models.Article], models.Article,
+                                   dict[str, models.Story]]:
+    """Lock the article's story (and the stories ``also``), their articles first; the story,
+    its members, the article's row, and every story locked. Another editor may move the
+    article (a merge) while this waits for the locks: then it follows the article."""
     story_id = session.scalar(select(models.Article.story_id).where(
         models.Article.id == article_id))
-    for _ in range(3):  # another editor may move it (a merge) while this waits for the locks
+    for _ in range(3):
         if story_id is None:
             raise NoSuchStory(f"article {article_id} is in no story")
         story = session.get(models.Story, story_id)
         if story is not None and story.status == "merged" and story.merged_into:
             story_id = story.merged_into  # merged before this read: lock the one it went into
-        story = _lock(session, [story_id], merged=True)[story_id]
+        stories = _lock(session, [story_id, *also], merged=True)
         members = _members(session, [story_id], lock=False)
         row = next((r for r in members if r.id == article_id), None)
         if row is not None:
-            break
+            return stories[story_id], members, row, stories
         story_id = session.scalar(select(models.Article.story_id).where(
             models.Article.id == article_id))
-    else:
-        raise StoryChangeRefused(f"article {article_id} keeps moving between stories")
+    raise StoryChangeRefused(f"article {article_id} keeps moving between stories")
+
+
+def _alone_status(shown: bool, row: models.Article) -> str:
+    """The status of a story of this article alone."""
+    if shown:
+        return "published"
+    return row.status if row.status in ("pending_review", "rejected") else "received"
+
+
+def _left(session: Session, story: models.Story, rest: list[models.Article], article_id: str,
+          shown: bool, now: datetime, touched: list[str]) -> None:
+    """The story an article left, with its other articles ``rest`` (not empty)."""
+    if story.canonical_article_id == article_id:
+        _set_canonical(story, rest)
+    if shown and story.status in models.PUBLISHED_STATUSES:
+        story.touch(now)  # a source left
+        touched.append(story.id)
+
+
+def split(session: Session, article_id: str, now: datetime | None = None) -> StoryChange:
+    """Move one article out of its story into a new story of its own."""
+    now = now or utcnow()
+    story, members, row, _ = _lock_article_story(session, article_id)
     if len(members) == 1:
         raise StoryChangeRefused(f"article {article_id} is the only article of its story")
     shown = _shown(session, row)
-    if shown:
-        status = "published"
-    elif row.status in ("pending_review", "rejected"):
-        status = row.status
-    else:
-        status = "received"
     new = models.Story(id=new_story_id(session, article_id), canonical_article_id=row.id,
-                       status=status, created_at=now, updated_at=now,
+                       status=_alone_status(shown, row), created_at=now, updated_at=now,
                        published_at=now if shown else None)
     session.add(new)
     session.flush()  # the story row before the article points at it
     row.story_id = new.id
-    rest = [r for r in members if r.id != article_id]
-    if story.canonical_article_id == article_id:
-        _set_canonical(story, rest)
-    touched = [new.id] if shown else []
-    if shown and story.status in models.PUBLISHED_STATUSES:
-        story.touch(now)  # a source left
-        touched.insert(0, story.id)
+    touched: list[str] = []
+    _left(session, story, [r for r in members if r.id != article_id], article_id, shown, now,
+          touched)
+    if shown:
+        touched.append(new.id)
     return StoryChange(new.id, None, [article_id], touched,
-                       {row.id: row.fetched_at or row.published_at}, story_id)
+                       {row.id: row.fetched_at or row.published_at}, story.id)
+
+
+def move(session: Session, article_id: str, target_id: str,
+         now: datetime | None = None) -> StoryChange:
+    """Move one article into another existing story (its canonical chosen again by the same
+    rule). A story the move leaves empty is merged into the target."""
+    now = now or utcnow()
+    story, members, row, stories = _lock_article_story(session, article_id, (target_id,))
+    target = stories[target_id]
+    if target.id == story.id:
+        raise StoryChangeRefused(f"article {article_id} is in story {target_id} already")
+    if target.status == "merged":
+        raise StoryChangeRefused(f"story {target_id} was merged into {target.merged_into}")
+    shown = _shown(session, row)
+    target_live = target.status in models.PUBLISHED_STATUSES
+    row.story_id = target.id
+    session.flush()
+    _set_canonical(target, _members(session, [target.id], lock=False))
+    touched: list[str] = []
+    rest = [r for r in members if r.id != article_id]
+    merged = None
+    if rest:
+        _left(session, story, rest, article_id, shown, now, touched)
+    else:  # nothing left: it goes where its only article went (its URI follows)
+        if story.status in models.PUBLISHED_STATUSES:
+            story.touch(now)
+            touched.append(story.id)
+        story.status, story.merged_into, merged = "merged", target.id, story.id
+        session.execute(update(models.Story).where(models.Story.merged_into == story.id)
+                        .values(merged_into=target.id))
+    if shown and target_live:
+        target.touch(now)  # a source joined
+        touched.append(target.id)
+    elif shown:  # new to consumers
+        target.status, target.published_at, target.updated_at = "published", now, now
+    else:
+        target.status = max((target.status, _alone_status(shown, row)),
+                            key=lambda s: _STATUS_RANK.get(s, 0))
+    return StoryChange(target.id, merged, [article_id], touched,
+                       {row.id: row.fetched_at or row.published_at}, story.id)
