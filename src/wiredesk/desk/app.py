@@ -433,7 +433,9 @@ def _change_story(article_id: str, action: str, other: str = "") -> BaseResponse
 
 def _point_index_at(change: story_store.StoryChange) -> None:
     """Later copies of the moved articles join their new story (after the commit: the database
-    is the truth; a merged story also redirects the pipeline, and a rebuild restores this)."""
+    is the truth). Redis not answering now: a merged story still redirects the pipeline, but
+    near copies of a split or moved article join its old story while its entry lives (up to
+    the window plus a day; a rebuild keeps existing entries), as the warning says."""
     from wiredesk.pipeline.dedupe_index import DedupeIndex  # numpy: only when stories change
 
     index = DedupeIndex.from_config(_redis(), current_app.extensions["wiredesk_config"])
