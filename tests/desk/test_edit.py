@@ -159,3 +159,26 @@ def test_an_edited_report_approved_into_a_live_story_is_published_not_corrected(
     approved = row(database, reprint)
     assert (approved.revision, approved.status) == (2, "published")
     assert approved.story_id == row(database, first).story_id
+
+
+def test_an_edit_survives_the_feed_served_again_after_a_normalizer_upgrade(
+        editor: Any, held: list[str], database: Any) -> None:
+    """The hashes stored before a normalizer upgrade carry the old version. The feed serving
+    the entry the editor rewrote, now hashed by the new normalizer, matched neither the row
+    (the editor's copy) nor the history's old hash: it became a new revision, and the edit was
+    silently undone. The history's versions are now compared as the new normalizer hashes
+    them, and the matching one is hashed anew, so the next fetch finds it directly."""
+    feed_xml = (SAMPLE_FEEDS_DIR / FEED).read_text(encoding="utf-8")
+    before = row(database, held[0])
+    edit(editor, held[0], title="Edited headline", summary=before.summary, body="Edited text.")
+    with database.session() as session:  # as stored by the normalizer before this one
+        for stored in [session.get(models.Article, held[0]), *session.scalars(
+                select(models.ArticleRevision)
+                .where(models.ArticleRevision.article_id == held[0]))]:
+            stored.content_hash = "c1n0-" + stored.content_hash.split("-", 1)[1]
+    for _ in range(2):
+        assert fetch_again(database, feed_xml)[held[0]] == "unchanged"
+        kept = row(database, held[0])
+        assert (kept.title, kept.edited_by, kept.revision) == ("Edited headline", EDITOR, 2)
+    assert kept.content_hash == content_hash(kept.title, kept.body_text)
+    assert history(database, held[0])[0][3] == before.content_hash  # hashed anew

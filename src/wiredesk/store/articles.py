@@ -73,10 +73,12 @@ def _revise(session: Session, row: models.Article, article: schemas.Article) -> 
     """Apply a changed entry to its row as a new revision, unless it is no real change."""
     if row.content_hash == article.content_hash:
         return "unchanged"
-    if _hash_version(row.content_hash) != _hash_version(article.content_hash) and (
-            identity.content_hash(row.title, row.body_text) == article.content_hash):
-        row.content_hash = article.content_hash  # the normalizer changed, not the entry
-        return "unchanged"
+    if _hash_version(row.content_hash) != _hash_version(article.content_hash):
+        if identity.content_hash(row.title, row.body_text) == article.content_hash:
+            row.content_hash = article.content_hash  # the normalizer changed, not the entry
+            return "unchanged"
+        if _rehashed_version(session, row, article.content_hash):
+            return "unchanged"
     flip_flop = session.scalar(select(models.ArticleRevision.id).where(
         models.ArticleRevision.article_id == row.id,
         models.ArticleRevision.content_hash == article.content_hash).limit(1))
@@ -91,6 +93,21 @@ def _revise(session: Session, row: models.Article, article: schemas.Article) -> 
     row.revision += 1
     set_status(row, "received")
     return "updated"
+
+
+def _rehashed_version(session: Session, row: models.Article, new_hash: str) -> bool:
+    """After a normalizer upgrade: whether a version in the history (an editor's copy on the
+    row replaced it, or the feed wavers) is the entry's content, hashed anew. Then that
+    version and the row get hashes of the new normalizer, so the next fetch matches them
+    directly."""
+    for version in session.scalars(select(models.ArticleRevision).where(
+            models.ArticleRevision.article_id == row.id,
+            models.ArticleRevision.content_hash != new_hash)):
+        if identity.content_hash(version.title, html_to_text(version.body_html)) == new_hash:
+            version.content_hash = new_hash
+            row.content_hash = identity.content_hash(row.title, row.body_text)
+            return True
+    return False
 
 
 # The lock a transaction writing a feed's articles holds on the feed's row (an UPDATE of the
