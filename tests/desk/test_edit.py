@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from tests.desk.conftest import EDITOR, csrf_token, hold, store_sample
 from tests.desk.test_queue import audit_rows, decide, row
+from tests.helpers import wait_until
 from wiredesk import keys
 from wiredesk.feedserver import SAMPLE_FEEDS_DIR
 from wiredesk.identity import content_hash
@@ -182,3 +183,49 @@ def test_an_edit_survives_the_feed_served_again_after_a_normalizer_upgrade(
         assert (kept.title, kept.edited_by, kept.revision) == ("Edited headline", EDITOR, 2)
     assert kept.content_hash == content_hash(kept.title, kept.body_text)
     assert history(database, held[0])[0][3] == before.content_hash  # hashed anew
+
+
+SPORT_BODY = ("Spain's football team beat Brazil 3-1 in Madrid on Sunday. The striker scored "
+              "twice and the coach praised the players after the match in the World Cup "
+              "qualifier.")
+
+
+def test_an_edited_copy_is_tagged_and_categorized_again_by_a_worker(
+        editor: Any, held: list[str], database: Any, worker: Any, publisher: Any) -> None:
+    """The editor rewrote the copy; its entities, keywords and topics were still the feed
+    copy's, so consumers of the approved story read subjects and places of another text."""
+    before = row(database, held[0])
+    assert "MY" in {e["id"] for e in before.entities}
+    assert edit(editor, held[0], title="Spain beat Brazil in World Cup qualifier", summary="",
+                body=SPORT_BODY).status_code == 303
+
+    def tagged_again() -> models.Article | None:
+        now = row(database, held[0])
+        return now if {"ES", "BR"} <= {e["id"] for e in now.entities} else None
+
+    edited = wait_until(tagged_again, timeout=30, message="the edit's new tags")
+    assert "MY" not in {e["id"] for e in edited.entities}
+    assert [c["qcode"] for c in edited.categories] == ["medtop:15000000"]
+    assert "World Cup" in edited.keywords
+    # The editor still decides: status, routing and story are as they were.
+    assert (edited.status, edited.routing_rule, edited.story_id, edited.revision) == (
+        "pending_review", before.routing_rule, before.story_id, 2)
+    assert decide(editor, held[0], "approve").status_code == 303
+    doc = publisher.get(f"/api/v1/stories/{before.story_id}").get_json()
+    assert [s["literal"] for s in doc["subjects"]] == ["medtop:15000000"]
+    assert {p.get("literal") for p in doc["places"]} >= {"ES", "BR"}
+
+
+def test_tagging_an_edit_again_keeps_topics_an_editor_chose_and_skips_a_stale_revision(
+        editor: Any, held: list[str], database: Any, celery_app: Any) -> None:
+    from wiredesk.pipeline.tasks import reenrich_article
+    from wiredesk.store.corrections import correct_topics
+
+    with database.session() as session:
+        correct_topics(session, held[0], ["medtop:04000000"], "omar")
+    edit(editor, held[0], title="Spain beat Brazil", summary="", body=SPORT_BODY)
+    assert reenrich_article(celery_app.wiredesk, held[0], 1) == "stale"
+    assert reenrich_article(celery_app.wiredesk, held[0], 2) == "done"
+    edited = row(database, held[0])
+    assert {"ES", "BR"} <= {e["id"] for e in edited.entities}
+    assert [c["qcode"] for c in edited.categories] == ["medtop:04000000"]

@@ -356,6 +356,7 @@ def edit(article_id: str) -> BaseResponse | tuple[str, int]:
             audit(db_session, editor, "edit", article_id, story_id,
                   f"revision {revision}: {', '.join(changed)} changed" + (f"; {note}" if note else ""))
     if changed:
+        _reenrich(article_id, revision)
         events.emit(_redis(), "article.edited", article_id=article_id, editor=editor)
         metrics.DESK_ACTIONS.labels("edit").inc()
         flash(f"Saved: revision {revision} ({', '.join(changed)} changed). It still waits for "
@@ -363,6 +364,21 @@ def edit(article_id: str) -> BaseResponse | tuple[str, int]:
     else:
         flash("Nothing changed: nothing was saved.")
     return redirect(url_for("desk.article", article_id=article_id), 303)
+
+
+def _reenrich(article_id: str, revision: int) -> None:
+    """Have a pipeline worker make language, entities and topics of the editor's copy (after
+    the commit: the task must find the revision)."""
+    ext = current_app.extensions
+    try:
+        if "wiredesk_celery" not in ext:
+            from wiredesk.broker import create_celery  # only once someone edits
+
+            ext["wiredesk_celery"] = create_celery(ext["wiredesk_config"])
+        ext["wiredesk_celery"].send_task("pipeline.reenrich", args=[article_id, revision],
+                                         queue="process")
+    except Exception as exc:  # noqa: BLE001 - the edit is saved; its tags stay the feed copy's
+        log.warning("desk: could not have the edit of %s tagged again: %s", article_id, exc)
 
 
 _STORY_ID = re.compile(r"s[0-9]{1,3}-[0-9a-f]{32}")

@@ -337,6 +337,50 @@ def replay_failed(services: Services, article_ids: list[str] | None = None) -> l
     return ids
 
 
+# What the stages make of an article's copy; an editor's edit has them made again.
+_COPY_ENRICHMENT = ("language", "language_confidence", "entities", "keywords", "dateline",
+                    "categories")
+
+
+def reenrich_article(services: Services, article_id: str, revision: int) -> str:
+    """After an editor's edit (``revision``): language, dateline, entities, keywords and
+    topics made again from the editor's copy, so consumers are not told what the feed's copy
+    was about. The story, status and routing stay (the editor decides); topics an editor
+    corrected stay. Returns ``done``, or ``stale`` when the article has another revision now
+    (or ``missing``)."""
+    with services.db.session() as session:
+        row = session.get(models.Article, article_id)
+        if row is None:
+            return "missing"
+        if row.revision != revision or row.edited_by is None:
+            return "stale"
+        current = article_store.to_article(row)
+        article = classify(services, enrich(current, services.config))
+        if session.scalar(select(models.TopicCorrection.id).where(
+                models.TopicCorrection.article_id == article_id).limit(1)) is not None:
+            article = article.replace(categories=current.categories)  # the editor's topics
+        row = session.get(models.Article, article_id, with_for_update=True,
+                          populate_existing=True)
+        if row is None:
+            return "missing"
+        if row.revision != revision:
+            return "stale"  # revised meanwhile: that revision is processed on its own
+        before = {name: getattr(row, name) for name in _COPY_ENRICHMENT}
+        article_store.write_copy_enrichment(row, article)
+        changed = any(getattr(row, name) != before[name] for name in _COPY_ENRICHMENT)
+        if changed and row.status in models.PUBLISHED_STATUSES and row.story_id:
+            story = session.get(models.Story, row.story_id, with_for_update=True)
+            if story is not None:
+                story.touch(utcnow())  # approved before this ran: consumers see new subjects
+    return "done"
+
+
+@wiredesk_task(queue="process", name="pipeline.reenrich")
+def reenrich(self: Any, article_id: str, revision: int) -> str:
+    """Run the enrichment stages again on an article an editor edited."""
+    return reenrich_article(self.wiredesk, article_id, revision)
+
+
 def _fail_article(task: Any, exc: BaseException, args: tuple[Any, ...]) -> None:
     """After the last retry: the article is ``failed``."""
     fail_article(task.wiredesk, args[0], f"{type(exc).__name__}: {exc}")

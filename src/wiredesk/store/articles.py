@@ -44,6 +44,14 @@ def write_enrichment(row: models.Article, article: schemas.Article) -> None:
     """Store what the stages added to ``article`` on its row."""
     for name in _ENRICHMENT_FIELDS:
         setattr(row, name, getattr(article, name))
+    write_copy_enrichment(row, article)
+
+
+def write_copy_enrichment(row: models.Article, article: schemas.Article) -> None:
+    """Store what the stages made of ``article``'s copy (language, keywords, entities, topics,
+    dateline) on its row, and nothing of its story, status or routing."""
+    row.language, row.language_confidence = article.language, article.language_confidence
+    row.keywords = article.keywords
     row.entities = _ENTITIES.dump(article.entities)
     row.categories = _CATEGORIES.dump(article.categories)
     row.dateline = _DATELINE.dump(article.dateline) if article.dateline else None
