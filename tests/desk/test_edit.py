@@ -229,3 +229,42 @@ def test_tagging_an_edit_again_keeps_topics_an_editor_chose_and_skips_a_stale_re
     edited = row(database, held[0])
     assert {"ES", "BR"} <= {e["id"] for e in edited.entities}
     assert [c["qcode"] for c in edited.categories] == ["medtop:04000000"]
+
+
+def test_two_editors_on_one_copy_neither_overwrites_nor_approves_unseen_text(
+        desk_app: Any, editor: Any, held: list[str], database: Any) -> None:
+    """Amal and Omar open the same held article. Amal saves an edit. Omar, still reading the
+    feed's copy, saved his edit over hers (hers silently gone from the article) or approved
+    her text without having read it. Both are now refused with what changed, and his typing
+    stays in the form."""
+    from tests.desk.conftest import log_in
+    from wiredesk.store.editors import add_editor
+
+    with database.session() as session:
+        add_editor(session, "omar", "another long password")
+    omar = desk_app.test_client()
+    assert log_in(omar, "omar", "another long password").status_code == 303
+    seen = {"revision": "1"}  # what both pages carried
+    assert 'name="revision" value="1"' in omar.get(f"/articles/{held[0]}").text
+    assert edit(editor, held[0], title="Amal's headline", summary="", body="Amal's text.",
+                **seen).status_code == 303
+
+    late_edit = edit(omar, held[0], title="Omar's headline", summary="", body="Omar's text.",
+                     **seen)
+    assert late_edit.status_code == 409
+    assert "the copy changed since you opened it: it is revision 2 (edited by amal)" \
+        in late_edit.text
+    assert "Omar&#39;s text." in late_edit.text and "<details id=\"edit\" open>" in late_edit.text
+    late_approval = decide_seen(omar, held[0], "approve", "1")
+    assert late_approval.status_code == 409 and "Not approved" in late_approval.text
+    now = row(database, held[0])
+    assert (now.title, now.revision, now.status) == ("Amal's headline", 2, "pending_review")
+    assert decide_seen(omar, held[0], "approve", "2").status_code == 303
+    assert row(database, held[0]).status == "published"
+    assert [r[1] for r in audit_rows(database)] == ["edit", "approve"]
+
+
+def decide_seen(client: Any, article_id: str, decision: str, revision: str) -> Any:
+    return client.post(f"/articles/{article_id}/decision",
+                       data={"decision": decision, "revision": revision,
+                             "csrf_token": csrf_token(client, "/")})

@@ -288,14 +288,25 @@ def article(article_id: str) -> str:
         return _article_page(db_session, row)
 
 
-def _article_page(db_session: Any, row: models.Article, message: str = "") -> str:
+def _seen_revision() -> int | None:
+    """The revision the editor's form was made for (None: a client that does not say)."""
+    raw = request.form.get("revision", "")
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        abort(400, "revision must be a number")
+    return int(raw)
+
+
+def _article_page(db_session: Any, row: models.Article, message: str = "",
+                  draft: dict[str, str] | None = None) -> str:
     members = list(db_session.scalars(
         select(models.Article).where(models.Article.story_id == row.story_id)
         .order_by(models.Article.created_at, models.Article.id))) if row.story_id else []
     return render_template(
         "article.html", article=row, body=sanitize_html(row.body_html or ""),
         feeds=_feed_names(db_session, [row, *members]), members=members,
-        audit=audit_trail(db_session, row.id), message=message)
+        audit=audit_trail(db_session, row.id), message=message, draft=draft)
 
 
 @desk.post("/articles/<article_id>/decision")
@@ -305,10 +316,17 @@ def decision(article_id: str) -> BaseResponse | tuple[str, int]:
     note = request.form.get("note", "").strip()[:NOTE_LIMIT]
     if choice not in review.DECISIONS:
         abort(400, f"decision must be one of {', '.join(review.DECISIONS)}")
+    seen = _seen_revision()
     editor = _editor()
     with _db().session() as db_session:
         try:
-            status = review.decide(db_session, article_id, choice, editor, note)
+            status = review.decide(db_session, article_id, choice, editor, note, seen)
+        except review.CopyChanged as exc:
+            db_session.rollback()
+            row = db_session.get(models.Article, article_id)
+            assert row is not None
+            return _article_page(db_session, row, message=(
+                f"Not {review.DECIDED[choice]}: {exc}. Read it below and decide again.")), 409
         except review.NotPending:
             db_session.rollback()
             row = db_session.get(models.Article, article_id)
@@ -333,12 +351,21 @@ def edit(article_id: str) -> BaseResponse | tuple[str, int]:
     as theirs and audited; the article stays held until someone decides."""
     form = {name: request.form.get(name, "") for name in ("title", "summary", "body")}
     note = request.form.get("note", "").strip()[:NOTE_LIMIT]
+    seen = _seen_revision()
     editor = _editor()
     with _db().session() as db_session:
         try:
-            changed = review.edit(db_session, article_id, editor, **form)
+            changed = review.edit(db_session, article_id, editor, **form, seen_revision=seen)
         except review.NoSuchArticle:
             abort(404)
+        except review.CopyChanged as exc:
+            db_session.rollback()
+            row = db_session.get(models.Article, article_id)
+            assert row is not None
+            # Theirs stays in the form: nothing typed is lost, and nothing overwrites the other.
+            return _article_page(db_session, row, draft=form, message=(
+                f"Not saved: {exc}. The copy now is below; your text is still in the edit "
+                "form, to save again over it if you mean to.")), 409
         except (review.NotPending, ValueError) as exc:
             db_session.rollback()
             row = db_session.get(models.Article, article_id)

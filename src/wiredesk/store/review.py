@@ -26,6 +26,18 @@ class NotPending(ValueError):
     """The article is not waiting for an editor (missing, or decided already)."""
 
 
+class CopyChanged(ValueError):
+    """The article's copy is not the revision the editor saw (another editor, or the feed,
+    changed it since): deciding on it or editing it would act on text they never read."""
+
+
+def _check_revision(row: models.Article, seen: int | None) -> None:
+    if seen is not None and row.revision != seen:
+        by = f" (edited by {row.edited_by})" if row.edited_by else ""
+        raise CopyChanged(f"the copy changed since you opened it: it is revision "
+                          f"{row.revision}{by} now, you saw revision {seen}")
+
+
 class NoSuchArticle(NotPending):
     """There is no article with that id (so it is not waiting for an editor either)."""
 
@@ -60,12 +72,12 @@ def paragraphs_html(text: str) -> str:
 
 
 def edit(session: Session, article_id: str, editor: str, title: str, summary: str,
-         body: str) -> list[str]:
+         body: str, seen_revision: int | None = None) -> list[str]:
     """An editor's copy of a held article, saved as a new revision the way a feed's correction
     is (the replaced version joins the history) and marked as the editor's; the article stays
     held. ``body`` is plain text, a paragraph a line. Returns what changed (title, summary,
     body); nothing changed, nothing is saved. ValueError: the copy is refused (empty title,
-    too long)."""
+    too long); CopyChanged: ``seen_revision`` (the one the editor edited) is not the current."""
     # Browsers send a textarea's lines with CRLF: an untouched summary is no change.
     title, summary = title.strip(), "\n".join(summary.strip().splitlines())
     if not title:
@@ -78,6 +90,7 @@ def edit(session: Session, article_id: str, editor: str, title: str, summary: st
         raise NoSuchArticle(f"no article {article_id}")
     if row.status != "pending_review":
         raise NotPending(f"article {article_id} is not waiting for review")
+    _check_revision(row, seen_revision)
     body_html = paragraphs_html(body)
     body_text = html_to_text(body_html)
     changed = [name for name, before, after in (
@@ -102,8 +115,10 @@ def _published_before(session: Session, row: models.Article) -> bool:
         models.ArticleRevision.status.in_(models.PUBLISHED_STATUSES)).limit(1)) is not None
 
 
-def decide(session: Session, article_id: str, decision: str, editor: str, note: str = "") -> str:
-    """Apply an editor's decision; returns the article's new status."""
+def decide(session: Session, article_id: str, decision: str, editor: str, note: str = "",
+           seen_revision: int | None = None) -> str:
+    """Apply an editor's decision; returns the article's new status. ``seen_revision``: the
+    revision the editor read (the desk's forms); another one now raises CopyChanged."""
     if decision not in DECISIONS:
         raise ValueError(f"decision must be one of {DECISIONS}")
     row = session.get(models.Article, article_id, with_for_update=True)
@@ -111,6 +126,7 @@ def decide(session: Session, article_id: str, decision: str, editor: str, note: 
         raise NoSuchArticle(f"no article {article_id}")
     if row.status != "pending_review":
         raise NotPending(f"article {article_id} is not waiting for review")
+    _check_revision(row, seen_revision)
     story = session.get(models.Story, row.story_id) if row.story_id else None
     now = utcnow()
     restored = None
