@@ -268,3 +268,13 @@ def decide_seen(client: Any, article_id: str, decision: str, revision: str) -> A
     return client.post(f"/articles/{article_id}/decision",
                        data={"decision": decision, "revision": revision,
                              "csrf_token": csrf_token(client, "/")})
+
+
+@pytest.mark.parametrize("revision", ["²", "١", "-1", "1.0", "9" * 30])
+def test_a_revision_that_is_not_a_plain_number_is_a_400(editor: Any, held: list[str],
+                                                        database: Any, revision: str) -> None:
+    """'²' and Arabic-Indic digits pass str.isdigit(), and int() refused the first: a 500."""
+    for answer in (decide_seen(editor, held[0], "approve", revision),
+                   edit(editor, held[0], title="t", summary="", body="b", revision=revision)):
+        assert answer.status_code == 400
+    assert row(database, held[0]).status == "pending_review"

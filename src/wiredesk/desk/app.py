@@ -293,7 +293,7 @@ def _seen_revision() -> int | None:
     raw = request.form.get("revision", "")
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         abort(400, "revision must be a number")
     return int(raw)
 
