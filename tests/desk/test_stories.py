@@ -351,3 +351,24 @@ def test_moving_an_article_into_another_story(editor: Any, celery_app: Any, data
     for target, why in ((sc, "is in story"), (sb, "was merged into"), ("", "name the story")):
         refused = post(editor, f"/articles/{a}/move", story=target)
         assert refused.status_code == 409 and why in refused.text, target
+
+
+def test_a_revised_article_split_out_sends_its_later_copies_to_its_new_story(
+        editor: Any, two_stories: tuple[str, str], database: Any, celery_app: Any) -> None:
+    """The index keeps an article where it was first indexed (a revision is not indexed
+    again), but the desk looked for it in the slot of its current fetch time: for an article
+    revised a day later the entry was not found, and its copies still joined the old story."""
+    first, second = two_stories
+    kept_id = story_of(database, first)
+    assert post(editor, f"/articles/{second}/merge", story=kept_id).status_code == 303
+    with database.session() as session:  # as a revision fetched a day later leaves it
+        revised = session.get(models.Article, second)
+        revised.fetched_at = revised.fetched_at + timedelta(days=1)
+    assert post(editor, f"/articles/{second}/split").status_code == 303
+    new_id = story_of(database, second)
+    with database.session() as session:
+        original = article_store.to_article(session.get(models.Article, second))
+    reprint = _store_reprint(database, original.replace(fetched_at=original.fetched_at
+                                                        - timedelta(days=1)))
+    assert process_article(celery_app.wiredesk, reprint) == "published"
+    assert story_of(database, reprint) == new_id

@@ -483,8 +483,8 @@ def _point_index_at(change: story_store.StoryChange) -> None:
 
     index = DedupeIndex.from_config(_redis(), current_app.extensions["wiredesk_config"])
     try:
-        for moved, at in change.indexed_at.items():
-            index.move(moved, at, change.story_id)
+        for moved in change.moved:
+            index.move(moved, change.story_id)
     except redis.RedisError as exc:
         log.warning("desk: the near-duplicate index still has the old story of %s: %s",
                     ", ".join(change.moved), exc)

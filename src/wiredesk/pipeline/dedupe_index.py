@@ -153,19 +153,27 @@ if best_score < 0 then
 end
 return {best_story, best_handle, tostring(best_score)}
 """
-# An indexed article now in another story (an editor merged or split): its meta's story bytes.
-# ARGV: prefix, slot, handle, story. Returns 1 when the article was in the index, else 0.
+# An indexed article now in another story (an editor merged, moved or split): its meta's
+# story bytes, in whichever slot of the window holds it (where it was first indexed: a
+# revision is not indexed again, so its current fetch time does not say which).
+# ARGV: prefix, first_slot, last_slot, handle, story. Returns how many entries changed.
 _MOVE_LUA = r"""
-local prefix, slot, handle, story = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local bits = redis.call('HGET', prefix .. 's:' .. slot, 'bits')
-if not bits then return 0 end
-bits = tonumber(bits)
+local prefix, first_slot, last_slot = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local handle, story = ARGV[4], ARGV[5]
 local v = string.byte(handle, 1) * 65536 + string.byte(handle, 2) * 256 + string.byte(handle, 3)
-local key = prefix .. 'm:' .. slot .. ':' .. (v % (2 ^ math.max(bits - 4, 0)))
-local meta = redis.call('HGET', key, handle)
-if not meta then return 0 end
-redis.call('HSET', key, handle, string.sub(meta, 1, 40) .. story .. string.sub(meta, 58))
-return 1
+local changed = 0
+for slot = first_slot, last_slot do
+  local bits = redis.call('HGET', prefix .. 's:' .. slot, 'bits')
+  if bits then
+    local key = prefix .. 'm:' .. slot .. ':' .. (v % (2 ^ math.max(tonumber(bits) - 4, 0)))
+    local meta = redis.call('HGET', key, handle)
+    if meta then
+      redis.call('HSET', key, handle, string.sub(meta, 1, 40) .. story .. string.sub(meta, 58))
+      changed = changed + 1
+    end
+  end
+end
+return changed
 """
 _LUA = (
     _LUA.replace("__MAX_CANDIDATES__", str(MAX_CANDIDATES))
@@ -282,13 +290,14 @@ class DedupeIndex:
             return dedupe.StoryMatch(story, tier, None)
         return dedupe.StoryMatch(story, "near", round(float(score), 4), bytes(what).hex())
 
-    def move(self, article_id: str, at: datetime | float | None, story_id: str) -> bool:
-        """Point an indexed article (indexed at ``at``: its fetch time, else its publication
-        time, as ``find_story`` took it) at another story, so its later copies join that one.
+    def move(self, article_id: str, story_id: str, now: float | None = None) -> bool:
+        """Point an indexed article at another story, so its later copies join that one.
         False when the index does not hold it (out of the window, too short, Redis lost it)."""
-        slot = int(_seconds(at)) // keys.DEDUPE_SLOT_SECONDS
-        return bool(self._move_script(args=[self.prefix, slot, handle(article_id),
-                                            _pack_id(story_id)]))
+        now = time.time() if now is None else now
+        first_slot = int(now - self.window_seconds) // keys.DEDUPE_SLOT_SECONDS
+        return bool(self._move_script(args=[
+            self.prefix, first_slot, int(now) // keys.DEDUPE_SLOT_SECONDS + 1,
+            handle(article_id), _pack_id(story_id)]))
 
     def insert_many(
         self, items: Iterable[tuple[str, str, dedupe.Fingerprint, float]], batch: int = 2000

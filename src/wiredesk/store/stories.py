@@ -43,8 +43,6 @@ class StoryChange:
     merged_story_id: str | None = None
     moved: list[str] = field(default_factory=list)
     touched: list[str] = field(default_factory=list)
-    # When each moved article was indexed (its fetch, else publication time), for the index.
-    indexed_at: dict[str, datetime | None] = field(default_factory=dict)
     previous_story_id: str | None = None  # a split: the story the article left
 
 
@@ -123,8 +121,7 @@ def merge(session: Session, story_id: str, other_id: str,
     # Stories merged into the one that goes now point at the one that stays.
     session.execute(update(models.Story).where(models.Story.merged_into == gone.id)
                     .values(merged_into=kept.id))
-    return StoryChange(kept.id, gone.id, [row.id for row in moving], touched,
-                       {row.id: row.fetched_at or row.published_at for row in moving})
+    return StoryChange(kept.id, gone.id, [row.id for row in moving], touched)
 
 
 def new_story_id(session: Session, article_id: str) -> str:
@@ -200,7 +197,7 @@ def split(session: Session, article_id: str, now: datetime | None = None) -> Sto
     if shown:
         touched.append(new.id)
     return StoryChange(new.id, None, [article_id], touched,
-                       {row.id: row.fetched_at or row.published_at}, story.id)
+                       previous_story_id=story.id)
 
 
 def move(session: Session, article_id: str, target_id: str,
@@ -240,4 +237,4 @@ def move(session: Session, article_id: str, target_id: str,
         target.status = max((target.status, _alone_status(shown, row)),
                             key=lambda s: _STATUS_RANK.get(s, 0))
     return StoryChange(target.id, merged, [article_id], touched,
-                       {row.id: row.fetched_at or row.published_at}, story.id)
+                       previous_story_id=story.id)
