@@ -15,6 +15,7 @@ from wiredesk import metrics
 from wiredesk.admin import register as register_admin
 from wiredesk.config import Config, load
 from wiredesk.publisher import freshness, ninjs, syndication
+from wiredesk.publisher.hub import hub_url, link_header
 from wiredesk.publisher.stories import encode_cursor, get_story, list_stories
 from wiredesk.store.db import Database
 from wiredesk.webops import ops
@@ -73,8 +74,11 @@ def _feed(fmt: str, path: str, title: str, **filters: str) -> Response:
     with _db().session() as session:
         stories = list_stories(session, limit=FEED_LIMIT, **filters)
     base = _config().public_base_url
-    body = render(stories, base, f"{base.rstrip('/')}{path}", title, filters.get("language"))
-    return _conditional(body, mimetype)
+    topic, hub = f"{base.rstrip('/')}{path}", hub_url(base)
+    body = render(stories, base, topic, title, filters.get("language"), hub)
+    response = _conditional(body, mimetype)
+    response.headers["Link"] = link_header(hub, topic)
+    return response
 
 
 @feeds.get("/feeds/all.<fmt>")
