@@ -20,7 +20,7 @@ from wiredesk.config import Config, load
 log = logging.getLogger(__name__)
 
 QUEUES = ("ingest", "process", "deliver")
-TASK_MODULES = ("wiredesk.ingester.tasks", "wiredesk.pipeline.tasks")
+TASK_MODULES = ("wiredesk.ingester.tasks", "wiredesk.pipeline.tasks", "wiredesk.deliver.tasks")
 
 
 # Task name -> queue, filled by @wiredesk_task; create_celery turns it into task_routes.

@@ -132,6 +132,16 @@ DESK_REQUESTS = Counter(
 DESK_DECISIONS = Counter(
     "wiredesk_desk_decisions_total", "Editors' decisions taken on the desk.", ["decision"],
 )
+HUB_REQUESTS = Counter(
+    "wiredesk_publisher_hub_requests_total",
+    "WebSub (un)subscription requests to the publisher's hub: accepted (to verify) or refused.",
+    ["outcome"],
+)
+HUB_VERIFICATIONS = Counter(
+    "wiredesk_deliver_verifications_total",
+    "Verifications of intent sent to subscribers' callbacks: verified (the challenge came back), "
+    "refused (anything else) or superseded (a newer request came first).", ["outcome"],
+)
 PUBLISHER_LAST_MODIFIED_UNKNOWN = Counter(
     "wiredesk_publisher_last_modified_unknown_total",
     "Responses sent without Last-Modified because Redis, which keeps the dates, did not answer.",
