@@ -142,6 +142,17 @@ HUB_VERIFICATIONS = Counter(
     "Verifications of intent sent to subscribers' callbacks: verified (the challenge came back), "
     "refused (anything else) or superseded (a newer request came first).", ["outcome"],
 )
+DELIVERIES = Counter(
+    "wiredesk_deliver_deliveries_total",
+    "Pushes of a story version to a subscriber's callback by outcome: delivered, retried (an "
+    "attempt failed, another follows), failed (gave up), gone (the callback answered 410), "
+    "skipped (the subscription or the story ended first).", ["outcome"],
+)
+DELIVERY_LATENCY = Histogram(
+    "wiredesk_deliver_delivery_latency_seconds",
+    "From a story's publication or correction to its push reaching a subscriber.",
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+)
 PUBLISHER_LAST_MODIFIED_UNKNOWN = Counter(
     "wiredesk_publisher_last_modified_unknown_total",
     "Responses sent without Last-Modified because Redis, which keeps the dates, did not answer.",

@@ -1,4 +1,5 @@
-"""The ``deliver`` tasks: verify a subscription request with the subscriber's callback.
+"""The ``deliver`` tasks: verify a subscription request with the subscriber's callback, and
+push a published or corrected story to the subscribers of every feed it is in.
 
 Messages carry ids; each task re-reads the row and returns early when its work is done or
 superseded. Callbacks are reached like feeds: through the SSRF guard, with bounded timeouts,
@@ -7,6 +8,8 @@ and no redirect followed.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 import threading
@@ -17,12 +20,12 @@ from urllib.parse import urlencode
 import httpx
 
 from wiredesk import metrics
-from wiredesk.broker import Services, wiredesk_task
+from wiredesk.broker import PermanentError, Services, wiredesk_task
 from wiredesk.config import Config
 from wiredesk.ingester.fetch import FeedClient, make_client
 from wiredesk.ingester.guard import BlockedURL
 from wiredesk.store import subscriptions
-from wiredesk.store.models import HubSubscription
+from wiredesk.store.models import HubDelivery, HubSubscription
 
 log = logging.getLogger(__name__)
 
@@ -108,3 +111,142 @@ def verify_intent(services: Services, subscription_id: int, request_id: str) -> 
 def verify(self: Any, subscription_id: int, request_id: str) -> str:
     """Verify a subscriber's (un)subscription request with its callback."""
     return verify_intent(self.wiredesk, subscription_id, request_id)
+
+
+class DeliveryFailed(Exception):
+    """The callback did not take the push (an error status, no answer): retried with backoff."""
+
+
+def announce(story_id: str | None) -> None:
+    """After the commit that published or corrected ``story_id``: push it to its feeds'
+    subscribers. Like an event, a broker hiccup must not undo the committed work: it logs."""
+    if story_id is None:
+        return
+    try:
+        fan_out.delay(story_id)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not announce story %s to subscribers: %s", story_id, exc)
+
+
+def fan_out_story(services: Services, story_id: str) -> list[int]:
+    """One delivery of the story's current version per subscription whose feed holds it;
+    returns the deliveries made (none for a version announced before)."""
+    from wiredesk.publisher.hub import parse_topic
+    from wiredesk.publisher.stories import get_story, in_feed
+
+    base = services.config.public_base_url
+    with services.db.session() as session:
+        view = get_story(session, story_id)
+        if view is None:  # not (or no longer) published
+            return []
+        matching = []
+        for row in subscriptions.receiving(session, datetime.now(UTC)):
+            topic = parse_topic(base, row.topic)
+            if topic is not None and in_feed(view, topic.topic, topic.language):
+                matching.append(row.id)
+        made = subscriptions.new_deliveries(session, story_id, view.version, matching)
+    for delivery_id in made:  # after the commit: the task must find the row
+        push.delay(delivery_id)
+    return made
+
+
+def signature(secret: str, body: bytes) -> str:
+    """``X-Hub-Signature`` of a push (WebSub 8: sha256, the subscriber's secret as the key)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _skip(delivery: HubDelivery, why: str) -> str:
+    delivery.status, delivery.last_error = "skipped", why
+    metrics.DELIVERIES.labels("skipped").inc()
+    return "skipped"
+
+
+def push_delivery(services: Services, delivery_id: int) -> str:
+    """POST the story, as its feed's document holding it, to the subscriber's callback."""
+    from wiredesk.publisher.hub import feed_document, hub_url, link_header, parse_topic
+    from wiredesk.publisher.stories import get_story
+
+    base = services.config.public_base_url
+    now = datetime.now(UTC)
+    with services.db.session() as session:
+        delivery = session.get(HubDelivery, delivery_id)
+        if delivery is None or delivery.status != "pending":
+            return delivery.status if delivery is not None else "missing"  # done already
+        row = session.get(HubSubscription, delivery.subscription_id)
+        if row is None or row.state not in subscriptions.RECEIVING or row.expires_at is None \
+                or row.expires_at <= now:
+            return _skip(delivery, "the subscription ended")
+        topic, view = parse_topic(base, row.topic), get_story(session, delivery.story_id)
+        if topic is None or view is None:
+            return _skip(delivery, "the story is no longer published")
+        body, mimetype = feed_document(topic, [view], base)
+        delivery.attempts += 1
+        callback, secret, changed_at = row.callback, row.secret, view.updated_at
+        headers = {"Content-Type": mimetype, "Link": link_header(hub_url(base), row.topic)}
+    if secret:
+        headers["X-Hub-Signature"] = signature(secret, body)
+    try:
+        with http_client(services.config).stream("POST", callback, content=body,
+                                                 headers=headers) as response:
+            status = response.status_code
+    except BlockedURL as exc:  # the name resolves elsewhere now: no retry will help
+        raise PermanentError(f"callback refused by the SSRF guard: {exc}") from exc
+    except httpx.HTTPError as exc:
+        metrics.DELIVERIES.labels("retried").inc()
+        raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+    if 200 <= status < 300:
+        _delivered(services, delivery_id, datetime.now(UTC))
+        metrics.DELIVERY_LATENCY.observe(max(0.0, (datetime.now(UTC) - changed_at).total_seconds()))
+        metrics.DELIVERIES.labels("delivered").inc()
+        return "delivered"
+    if status == 410:  # WebSub 8: the subscriber is gone; the subscription ends
+        _ended(services, delivery_id, "gone", "the callback answered 410 Gone")
+        metrics.DELIVERIES.labels("gone").inc()
+        return "gone"
+    metrics.DELIVERIES.labels("retried").inc()
+    raise DeliveryFailed(f"the callback answered {status}"
+                         + (" (redirects are not followed)" if 300 <= status < 400 else ""))
+
+
+def _delivered(services: Services, delivery_id: int, now: datetime) -> None:
+    with services.db.session() as session:
+        delivery = session.get(HubDelivery, delivery_id, with_for_update=True)
+        if delivery is None:
+            return
+        delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, None
+        row = session.get(HubSubscription, delivery.subscription_id, with_for_update=True)
+        if row is not None:
+            row.last_delivered_at = now
+            if row.state == "failing":  # it takes pushes again
+                row.state, row.last_error = "active", None
+
+
+def _ended(services: Services, delivery_id: int, status: str, error: str) -> None:
+    """The delivery ends as ``status``: its subscription ``gone`` (410) or ``failing``."""
+    with services.db.session() as session:
+        delivery = session.get(HubDelivery, delivery_id, with_for_update=True)
+        if delivery is None or delivery.status != "pending":
+            return
+        delivery.status, delivery.last_error = status, error[:2000]
+        row = session.get(HubSubscription, delivery.subscription_id, with_for_update=True)
+        if row is not None and row.state in subscriptions.RECEIVING:
+            row.state, row.last_error = ("gone" if status == "gone" else "failing"), error[:2000]
+
+
+def _give_up(task: Any, exc: BaseException, args: tuple[Any, ...]) -> None:
+    """After the last retry: the delivery failed, its subscription is ``failing`` (still tried
+    with the next story; a success puts it back to ``active``)."""
+    _ended(task.wiredesk, args[0], "failed", f"{type(exc).__name__}: {exc}")
+    metrics.DELIVERIES.labels("failed").inc()
+
+
+@wiredesk_task(queue="deliver", name="deliver.fan_out")
+def fan_out(self: Any, story_id: str) -> int:
+    """Make and send the deliveries of a story's current version."""
+    return len(fan_out_story(self.wiredesk, story_id))
+
+
+@wiredesk_task(queue="deliver", name="deliver.push", on_final_failure=_give_up)
+def push(self: Any, delivery_id: int) -> str:
+    """Push one story version to one subscriber; retried with backoff and jitter."""
+    return push_delivery(self.wiredesk, delivery_id)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wiredesk.store.models import HubSubscription, utcnow
+from wiredesk.store.models import HubDelivery, HubSubscription, utcnow
 
 # Subscriptions that receive pushes (while their lease lasts): failing ones are still tried.
 RECEIVING = ("active", "failing")
@@ -87,3 +87,24 @@ def receiving(session: Session, now: datetime) -> list[HubSubscription]:
     return list(session.scalars(select(HubSubscription).where(
         HubSubscription.state.in_(RECEIVING), HubSubscription.expires_at > now)
         .order_by(HubSubscription.id)))
+
+
+def new_deliveries(session: Session, story_id: str, version: int,
+                   subscription_ids: list[int]) -> list[int]:
+    """A delivery of the story version to each subscription that has none yet; returns the ids
+    of those made (a story announced twice is pushed once)."""
+    done = set(session.scalars(select(HubDelivery.subscription_id).where(
+        HubDelivery.story_id == story_id, HubDelivery.story_version == version)))
+    made = []
+    for subscription_id in subscription_ids:
+        if subscription_id in done:
+            continue
+        try:
+            with session.begin_nested():  # another announcement of the version got there first
+                delivery = HubDelivery(subscription_id=subscription_id, story_id=story_id,
+                                       story_version=version, status="pending")
+                session.add(delivery)
+        except IntegrityError:
+            continue
+        made.append(delivery.id)
+    return made
