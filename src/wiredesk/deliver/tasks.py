@@ -117,13 +117,14 @@ class DeliveryFailed(Exception):
     """The callback did not take the push (an error status, no answer): retried with backoff."""
 
 
-def announce(story_id: str | None) -> None:
-    """After the commit that published or corrected ``story_id``: push it to its feeds'
-    subscribers. Like an event, a broker hiccup must not undo the committed work: it logs."""
+def announce(story_id: str | None, celery: Any = None) -> None:
+    """After the commit that published or corrected ``story_id`` (or changed it for consumers):
+    push it to its feeds' subscribers, through ``celery`` (default: the worker's app). Like an
+    event, a broker hiccup must not undo the committed work: it logs."""
     if story_id is None:
         return
     try:
-        fan_out.delay(story_id)
+        (celery or fan_out.app).send_task("deliver.fan_out", args=[story_id], queue="deliver")
     except Exception as exc:  # noqa: BLE001
         log.warning("could not announce story %s to subscribers: %s", story_id, exc)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpcore
@@ -18,6 +17,7 @@ from wiredesk.config import Config
 from wiredesk.ingester.guard import BlockedURL, check_url
 from wiredesk.publisher.stories import StoryView
 from wiredesk.store.models import fits_url_column
+from wiredesk.webops import celery_client
 
 HUB_PATH = "/websub/hub"
 FORMATS = ("atom", "rss", "json")
@@ -177,12 +177,6 @@ def parse_request(form: Mapping[str, str], config: Config) -> HubRequest:
 hub = Blueprint("hub", __name__)
 
 
-def _celery() -> Any:
-    from wiredesk.admin.websub import _celery as celery  # the app's one Celery client
-
-    return celery()
-
-
 @hub.post(HUB_PATH)
 def subscription_request() -> Response:
     """Take a (un)subscription request: 202, then the ``deliver`` service verifies intent."""
@@ -198,7 +192,7 @@ def subscription_request() -> Response:
         pending = record(session, mode=asked.mode, topic=asked.topic, callback=asked.callback,
                          secret=asked.secret, lease_seconds=asked.lease_seconds)
     if pending is not None:  # committed first: the task must find the request
-        _celery().send_task("deliver.verify", args=[pending.subscription_id, pending.request_id],
+        celery_client().send_task("deliver.verify", args=[pending.subscription_id, pending.request_id],
                             queue="deliver")
     metrics.HUB_REQUESTS.labels("accepted").inc()
     return Response("", 202)
