@@ -19,7 +19,7 @@ from wiredesk import config as config_module
 
 log = logging.getLogger("wiredesk")
 
-SERVICES = ("ingester", "pipeline", "publisher", "desk")
+SERVICES = ("ingester", "pipeline", "publisher", "desk", "deliver")
 
 
 def service_command(service: str) -> list[str]:

@@ -240,6 +240,28 @@ class FeedStateCollector:
                                 value=lag)
 
 
+class SubscriptionCollector:
+    """Subscriptions to the publisher's feeds receiving pushes, read from the database at
+    scrape time (the deliver service reports it)."""
+
+    def __init__(self, db: Any):
+        self.db = db
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from datetime import UTC, datetime
+
+        from wiredesk.store.subscriptions import receiving_count
+
+        try:
+            with self.db.session() as session:
+                count = receiving_count(session, datetime.now(UTC))
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the database is down
+            return
+        yield GaugeMetricFamily("wiredesk_deliver_active_subscriptions",
+                                "Subscriptions whose lease runs (active or failing): the ones "
+                                "a new story is pushed to.", value=float(count))
+
+
 def metrics_wsgi(reg: CollectorRegistry, healthy: Callable[[], bool]) -> Callable[..., Any]:
     """A tiny WSGI app with /metrics, /healthz and /livez for the worker services.
 

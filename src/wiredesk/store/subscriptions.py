@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -87,6 +87,12 @@ def receiving(session: Session, now: datetime) -> list[HubSubscription]:
     return list(session.scalars(select(HubSubscription).where(
         HubSubscription.state.in_(RECEIVING), HubSubscription.expires_at > now)
         .order_by(HubSubscription.id)))
+
+
+def receiving_count(session: Session, now: datetime) -> int:
+    """How many subscriptions ``receiving`` would return."""
+    return session.scalar(select(func.count()).select_from(HubSubscription).where(
+        HubSubscription.state.in_(RECEIVING), HubSubscription.expires_at > now)) or 0
 
 
 def new_deliveries(session: Session, story_id: str, version: int,
