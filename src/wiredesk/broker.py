@@ -139,6 +139,11 @@ def create_celery(config: Config | None = None) -> Celery:
                 "schedule": config.reconcile_every_seconds,
                 "options": {"queue": "process", "expires": config.reconcile_every_seconds},
             },
+            "deliver.reconcile": {
+                "task": "deliver.reconcile",
+                "schedule": config.reconcile_every_seconds,
+                "options": {"queue": "deliver", "expires": config.reconcile_every_seconds},
+            },
         },
     )
     app.wiredesk = Services(config)  # type: ignore[attr-defined]

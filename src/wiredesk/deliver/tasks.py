@@ -1,5 +1,6 @@
 """The ``deliver`` tasks: verify a subscription request with the subscriber's callback, and
-push a published or corrected story to the subscribers of every feed it is in.
+push a published or corrected story to the subscribers of every feed it is in. A beat task
+(``deliver.reconcile``) sends again what a lost message left behind and prunes old deliveries.
 
 Messages carry ids; each task re-reads the row and returns early when its work is done or
 superseded. Callbacks are reached like feeds: through the SSRF guard, with bounded timeouts,
@@ -13,14 +14,14 @@ import hmac
 import logging
 import secrets
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
 from wiredesk import metrics
-from wiredesk.broker import PermanentError, Services, wiredesk_task
+from wiredesk.broker import PermanentError, Services, WiredeskTask, wiredesk_task
 from wiredesk.config import Config
 from wiredesk.ingester.fetch import FeedClient, make_client
 from wiredesk.ingester.guard import BlockedURL
@@ -182,6 +183,7 @@ def push_delivery(services: Services, delivery_id: int) -> str:
             return _skip(delivery, "the story is no longer published")
         body, mimetype = feed_document(topic, [view], base)
         delivery.attempts += 1
+        delivery.attempted_at = now
         callback, secret, changed_at = row.callback, row.secret, view.updated_at
         headers = {"Content-Type": mimetype, "Link": link_header(hub_url(base), row.topic)}
     if secret:
@@ -251,3 +253,57 @@ def fan_out(self: Any, story_id: str) -> int:
 def push(self: Any, delivery_id: int) -> str:
     """Push one story version to one subscriber; retried with backoff and jitter."""
     return push_delivery(self.wiredesk, delivery_id)
+
+
+# Deliveries that ended are kept this long (to see what a subscriber was sent), then pruned.
+KEEP_DELIVERIES = timedelta(days=7)
+RECONCILE_LIMIT = 1000
+
+
+def stuck_after(config: Config) -> timedelta:
+    """A pending delivery untouched this long lost its message: longer than any retry waits
+    (the longest backoff, then a whole attempt) and than the pipeline's reconciler waits."""
+    return timedelta(seconds=max(config.reconcile_after_seconds,
+                                 WiredeskTask.retry_backoff_max + config.task_time_limit))
+
+
+def reconcile_deliveries(services: Services, now: datetime) -> dict[str, int]:
+    """Send again the pushes whose message was lost, announce again the stories changed just
+    before the stuck horizon (their announcement may have been lost: a fan-out makes only the
+    deliveries missing), and prune deliveries that ended long ago. Returns counts."""
+    from sqlalchemy import delete, select
+
+    from wiredesk.store.models import PUBLISHED_STATUSES, Story
+
+    horizon = now - stuck_after(services.config)
+    with services.db.session() as session:
+        lost = list(session.scalars(
+            select(HubDelivery).where(HubDelivery.status == "pending",
+                                      HubDelivery.attempted_at < horizon)
+            .order_by(HubDelivery.attempted_at).limit(RECONCILE_LIMIT)
+            .with_for_update(skip_locked=True)))
+        for delivery in lost:
+            delivery.attempted_at = now  # sent again now: not again on the next tick
+        resend = [d.id for d in lost]
+        band = timedelta(seconds=2 * services.config.reconcile_every_seconds)
+        stories = list(session.scalars(select(Story.id).where(
+            Story.status.in_(PUBLISHED_STATUSES), Story.updated_at <= horizon,
+            Story.updated_at > horizon - band).limit(RECONCILE_LIMIT))) \
+            if subscriptions.receiving_count(session, now) else []
+        pruned = session.execute(delete(HubDelivery).where(
+            HubDelivery.status != "pending",
+            HubDelivery.created_at < now - KEEP_DELIVERIES)).rowcount
+    for delivery_id in resend:
+        push.delay(delivery_id)
+    announced = sum(len(fan_out_story(services, story_id)) for story_id in stories)
+    if resend or announced or pruned:
+        log.info("deliver reconciler: %d pushes sent again, %d announced again, %d pruned",
+                 len(resend), announced, pruned)
+    return {"resent": len(resend), "announced": announced, "pruned": pruned or 0}
+
+
+@wiredesk_task(queue="deliver", name="deliver.reconcile")
+def reconcile(self: Any) -> int:
+    """Beat: what lost messages left behind reaches subscribers; old deliveries go."""
+    counts = reconcile_deliveries(self.wiredesk, datetime.now(UTC))
+    return counts["resent"] + counts["announced"]

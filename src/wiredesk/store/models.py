@@ -323,9 +323,17 @@ class HubDelivery(Base):
     # pending | delivered | failed (gave up) | gone (410) | skipped (subscription ended)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When a push of it last started or was sent again: a pending delivery left alone longer
+    # than any retry waits lost its message, and the reconciler sends it again.
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (UniqueConstraint("subscription_id", "story_id", "story_version",
-                                       name="uq_hub_deliveries_subscription_story_version"),)
+    __table_args__ = (
+        # Story first: a fan-out looks up one story version's deliveries.
+        UniqueConstraint("story_id", "story_version", "subscription_id",
+                         name="uq_hub_deliveries_story_version_subscription"),
+        Index("ix_hub_deliveries_status_attempted", "status", "attempted_at"),
+        Index("ix_hub_deliveries_created", "created_at"),
+    )

@@ -108,7 +108,8 @@ def new_deliveries(session: Session, story_id: str, version: int,
         try:
             with session.begin_nested():  # another announcement of the version got there first
                 delivery = HubDelivery(subscription_id=subscription_id, story_id=story_id,
-                                       story_version=version, status="pending")
+                                       story_version=version, status="pending",
+                                       attempted_at=utcnow())
                 session.add(delivery)
         except IntegrityError:
             continue

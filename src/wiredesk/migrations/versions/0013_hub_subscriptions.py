@@ -44,15 +44,21 @@ def upgrade() -> None:
         sa.Column("story_version", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
-        sa.UniqueConstraint("subscription_id", "story_id", "story_version",
-                            name="uq_hub_deliveries_subscription_story_version"),
+        sa.UniqueConstraint("story_id", "story_version", "subscription_id",
+                            name="uq_hub_deliveries_story_version_subscription"),
     )
+    op.create_index("ix_hub_deliveries_status_attempted", "hub_deliveries",
+                    ["status", "attempted_at"])
+    op.create_index("ix_hub_deliveries_created", "hub_deliveries", ["created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_hub_deliveries_created", table_name="hub_deliveries")
+    op.drop_index("ix_hub_deliveries_status_attempted", table_name="hub_deliveries")
     op.drop_table("hub_deliveries")
     op.drop_index("ix_hub_subscriptions_state_expires", table_name="hub_subscriptions")
     op.drop_table("hub_subscriptions")
