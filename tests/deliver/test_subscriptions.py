@@ -126,3 +126,29 @@ def test_leases_are_kept_within_bounds(config: Any, asked: str, granted: int) ->
     form = {"hub.mode": "subscribe", "hub.topic": f"{BASE}/feeds/lang/ar.rss",
             "hub.callback": "http://127.0.0.1/cb", "hub.lease_seconds": asked}
     assert parse_request(form, config).lease_seconds == granted
+
+
+def test_a_callback_name_is_judged_where_it_is_connected_to(
+        config: Any, database: Any, hub_client: Any, subscriber: Subscriber) -> None:
+    """The hub endpoint resolves no name: a resolver slow on purpose held a publisher worker
+    (two, by default) for each request, and the feeds stopped answering. The deliver worker's
+    guarded connection judges the name instead: ``localhost`` is loopback, refused in
+    production, and nothing reaches it."""
+    from celery.contrib.testing.worker import start_worker
+
+    from wiredesk.broker import create_celery
+
+    production = config.replace(fetch_allow_networks=())
+    hub_client.application.extensions["wiredesk_config"] = production
+    callback = f"http://localhost:{subscriber.port}/callback"
+    slow_name = "http://callback.invalid/cb"  # would fail (or hang) any resolution
+    assert ask(hub_client, slow_name).status_code == 202
+    assert ask(hub_client, callback).status_code == 202
+    celery_app = create_celery(production)
+    celery_app.wiredesk.__dict__["db"] = database
+    with start_worker(celery_app, pool="threads", concurrency=2, perform_ping_check=False,
+                      queues=["deliver"], shutdown_timeout=30.0, loglevel="WARNING"):
+        row = wait_until(lambda: settled(database, callback), timeout=20, message="refusal")
+        wait_until(lambda: settled(database, slow_name), timeout=20, message="no such name")
+    assert row.state == "unverified" and "SSRF guard" in row.last_error
+    assert subscriber.verifications == []
