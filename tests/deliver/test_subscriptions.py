@@ -152,3 +152,14 @@ def test_a_callback_name_is_judged_where_it_is_connected_to(
         wait_until(lambda: settled(database, slow_name), timeout=20, message="no such name")
     assert row.state == "unverified" and "SSRF guard" in row.last_error
     assert subscriber.verifications == []
+
+
+def test_a_callback_with_a_fragment_is_verified(
+        hub_client: Any, deliver_worker: Any, database: Any, subscriber: Subscriber) -> None:
+    """A fragment is never sent to a server: our parameters went after it, the callback got
+    none of them, and could not echo the challenge."""
+    callback = subscriber.url("/callback?feed=1#wiredesk")
+    assert ask(hub_client, callback).status_code == 202
+    row = wait_until(lambda: settled(database, callback), timeout=20, message="verification")
+    assert row.state == "active"
+    assert subscriber.verifications[0]["feed"] == "1"

@@ -48,7 +48,8 @@ def http_client(config: Config) -> FeedClient:
 
 def with_params(url: str, params: dict[str, str]) -> str:
     """``url`` with ``params`` appended to its query (WebSub 5.3: the callback's own query is
-    kept, ours goes after it)."""
+    kept, ours goes after it); a fragment, never sent to a server, is left out."""
+    url = url.partition("#")[0]
     return url + ("&" if "?" in url else "?") + urlencode(params)
 
 
