@@ -65,3 +65,18 @@ def test_an_approval_and_a_topic_correction_through_the_admin_api_are_pushed(
                       json={"qcodes": ["medtop:15000000"], "editor": "amal"}).status_code == 200
     wait_until(lambda: sorted(p.path for p in subscriber.pushes) == ["/all", "/all", "/sport"],
                timeout=20, message="the correction's pushes")
+
+
+def test_an_approval_and_a_topic_correction_from_the_cli_are_pushed(
+        config: Any, celery_app: Any, database: Any, deliver_worker: Any,
+        subscriber: Subscriber) -> None:
+    from tests.test_cli import run
+
+    subscribed(database, subscriber.url("/all"))
+    article_id = _held(celery_app, database)
+    decided = run(config, "review", "decide", article_id, "approve", "--editor", "amal")
+    assert decided.exit_code == 0, decided.output
+    wait_until(lambda: len(subscriber.pushes) == 1, timeout=20, message="the approval's push")
+    filed = run(config, "review", "topics", article_id, "medtop:15000000", "--editor", "amal")
+    assert filed.exit_code == 0, filed.output
+    wait_until(lambda: len(subscriber.pushes) == 2, timeout=20, message="the correction's push")
