@@ -46,7 +46,7 @@ def fetch_text(url: str) -> str:
 @pytest.mark.slow
 def test_run_serves_sample_stories_and_stops_cleanly(tmp_path: Path) -> None:
     port, ingester_port, pipeline_port = free_port(), free_port(), free_port()
-    desk_port = free_port()
+    desk_port, deliver_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("REDIS_URL", "DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
     env.update({
@@ -58,6 +58,7 @@ def test_run_serves_sample_stories_and_stops_cleanly(tmp_path: Path) -> None:
         "WIREDESK_DESK_PORT": str(desk_port),
         "WIREDESK_INGESTER_METRICS_PORT": str(ingester_port),
         "WIREDESK_PIPELINE_METRICS_PORT": str(pipeline_port),
+        "WIREDESK_DELIVER_METRICS_PORT": str(deliver_port),
         "WIREDESK_WORKER_CONCURRENCY": "1",
         "WIREDESK_SCHEDULE_EVERY_SECONDS": "1",
     })
@@ -79,6 +80,7 @@ def test_run_serves_sample_stories_and_stops_cleanly(tmp_path: Path) -> None:
             pipeline_port: 'wiredesk_pipeline_stage_items_total{outcome="publish",stage="route"}',
             port: "wiredesk_publisher_requests_total",
             desk_port: "wiredesk_desk_requests_total",
+            deliver_port: "wiredesk_deliver_active_subscriptions 0.0",
         }
         for metrics_port, needle in expectations.items():
             assert needle in fetch_text(f"http://127.0.0.1:{metrics_port}/metrics")

@@ -20,7 +20,7 @@ from wiredesk.config import Config, load
 log = logging.getLogger(__name__)
 
 QUEUES = ("ingest", "process", "deliver")
-TASK_MODULES = ("wiredesk.ingester.tasks", "wiredesk.pipeline.tasks")
+TASK_MODULES = ("wiredesk.ingester.tasks", "wiredesk.pipeline.tasks", "wiredesk.deliver.tasks")
 
 
 # Task name -> queue, filled by @wiredesk_task; create_celery turns it into task_routes.
@@ -138,6 +138,11 @@ def create_celery(config: Config | None = None) -> Celery:
                 "task": "pipeline.reconcile",
                 "schedule": config.reconcile_every_seconds,
                 "options": {"queue": "process", "expires": config.reconcile_every_seconds},
+            },
+            "deliver.reconcile": {
+                "task": "deliver.reconcile",
+                "schedule": config.reconcile_every_seconds,
+                "options": {"queue": "deliver", "expires": config.reconcile_every_seconds},
             },
         },
     )

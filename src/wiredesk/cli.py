@@ -19,7 +19,7 @@ from wiredesk import config as config_module
 
 log = logging.getLogger("wiredesk")
 
-SERVICES = ("ingester", "pipeline", "publisher", "desk")
+SERVICES = ("ingester", "pipeline", "publisher", "desk", "deliver")
 
 
 def service_command(service: str) -> list[str]:
@@ -361,7 +361,9 @@ def review_list() -> None:
 def review_decide(article_id: str, decision: str, editor: str, note: str) -> None:
     """Approve (publish) or reject an article held for review."""
     from wiredesk import events
-    from wiredesk.broker import Services
+    from wiredesk.broker import Services, create_celery
+    from wiredesk.deliver.tasks import announce
+    from wiredesk.store.models import PUBLISHED_STATUSES, Article
     from wiredesk.store.review import NotPending, decide
 
     services = Services(_redis_config())  # before deciding: the event must be sent too
@@ -369,9 +371,12 @@ def review_decide(article_id: str, decision: str, editor: str, note: str) -> Non
     try:
         with services.db.session() as session:
             status = decide(session, article_id, decision, editor, note)
+            story_id = session.get(Article, article_id).story_id  # type: ignore[union-attr]
     except NotPending as exc:
         raise click.ClickException(str(exc)) from exc
     events.emit(services.redis, f"article.{status}", article_id=article_id, editor=editor)
+    if status in PUBLISHED_STATUSES:  # approved, or the published version back
+        announce(story_id, create_celery(services.config))
     click.echo(f"{article_id}: {status}")
 
 
@@ -383,14 +388,22 @@ def review_decide(article_id: str, decision: str, editor: str, note: str) -> Non
 def review_topics(article_id: str, qcodes: tuple[str, ...], editor: str) -> None:
     """Set an article's IPTC topics (e.g. medtop:15000000); kept for the next training."""
     from wiredesk.store.corrections import NoArticle, UnknownTopic, correct_topics
+    from wiredesk.store.models import Article
 
+    config = _config()
     try:
-        with _database(_config()).session() as session:
+        with _database(config).session() as session:
             categories = correct_topics(session, article_id, qcodes, editor)
+            story_id = session.get(Article, article_id).story_id  # type: ignore[union-attr]
     except NoArticle as exc:
         raise click.ClickException(f"no article {exc}") from exc
     except UnknownTopic as exc:
         raise click.ClickException(str(exc)) from exc
+    if config.redis_url:  # the services' broker: the story's new subjects reach subscribers
+        from wiredesk.broker import create_celery
+        from wiredesk.deliver.tasks import announce
+
+        announce(story_id, create_celery(config))
     click.echo(f"{article_id}: " + ", ".join(f"{c['qcode']} {c['label']}" for c in categories))
 
 

@@ -156,6 +156,15 @@ class Config:
     pipeline_metrics_port: int = setting(
         "WIREDESK_PIPELINE_METRICS_PORT", 9102, "Port of the pipeline's /metrics and /healthz.", int,
     )
+    deliver_metrics_port: int = setting(
+        "WIREDESK_DELIVER_METRICS_PORT", 9103,
+        "Port of the deliver service's /metrics and /healthz (pushes to WebSub subscribers).", int,
+    )
+    deliver_threads: int = setting(
+        "WIREDESK_DELIVER_THREADS", 8,
+        "Pushes and verifications each deliver worker process runs at once, on threads (they "
+        "wait on subscribers' callbacks). 1: one per process (Celery prefork).", int,
+    )
     worker_concurrency: int = setting(
         "WIREDESK_WORKER_CONCURRENCY", 2,
         "Celery worker processes per service (the ingester's each run WIREDESK_INGEST_THREADS "

@@ -143,6 +143,27 @@ DESK_ACTIONS = Counter(
     "wiredesk_desk_actions_total", "Editors' changes on the desk besides decisions: edit "
     "(an article's copy), merge and split (stories).", ["action"],
 )
+HUB_REQUESTS = Counter(
+    "wiredesk_publisher_hub_requests_total",
+    "WebSub (un)subscription requests to the publisher's hub: accepted (to verify) or refused.",
+    ["outcome"],
+)
+HUB_VERIFICATIONS = Counter(
+    "wiredesk_deliver_verifications_total",
+    "Verifications of intent sent to subscribers' callbacks: verified (the challenge came back), "
+    "refused (anything else) or superseded (a newer request came first).", ["outcome"],
+)
+DELIVERIES = Counter(
+    "wiredesk_deliver_deliveries_total",
+    "Pushes of a story version to a subscriber's callback by outcome: delivered, retried (an "
+    "attempt failed, another follows), failed (gave up), gone (the callback answered 410), "
+    "skipped (the subscription or the story ended first).", ["outcome"],
+)
+DELIVERY_LATENCY = Histogram(
+    "wiredesk_deliver_delivery_latency_seconds",
+    "From a story's publication or correction to its push reaching a subscriber.",
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+)
 PUBLISHER_LAST_MODIFIED_UNKNOWN = Counter(
     "wiredesk_publisher_last_modified_unknown_total",
     "Responses sent without Last-Modified because Redis, which keeps the dates, did not answer.",
@@ -251,6 +272,28 @@ class ReviewQueueCollector:
         yield GaugeMetricFamily("wiredesk_desk_review_oldest_wait_seconds",
                                 "How long the oldest article waiting for an editor has waited "
                                 "(0: none waits).", value=oldest)
+
+
+class SubscriptionCollector:
+    """Subscriptions to the publisher's feeds receiving pushes, read from the database at
+    scrape time (the deliver service reports it)."""
+
+    def __init__(self, db: Any):
+        self.db = db
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from datetime import UTC, datetime
+
+        from wiredesk.store.subscriptions import receiving_count
+
+        try:
+            with self.db.session() as session:
+                count = receiving_count(session, datetime.now(UTC))
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the database is down
+            return
+        yield GaugeMetricFamily("wiredesk_deliver_active_subscriptions",
+                                "Subscriptions whose lease runs (active or failing): the ones "
+                                "a new story is pushed to.", value=float(count))
 
 
 def metrics_wsgi(reg: CollectorRegistry, healthy: Callable[[], bool]) -> Callable[..., Any]:

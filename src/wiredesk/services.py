@@ -144,7 +144,7 @@ class WorkerProcesses:
                 if self._stopping.is_set():
                     return
                 if not process.is_alive():
-                    log.warning("ingest worker process %s exited (%s): starting another",
+                    log.warning("worker process %s exited (%s): starting another",
                                 process.pid, process.exitcode)
                     _drop_metrics_of(process.pid)
                     self.processes[k] = self._start(k + 1)
@@ -167,6 +167,8 @@ def _serve_metrics(config: Config, services: Services, name: str, queue: str, po
     registry.register(metrics.QueueDepthCollector(services.redis, QUEUES))
     if queue == "process":
         registry.register(metrics.DedupeIndexCollector(services.dedupe_index.stats))
+    if queue == "deliver":
+        registry.register(metrics.SubscriptionCollector(services.db))
     if beat:  # one ingester per deployment runs beat: it alone reports the registry's state
         registry.register(metrics.FeedStateCollector(services.db))
     try:
@@ -321,6 +323,12 @@ def serve_pipeline(config: Config) -> None:
                   prepare=prepare)
 
 
+def serve_deliver(config: Config) -> None:
+    """The publisher's WebSub hub at work: verifications and pushes to subscribers."""
+    _serve_worker(config, "deliver", "deliver", config.deliver_metrics_port, beat=False,
+                  threads=config.deliver_threads)
+
+
 def _serve_http(config: Config, app_factory: Callable[[Config], Any], bind: str, workers: int,
                 threads: int = 1) -> None:
     """Run a Flask app under gunicorn: ``workers`` processes of ``threads`` threads each."""
@@ -362,4 +370,4 @@ def serve_desk(config: Config) -> None:
 
 
 SERVE = {"ingester": serve_ingester, "pipeline": serve_pipeline, "publisher": serve_publisher,
-         "desk": serve_desk}
+         "desk": serve_desk, "deliver": serve_deliver}

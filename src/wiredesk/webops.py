@@ -6,12 +6,24 @@ the same whichever process answers)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from wiredesk import metrics
 
 ops = Blueprint("ops", __name__)
+
+
+def celery_client() -> Any:
+    """The app's Celery client (made on first use, from its config), for sending tasks."""
+    ext = current_app.extensions
+    if "wiredesk_celery" not in ext:
+        from wiredesk.broker import create_celery
+
+        ext["wiredesk_celery"] = create_celery(ext["wiredesk_config"])
+    return ext["wiredesk_celery"]
 
 
 @ops.get("/healthz")

@@ -25,9 +25,11 @@ SERVICE_COMMANDS: dict[str, list[str]] = {
     "pipeline": ["wiredesk", "serve", "pipeline"],
     "publisher": ["wiredesk", "serve", "publisher"],
     "desk": ["wiredesk", "serve", "desk"],
+    "deliver": ["wiredesk", "serve", "deliver"],
 }
 # The /healthz port of each long-running service (DESIGN.md, "Services and names").
-HEALTH_PORTS = {"ingester": 9101, "pipeline": 9102, "publisher": 8000, "desk": 8001}
+HEALTH_PORTS = {"ingester": 9101, "pipeline": 9102, "publisher": 8000, "desk": 8001,
+                "deliver": 9103}
 
 _METRIC = re.compile(r"\bwiredesk_[a-z0-9_]+")
 _SUFFIXES = ("_bucket", "_count", "_sum")

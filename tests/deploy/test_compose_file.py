@@ -84,7 +84,7 @@ def test_app_services_share_one_image(compose_file: dict) -> None:
 def test_start_order(compose_file: dict) -> None:
     services = compose_file["services"]
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    for name in ("ingester", "pipeline", "publisher", "desk"):
+    for name in ("ingester", "pipeline", "publisher", "desk", "deliver"):
         depends = services[name]["depends_on"]
         assert depends["redis"]["condition"] == "service_healthy"
         assert depends["postgres"]["condition"] == "service_healthy"

@@ -118,7 +118,7 @@ def test_kustomization_lists_every_manifest() -> None:
 
 def test_commands_are_the_compose_commands() -> None:
     deployments = _by_kind("Deployment")
-    for service in ("ingester", "pipeline", "publisher", "desk"):
+    for service in ("ingester", "pipeline", "publisher", "desk", "deliver"):
         (container,) = deployments[f"wiredesk-{service}"]["spec"]["template"]["spec"]["containers"]
         assert container["command"] == SERVICE_COMMANDS[service]
     (job_container,) = _by_kind("Job")["wiredesk-migrate"]["spec"]["template"]["spec"]["containers"]

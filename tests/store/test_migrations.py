@@ -159,3 +159,21 @@ def test_0012_adds_editors_and_the_audit_trail_and_downgrades(database: Any) -> 
     assert "editors" not in tables and "audit_log" not in tables
     _migrate(database, "head")
     assert {"editors", "audit_log"} <= set(inspect(database.engine).get_table_names())
+
+
+def test_0015_adds_hub_subscriptions_and_deliveries_and_downgrades(database: Any) -> None:
+    from sqlalchemy import inspect
+
+    from wiredesk.store.subscriptions import request
+
+    with database.session() as session:
+        pending = request(session, mode="subscribe", topic="http://127.0.0.1:8000/feeds/all.atom",
+                          callback="http://127.0.0.1:9/cb", secret="s", lease_seconds=3600)
+    assert pending is not None
+    _migrate(database, "0014", downgrade=True)
+    tables = set(inspect(database.engine).get_table_names())
+    assert not {"hub_subscriptions", "hub_deliveries"} & tables
+    assert "audit_log" in tables
+    _migrate(database, "head")
+    assert {"hub_subscriptions", "hub_deliveries"} <= set(
+        inspect(database.engine).get_table_names())

@@ -199,7 +199,10 @@ def delete_article(article_id: str) -> Response | tuple[Response, int]:
 def correct_article_topics(article_id: str) -> Response | tuple[Response, int]:
     """``{"qcodes": ["medtop:15000000", ...], "editor": "..."}``: the article's topics from now
     on, kept as a labeled example for the categorizer's next training."""
+    from wiredesk.deliver.tasks import announce
     from wiredesk.store.corrections import NoArticle, UnknownTopic, correct_topics
+    from wiredesk.store.models import Article
+    from wiredesk.webops import celery_client
 
     body = _body()
     qcodes, editor = body.get("qcodes"), _text(body, "editor")
@@ -208,10 +211,13 @@ def correct_article_topics(article_id: str) -> Response | tuple[Response, int]:
     try:
         with _db().session() as session:
             categories = correct_topics(session, article_id, qcodes, editor)
+            article = session.get(Article, article_id)
+            story_id = article.story_id if article is not None else None
     except NoArticle:
         return jsonify(error=f"no article {article_id}"), 404
     except UnknownTopic as exc:
         raise ValidationError({"qcodes": [str(exc)]}) from exc
+    announce(story_id, celery_client())  # its topic feeds changed (fan-out: if shown)
     return jsonify(id=article_id, categories=categories)
 
 
@@ -230,7 +236,10 @@ def review_queue() -> Response:
 def review_decision(article_id: str) -> Response | tuple[Response, int]:
     """``{"decision": "approve"|"reject", "editor": "...", "note": "..."}``."""
     from wiredesk import events
+    from wiredesk.deliver.tasks import announce
+    from wiredesk.store.models import PUBLISHED_STATUSES, Article
     from wiredesk.store.review import DECISIONS, NoSuchArticle, NotPending, decide
+    from wiredesk.webops import celery_client
 
     body = _body()
     decision, editor = body.get("decision"), _text(body, "editor")
@@ -240,10 +249,13 @@ def review_decision(article_id: str) -> Response | tuple[Response, int]:
     try:
         with _db().session() as session:
             status = decide(session, article_id, decision, editor, note)
+            story_id = session.get(Article, article_id).story_id  # type: ignore[union-attr]
     except NoSuchArticle as exc:
         return jsonify(error=str(exc)), 404
     except NotPending as exc:
         return jsonify(error=str(exc)), 409
     events.emit(current_app.extensions["wiredesk_redis"], f"article.{status}",
                 article_id=article_id, editor=editor)
+    if status in PUBLISHED_STATUSES:  # approved, or the published version back
+        announce(story_id, celery_client())
     return jsonify(id=article_id, status=status)

@@ -26,12 +26,9 @@ def _redis() -> redis.Redis:
 
 
 def _celery() -> Any:
-    ext = current_app.extensions
-    if "wiredesk_celery" not in ext:
-        from wiredesk.broker import create_celery
+    from wiredesk.webops import celery_client
 
-        ext["wiredesk_celery"] = create_celery(ext["wiredesk_config"])
-    return ext["wiredesk_celery"]
+    return celery_client()
 
 
 def _feed(session: Any, feed_id: int, **options: Any) -> Feed | None:

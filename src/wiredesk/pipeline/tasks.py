@@ -222,7 +222,15 @@ def _process_current(services: Services, article_id: str,
             max(0.0, (datetime.now(UTC) - article.fetched_at).total_seconds()))
     events.emit(services.redis, f"article.{status}", article_id=article_id,
                 story_id=story_id, rule=recorded_rule)
+    if status in models.PUBLISHED_STATUSES:
+        _push_to_subscribers(story_id)
     return status
+
+
+def _push_to_subscribers(story_id: str | None) -> None:
+    from wiredesk.deliver.tasks import announce  # the publisher's side: loaded when used
+
+    announce(story_id)
 
 
 def _announce(services: Services, row: models.Article) -> None:
@@ -233,6 +241,8 @@ def _announce(services: Services, row: models.Article) -> None:
     else:
         events.emit(services.redis, f"article.{row.status}", article_id=row.id,
                     story_id=row.story_id, rule=row.routing_rule)
+        if row.status in models.PUBLISHED_STATUSES:
+            _push_to_subscribers(row.story_id)
 
 
 def found_story(session: Any, article: Article, now: datetime) -> models.Story:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import Any
 
@@ -16,6 +15,17 @@ from wiredesk import metrics
 from wiredesk.admin import register as register_admin
 from wiredesk.config import Config, load
 from wiredesk.publisher import freshness, ninjs, syndication
+from wiredesk.publisher.hub import (
+    FORMATS,
+    Topic,
+    all_topic,
+    feed_document,
+    hub,
+    hub_url,
+    language_topic,
+    link_header,
+    media_topic,
+)
 from wiredesk.publisher.stories import encode_cursor, get_story, list_stories, merged_into
 from wiredesk.store.db import Database
 from wiredesk.webops import ops
@@ -60,55 +70,34 @@ def _stories(limit: int = FEED_LIMIT) -> list[Any]:
         return list_stories(session, limit=limit)
 
 
-FEED_FORMATS = {
-    "atom": (syndication.atom, "application/atom+xml"),
-    "rss": (syndication.rss, "application/rss+xml"),
-    "json": (syndication.json_feed, "application/feed+json"),
-}
-
-
-def _feed(fmt: str, path: str, title: str, **filters: str) -> Response:
-    if fmt not in FEED_FORMATS:
+def _feed(topic: Topic | None) -> Response:
+    """One of the feeds (``hub.parse_topic`` knows them), with its WebSub discovery links."""
+    if topic is None or topic.fmt not in FORMATS:
         abort(404)
-    render, mimetype = FEED_FORMATS[fmt]
     with _db().session() as session:
-        stories = list_stories(session, limit=FEED_LIMIT, **filters)
+        stories = list_stories(session, limit=FEED_LIMIT, **topic.filters())
     base = _config().public_base_url
-    body = render(stories, base, f"{base.rstrip('/')}{path}", title, filters.get("language"))
-    return _conditional(body, mimetype)
+    body, mimetype = feed_document(topic, stories, base)
+    response = _conditional(body, mimetype)
+    response.headers["Link"] = link_header(hub_url(base), topic.url(base))
+    return response
 
 
 @feeds.get("/feeds/all.<fmt>")
 def all_stories(fmt: str) -> Response:
-    return _feed(fmt, f"/feeds/all.{fmt}", "Wiredesk: all stories")
+    return _feed(all_topic(fmt))
 
 
 @feeds.get("/feeds/topic/<code>.<fmt>")
 def topic_stories(code: str, fmt: str) -> Response:
     """Stories of one IPTC Media Topic: ``/feeds/topic/04000000.atom`` (or ``medtop:...``)."""
-    from wiredesk.taxonomy import topics
-
-    qcode = code if code.startswith("medtop:") else f"medtop:{code}"
-    topic = topics().get(qcode)
-    if topic is None:
-        abort(404)
-    return _feed(fmt, f"/feeds/topic/{code}.{fmt}", f"Wiredesk: {topic.label('en')}",
-                 topic=qcode)
-
-
-# A language tag's shape: ASCII subtags of 1-8 letters or digits, the first of letters.
-_BCP47 = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+    return _feed(media_topic(code, fmt))
 
 
 @feeds.get("/feeds/lang/<language>.<fmt>")
 def language_stories(language: str, fmt: str) -> Response:
-    """Stories in one language (BCP 47): ``/feeds/lang/ar.atom``. Stories carry the primary
-    language subtag, so a longer tag (``en-GB``) falls back to it, as RFC 4647 lookup does."""
-    if len(language) > 35 or not _BCP47.fullmatch(language):
-        abort(404)
-    primary = language.split("-", 1)[0].lower()  # stored lower-case; BCP 47 ignores case
-    return _feed(fmt, f"/feeds/lang/{language}.{fmt}", f"Wiredesk: stories in {language}",
-                 language=primary)
+    """Stories in one language (BCP 47): ``/feeds/lang/ar.atom``."""
+    return _feed(language_topic(language, fmt))
 
 
 @api.get("/api/v1/stories")
@@ -156,7 +145,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["wiredesk_config"] = config
     app.extensions["wiredesk_db"] = Database(config)
     app.extensions["wiredesk_redis"] = redis.Redis.from_url(config.redis_url)  # connects on use
-    for blueprint in (feeds, api, pages, ops):
+    for blueprint in (feeds, api, pages, ops, hub):
         app.register_blueprint(blueprint)
     register_admin(app)
     app.add_template_filter(syndication.excerpt, "excerpt")

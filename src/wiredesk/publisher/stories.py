@@ -156,6 +156,12 @@ def _judged(view: StoryView, topic: str | None, language: str | None) -> bool:
             and (not language or shown.language == language))
 
 
+def in_feed(view: StoryView, topic: str | None = None, language: str | None = None) -> bool:
+    """Whether the story belongs in the feed of ``topic`` and ``language`` (None: any), as
+    ``list_stories`` judges it: what a push to that feed's subscribers holds."""
+    return _judged(view, topic, language)
+
+
 def list_stories(session: Session, limit: int = 50, cursor: str | None = None, *,
                  topic: str | None = None, language: str | None = None) -> list[StoryView]:
     """Visible stories, newest first, starting after ``cursor``; optionally of one IPTC topic

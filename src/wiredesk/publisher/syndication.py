@@ -13,12 +13,14 @@ from urllib.parse import quote, urlsplit
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from wiredesk.publisher.ninjs import story_uri
 from wiredesk.publisher.stories import StoryView
 
 ENTITY_SCHEME = "http://www.wikidata.org/entity/"
 COUNTRY_SCHEME = "urn:iso:std:iso:3166"  # countries are tagged by ISO 3166-1 alpha-2 code
+ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIATOPIC_SCHEME = "http://cv.iptc.org/newscodes/mediatopic/"
 # What XML 1.0 cannot hold. Feeds bring control characters in (feedparser keeps them), and
 # one of them in one story made lxml refuse the whole Atom and RSS document.
@@ -72,8 +74,29 @@ class _EntryLanguage(BaseEntryExtension):  # type: ignore[misc]
         return entry
 
 
+class _RssHub(BaseExtension):  # type: ignore[misc]
+    """The WebSub hub as an ``atom:link rel="hub"`` in an RSS channel (feedgen writes only the
+    self link there), beside the one feedgen writes for the topic."""
+
+    def __init__(self) -> None:
+        self.hub: str | None = None
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"atom": ATOM_NS}
+
+    def extend_rss(self, rss_feed: Any) -> Any:
+        if self.hub:
+            channel = rss_feed[0]
+            items = channel.findall("item")
+            link = etree.Element(f"{{{ATOM_NS}}}link", href=self.hub, rel="hub")
+            # In the channel's head, before the items.
+            channel.insert(channel.index(items[0]) if items else len(channel), link)
+        return rss_feed
+
+
 def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
-               title: str, language: str | None, *, rss: bool = False) -> FeedGenerator:
+               title: str, language: str | None, *, rss: bool = False,
+               hub: str | None = None) -> FeedGenerator:
     fg = FeedGenerator()
     # Each story's language: xml:lang on Atom entries, dc:language on RSS items (RSS 2.0 has
     # only the channel's <language>, set when the whole feed is in one); bylines: dc:creator.
@@ -85,6 +108,12 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
     fg.id(self_url)
     fg.title(title)
     fg.link(href=self_url, rel="self")
+    if hub:  # WebSub discovery in the document too (the Link header says the same)
+        if rss:
+            fg.register_extension("rss_hub", _RssHub, atom=False, rss=True)
+            fg.rss_hub.hub = hub
+        else:
+            fg.link(href=hub, rel="hub")
     fg.link(href=base_url.rstrip("/") + "/", rel="alternate")
     fg.description(title)
     fg.generator("Wiredesk")
@@ -134,18 +163,20 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
 
 
 def atom(stories: Sequence[StoryView], base_url: str, self_url: str, title: str,
-         language: str | None = None) -> bytes:
-    """An Atom document; ``language``: the one every story is in (a language feed)."""
-    return _generator(stories, base_url, self_url, title, language).atom_str(pretty=True)  # type: ignore[no-any-return]
+         language: str | None = None, hub: str | None = None) -> bytes:
+    """An Atom document; ``language``: the one every story is in (a language feed); ``hub``:
+    the WebSub hub that pushes it."""
+    return _generator(stories, base_url, self_url, title, language, hub=hub).atom_str(pretty=True)  # type: ignore[no-any-return]
 
 
 def rss(stories: Sequence[StoryView], base_url: str, self_url: str, title: str,
-        language: str | None = None) -> bytes:
-    return _generator(stories, base_url, self_url, title, language, rss=True).rss_str(pretty=True)  # type: ignore[no-any-return]
+        language: str | None = None, hub: str | None = None) -> bytes:
+    return _generator(stories, base_url, self_url, title, language, rss=True,  # type: ignore[no-any-return]
+                      hub=hub).rss_str(pretty=True)
 
 
 def json_feed(stories: Sequence[StoryView], base_url: str, self_url: str, title: str,
-              language: str | None = None) -> bytes:
+              language: str | None = None, hub: str | None = None) -> bytes:
     """A JSON Feed 1.1 document."""
     items = []
     for story in stories:
@@ -179,4 +210,6 @@ def json_feed(stories: Sequence[StoryView], base_url: str, self_url: str, title:
     }
     if language:
         doc["language"] = language
+    if hub:
+        doc["hubs"] = [{"type": "WebSub", "url": hub}]
     return json.dumps(doc, ensure_ascii=False).encode()

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     inspect,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -281,3 +282,64 @@ class AuditEntry(Base):
     story_id: Mapped[str | None] = mapped_column(String(64), index=True)
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HubSubscription(Base):
+    """A subscriber's WebSub subscription to one of the publisher's feeds (the publisher is the
+    hub, the ``deliver`` service pushes). ``request_*`` hold the (un)subscription asked for and
+    not yet verified: only the callback echoing our challenge puts it in force."""
+
+    __tablename__ = "hub_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # sha256 of topic and callback: one subscription per pair (two URLs of 2000 characters
+    # overflow a btree entry, so the pair is not indexed itself).
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    topic: Mapped[str] = mapped_column(String(MAX_URL_LENGTH))
+    callback: Mapped[str] = mapped_column(String(MAX_URL_LENGTH))
+    # pending (never verified) | unverified (refused) | active | failing (deliveries gave up;
+    # still tried) | unsubscribed | gone (the callback answered 410)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    secret: Mapped[str | None] = mapped_column(String(200))
+    lease_seconds: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    request_id: Mapped[str | None] = mapped_column(String(32))
+    request_mode: Mapped[str | None] = mapped_column(String(12))
+    request_secret: Mapped[str | None] = mapped_column(String(200))
+    request_lease_seconds: Mapped[int | None] = mapped_column(Integer)
+    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_hub_subscriptions_state_expires", "state", "expires_at"),)
+
+
+class HubDelivery(Base):
+    """One push of one story version to one subscription: made once (the unique key), so a
+    story announced twice is pushed once."""
+
+    __tablename__ = "hub_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("hub_subscriptions.id", ondelete="CASCADE"))
+    story_id: Mapped[str] = mapped_column(String(64))
+    story_version: Mapped[int] = mapped_column(Integer)
+    # pending | delivered | failed (gave up) | gone (410) | skipped (subscription ended)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When a push of it last started or was sent again: a pending delivery left alone longer
+    # than any retry waits lost its message, and the reconciler sends it again.
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # Story first: a fan-out looks up one story version's deliveries.
+        UniqueConstraint("story_id", "story_version", "subscription_id",
+                         name="uq_hub_deliveries_story_version_subscription"),
+        Index("ix_hub_deliveries_status_attempted", "status", "attempted_at"),
+        Index("ix_hub_deliveries_created", "created_at"),
+    )

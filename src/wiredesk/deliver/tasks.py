@@ -1,0 +1,310 @@
+"""The ``deliver`` tasks: verify a subscription request with the subscriber's callback, and
+push a published or corrected story to the subscribers of every feed it is in. A beat task
+(``deliver.reconcile``) sends again what a lost message left behind and prunes old deliveries.
+
+Messages carry ids; each task re-reads the row and returns early when its work is done or
+superseded. Callbacks are reached like feeds: through the SSRF guard, with bounded timeouts,
+and no redirect followed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from wiredesk import metrics
+from wiredesk.broker import PermanentError, Services, WiredeskTask, wiredesk_task
+from wiredesk.config import Config
+from wiredesk.ingester.fetch import FeedClient, make_client
+from wiredesk.ingester.guard import BlockedURL
+from wiredesk.store import subscriptions
+from wiredesk.store.models import HubDelivery, HubSubscription
+
+log = logging.getLogger(__name__)
+
+# A challenge echoed is all a verification reads; anything longer is not the challenge.
+MAX_VERIFY_BODY = 1024
+
+_client: tuple[Config, FeedClient] | None = None
+_client_lock = threading.Lock()
+
+
+def http_client(config: Config) -> FeedClient:
+    """One guarded keep-alive pool per worker process (made anew for another configuration)."""
+    global _client
+    with _client_lock:
+        if _client is None or _client[0] != config:
+            _client = (config, make_client(config))
+        return _client[1]
+
+
+def with_params(url: str, params: dict[str, str]) -> str:
+    """``url`` with ``params`` appended to its query (WebSub 5.3: the callback's own query is
+    kept, ours goes after it); a fragment, never sent to a server, is left out."""
+    url = url.partition("#")[0]
+    return url + ("&" if "?" in url else "?") + urlencode(params)
+
+
+def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    body = b""
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > limit:
+            break
+    return body
+
+
+def ask_callback(client: httpx.Client, row: HubSubscription, challenge: str) -> str | None:
+    """Send the verification of intent; None when the callback echoed ``challenge``, else why
+    not."""
+    params = {"hub.mode": row.request_mode or "", "hub.topic": row.topic,
+              "hub.challenge": challenge}
+    if row.request_mode == "subscribe":
+        params["hub.lease_seconds"] = str(row.request_lease_seconds)
+    try:
+        with client.stream("GET", with_params(row.callback, params)) as response:
+            if not 200 <= response.status_code < 300:
+                return f"the callback answered {response.status_code}"
+            body = _read_capped(response, MAX_VERIFY_BODY)
+    except BlockedURL as exc:
+        return f"callback refused by the SSRF guard: {exc}"
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if body.strip() != challenge.encode():
+        return "the callback did not echo the challenge"
+    return None
+
+
+def verify_intent(services: Services, subscription_id: int, request_id: str) -> str:
+    """Verify one request; returns verified, refused or superseded."""
+    with services.db.session() as session:
+        row = session.get(HubSubscription, subscription_id)
+        if row is None or row.request_id != request_id:
+            metrics.HUB_VERIFICATIONS.labels("superseded").inc()
+            return "superseded"  # done already, or a newer request is the one to verify
+        session.expunge(row)
+    challenge = secrets.token_urlsafe(24)
+    why_not = ask_callback(http_client(services.config), row, challenge)
+    with services.db.session() as session:
+        row = session.get(HubSubscription, subscription_id, with_for_update=True)
+        if row is None or row.request_id != request_id:  # another request came meanwhile
+            metrics.HUB_VERIFICATIONS.labels("superseded").inc()
+            return "superseded"
+        if why_not is None:
+            subscriptions.verified(row, datetime.now(UTC))
+        else:
+            subscriptions.refused(row, why_not)
+    outcome = "verified" if why_not is None else "refused"
+    if why_not:
+        log.info("subscription %s not verified: %s", subscription_id, why_not)
+    metrics.HUB_VERIFICATIONS.labels(outcome).inc()
+    return outcome
+
+
+@wiredesk_task(queue="deliver", name="deliver.verify")
+def verify(self: Any, subscription_id: int, request_id: str) -> str:
+    """Verify a subscriber's (un)subscription request with its callback."""
+    return verify_intent(self.wiredesk, subscription_id, request_id)
+
+
+class DeliveryFailed(Exception):
+    """The callback did not take the push (an error status, no answer): retried with backoff."""
+
+
+def announce(story_id: str | None, celery: Any = None) -> None:
+    """After the commit that published or corrected ``story_id`` (or changed it for consumers):
+    push it to its feeds' subscribers, through ``celery`` (default: the worker's app). Like an
+    event, a broker hiccup must not undo the committed work: it logs."""
+    if story_id is None:
+        return
+    try:
+        (celery or fan_out.app).send_task("deliver.fan_out", args=[story_id], queue="deliver")
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not announce story %s to subscribers: %s", story_id, exc)
+
+
+def fan_out_story(services: Services, story_id: str) -> list[int]:
+    """One delivery of the story's current version per subscription whose feed holds it;
+    returns the deliveries made (none for a version announced before)."""
+    from wiredesk.publisher.hub import parse_topic
+    from wiredesk.publisher.stories import get_story, in_feed
+
+    base = services.config.public_base_url
+    with services.db.session() as session:
+        view = get_story(session, story_id)
+        if view is None:  # not (or no longer) published
+            return []
+        matching = []
+        for row in subscriptions.receiving(session, datetime.now(UTC)):
+            topic = parse_topic(base, row.topic)
+            if topic is not None and in_feed(view, topic.topic, topic.language):
+                matching.append(row.id)
+        made = subscriptions.new_deliveries(session, story_id, view.version, matching)
+    for delivery_id in made:  # after the commit: the task must find the row
+        push.delay(delivery_id)
+    return made
+
+
+def signature(secret: str, body: bytes) -> str:
+    """``X-Hub-Signature`` of a push (WebSub 8: sha256, the subscriber's secret as the key)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _skip(delivery: HubDelivery, why: str) -> str:
+    delivery.status, delivery.last_error = "skipped", why
+    metrics.DELIVERIES.labels("skipped").inc()
+    return "skipped"
+
+
+def push_delivery(services: Services, delivery_id: int) -> str:
+    """POST the story, as its feed's document holding it, to the subscriber's callback."""
+    from wiredesk.publisher.hub import feed_document, hub_url, link_header, parse_topic
+    from wiredesk.publisher.stories import get_story
+
+    base = services.config.public_base_url
+    now = datetime.now(UTC)
+    with services.db.session() as session:
+        delivery = session.get(HubDelivery, delivery_id)
+        if delivery is None or delivery.status != "pending":
+            return delivery.status if delivery is not None else "missing"  # done already
+        row = session.get(HubSubscription, delivery.subscription_id)
+        if row is None or row.state not in subscriptions.RECEIVING or row.expires_at is None \
+                or row.expires_at <= now:
+            return _skip(delivery, "the subscription ended")
+        topic, view = parse_topic(base, row.topic), get_story(session, delivery.story_id)
+        if topic is None or view is None:
+            return _skip(delivery, "the story is no longer published")
+        body, mimetype = feed_document(topic, [view], base)
+        delivery.attempts += 1
+        delivery.attempted_at = now
+        callback, secret, changed_at = row.callback, row.secret, view.updated_at
+        headers = {"Content-Type": mimetype, "Link": link_header(hub_url(base), row.topic)}
+    if secret:
+        headers["X-Hub-Signature"] = signature(secret, body)
+    try:
+        with http_client(services.config).stream("POST", callback, content=body,
+                                                 headers=headers) as response:
+            status = response.status_code
+    except BlockedURL as exc:  # the name resolves elsewhere now: no retry will help
+        raise PermanentError(f"callback refused by the SSRF guard: {exc}") from exc
+    except httpx.HTTPError as exc:
+        metrics.DELIVERIES.labels("retried").inc()
+        raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+    if 200 <= status < 300:
+        _delivered(services, delivery_id, datetime.now(UTC))
+        metrics.DELIVERY_LATENCY.observe(max(0.0, (datetime.now(UTC) - changed_at).total_seconds()))
+        metrics.DELIVERIES.labels("delivered").inc()
+        return "delivered"
+    if status == 410:  # WebSub 8: the subscriber is gone; the subscription ends
+        _ended(services, delivery_id, "gone", "the callback answered 410 Gone")
+        metrics.DELIVERIES.labels("gone").inc()
+        return "gone"
+    metrics.DELIVERIES.labels("retried").inc()
+    raise DeliveryFailed(f"the callback answered {status}"
+                         + (" (redirects are not followed)" if 300 <= status < 400 else ""))
+
+
+def _delivered(services: Services, delivery_id: int, now: datetime) -> None:
+    with services.db.session() as session:
+        delivery = session.get(HubDelivery, delivery_id, with_for_update=True)
+        if delivery is None:
+            return
+        delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, None
+        row = session.get(HubSubscription, delivery.subscription_id, with_for_update=True)
+        if row is not None:
+            row.last_delivered_at = now
+            if row.state == "failing":  # it takes pushes again
+                row.state, row.last_error = "active", None
+
+
+def _ended(services: Services, delivery_id: int, status: str, error: str) -> None:
+    """The delivery ends as ``status``: its subscription ``gone`` (410) or ``failing``."""
+    with services.db.session() as session:
+        delivery = session.get(HubDelivery, delivery_id, with_for_update=True)
+        if delivery is None or delivery.status != "pending":
+            return
+        delivery.status, delivery.last_error = status, error[:2000]
+        row = session.get(HubSubscription, delivery.subscription_id, with_for_update=True)
+        if row is not None and row.state in subscriptions.RECEIVING:
+            row.state, row.last_error = ("gone" if status == "gone" else "failing"), error[:2000]
+
+
+def _give_up(task: Any, exc: BaseException, args: tuple[Any, ...]) -> None:
+    """After the last retry: the delivery failed, its subscription is ``failing`` (still tried
+    with the next story; a success puts it back to ``active``)."""
+    _ended(task.wiredesk, args[0], "failed", f"{type(exc).__name__}: {exc}")
+    metrics.DELIVERIES.labels("failed").inc()
+
+
+@wiredesk_task(queue="deliver", name="deliver.fan_out")
+def fan_out(self: Any, story_id: str) -> int:
+    """Make and send the deliveries of a story's current version."""
+    return len(fan_out_story(self.wiredesk, story_id))
+
+
+@wiredesk_task(queue="deliver", name="deliver.push", on_final_failure=_give_up)
+def push(self: Any, delivery_id: int) -> str:
+    """Push one story version to one subscriber; retried with backoff and jitter."""
+    return push_delivery(self.wiredesk, delivery_id)
+
+
+# Deliveries that ended are kept this long (to see what a subscriber was sent), then pruned.
+KEEP_DELIVERIES = timedelta(days=7)
+RECONCILE_LIMIT = 1000
+
+
+def stuck_after(config: Config) -> timedelta:
+    """A pending delivery untouched this long lost its message: longer than any retry waits
+    (the longest backoff, then a whole attempt) and than the pipeline's reconciler waits."""
+    return timedelta(seconds=max(config.reconcile_after_seconds,
+                                 WiredeskTask.retry_backoff_max + config.task_time_limit))
+
+
+def reconcile_deliveries(services: Services, now: datetime) -> dict[str, int]:
+    """Send again the pushes whose message was lost, announce again the stories changed just
+    before the stuck horizon (their announcement may have been lost: a fan-out makes only the
+    deliveries missing), and prune deliveries that ended long ago. Returns counts."""
+    from sqlalchemy import delete, select
+
+    from wiredesk.store.models import PUBLISHED_STATUSES, Story
+
+    horizon = now - stuck_after(services.config)
+    with services.db.session() as session:
+        lost = list(session.scalars(
+            select(HubDelivery).where(HubDelivery.status == "pending",
+                                      HubDelivery.attempted_at < horizon)
+            .order_by(HubDelivery.attempted_at).limit(RECONCILE_LIMIT)
+            .with_for_update(skip_locked=True)))
+        for delivery in lost:
+            delivery.attempted_at = now  # sent again now: not again on the next tick
+        resend = [d.id for d in lost]
+        band = timedelta(seconds=2 * services.config.reconcile_every_seconds)
+        stories = list(session.scalars(select(Story.id).where(
+            Story.status.in_(PUBLISHED_STATUSES), Story.updated_at <= horizon,
+            Story.updated_at > horizon - band).limit(RECONCILE_LIMIT))) \
+            if subscriptions.receiving_count(session, now) else []
+        pruned = session.execute(delete(HubDelivery).where(
+            HubDelivery.status != "pending",
+            HubDelivery.created_at < now - KEEP_DELIVERIES)).rowcount
+    for delivery_id in resend:
+        push.delay(delivery_id)
+    announced = sum(len(fan_out_story(services, story_id)) for story_id in stories)
+    if resend or announced or pruned:
+        log.info("deliver reconciler: %d pushes sent again, %d announced again, %d pruned",
+                 len(resend), announced, pruned)
+    return {"resent": len(resend), "announced": announced, "pruned": pruned or 0}
+
+
+@wiredesk_task(queue="deliver", name="deliver.reconcile")
+def reconcile(self: Any) -> int:
+    """Beat: what lost messages left behind reaches subscribers; old deliveries go."""
+    counts = reconcile_deliveries(self.wiredesk, datetime.now(UTC))
+    return counts["resent"] + counts["announced"]

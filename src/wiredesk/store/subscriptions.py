@@ -1,0 +1,117 @@
+"""Subscriptions to the publisher's feeds (the publisher is their WebSub hub): requests waiting
+for verification of intent, and the subscriptions in force."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from wiredesk.store.models import HubDelivery, HubSubscription, utcnow
+
+# Subscriptions that receive pushes (while their lease lasts): failing ones are still tried.
+RECEIVING = ("active", "failing")
+
+
+def subscription_key(topic: str, callback: str) -> str:
+    """The one subscription of ``callback`` to ``topic`` (WebSub identifies it by the pair)."""
+    return hashlib.sha256(f"{topic}\n{callback}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A request to verify: which subscription, and which of its requests (a later one wins)."""
+
+    subscription_id: int
+    request_id: str
+
+
+def request(session: Session, *, mode: str, topic: str, callback: str,
+            secret: str | None = None, lease_seconds: int | None = None) -> Pending | None:
+    """Record a (un)subscription request to verify; None when there is nothing to verify (an
+    unsubscription of no subscription). The subscription in force, if any, stays until then."""
+    key = subscription_key(topic, callback)
+    query = select(HubSubscription).where(HubSubscription.key == key).with_for_update()
+    row = session.scalars(query).first()
+    if row is None:
+        if mode != "subscribe":
+            return None
+        try:
+            with session.begin_nested():  # another request for the pair may insert it first
+                row = HubSubscription(key=key, topic=topic, callback=callback, state="pending")
+                session.add(row)
+        except IntegrityError:
+            row = session.scalars(query).one()
+    row.request_id = secrets.token_hex(16)
+    row.request_mode = mode
+    row.request_secret = secret if mode == "subscribe" else None
+    row.request_lease_seconds = lease_seconds if mode == "subscribe" else None
+    row.requested_at = utcnow()
+    session.flush()
+    return Pending(row.id, row.request_id)
+
+
+def verified(row: HubSubscription, now: datetime) -> None:
+    """The callback echoed our challenge: the request it answered is in force."""
+    if row.request_mode == "subscribe":
+        row.state = "active"
+        row.secret = row.request_secret
+        row.lease_seconds = row.request_lease_seconds
+        row.expires_at = now + timedelta(seconds=row.request_lease_seconds or 0)
+        row.last_error = None
+    else:
+        row.state, row.expires_at = "unsubscribed", None
+    _clear_request(row)
+
+
+def refused(row: HubSubscription, reason: str) -> None:
+    """The callback did not confirm: the request is dropped, what was in force stays."""
+    if row.state == "pending":
+        row.state = "unverified"
+    row.last_error = reason[:2000]
+    _clear_request(row)
+
+
+def _clear_request(row: HubSubscription) -> None:
+    row.request_id = row.request_mode = row.request_secret = None
+    row.request_lease_seconds = None
+
+
+def receiving(session: Session, now: datetime) -> list[HubSubscription]:
+    """Subscriptions whose lease runs: the ones a new story is pushed to."""
+    return list(session.scalars(select(HubSubscription).where(
+        HubSubscription.state.in_(RECEIVING), HubSubscription.expires_at > now)
+        .order_by(HubSubscription.id)))
+
+
+def receiving_count(session: Session, now: datetime) -> int:
+    """How many subscriptions ``receiving`` would return."""
+    return session.scalar(select(func.count()).select_from(HubSubscription).where(
+        HubSubscription.state.in_(RECEIVING), HubSubscription.expires_at > now)) or 0
+
+
+def new_deliveries(session: Session, story_id: str, version: int,
+                   subscription_ids: list[int]) -> list[int]:
+    """A delivery of the story version to each subscription that has none yet; returns the ids
+    of those made (a story announced twice is pushed once)."""
+    done = set(session.scalars(select(HubDelivery.subscription_id).where(
+        HubDelivery.story_id == story_id, HubDelivery.story_version == version)))
+    made = []
+    for subscription_id in subscription_ids:
+        if subscription_id in done:
+            continue
+        try:
+            with session.begin_nested():  # another announcement of the version got there first
+                delivery = HubDelivery(subscription_id=subscription_id, story_id=story_id,
+                                       story_version=version, status="pending",
+                                       attempted_at=utcnow())
+                session.add(delivery)
+        except IntegrityError:
+            continue
+        made.append(delivery.id)
+    return made
