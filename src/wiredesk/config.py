@@ -135,6 +135,12 @@ class Config:
         "Signs the desk's session cookies (a long random string, the same for every desk "
         "process). Required by `wiredesk serve desk`; `wiredesk run` makes one per run.",
     )
+    desk_trusted_proxies: int = setting(
+        "WIREDESK_DESK_TRUSTED_PROXIES", 0,
+        "Reverse proxies in front of the desk (an ingress: 1) whose X-Forwarded-For and "
+        "X-Forwarded-Proto it believes: the login throttle then counts each editor's own "
+        "address, not the proxy's. 0: the headers are ignored.", int,
+    )
     desk_secure_cookie: bool = setting(
         "WIREDESK_DESK_SECURE_COOKIE", False,
         "Send the desk's session cookie over HTTPS only (set it when the desk is behind TLS).",

@@ -34,12 +34,16 @@ def desk_port(desk_app: Any, database: Any) -> Iterator[int]:
     thread.join(timeout=10)
 
 
-def log_in(port: int, name: str, password: str, source: str = "127.0.0.1") -> Any:
-    """A fresh browser at ``source``: the login page (cookie, CSRF token), then the form."""
+def log_in(port: int, name: str, password: str, source: str = "127.0.0.1",
+           forwarded_for: str = "") -> Any:
+    """A fresh browser at ``source`` (or, through a proxy at ``source``, at ``forwarded_for``):
+    the login page (cookie, CSRF token), then the form."""
     def request(method: str, body: str = "", cookie: str = "") -> Any:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10,
                                                 source_address=(source, 0))
         headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
+        if forwarded_for:
+            headers["X-Forwarded-For"] = forwarded_for
         if cookie:
             headers["Cookie"] = cookie
         connection.request(method, "/login", body=body or None, headers=headers)
@@ -103,3 +107,32 @@ def test_the_refusal_ends_and_a_success_forgives_the_names_failures(
     assert log_in(desk_port, OTHER, OTHER_PASSWORD, "127.0.0.51").status == 429
     wait_until(lambda: log_in(desk_port, OTHER, OTHER_PASSWORD, "127.0.0.51").status == 303,
                timeout=10, message="the refusal to end")
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_behind_a_proxy_each_editor_keeps_their_own_address(
+        config: Any, database: Any, redis_client: Any, proxies: int) -> None:
+    """Behind an ingress every request came from the proxy's address: five failed logins by
+    anyone refused every editor in the newsroom for five minutes. With the proxies the desk
+    trusts set (WIREDESK_DESK_TRUSTED_PROXIES), the address is the client's the proxy names;
+    unset, a client's own X-Forwarded-For is ignored, so it cannot dodge the count."""
+    from tests.desk.conftest import SECRET
+    from wiredesk.desk.app import create_app
+
+    with database.session() as session:
+        add_editor(session, EDITOR, PASSWORD)
+    app = create_app(config.replace(desk_secret_key=SECRET, desk_trusted_proxies=proxies))
+    app.extensions["wiredesk_db"] = database
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for n in range(5):  # one guesser out there, through the proxy at 127.0.0.50
+            assert log_in(server.server_port, f"user{n}", "guess", "127.0.0.50",
+                          forwarded_for="203.0.113.7").status == 401
+        colleague = log_in(server.server_port, EDITOR, PASSWORD, "127.0.0.50",
+                           forwarded_for="198.51.100.4")
+        assert colleague.status == (303 if proxies else 429)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

@@ -27,6 +27,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as BaseResponse
 
 from wiredesk import events, keys, metrics
@@ -516,6 +517,11 @@ def create_app(config: Config | None = None) -> Flask:
         DESK_LOGIN_MAX_FAILURES=LOGIN_MAX_FAILURES,
         DESK_LOGIN_BLOCKED_SECONDS=keys.DESK_LOGIN_BLOCKED_TTL_SECONDS,
     )
+    if config.desk_trusted_proxies > 0:
+        # Behind an ingress every request comes from it: the throttle needs the client's own
+        # address, which only the proxies the operator names may tell.
+        trusted = config.desk_trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted, x_proto=trusted)  # type: ignore[method-assign]
     CSRFProtect(app)  # every POST carries the session's token (forms: csrf_token)
     app.extensions["wiredesk_config"] = config
     app.extensions["wiredesk_db"] = Database(config)
