@@ -53,5 +53,20 @@ def test_feeds_in_error_counts_failing_feeds(celery_app: Any, database: Any) -> 
     assert b"wiredesk_feeds_in_error 1.0" in generate_latest(registry)
 
 
+def test_gauges_read_from_the_database_are_left_out_while_it_is_down(config: Any) -> None:
+    """A scrape during a database outage still answers (queue depths and counters): the
+    gauges read from the database are left out, not the whole scrape failed."""
+    from wiredesk.store.db import Database
+
+    down = Database(config.replace(database_url="postgresql+psycopg://wiredesk@127.0.0.1:9/x",
+                                   db_connect_timeout_seconds=1.0))
+    try:
+        for collector in (metrics.FeedStateCollector(down), metrics.ReviewQueueCollector(down),
+                          metrics.SubscriptionCollector(down)):
+            assert list(collector.collect()) == []
+    finally:
+        down.dispose()
+
+
 def test_ingest_to_publish_has_the_alert_bucket() -> None:
     assert 300 in metrics.INGEST_TO_PUBLISH._upper_bounds  # noqa: SLF001

@@ -229,71 +229,67 @@ class DedupeIndexCollector:
                                 value=float(stats.articles))
 
 
-class FeedStateCollector:
-    """Feed health read from the database at scrape time: feeds in error and next-due lag."""
+class DatabaseGauges:
+    """Gauges read from the database at scrape time: ``read`` returns each one's (name,
+    documentation, value) from a session. A scrape must not fail because the database is down:
+    then the gauges are left out."""
 
     def __init__(self, db: Any):
         self.db = db
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        from wiredesk.store.feeds import feed_health
+    def read(self, session: Any) -> list[tuple[str, str, float]]:
+        raise NotImplementedError
 
+    def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
             with self.db.session() as session:
-                in_error, lag = feed_health(session)
+                gauges = self.read(session)
         except Exception:  # noqa: BLE001 - a scrape must not fail because the database is down
             return
-        yield GaugeMetricFamily("wiredesk_feeds_in_error",
-                                "Enabled feeds whose last fetch failed (backing off).",
-                                value=float(in_error))
-        yield GaugeMetricFamily("wiredesk_ingest_next_due_lag_seconds",
-                                "How overdue the most overdue enabled feed is (0: none).",
-                                value=lag)
+        for name, documentation, value in gauges:
+            yield GaugeMetricFamily(name, documentation, value=float(value))
 
 
-class ReviewQueueCollector:
+class FeedStateCollector(DatabaseGauges):
+    """Feed health read from the database at scrape time: feeds in error and next-due lag."""
+
+    def read(self, session: Any) -> list[tuple[str, str, float]]:
+        from wiredesk.store.feeds import feed_health
+
+        in_error, lag = feed_health(session)
+        return [("wiredesk_feeds_in_error", "Enabled feeds whose last fetch failed (backing off).",
+                 in_error),
+                ("wiredesk_ingest_next_due_lag_seconds",
+                 "How overdue the most overdue enabled feed is (0: none).", lag)]
+
+
+class ReviewQueueCollector(DatabaseGauges):
     """The editors' review queue read from the database at scrape time: how many articles wait
     and for how long the oldest has (the desk decides them; nothing else lowers them)."""
 
-    def __init__(self, db: Any):
-        self.db = db
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def read(self, session: Any) -> list[tuple[str, str, float]]:
         from wiredesk.store.review import queue_health
 
-        try:
-            with self.db.session() as session:
-                waiting, oldest = queue_health(session)
-        except Exception:  # noqa: BLE001 - a scrape must not fail because the database is down
-            return
-        yield GaugeMetricFamily("wiredesk_desk_review_queue_articles",
-                                "Articles waiting for an editor's decision (pending_review).",
-                                value=float(waiting))
-        yield GaugeMetricFamily("wiredesk_desk_review_oldest_wait_seconds",
-                                "How long the oldest article waiting for an editor has waited "
-                                "(0: none waits).", value=oldest)
+        waiting, oldest = queue_health(session)
+        return [("wiredesk_desk_review_queue_articles",
+                 "Articles waiting for an editor's decision (pending_review).", waiting),
+                ("wiredesk_desk_review_oldest_wait_seconds",
+                 "How long the oldest article waiting for an editor has waited (0: none waits).",
+                 oldest)]
 
 
-class SubscriptionCollector:
+class SubscriptionCollector(DatabaseGauges):
     """Subscriptions to the publisher's feeds receiving pushes, read from the database at
     scrape time (the deliver service reports it)."""
 
-    def __init__(self, db: Any):
-        self.db = db
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def read(self, session: Any) -> list[tuple[str, str, float]]:
         from datetime import UTC, datetime
 
         from wiredesk.store.subscriptions import receiving_count
 
-        try:
-            with self.db.session() as session:
-                count = receiving_count(session, datetime.now(UTC))
-        except Exception:  # noqa: BLE001 - a scrape must not fail because the database is down
-            return
-        yield GaugeMetricFamily("wiredesk_deliver_active_subscriptions",
-                                "Subscriptions whose lease runs (active or failing): the ones "
-                                "a new story is pushed to.", value=float(count))
+        return [("wiredesk_deliver_active_subscriptions",
+                 "Subscriptions whose lease runs (active or failing): the ones a new story is "
+                 "pushed to.", receiving_count(session, datetime.now(UTC)))]
 
 
 def metrics_wsgi(reg: CollectorRegistry, healthy: Callable[[], bool]) -> Callable[..., Any]:
