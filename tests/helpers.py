@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +45,49 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: fl
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
 
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a service a test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fetch_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())
+
+
+def serve_env(config: Any, data_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment of a `wiredesk serve` a test starts: the test's database and Redis, a
+    data dir of its own, ``settings``, and metrics files of its own (not the test run's)."""
+    env = {**os.environ, "DATABASE_URL": config.sqlalchemy_url, "REDIS_URL": config.redis_url,
+           "WIREDESK_DATA_DIR": str(data_dir), **settings}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return env
+
+
+@contextmanager
+def served(service: str, env: dict[str, str],
+           log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`wiredesk serve SERVICE` in a subprocess writing to ``log_path``; killed at the end if
+    the test left it running."""
+    with log_path.open("wb") as log:
+        child = subprocess.Popen([sys.executable, "-m", "wiredesk", "serve", service], env=env,
+                                 stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield child
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=60)
+
+
+def stop(child: subprocess.Popen[bytes]) -> int:
+    """SIGTERM a served service (a warm shutdown, as compose and Kubernetes stop it); its exit
+    status."""
+    child.send_signal(signal.SIGTERM)
+    return child.wait(timeout=60)
 
 
 class FeedHTTPServer:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -13,13 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import wait_until
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.helpers import fetch_text, free_port, wait_until
 
 
 def fetch_json(url: str) -> dict | None:
@@ -36,11 +29,6 @@ def answers(url: str) -> bool:
             return True
     except OSError:
         return False
-
-
-def fetch_text(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return response.read().decode()
 
 
 @pytest.mark.slow

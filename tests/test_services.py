@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +18,7 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from tests.conftest import _drop_everything
-from tests.helpers import wait_until
+from tests.helpers import fetch_text, free_port, serve_env, served, stop, wait_until
 from wiredesk import metrics
 from wiredesk.broker import Services
 from wiredesk.config import Config
@@ -173,12 +171,6 @@ def test_healthz_answers_when_postgresql_does_not(config: Config, redis_client: 
         server.server_close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_a_worker_started_before_the_migrations_waits_for_them(
         config: Config, empty_database: Any, tmp_path: Path) -> None:
     """With a routing file (or a feeds file) to apply, a worker started beside the migrate Job
@@ -188,16 +180,11 @@ def test_a_worker_started_before_the_migrations_waits_for_them(
     from wiredesk.store.rules import history
 
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": config.sqlalchemy_url, "REDIS_URL": config.redis_url,
-           "WIREDESK_DATA_DIR": str(tmp_path / "data"), "WIREDESK_WORKER_CONCURRENCY": "1",
-           "WIREDESK_PIPELINE_METRICS_PORT": str(port),
-           "WIREDESK_ROUTING_FILE": str(SAMPLE_FEEDS_DIR / "routing.yaml")}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env = serve_env(config, tmp_path / "data", WIREDESK_WORKER_CONCURRENCY="1",
+                    WIREDESK_PIPELINE_METRICS_PORT=str(port),
+                    WIREDESK_ROUTING_FILE=str(SAMPLE_FEEDS_DIR / "routing.yaml"))
     log_path = tmp_path / "pipeline.log"
-    with log_path.open("wb") as log:
-        child = subprocess.Popen([sys.executable, "-m", "wiredesk", "serve", "pipeline"],
-                                 env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
+    with served("pipeline", env, log_path) as child:
         wait_until(lambda: "wiredesk db upgrade" in log_path.read_text(errors="replace")
                    or child.poll() is not None, timeout=60, message="the worker's first check")
         assert child.poll() is None, log_path.read_text(errors="replace")
@@ -213,11 +200,7 @@ def test_a_worker_started_before_the_migrations_waits_for_them(
             assert history(session)[0].source.startswith("file:")
         wait_until(lambda: " ready." in log_path.read_text(errors="replace"), timeout=60,
                    message="Celery's signal handlers")
-        child.send_signal(signal.SIGTERM)
-        assert child.wait(timeout=60) == 0
-    finally:
-        if child.poll() is None:
-            child.kill()
+        assert stop(child) == 0
 
 
 def status_of_or_none(url: str) -> int | None:
@@ -232,10 +215,7 @@ def test_a_metrics_port_in_use_is_named(config: Config, redis_client: Any, tmp_p
     'Address already in use' traceback that named neither the port nor its setting."""
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        env = {**os.environ, "DATABASE_URL": config.sqlalchemy_url,
-               "REDIS_URL": config.redis_url, "WIREDESK_DATA_DIR": str(tmp_path / "data"),
-               "WIREDESK_PIPELINE_METRICS_PORT": str(port)}
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        env = serve_env(config, tmp_path / "data", WIREDESK_PIPELINE_METRICS_PORT=str(port))
         result = subprocess.run([sys.executable, "-m", "wiredesk", "serve", "pipeline"],
                                 env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
@@ -259,21 +239,14 @@ def test_a_bad_start_up_file_is_one_clear_line(config: Config, database: Any, re
     path = tmp_path / "startup.yaml"
     if content is not None:
         path.write_text(content, encoding="utf-8")
-    env = {**os.environ, "DATABASE_URL": config.sqlalchemy_url, "REDIS_URL": config.redis_url,
-           "WIREDESK_DATA_DIR": str(tmp_path / "data"), variable: str(path),
-           "WIREDESK_INGESTER_METRICS_PORT": str(free_port()),
-           "WIREDESK_PIPELINE_METRICS_PORT": str(free_port())}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env = serve_env(config, tmp_path / "data", **{variable: str(path)},
+                    WIREDESK_INGESTER_METRICS_PORT=str(free_port()),
+                    WIREDESK_PIPELINE_METRICS_PORT=str(free_port()))
     result = subprocess.run([sys.executable, "-m", "wiredesk", "serve", service], env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr, result.stderr
     assert f"{variable} {path}:" in result.stderr.splitlines()[-1], result.stderr
-
-
-def scrape(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.read().decode()
 
 
 def test_the_pipeline_reports_its_trained_categorizer(config: Config, database: Any,
@@ -292,23 +265,15 @@ def test_the_pipeline_reports_its_trained_categorizer(config: Config, database: 
     model = tmp_path / MODEL_FILENAME
     training.save(training.train([], [sport, economy] * 60, min_examples=50), model)
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": config.sqlalchemy_url, "REDIS_URL": config.redis_url,
-           "WIREDESK_DATA_DIR": str(tmp_path / "data"), "WIREDESK_WORKER_CONCURRENCY": "1",
-           "WIREDESK_PIPELINE_METRICS_PORT": str(port), "WIREDESK_CATEGORIZER_MODEL": str(model)}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env = serve_env(config, tmp_path / "data", WIREDESK_WORKER_CONCURRENCY="1",
+                    WIREDESK_PIPELINE_METRICS_PORT=str(port),
+                    WIREDESK_CATEGORIZER_MODEL=str(model))
     log_path = tmp_path / "pipeline.log"
-    with log_path.open("wb") as log:
-        child = subprocess.Popen([sys.executable, "-m", "wiredesk", "serve", "pipeline"],
-                                 env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
+    with served("pipeline", env, log_path) as child:
         wait_until(lambda: " ready." in log_path.read_text(errors="replace")
                    or child.poll() is not None, timeout=60, message="the pipeline worker")
         assert child.poll() is None, log_path.read_text(errors="replace")
-        exposed = scrape(f"http://127.0.0.1:{port}/metrics")
+        exposed = fetch_text(f"http://127.0.0.1:{port}/metrics")
         assert "\nwiredesk_pipeline_categorizer_model_languages 1.0\n" in exposed, [
             line for line in exposed.splitlines() if "categorizer" in line]
-        child.send_signal(signal.SIGTERM)
-        assert child.wait(timeout=60) == 0
-    finally:
-        if child.poll() is None:
-            child.kill()
+        assert stop(child) == 0
