@@ -74,8 +74,8 @@ def _stop_with_parent(parent: int) -> None:
         sys.exit(0)
 
 
-def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool,
-                  threads: int = 1, prepare: Callable[[], object] | None = None) -> None:
+def _serve_worker(config: Config, name: str, queue: str, beat: bool, threads: int = 1,
+                  prepare: Callable[[], object] | None = None) -> None:
     """Run a Celery worker: prefork with ``worker_concurrency`` processes, or, with ``threads``
     > 1, that many processes each running ``threads`` tasks at once (Celery has no pool that
     mixes both; threads alone would hold one core).
@@ -87,7 +87,7 @@ def _serve_worker(config: Config, name: str, queue: str, port: int, beat: bool,
     app = create_celery(config)
     services: Services = app.wiredesk  # type: ignore[attr-defined]
     prepared = threading.Event()  # not ready (/healthz 503) before the start-up files are in
-    _serve_metrics(config, services, name, queue, port, beat,
+    _serve_metrics(config, services, name, queue, beat,
                    lambda: prepared.is_set() and _healthy(services))
     if prepare is not None:
         prepare()
@@ -160,9 +160,12 @@ class WorkerProcesses:
             _drop_metrics_of(process.pid)
 
 
-def _serve_metrics(config: Config, services: Services, name: str, queue: str, port: int,
-                   beat: bool, healthy: Callable[[], bool]) -> None:
-    """/metrics, /healthz and /livez of a worker service, on a thread of this process."""
+def _serve_metrics(config: Config, services: Services, name: str, queue: str, beat: bool,
+                   healthy: Callable[[], bool]) -> None:
+    """/metrics, /healthz and /livez of a worker service, on a thread of this process, at the
+    port of its ``<name>_metrics_port`` setting."""
+    setting = f"{name}_metrics_port"
+    port = getattr(config, setting)
     registry = metrics.registry()
     registry.register(metrics.QueueDepthCollector(services.redis, QUEUES))
     if queue == "process":
@@ -174,10 +177,10 @@ def _serve_metrics(config: Config, services: Services, name: str, queue: str, po
     try:
         metrics.serve_metrics(config.metrics_host, port, registry, healthy)
     except OSError as exc:  # most often: another worker of this service on the same host
-        setting = env_name(f"{name}_metrics_port")
+        variable = env_name(setting)
         raise SystemExit(f"cannot serve /metrics and /healthz on {config.metrics_host}:{port} "
-                         f"({exc.strerror}): set {setting} to a free port "
-                         f"({setting}={port} now)") from None
+                         f"({exc.strerror}): set {variable} to a free port "
+                         f"({variable}={port} now)") from None
 
 
 def _run_worker(app: Any, config: Config, name: str, queue: str, beat: bool,
@@ -255,8 +258,8 @@ def apply_feeds_file(config: Config) -> int:
 
 
 def serve_ingester(config: Config) -> None:
-    _serve_worker(config, "ingester", "ingest", config.ingester_metrics_port, beat=True,
-                  threads=config.ingest_threads, prepare=lambda: apply_feeds_file(config))
+    _serve_worker(config, "ingester", "ingest", beat=True, threads=config.ingest_threads,
+                  prepare=lambda: apply_feeds_file(config))
 
 
 FILE_SOURCE = "file:"  # the source of rule sets saved from WIREDESK_ROUTING_FILE
@@ -319,14 +322,12 @@ def serve_pipeline(config: Config) -> None:
         apply_routing_file(config)
         load_categorizer_early(config)
 
-    _serve_worker(config, "pipeline", "process", config.pipeline_metrics_port, beat=False,
-                  prepare=prepare)
+    _serve_worker(config, "pipeline", "process", beat=False, prepare=prepare)
 
 
 def serve_deliver(config: Config) -> None:
     """The publisher's WebSub hub at work: verifications and pushes to subscribers."""
-    _serve_worker(config, "deliver", "deliver", config.deliver_metrics_port, beat=False,
-                  threads=config.deliver_threads)
+    _serve_worker(config, "deliver", "deliver", beat=False, threads=config.deliver_threads)
 
 
 def _serve_http(config: Config, app_factory: Callable[[Config], Any], bind: str, workers: int,
