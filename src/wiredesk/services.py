@@ -9,7 +9,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +226,19 @@ def wait_for_schema(database: Any, wait_seconds: float = SCHEMA_WAIT_SECONDS) ->
         time.sleep(SCHEMA_RETRY_SECONDS)
 
 
+@contextmanager
+def _migrated_database(config: Config) -> Iterator[Any]:
+    """A Database of its own for a start-up file, once the schema is there; disposed after."""
+    from wiredesk.store.db import Database
+
+    database = Database(config)
+    try:
+        wait_for_schema(database)
+        yield database
+    finally:
+        database.dispose()
+
+
 def apply_feeds_file(config: Config) -> int:
     """Apply the declarative feeds.yaml (a list of feeds, or {feeds: [...], prune: bool}).
 
@@ -234,7 +248,6 @@ def apply_feeds_file(config: Config) -> int:
     """
     if not config.feeds_file:
         return 0
-    from wiredesk.store.db import Database
     from wiredesk.store.feeds import apply_specs, format_errors, load_feeds_document
 
     where = f"WIREDESK_FEEDS_FILE {config.feeds_file}"
@@ -245,14 +258,9 @@ def apply_feeds_file(config: Config) -> int:
         raise StartupFileError(f"{where}: {format_errors(exc)}") from exc
     except (OSError, yaml.YAMLError) as exc:
         raise StartupFileError(f"{where}: {_one_line(exc)}") from exc
-    database = Database(config)
-    try:
-        wait_for_schema(database)
-        with database.session() as session:
-            apply_specs(session, spec["feeds"], prune=spec["prune"],
-                        default_interval=config.default_interval_seconds)
-    finally:
-        database.dispose()
+    with _migrated_database(config) as database, database.session() as session:
+        apply_specs(session, spec["feeds"], prune=spec["prune"],
+                    default_interval=config.default_interval_seconds)
     log.info("applied %d feeds from %s", len(spec["feeds"]), config.feeds_file)
     return len(spec["feeds"])
 
@@ -275,7 +283,6 @@ def apply_routing_file(config: Config) -> int | None:
     if not config.routing_file:
         return None
     from wiredesk.pipeline.stages.route import load_rules, rules_to_data
-    from wiredesk.store.db import Database
     from wiredesk.store.rules import current_rules, last_saved_from, save_rules
 
     try:
@@ -283,25 +290,19 @@ def apply_routing_file(config: Config) -> int | None:
     except (OSError, yaml.YAMLError, ValidationError, ValueError) as exc:
         raise StartupFileError(f"WIREDESK_ROUTING_FILE {config.routing_file}: "
                                f"{_one_line(exc)}") from exc
-    database = Database(config)
-    try:
-        wait_for_schema(database)
-        with database.session() as session:
-            last_from_file = last_saved_from(session, FILE_SOURCE)
-            if last_from_file is not None and rules_to_data(last_from_file) == rules_to_data(
-                    rules):
-                ruleset = None
-                same = rules_to_data(current_rules(session)) == rules_to_data(rules)
-                why = "already in force" if same else (
-                    "unchanged since last applied: the rules saved since (see `wiredesk rules "
-                    "history`) stay in force")
-            else:
-                # Saved even when they are the rules in force (the shipped defaults, say): a
-                # later restart must know the file was applied, or it would undo an edit.
-                ruleset = save_rules(session, rules, source=f"{FILE_SOURCE}{config.routing_file}")
-                why = f"saved as rule set {ruleset}"
-    finally:
-        database.dispose()
+    with _migrated_database(config) as database, database.session() as session:
+        last_from_file = last_saved_from(session, FILE_SOURCE)
+        if last_from_file is not None and rules_to_data(last_from_file) == rules_to_data(rules):
+            ruleset = None
+            same = rules_to_data(current_rules(session)) == rules_to_data(rules)
+            why = "already in force" if same else (
+                "unchanged since last applied: the rules saved since (see `wiredesk rules "
+                "history`) stay in force")
+        else:
+            # Saved even when they are the rules in force (the shipped defaults, say): a later
+            # restart must know the file was applied, or it would undo an edit.
+            ruleset = save_rules(session, rules, source=f"{FILE_SOURCE}{config.routing_file}")
+            why = f"saved as rule set {ruleset}"
     log.info("routing rules from %s %s", config.routing_file, why)
     return ruleset
 
