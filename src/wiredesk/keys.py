@@ -15,6 +15,11 @@ EVENTS_STREAM = PREFIX + "events"
 EVENTS_STREAM_MAXLEN = 100_000
 
 
+def _digest(value: str) -> str:
+    """Stands for a value of any length and content (a URL, a name typed at a form) in a key."""
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
 def feed_fetch_lock(feed_id: int) -> str:
     """Held while one worker fetches a feed, so no feed is fetched twice at once."""
     return f"{PREFIX}lock:fetch:{feed_id}"
@@ -51,7 +56,7 @@ def story_lock(story_key: str) -> str:
 
 def story_url_lock(url: str) -> str:
     """Serializes the articles linking one page (exact duplicates by canonical link)."""
-    return story_lock("url:" + hashlib.sha256(url.encode()).hexdigest()[:32])
+    return story_lock("url:" + _digest(url))
 
 
 STORY_LOCK_TTL_SECONDS = 30
@@ -131,7 +136,7 @@ def desk_login_failures(kind: str, value: str) -> str:
     """Failed desk logins of one name (``kind`` "name") or from one client address ("addr")
     since the first of them, for DESK_LOGIN_FAILURES_TTL_SECONDS. Hashed: a name typed at the
     login form is anything at all, and no password typed in the name field sits in Redis."""
-    return f"{PREFIX}desk:login:failures:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+    return f"{PREFIX}desk:login:failures:{kind}:{_digest(value)}"
 
 
 DESK_LOGIN_FAILURES_TTL_SECONDS = 15 * 60  # the window the failures are counted in
@@ -140,7 +145,7 @@ DESK_LOGIN_FAILURES_TTL_SECONDS = 15 * 60  # the window the failures are counted
 def desk_login_blocked(kind: str, value: str) -> str:
     """Set when a name or address reached the failures allowed: logins answer 429 until it
     expires (DESK_LOGIN_BLOCKED_TTL_SECONDS)."""
-    return f"{PREFIX}desk:login:blocked:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+    return f"{PREFIX}desk:login:blocked:{kind}:{_digest(value)}"
 
 
 DESK_LOGIN_BLOCKED_TTL_SECONDS = 5 * 60
