@@ -81,12 +81,9 @@ def _revise(session: Session, row: models.Article, article: schemas.Article) -> 
     """Apply a changed entry to its row as a new revision, unless it is no real change."""
     if row.content_hash == article.content_hash:
         return "unchanged"
-    if _hash_version(row.content_hash) != _hash_version(article.content_hash):
-        if identity.content_hash(row.title, row.body_text) == article.content_hash:
-            row.content_hash = article.content_hash  # the normalizer changed, not the entry
-            return "unchanged"
-        if _rehashed_version(session, row, article.content_hash):
-            return "unchanged"
+    if (_hash_version(row.content_hash) != _hash_version(article.content_hash)
+            and _rehashed(session, row, article.content_hash)):
+        return "unchanged"  # the normalizer changed, not the entry
     flip_flop = session.scalar(select(models.ArticleRevision.id).where(
         models.ArticleRevision.article_id == row.id,
         models.ArticleRevision.content_hash == article.content_hash).limit(1))
@@ -103,19 +100,24 @@ def _revise(session: Session, row: models.Article, article: schemas.Article) -> 
     return "updated"
 
 
-def _rehashed_version(session: Session, row: models.Article, new_hash: str) -> bool:
-    """After a normalizer upgrade: whether a version in the history (an editor's copy on the
-    row replaced it, or the feed wavers) is the entry's content, hashed anew. Then that
-    version and the row get hashes of the new normalizer, so the next fetch matches them
-    directly."""
-    for version in session.scalars(select(models.ArticleRevision).where(
+def _rehashed(session: Session, row: models.Article, new_hash: str) -> bool:
+    """After a normalizer upgrade: whether the row, or else a version in its history (an
+    editor's copy on the row replaced it, or the feed wavers), is the entry's content hashed
+    anew. Then the row and that version take hashes of the new normalizer, so the next fetch
+    matches them directly."""
+    row_hash = identity.content_hash(row.title, row.body_text)
+    if row_hash != new_hash:
+        history = session.scalars(select(models.ArticleRevision).where(
             models.ArticleRevision.article_id == row.id,
-            models.ArticleRevision.content_hash != new_hash)):
-        if identity.content_hash(version.title, html_to_text(version.body_html)) == new_hash:
-            version.content_hash = new_hash
-            row.content_hash = identity.content_hash(row.title, row.body_text)
-            return True
-    return False
+            models.ArticleRevision.content_hash != new_hash))
+        version = next((v for v in history
+                        if identity.content_hash(v.title, html_to_text(v.body_html)) == new_hash),
+                       None)
+        if version is None:
+            return False
+        version.content_hash = new_hash
+    row.content_hash = row_hash
+    return True
 
 
 # The lock a transaction writing a feed's articles holds on the feed's row (an UPDATE of the
