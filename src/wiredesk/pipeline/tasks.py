@@ -177,7 +177,8 @@ def _process_current(services: Services, article_id: str,
             return "missing"
         if row.status not in PENDING_STATUSES:
             if announce_done:  # its event may never have left: sent twice rather than never
-                _announce(services, row)
+                _announce(services, row.id, row.status, row.story_id, row.routing_rule,
+                          row.error)
             return row.status  # done already: a redelivery changes nothing
         article = enrich(article_store.to_article(row), services.config)
         with story_locked(services, article), \
@@ -220,10 +221,7 @@ def _process_current(services: Services, article_id: str,
     if status in models.PUBLISHED_STATUSES and article.fetched_at:
         metrics.INGEST_TO_PUBLISH.observe(
             max(0.0, (datetime.now(UTC) - article.fetched_at).total_seconds()))
-    events.emit(services.redis, f"article.{status}", article_id=article_id,
-                story_id=story_id, rule=recorded_rule)
-    if status in models.PUBLISHED_STATUSES:
-        _push_to_subscribers(story_id)
+    _announce(services, article_id, status, story_id, recorded_rule)
     return status
 
 
@@ -233,16 +231,18 @@ def _push_to_subscribers(story_id: str | None) -> None:
     announce(story_id)
 
 
-def _announce(services: Services, row: models.Article) -> None:
-    """The event of the article's current status, as the run that set it emits it."""
-    if row.status == "failed":
-        events.emit(services.redis, "article.failed", article_id=row.id,
-                    error=(row.error or "")[:500])
-    else:
-        events.emit(services.redis, f"article.{row.status}", article_id=row.id,
-                    story_id=row.story_id, rule=row.routing_rule)
-        if row.status in models.PUBLISHED_STATUSES:
-            _push_to_subscribers(row.story_id)
+def _announce(services: Services, article_id: str, status: str, story_id: str | None = None,
+              rule: str | None = None, error: str | None = None) -> None:
+    """After the commit that set it: the event of the article's ``status`` and, published,
+    the push of its story to subscribers."""
+    if status == "failed":
+        events.emit(services.redis, "article.failed", article_id=article_id,
+                    error=(error or "")[:500])
+        return
+    events.emit(services.redis, f"article.{status}", article_id=article_id,
+                story_id=story_id, rule=rule)
+    if status in models.PUBLISHED_STATUSES:
+        _push_to_subscribers(story_id)
 
 
 def found_story(session: Any, article: Article, now: datetime) -> models.Story:
@@ -327,7 +327,7 @@ def fail_article(services: Services, article_id: str, error: str) -> str:
             return row.status if row is not None else "missing"
         article_store.set_status(row, "failed", error=error[:2000])
     metrics.ARTICLES_FAILED.inc()
-    events.emit(services.redis, "article.failed", article_id=article_id, error=error[:500])
+    _announce(services, article_id, "failed", error=error)
     return "failed"
 
 
