@@ -660,7 +660,8 @@ def evaluate_story(rng: random.Random, fit: bool = False) -> dict[str, Any]:
     result["model"]["shipped_test"] = _by_kind(pairs, shipped, dedupe.STORY_THRESHOLD)
     # The same, as the pipeline meets the pairs: it never compares two articles further apart
     # than the tier-3 window (SemEval's crawl times; the other sets come without times).
-    inside = np.array([_inside_window(anchors_of(p, p.a), anchors_of(p, p.b)) for p in pairs])
+    inside = np.array([dedupe.inside_window(anchors_of(p, p.a), anchors_of(p, p.b))
+                       for p in pairs])
     result["model"]["shipped_in_window_test"] = _by_kind(
         pairs, [float(v) for v in np.where(inside, model, 0.0)], dedupe.STORY_THRESHOLD)
     result["same_story_pairs_inside_window"] = {
@@ -668,11 +669,6 @@ def evaluate_story(rng: random.Random, fit: bool = False) -> dict[str, Any]:
                                   if p.kind == kind and p.label]].mean()), 4)
         for kind in kinds if any(p.kind == kind and p.label for p in pairs)}
     return result
-
-
-def _inside_window(a: dedupe.Anchors, b: dedupe.Anchors) -> bool:
-    return (a.published is None or b.published is None
-            or abs(a.published - b.published) <= dedupe.STORY_WINDOW_SECONDS)
 
 
 def _candidate_recall(pairs: Sequence[Pair], candidate: np.ndarray,

@@ -486,13 +486,16 @@ def is_candidate(a: Anchors, b: Anchors) -> bool:
     return bool(a.keys & b.keys)
 
 
+def inside_window(a: Anchors, b: Anchors, window_seconds: float = STORY_WINDOW_SECONDS) -> bool:
+    """Whether the pair is close enough in time to be compared (either undated is)."""
+    return (a.published is None or b.published is None
+            or abs(a.published - b.published) <= window_seconds)
+
+
 def story_score(a: Anchors, b: Anchors, window_seconds: float = STORY_WINDOW_SECONDS) -> float:
     """Same-story probability in [0, 1]; 0 outside the window, for a pair that is no candidate,
     or without content evidence."""
-    if a.published is not None and b.published is not None:
-        if abs(a.published - b.published) > window_seconds:
-            return 0.0
-    if not is_candidate(a, b):
+    if not inside_window(a, b, window_seconds) or not is_candidate(a, b):
         return 0.0
     features = story_features(a, b)
     if not has_content_evidence(features):
