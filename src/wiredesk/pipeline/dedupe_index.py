@@ -44,17 +44,19 @@ _ID = re.compile(r"^[as](\d+)-([0-9a-f]{32})$")
 # ARGV: prefix, slot, first_slot (the oldest slot in the window), expire_at, threshold, handle,
 #       signature, story, ts, force, default_bits, bands,
 #       then per band: shard source (24 bits), field (32 bits).
-_LUA = r"""
+# Which meta shard of a slot (of ``bits`` shard bits) holds a handle: both scripts find metas.
+_META_SHARD_LUA = r"""
+local function meta_shard(h, bits)
+  local v = string.byte(h, 1) * 65536 + string.byte(h, 2) * 256 + string.byte(h, 3)
+  return v % (2 ^ math.max(bits - 4, 0))
+end
+"""
+_LUA = _META_SHARD_LUA + r"""
 local prefix, slot, first_slot = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local expire_at, threshold = tonumber(ARGV[4]), tonumber(ARGV[5])
 local handle, sig, story, ts = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local force, default_bits, nb = ARGV[10] == '1', tonumber(ARGV[11]), tonumber(ARGV[12])
 local B_COLLIDE = 1 / 256
-
-local function meta_shard(h, bits)
-  local v = string.byte(h, 1) * 65536 + string.byte(h, 2) * 256 + string.byte(h, 3)
-  return v % (2 ^ math.max(bits - 4, 0))
-end
 
 local function slot_bits(s, create)
   local key = prefix .. 's:' .. s
@@ -157,15 +159,14 @@ return {best_story, best_handle, tostring(best_score)}
 # story bytes, in whichever slot of the window holds it (where it was first indexed: a
 # revision is not indexed again, so its current fetch time does not say which).
 # ARGV: prefix, first_slot, last_slot, handle, story. Returns how many entries changed.
-_MOVE_LUA = r"""
+_MOVE_LUA = _META_SHARD_LUA + r"""
 local prefix, first_slot, last_slot = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local handle, story = ARGV[4], ARGV[5]
-local v = string.byte(handle, 1) * 65536 + string.byte(handle, 2) * 256 + string.byte(handle, 3)
 local changed = 0
 for slot = first_slot, last_slot do
   local bits = redis.call('HGET', prefix .. 's:' .. slot, 'bits')
   if bits then
-    local key = prefix .. 'm:' .. slot .. ':' .. (v % (2 ^ math.max(tonumber(bits) - 4, 0)))
+    local key = prefix .. 'm:' .. slot .. ':' .. meta_shard(handle, tonumber(bits))
     local meta = redis.call('HGET', key, handle)
     if meta then
       redis.call('HSET', key, handle, string.sub(meta, 1, 40) .. story .. string.sub(meta, 58))
@@ -240,14 +241,17 @@ class DedupeIndex:
     def _n_slots(self) -> int:
         return math.ceil(self.window_seconds / keys.DEDUPE_SLOT_SECONDS)
 
+    def _first_slot(self, at: float) -> int:
+        """The oldest slot that may hold an article younger than the window at ``at``: the one
+        ``window`` seconds back (``window / slot`` slots back from ``at``'s missed up to a slot)."""
+        return int(at - self.window_seconds) // keys.DEDUPE_SLOT_SECONDS
+
     def _args(self, article_id: str, story_id: str, fp: dedupe.Fingerprint, at: float,
               force: bool) -> list[object]:
         slot = int(at) // keys.DEDUPE_SLOT_SECONDS
-        # Every slot holding an article younger than the window: the one ``window`` seconds
-        # back is read too (``window / slot`` slots back from this one missed up to a slot).
-        first_slot = int(at - self.window_seconds) // keys.DEDUPE_SLOT_SECONDS
         args: list[object] = [
-            self.prefix, slot, first_slot, keys.dedupe_expire_at(slot, self.window_seconds),
+            self.prefix, slot, self._first_slot(at),
+            keys.dedupe_expire_at(slot, self.window_seconds),
             repr(self.threshold), handle(article_id), fp.signature, _pack_id(story_id),
             struct.pack(">I", max(0, int(at))), "1" if force else "0", self.default_shard_bits,
             len(fp.bands),
@@ -294,9 +298,8 @@ class DedupeIndex:
         """Point an indexed article at another story, so its later copies join that one.
         False when the index does not hold it (out of the window, too short, Redis lost it)."""
         now = time.time() if now is None else now
-        first_slot = int(now - self.window_seconds) // keys.DEDUPE_SLOT_SECONDS
         return bool(self._move_script(args=[
-            self.prefix, first_slot, int(now) // keys.DEDUPE_SLOT_SECONDS + 1,
+            self.prefix, self._first_slot(now), int(now) // keys.DEDUPE_SLOT_SECONDS + 1,
             handle(article_id), _pack_id(story_id)]))
 
     def insert_many(
