@@ -232,3 +232,39 @@ def processing_paused(monkeypatch: Any, services: Any, article_id: str) -> Itera
     finally:
         go.set()
         worker.join(timeout=60)
+
+
+def second_waits_for_first(database: Any, first: tuple[str, Callable[[], Any]],
+                           second: tuple[str, Callable[[], Any]], paused: threading.Event,
+                           go: threading.Event) -> dict[str, Any]:
+    """Two writers at once on PostgreSQL: ``first`` (a thread name and what it runs) holds its
+    locks until the test sets ``go``, and sets ``paused`` once there; then ``second`` runs on a
+    thread of its own. Once it has finished or waits on a lock, ``first`` goes on. Returns each
+    one's result (or the exception it raised) by name."""
+    from sqlalchemy import text
+
+    results: dict[str, Any] = {}
+
+    def run(name: str, act: Callable[[], Any]) -> None:
+        try:
+            results[name] = act()
+        except Exception as exc:  # noqa: BLE001 - the caller's assertions report it
+            results[name] = exc
+
+    def waiting_for_a_lock() -> bool:
+        with database.engine.connect() as conn:
+            return bool(conn.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")))
+
+    threads = [threading.Thread(target=run, args=pair, name=pair[0]) for pair in (first, second)]
+    threads[0].start()
+    try:
+        assert paused.wait(timeout=30), f"{first[0]} never reached the point it waits at"
+        threads[1].start()
+        wait_until(lambda: second[0] in results or waiting_for_a_lock(),
+                   message=f"{second[0]} to finish or wait for {first[0]}")
+    finally:
+        go.set()
+        for thread in threads:
+            if thread.ident:
+                thread.join(timeout=60)
+    return results

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from tests.desk.conftest import EDITOR, csrf_token
 from tests.desk.test_queue import audit_rows
-from tests.helpers import wait_until
-from tests.pipeline.test_reliability import _store_reprint, _store_sample, _waiting_for_a_lock
+from tests.helpers import second_waits_for_first
+from tests.pipeline.test_reliability import _store_reprint, _store_sample
 from wiredesk.pipeline.stages import dedupe
 from wiredesk.pipeline.tasks import process_article
 from wiredesk.store import articles as article_store
@@ -222,30 +222,14 @@ def test_two_editors_merging_and_splitting_the_same_stories_at_once(
         return chosen
 
     monkeypatch.setattr(dedupe, "canonical", canonical_then_wait)
-    results: dict[str, Any] = {}
 
-    def run(name: str, act: Any) -> None:
-        try:
-            with database.session() as session:
-                results[name] = act(session)
-        except Exception as exc:  # noqa: BLE001 - reported below
-            results[name] = exc
+    def in_session(act: Any) -> Any:
+        with database.session() as session:
+            return act(session)
 
-    merging = threading.Thread(target=run, name="merge",
-                               args=("merge", lambda s: story_store.merge(s, a_id, b_id)))
-    splitting = threading.Thread(target=run, name="split",
-                                 args=("split", lambda s: story_store.split(s, early)))
-    merging.start()
-    try:
-        assert chose.wait(timeout=30), "the merge never chose a canonical"
-        splitting.start()
-        wait_until(lambda: "split" in results or _waiting_for_a_lock(database),
-                   message="the split to finish or wait for the merge")
-    finally:
-        go.set()
-        merging.join(timeout=60)
-        if splitting.ident:
-            splitting.join(timeout=60)
+    results = second_waits_for_first(
+        database, ("merge", lambda: in_session(lambda s: story_store.merge(s, a_id, b_id))),
+        ("split", lambda: in_session(lambda s: story_store.split(s, early))), chose, go)
     assert isinstance(results["merge"], story_store.StoryChange), results
     assert isinstance(results["split"], story_store.StoryChange), results
     new_id = results["split"].story_id

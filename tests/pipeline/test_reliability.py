@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.helpers import processing_paused, put_rules_in_force, wait_until
+from tests.helpers import (
+    processing_paused,
+    put_rules_in_force,
+    second_waits_for_first,
+    wait_until,
+)
 from wiredesk.feedserver import SAMPLE_FEEDS_DIR
 from wiredesk.ingester.parse import parse_feed
 from wiredesk.pipeline.tasks import process, process_article, process_batch, reconcile
@@ -157,25 +162,10 @@ def test_two_reports_joining_a_story_at_once_leave_the_earliest_canonical(
         return chosen
 
     monkeypatch.setattr(dedupe, "canonical", canonical_then_wait)
-    results: dict[str, str] = {}
-
-    def run(name: str) -> None:
-        results[name] = process_article(services, ids[name])
-
-    between = threading.Thread(target=run, args=("between",), name="between")
-    earliest = threading.Thread(target=run, args=("earliest",), name="earliest")
-    between.start()
-    try:
-        assert decided.wait(timeout=30), "the first reprint never reached the story"
-        earliest.start()
-        # The earliest report either commits meanwhile (the defect) or waits for the story.
-        wait_until(lambda: "earliest" in results or _waiting_for_a_lock(database),
-                   message="the earliest reprint to finish or wait for the story")
-    finally:
-        go.set()
-        between.join(timeout=60)
-        if earliest.is_alive() or earliest.ident:
-            earliest.join(timeout=60)
+    # The earliest report either commits meanwhile (the defect) or waits for the story.
+    results = second_waits_for_first(
+        database, ("between", lambda: process_article(services, ids["between"])),
+        ("earliest", lambda: process_article(services, ids["earliest"])), decided, go)
     assert results == {"between": "published", "earliest": "published"}
     with database.session() as session:
         story = session.get(models.Story, session.get(models.Article, founder_id).story_id)
@@ -183,13 +173,6 @@ def test_two_reports_joining_a_story_at_once_leave_the_earliest_canonical(
             select(models.Article).where(models.Article.story_id == story.id))}
         assert members == {founder_id, *ids.values()}
         assert story.canonical_article_id == ids["earliest"]
-
-
-def _waiting_for_a_lock(database: Any) -> bool:
-    from sqlalchemy import text
-
-    with database.engine.connect() as conn:
-        return bool(conn.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")))
 
 
 def _events(redis_client: Any, event_type: str) -> list[dict[str, Any]]:
@@ -379,22 +362,11 @@ def test_a_final_failure_does_not_overwrite_an_article_another_worker_publishes_
         return status
 
     monkeypatch.setattr(tasks, "_apply", apply_then_wait)
-    results: dict[str, str] = {}
-    succeeding = threading.Thread(target=lambda: results.update(
-        ok=process_article(services, article_id)))
-    failing = threading.Thread(target=lambda: results.update(
-        failed=tasks.fail_article(services, article_id, "ConnectionError: gone")))
-    succeeding.start()
-    try:
-        assert saving.wait(timeout=30), "the worker never reached its commit"
-        failing.start()
-        wait_until(lambda: "failed" in results or _waiting_for_a_lock(database),
-                   message="the failure record to finish or wait for the row")
-    finally:
-        go.set()
-        succeeding.join(timeout=60)
-        if failing.ident:
-            failing.join(timeout=60)
+    # The failure record either commits meanwhile (the defect) or waits for the row.
+    results = second_waits_for_first(
+        database, ("ok", lambda: process_article(services, article_id)),
+        ("failed", lambda: tasks.fail_article(services, article_id, "ConnectionError: gone")),
+        saving, go)
     assert results == {"ok": "published", "failed": "published"}
     with database.session() as session:
         row = session.get(models.Article, article_id)
