@@ -234,6 +234,17 @@ def test_arabic_reporting_verbs_are_not_keywords():
         words = keywords(text, "ar")
         assert words
         assert not [w for w in words if set(w.split()) & verbs], words
+    # Glued to "and" (و), a verb of saying is still one: "وكشفت" is كشفت, "وأفادت" أفادت.
+    joined = {"وكشفت", "ونفت", "وأوضحت", "وأفادت", "وذكرت"}
+    for text in (
+        "وكشفت وزارة الخارجية الأمريكية أن الوزير سيزور القاهرة. ونفت الوزارة أن الزيارة تهدف "
+        "إلى بحث الأزمة في غزة، وأوضحت أن الوزير سيلتقي الرئيس المصري.",
+        "وأفادت وكالة الأنباء بأن الرئيس التونسي وصل إلى الجزائر. وأفادت مصادر بأن القمة ستبحث "
+        "ملف الطاقة، وذكرت أن الرئيس الجزائري استقبل ضيفه في المطار.",
+    ):
+        words = keywords(text, "ar")
+        assert words
+        assert not [w for w in words if set(w.split()) & joined], words
 
 
 def test_weekdays_and_months_are_not_keywords():
