@@ -38,7 +38,7 @@ from wiredesk.store import models, review
 from wiredesk.store import stories as story_store
 from wiredesk.store.db import Database
 from wiredesk.store.editors import audit, audit_trail, authenticate, is_editor
-from wiredesk.webops import ops
+from wiredesk.webops import celery_client, ops
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +343,6 @@ def decision(article_id: str) -> BaseResponse | tuple[str, int]:
     events.emit(_redis(), f"article.{status}", article_id=article_id, editor=editor)
     if status in models.PUBLISHED_STATUSES:  # approved, or the published version back
         from wiredesk.deliver.tasks import announce
-        from wiredesk.webops import celery_client
 
         announce(story_id, celery_client())
     metrics.DESK_DECISIONS.labels(choice).inc()
@@ -402,14 +401,9 @@ def edit(article_id: str) -> BaseResponse | tuple[str, int]:
 def _reenrich(article_id: str, revision: int) -> None:
     """Have a pipeline worker make language, entities and topics of the editor's copy (after
     the commit: the task must find the revision)."""
-    ext = current_app.extensions
     try:
-        if "wiredesk_celery" not in ext:
-            from wiredesk.broker import create_celery  # only once someone edits
-
-            ext["wiredesk_celery"] = create_celery(ext["wiredesk_config"])
-        ext["wiredesk_celery"].send_task("pipeline.reenrich", args=[article_id, revision],
-                                         queue="process")
+        celery_client().send_task("pipeline.reenrich", args=[article_id, revision],
+                                  queue="process")
     except Exception as exc:  # noqa: BLE001 - the edit is saved; its tags stay the feed copy's
         log.warning("desk: could not have the edit of %s tagged again: %s", article_id, exc)
 
