@@ -31,15 +31,23 @@ class CopyChanged(ValueError):
     changed it since): deciding on it or editing it would act on text they never read."""
 
 
-def _check_revision(row: models.Article, seen: int | None) -> None:
+class NoSuchArticle(NotPending):
+    """There is no article with that id (so it is not waiting for an editor either)."""
+
+
+def _held_row(session: Session, article_id: str, seen: int | None) -> models.Article:
+    """The held article's row, locked, when it is the revision the editor saw (``seen``;
+    None: any). NoSuchArticle, NotPending, CopyChanged: it is not one to act on."""
+    row = session.get(models.Article, article_id, with_for_update=True)
+    if row is None:
+        raise NoSuchArticle(f"no article {article_id}")
+    if row.status != "pending_review":
+        raise NotPending(f"article {article_id} is not waiting for review")
     if seen is not None and row.revision != seen:
         by = f" (edited by {row.edited_by})" if row.edited_by else ""
         raise CopyChanged(f"the copy changed since you opened it: it is revision "
                           f"{row.revision}{by} now, you saw revision {seen}")
-
-
-class NoSuchArticle(NotPending):
-    """There is no article with that id (so it is not waiting for an editor either)."""
+    return row
 
 
 def pending(session: Session, limit: int = 100) -> list[models.Article]:
@@ -85,12 +93,7 @@ def edit(session: Session, article_id: str, editor: str, title: str, summary: st
     for name, value in (("title", title), ("summary", summary), ("body", body)):
         if len(value) > EDIT_LIMITS[name]:
             raise ValueError(f"the {name} is longer than {EDIT_LIMITS[name]} characters")
-    row = session.get(models.Article, article_id, with_for_update=True)
-    if row is None:
-        raise NoSuchArticle(f"no article {article_id}")
-    if row.status != "pending_review":
-        raise NotPending(f"article {article_id} is not waiting for review")
-    _check_revision(row, seen_revision)
+    row = _held_row(session, article_id, seen_revision)
     body_html = paragraphs_html(body)
     body_text = html_to_text(body_html)
     changed = [name for name, before, after in (
@@ -121,12 +124,7 @@ def decide(session: Session, article_id: str, decision: str, editor: str, note: 
     revision the editor read (the desk's forms); another one now raises CopyChanged."""
     if decision not in DECISIONS:
         raise ValueError(f"decision must be one of {DECISIONS}")
-    row = session.get(models.Article, article_id, with_for_update=True)
-    if row is None:
-        raise NoSuchArticle(f"no article {article_id}")
-    if row.status != "pending_review":
-        raise NotPending(f"article {article_id} is not waiting for review")
-    _check_revision(row, seen_revision)
+    row = _held_row(session, article_id, seen_revision)
     story = session.get(models.Story, row.story_id) if row.story_id else None
     now = utcnow()
     restored = None
