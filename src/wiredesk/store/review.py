@@ -111,8 +111,9 @@ def edit(session: Session, article_id: str, editor: str, title: str, summary: st
     return changed
 
 
-def _published_before(session: Session, row: models.Article) -> bool:
-    """Consumers have seen a version of the article (so approving this one corrects it)."""
+def published_before(session: Session, row: models.Article) -> bool:
+    """Consumers have seen an earlier version of the article (its history holds a published
+    one): approving this one corrects it."""
     return session.scalar(select(models.ArticleRevision.id).where(
         models.ArticleRevision.article_id == row.id,
         models.ArticleRevision.status.in_(models.PUBLISHED_STATUSES)).limit(1)) is not None
@@ -132,7 +133,7 @@ def decide(session: Session, article_id: str, decision: str, editor: str, note: 
         live = story is not None and story.status in models.PUBLISHED_STATUSES
         # An editor's edit, or a feed's correction before anyone saw the article, is no
         # correction: only a version consumers had seen is corrected.
-        status = "corrected" if live and _published_before(session, row) else "published"
+        status = "corrected" if live and published_before(session, row) else "published"
         if story is not None and live:
             story.touch(now)  # a revision consumers had seen before
         elif story is not None:

@@ -20,10 +20,15 @@ from wiredesk.identity import story_id_for
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
 from wiredesk.store.models import utcnow
+from wiredesk.store.review import published_before
 
 # Which status a merged story takes: the furthest along of the two.
 _STATUS_RANK = {"corrected": 5, "published": 4, "pending_review": 3, "processed": 2,
                 "received": 1, "rejected": 0}
+
+
+def _furthest(*statuses: str) -> str:
+    return max(statuses, key=lambda s: _STATUS_RANK.get(s, 0))
 
 
 class StoryChangeRefused(ValueError):
@@ -74,10 +79,7 @@ def _lock(session: Session, story_ids: list[str], *,
 
 def _shown(session: Session, row: models.Article) -> bool:
     """Consumers see the article (published, or a version of it was)."""
-    return row.status in models.PUBLISHED_STATUSES or session.scalar(
-        select(models.ArticleRevision.id).where(
-            models.ArticleRevision.article_id == row.id,
-            models.ArticleRevision.status.in_(models.PUBLISHED_STATUSES)).limit(1)) is not None
+    return row.status in models.PUBLISHED_STATUSES or published_before(session, row)
 
 
 def _set_canonical(story: models.Story, members: list[models.Article]) -> None:
@@ -89,6 +91,14 @@ def _set_canonical(story: models.Story, members: list[models.Article]) -> None:
 def _first_seen(story: models.Story) -> tuple[bool, datetime, str]:
     # The story consumers had first keeps its id; else the older one.
     return (story.published_at is None, story.published_at or story.created_at, story.id)
+
+
+def _merged_into(session: Session, gone: models.Story, kept_id: str) -> None:
+    """``gone`` is merged into ``kept_id``, and so are the stories merged into it before: a
+    merged story's URI leads straight to the one that has its articles now."""
+    gone.status, gone.merged_into = "merged", kept_id
+    session.execute(update(models.Story).where(models.Story.merged_into == gone.id)
+                    .values(merged_into=kept_id))
 
 
 def merge(session: Session, story_id: str, other_id: str,
@@ -109,7 +119,7 @@ def merge(session: Session, story_id: str, other_id: str,
     _set_canonical(kept, _members(session, [kept.id], lock=False))
     # The story published first stays: it is the live one whenever either is.
     was_live = {s.id: s.status in models.PUBLISHED_STATUSES for s in (kept, gone)}
-    kept.status = max((kept.status, gone.status), key=lambda s: _STATUS_RANK.get(s, 0))
+    kept.status = _furthest(kept.status, gone.status)
     touched = []
     if was_live[kept.id] and shown_moved:
         kept.touch(now)  # sources joined
@@ -117,10 +127,7 @@ def merge(session: Session, story_id: str, other_id: str,
     if was_live[gone.id]:
         gone.touch(now)  # consumers see it go away
         touched.append(gone.id)
-    gone.status, gone.merged_into = "merged", kept.id
-    # Stories merged into the one that goes now point at the one that stays.
-    session.execute(update(models.Story).where(models.Story.merged_into == gone.id)
-                    .values(merged_into=kept.id))
+    _merged_into(session, gone, kept.id)
     return StoryChange(kept.id, gone.id, [row.id for row in moving], touched)
 
 
@@ -225,16 +232,14 @@ def move(session: Session, article_id: str, target_id: str,
         if story.status in models.PUBLISHED_STATUSES:
             story.touch(now)
             touched.append(story.id)
-        story.status, story.merged_into, merged = "merged", target.id, story.id
-        session.execute(update(models.Story).where(models.Story.merged_into == story.id)
-                        .values(merged_into=target.id))
+        _merged_into(session, story, target.id)
+        merged = story.id
     if shown and target_live:
         target.touch(now)  # a source joined
         touched.append(target.id)
     elif shown:  # new to consumers
         target.status, target.published_at, target.updated_at = "published", now, now
     else:
-        target.status = max((target.status, _alone_status(shown, row)),
-                            key=lambda s: _STATUS_RANK.get(s, 0))
+        target.status = _furthest(target.status, _alone_status(shown, row))
     return StoryChange(target.id, merged, [article_id], touched,
                        previous_story_id=story.id)
