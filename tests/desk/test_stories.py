@@ -331,6 +331,8 @@ def test_moving_an_article_into_another_story(editor: Any, celery_app: Any, data
     assert answer.status_code == 303
     assert f"story {sa}, left empty, merged into it" in editor.get(answer.location).text
     assert (story(database, sa).status, story(database, sa).merged_into) == ("merged", sc)
+    # The story merged into it before follows: its URI leads straight to the articles.
+    assert story(database, sb).merged_into == sc
     assert ninjs(publisher, sa).location.endswith(f"/api/v1/stories/{sc}")
     for target, why in ((sc, "is in story"), (sb, "was merged into"), ("", "name the story")):
         refused = post(editor, f"/articles/{a}/move", story=target)
