@@ -299,6 +299,16 @@ def _seen_revision() -> int | None:
     return int(raw)
 
 
+def _refused(db_session: Any, article_id: str) -> models.Article:
+    """The article as it is, for its page to say why an action on it was refused (the
+    action's changes rolled back; 404 when it is gone)."""
+    db_session.rollback()
+    row = db_session.get(models.Article, article_id)
+    if row is None:
+        abort(404)
+    return row
+
+
 def _article_page(db_session: Any, row: models.Article, message: str = "",
                   draft: dict[str, str] | None = None) -> str:
     members = list(db_session.scalars(
@@ -323,16 +333,10 @@ def decision(article_id: str) -> BaseResponse | tuple[str, int]:
         try:
             status = review.decide(db_session, article_id, choice, editor, note, seen)
         except review.CopyChanged as exc:
-            db_session.rollback()
-            row = db_session.get(models.Article, article_id)
-            assert row is not None
-            return _article_page(db_session, row, message=(
+            return _article_page(db_session, _refused(db_session, article_id), message=(
                 f"Not {review.DECIDED[choice]}: {exc}. Read it below and decide again.")), 409
         except review.NotPending:
-            db_session.rollback()
-            row = db_session.get(models.Article, article_id)
-            if row is None:
-                abort(404)
+            row = _refused(db_session, article_id)
             # Another editor (or a second click) was first: say what happened, change nothing.
             return _article_page(db_session, row, message=(
                 f"This article is no longer waiting for review: it is {row.status}"
@@ -364,23 +368,18 @@ def edit(article_id: str) -> BaseResponse | tuple[str, int]:
         except review.NoSuchArticle:
             abort(404)
         except review.CopyChanged as exc:
-            db_session.rollback()
-            row = db_session.get(models.Article, article_id)
-            assert row is not None
             # Theirs stays in the form: nothing typed is lost, and nothing overwrites the other.
-            return _article_page(db_session, row, draft=form, message=(
+            return _article_page(db_session, _refused(db_session, article_id), draft=form, message=(
                 f"Not saved: {exc}. The copy now is below; your text is still in the edit "
                 "form, to save again over it if you mean to.")), 409
-        except (review.NotPending, ValueError) as exc:
-            db_session.rollback()
-            row = db_session.get(models.Article, article_id)
-            if row is None:
-                abort(404)
-            if isinstance(exc, review.NotPending):
-                return _article_page(db_session, row, message=(
-                    f"This article is no longer waiting for review: it is {row.status}; "
-                    "your edit was not saved.")), 409
-            return _article_page(db_session, row, message=f"Not saved: {exc}."), 400
+        except review.NotPending:
+            row = _refused(db_session, article_id)
+            return _article_page(db_session, row, message=(
+                f"This article is no longer waiting for review: it is {row.status}; "
+                "your edit was not saved.")), 409
+        except ValueError as exc:
+            return _article_page(db_session, _refused(db_session, article_id),
+                                 message=f"Not saved: {exc}."), 400
         row = db_session.get(models.Article, article_id)
         assert row is not None
         revision, story_id = row.revision, row.story_id
@@ -459,10 +458,8 @@ def _change_story(article_id: str, action: str, other: str = "") -> BaseResponse
                         f"({len(change.moved)} article{'' if len(change.moved) == 1 else 's'} "
                         "moved)")
         except story_store.StoryChangeRefused as exc:
-            db_session.rollback()
-            row = db_session.get(models.Article, article_id)
-            assert row is not None
-            return _article_page(db_session, row, message=f"Not done: {exc}."), 409
+            return _article_page(db_session, _refused(db_session, article_id),
+                                 message=f"Not done: {exc}."), 409
         note = f"{what}; {note}" if note else what
         for moved in dict.fromkeys([article_id, *change.moved]):
             audit(db_session, editor, action, moved, change.story_id, note)
