@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tests.desk.conftest import EDITOR, csrf_token, hold, store_sample
 from wiredesk import keys
 from wiredesk.store import models
+from wiredesk.store import stories as story_store
 
 
 @pytest.fixture
@@ -52,6 +53,11 @@ def test_the_queue_shows_each_held_article(editor: Any, held: list[str], databas
     # Arabic copy is laid out right to left: its language is named and its direction is auto.
     assert {row(database, i).language for i in held} >= {"en", "ar"}
     assert '<div class="copy" dir="auto" lang="ar">' in page
+    # Each entry says how many articles its story has.
+    assert "(1 article)" in page and "(2 articles)" not in page
+    with database.session() as session:
+        story_store.merge(session, row(database, held[0]).story_id, row(database, held[1]).story_id)
+    assert editor.get("/").text.count("(2 articles)") == 2
 
 
 def test_approve_and_reject_publish_audit_and_announce(editor: Any, held: list[str],
