@@ -76,6 +76,10 @@ def test_approve_and_reject_publish_audit_and_announce(editor: Any, held: list[s
               for _, e in redis_client.xrange(keys.EVENTS_STREAM)]
     assert events[-2:] == [("article.published", {"article_id": held[0], "editor": EDITOR}),
                            ("article.rejected", {"article_id": held[1], "editor": EDITOR})]
+    # The approved story is pushed to subscribers (one fan-out task); the rejected one not.
+    sent = [json.loads(m)["headers"] for m in redis_client.lrange("deliver", 0, -1)]
+    assert [(h["task"], h["argsrepr"]) for h in sent] == [
+        ("deliver.fan_out", repr([first.story_id]))]
     page = editor.get("/").text
     assert "Rejected:" in page and f'id="article-{held[0]}"' not in page
     assert f'id="article-{held[2]}"' in page
