@@ -127,7 +127,7 @@ def _public_name(feed: models.Feed) -> str:
 
 
 def _may_match(topic: str | None, language: str | None) -> list[Any]:
-    """Conditions on a story's shown article that hold for every story ``_judged`` keeps (and
+    """Conditions on a story's shown article that hold for every story ``in_feed`` keeps (and
     for few others): its current row or a published version has the topic and language."""
     conditions: list[Any] = []
     versions = models.ArticleRevision
@@ -148,18 +148,13 @@ def _may_match(topic: str | None, language: str | None) -> list[Any]:
     return conditions
 
 
-def _judged(view: StoryView, topic: str | None, language: str | None) -> bool:
-    """Whether the story, as consumers see it (its shown canonical report, as published), is
-    of ``topic`` and in ``language``."""
+def in_feed(view: StoryView, topic: str | None = None, language: str | None = None) -> bool:
+    """Whether the story belongs in the feed of ``topic`` and ``language`` (None: any): judged
+    by the story as consumers see it (its shown canonical report, as published). The feeds
+    (``list_stories``) and the pushes to their subscribers both ask here."""
     shown = view.canonical
     return ((not topic or topic in {c.qcode for c in shown.categories})
             and (not language or shown.language == language))
-
-
-def in_feed(view: StoryView, topic: str | None = None, language: str | None = None) -> bool:
-    """Whether the story belongs in the feed of ``topic`` and ``language`` (None: any), as
-    ``list_stories`` judges it: what a push to that feed's subscribers holds."""
-    return _judged(view, topic, language)
 
 
 def list_stories(session: Session, limit: int = 50, cursor: str | None = None, *,
@@ -182,7 +177,7 @@ def list_stories(session: Session, limit: int = 50, cursor: str | None = None, *
             and_(models.Story.published_at == after[0], models.Story.id < after[1])))
         stories = list(session.scalars(page.limit(limit)))
         for view in _views(session, stories):
-            if view is not None and _judged(view, topic, language):
+            if view is not None and in_feed(view, topic, language):
                 views.append(view)
                 if len(views) == limit:
                     return views
