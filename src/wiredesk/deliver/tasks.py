@@ -143,11 +143,11 @@ def fan_out_story(services: Services, story_id: str) -> list[int]:
         if view is None:  # not (or no longer) published
             return []
         matching = []
-        for row in subscriptions.receiving(session, datetime.now(UTC)):
-            topic = parse_topic(base, row.topic)
-            if topic is not None and in_feed(view, topic.topic, topic.language):
-                matching.append(row.id)
-        made = subscriptions.new_deliveries(session, story_id, view.version, matching)
+        for url, subscription_ids in subscriptions.receiving(session, datetime.now(UTC)).items():
+            topic = parse_topic(base, url)
+            if topic is not None and in_feed(view, **topic.filters()):
+                matching += subscription_ids
+        made = subscriptions.new_deliveries(session, story_id, view.version, sorted(matching))
     for delivery_id in made:  # after the commit: the task must find the row
         push.delay(delivery_id)
     return made

@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -82,17 +83,24 @@ def _clear_request(row: HubSubscription) -> None:
     row.request_lease_seconds = None
 
 
-def receiving(session: Session, now: datetime) -> list[HubSubscription]:
-    """Subscriptions whose lease runs: the ones a new story is pushed to."""
-    return list(session.scalars(select(HubSubscription).where(
-        HubSubscription.state.in_(RECEIVING), HubSubscription.expires_at > now)
-        .order_by(HubSubscription.id)))
+def _receiving(now: datetime) -> tuple[Any, ...]:
+    return HubSubscription.state.in_(RECEIVING), HubSubscription.expires_at > now
+
+
+def receiving(session: Session, now: datetime) -> dict[str, list[int]]:
+    """Subscriptions whose lease runs (the ones a new story is pushed to): their ids, by topic,
+    so that a fan-out judges each feed once, however many subscribe to it."""
+    by_topic: dict[str, list[int]] = {}
+    for subscription_id, topic in session.execute(
+            select(HubSubscription.id, HubSubscription.topic).where(*_receiving(now))):
+        by_topic.setdefault(topic, []).append(subscription_id)
+    return by_topic
 
 
 def receiving_count(session: Session, now: datetime) -> int:
     """How many subscriptions ``receiving`` would return."""
-    return session.scalar(select(func.count()).select_from(HubSubscription).where(
-        HubSubscription.state.in_(RECEIVING), HubSubscription.expires_at > now)) or 0
+    return session.scalar(select(func.count()).select_from(HubSubscription)
+                          .where(*_receiving(now))) or 0
 
 
 def new_deliveries(session: Session, story_id: str, version: int,
