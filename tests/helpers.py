@@ -241,8 +241,6 @@ def second_waits_for_first(database: Any, first: tuple[str, Callable[[], Any]],
     locks until the test sets ``go``, and sets ``paused`` once there; then ``second`` runs on a
     thread of its own. Once it has finished or waits on a lock, ``first`` goes on. Returns each
     one's result (or the exception it raised) by name."""
-    from sqlalchemy import text
-
     results: dict[str, Any] = {}
 
     def run(name: str, act: Callable[[], Any]) -> None:
@@ -251,16 +249,12 @@ def second_waits_for_first(database: Any, first: tuple[str, Callable[[], Any]],
         except Exception as exc:  # noqa: BLE001 - the caller's assertions report it
             results[name] = exc
 
-    def waiting_for_a_lock() -> bool:
-        with database.engine.connect() as conn:
-            return bool(conn.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")))
-
     threads = [threading.Thread(target=run, args=pair, name=pair[0]) for pair in (first, second)]
     threads[0].start()
     try:
         assert paused.wait(timeout=30), f"{first[0]} never reached the point it waits at"
         threads[1].start()
-        wait_until(lambda: second[0] in results or waiting_for_a_lock(),
+        wait_until(lambda: second[0] in results or lock_waiters(database) > 0,
                    message=f"{second[0]} to finish or wait for {first[0]}")
     finally:
         go.set()
@@ -268,3 +262,61 @@ def second_waits_for_first(database: Any, first: tuple[str, Callable[[], Any]],
             if thread.ident:
                 thread.join(timeout=60)
     return results
+
+
+@contextmanager
+def serving_app(app: Any) -> Iterator[str]:
+    """A WSGI ``app`` on a loopback port (threaded, as gunicorn serves it) while the block
+    runs; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def celery_worker(celery_app: Any, queues: list[str], concurrency: int = 4) -> Iterator[Any]:
+    """A real Celery worker (threads pool) consuming ``queues`` while the block runs."""
+    from celery.contrib.testing.worker import start_worker
+
+    with start_worker(celery_app, pool="threads", concurrency=concurrency,
+                      perform_ping_check=False, queues=queues, shutdown_timeout=30.0,
+                      loglevel="WARNING") as running:
+        yield running
+
+
+@contextmanager
+def publisher_and_worker(config: Any, database: Any, queue: str,
+                         configure: Callable[[Any, str], Any]) -> Iterator[tuple[str, Any]]:
+    """The publisher on a loopback port and a real worker on ``queue``, both on the
+    configuration ``configure(config, base)`` makes (base: the publisher's URL, which that
+    configuration names: its public URL, its WebSub callbacks); yields (base, celery app)."""
+    from wiredesk.broker import create_celery
+    from wiredesk.publisher.app import create_app
+
+    publisher = create_app(config)
+    with serving_app(publisher) as base:
+        run_config = configure(config, base)
+        celery_app = create_celery(run_config)
+        celery_app.wiredesk.__dict__["db"] = database
+        publisher.extensions.update(wiredesk_config=run_config, wiredesk_db=database,
+                                    wiredesk_celery=celery_app)
+        with celery_worker(celery_app, [queue]):
+            yield base, celery_app
+
+
+def lock_waiters(database: Any) -> int:
+    """How many connections to the test's PostgreSQL database wait on a lock now (a new
+    transaction each time: the view is a snapshot)."""
+    from sqlalchemy import text
+
+    with database.engine.connect() as watcher:
+        return int(watcher.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()")).scalar_one())
+

@@ -174,10 +174,8 @@ def test_a_url_another_request_is_adding_meanwhile_is_taken(config: Any, databas
     import threading
 
     import httpx
-    from sqlalchemy import text
-    from werkzeug.serving import make_server
 
-    from tests.helpers import wait_until
+    from tests.helpers import lock_waiters, serving_app, wait_until
 
     if database.engine.dialect.name != "postgresql":
         pytest.skip("waits on another transaction's insert: PostgreSQL only")
@@ -186,31 +184,22 @@ def test_a_url_another_request_is_adding_meanwhile_is_taken(config: Any, databas
         moved = registry.put_feed(session, {"url": "https://example.org/old.xml"}).id
     app = create_app(config.replace(admin_token=TOKEN))
     app.extensions["wiredesk_db"] = database
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}/admin/api/feeds"
     answers: list[httpx.Response] = []
+    with serving_app(app) as served:
+        base = f"{served}/admin/api/feeds"
 
-    def send() -> None:
-        target = base if method == "post" else f"{base}/{moved}"
-        answers.append(httpx.request(method.upper(), target, json={"url": url}, headers=AUTH,
-                                     timeout=30))
+        def send() -> None:
+            target = base if method == "post" else f"{base}/{moved}"
+            answers.append(httpx.request(method.upper(), target, json={"url": url},
+                                         headers=AUTH, timeout=30))
 
-    def blocked() -> int:  # a new transaction each time: the view is a snapshot
-        with database.engine.connect() as watcher:
-            return int(watcher.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND datname = current_database()")).scalar_one())
-
-    try:
         with database.session() as other:
             registry.put_feed(other, {"url": url})  # flushed, not committed yet
             sender = threading.Thread(target=send)
             sender.start()
-            wait_until(lambda: blocked() == 1, message="the request waiting on the insert")
+            wait_until(lambda: lock_waiters(database) == 1,
+                       message="the request waiting on the insert")
         sender.join(timeout=30)
-    finally:
-        server.shutdown()
     assert answers[0].status_code == status, answers[0].text[:200]
     assert "URL" in answers[0].text
     with database.session() as session:

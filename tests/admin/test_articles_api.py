@@ -38,9 +38,8 @@ def test_deleting_an_article_twice_at_once_is_one_delete_and_one_404(config: Any
     import httpx
     import pytest
     from sqlalchemy import text
-    from werkzeug.serving import make_server
 
-    from tests.helpers import wait_until
+    from tests.helpers import lock_waiters, serving_app, wait_until
     from wiredesk.publisher.app import create_app
 
     if database.engine.dialect.name != "postgresql":
@@ -48,35 +47,25 @@ def test_deleting_an_article_twice_at_once_is_one_delete_and_one_404(config: Any
     article = store_sample_article(database)
     app = create_app(config.replace(admin_token=TOKEN))
     app.extensions["wiredesk_db"] = database
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/admin/api/articles/{article.id}"
     statuses: list[int] = []
+    with serving_app(app) as base:
+        url = f"{base}/admin/api/articles/{article.id}"
 
-    def delete() -> None:
-        statuses.append(httpx.request("DELETE", url, json={"reason": "duplicate"}, timeout=30,
-                                      headers={"Authorization": f"Bearer {TOKEN}"}).status_code)
+        def delete() -> None:
+            statuses.append(httpx.request("DELETE", url, json={"reason": "duplicate"}, timeout=30,
+                                          headers={"Authorization": f"Bearer {TOKEN}"}).status_code)
 
-    waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                   "AND datname = current_database()")
-    try:
         with database.engine.connect() as holder:  # a fetch of the feed, storing
             holder.execute(text("SELECT id FROM feeds WHERE id = :id FOR UPDATE"),
                            {"id": article.feed_id})
             threads = [threading.Thread(target=delete) for _ in range(2)]
             for thread in threads:
                 thread.start()
-
-            def blocked() -> int:  # a new transaction each time: the view is a snapshot
-                with database.engine.connect() as watcher:
-                    return int(watcher.execute(waiting).scalar_one())
-
-            wait_until(lambda: blocked() == 2, message="both deletes waiting on the feed's lock")
+            wait_until(lambda: lock_waiters(database) == 2,
+                       message="both deletes waiting on the feed's lock")
             holder.rollback()
         for thread in threads:
             thread.join(timeout=30)
-    finally:
-        server.shutdown()
     assert sorted(statuses) == [200, 404]
     with database.session() as session:
         assert session.get(models.Article, article.id) is None

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.deliver.subscriber import Subscriber, serving
+from tests.helpers import celery_worker
 
 BASE = "http://127.0.0.1:8000"  # the test config's public URL: topics are this publisher's
 
@@ -26,10 +27,7 @@ def hub_client(config: Any, database: Any, celery_app: Any) -> Any:
 @pytest.fixture
 def deliver_worker(celery_app: Any) -> Iterator[Any]:
     """A real Celery worker (threads pool) consuming the ``deliver`` queue."""
-    from celery.contrib.testing.worker import start_worker
-
-    with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False,
-                      queues=["deliver"], shutdown_timeout=30.0, loglevel="WARNING") as running:
+    with celery_worker(celery_app, ["deliver"]) as running:
         yield running
 
 

@@ -5,42 +5,31 @@ signed push the subscriber checks with its secret."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import feedparser
 import httpx
 import pytest
-from werkzeug.serving import make_server
 
 from tests.deliver.subscriber import Subscriber
-from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force, store_sample_article, wait_until
-from wiredesk.broker import create_celery
+from tests.helpers import (
+    PUBLISH_EVERYTHING,
+    publisher_and_worker,
+    put_rules_in_force,
+    store_sample_article,
+    wait_until,
+)
 from wiredesk.ingester import websub
 from wiredesk.pipeline.tasks import process_article
-from wiredesk.publisher.app import create_app
 
 
 @pytest.fixture
 def stack(config: Any, database: Any, redis_client: Any) -> Iterator[dict[str, Any]]:
     """The publisher on a real port (its public URL), and a deliver worker on its config."""
-    from celery.contrib.testing.worker import start_worker
-
-    publisher = create_app(config)
-    server = make_server("127.0.0.1", 0, publisher, threaded=True)
-    run_config = config.replace(public_base_url=f"http://127.0.0.1:{server.server_port}")
-    celery_app = create_celery(run_config)
-    celery_app.wiredesk.__dict__["db"] = database
-    publisher.extensions.update(wiredesk_config=run_config, wiredesk_db=database,
-                                wiredesk_celery=celery_app)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False,
-                          queues=["deliver"], shutdown_timeout=30.0, loglevel="WARNING"):
-            yield {"base": run_config.public_base_url, "services": celery_app.wiredesk}
-    finally:
-        server.shutdown()
+    with publisher_and_worker(config, database, "deliver",
+                              lambda c, base: c.replace(public_base_url=base)) as (base, app):
+        yield {"base": base, "services": app.wiredesk}
 
 
 def test_discover_subscribe_verify_publish_and_check_the_signature(

@@ -8,12 +8,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from celery.contrib.testing.worker import start_worker
 from sqlalchemy import select
 
 from tests.deliver.subscriber import Subscriber
 from tests.deliver.test_push import deliveries, published_sample, subscribed
-from tests.helpers import wait_until
+from tests.helpers import celery_worker, wait_until
 from wiredesk.deliver.tasks import KEEP_DELIVERIES, reconcile_deliveries, stuck_after
 from wiredesk.store import subscriptions
 from wiredesk.store.models import HubDelivery, Story
@@ -36,8 +35,7 @@ def test_a_lost_push_is_sent_again_once(celery_app: Any, database: Any, redis_cl
     now = datetime.now(UTC)
     assert reconcile_deliveries(services, now)["resent"] == 0  # it may still be on its way
     later = now + stuck_after(services.config) + timedelta(seconds=1)
-    with start_worker(celery_app, pool="threads", concurrency=2, perform_ping_check=False,
-                      queues=["deliver"], shutdown_timeout=30.0, loglevel="WARNING"):
+    with celery_worker(celery_app, ["deliver"], concurrency=2):
         assert reconcile_deliveries(services, later)["resent"] == 1
         wait_until(lambda: deliveries(database)[0].status == "delivered", timeout=20,
                    message="the push sent again")
@@ -54,8 +52,7 @@ def test_a_lost_announcement_is_made_again(celery_app: Any, database: Any, redis
     with database.session() as session:
         updated_at = session.get(Story, _story_id(database)).updated_at  # type: ignore[union-attr]
     when = updated_at + stuck_after(services.config) + timedelta(seconds=1)
-    with start_worker(celery_app, pool="threads", concurrency=2, perform_ping_check=False,
-                      queues=["deliver"], shutdown_timeout=30.0, loglevel="WARNING"):
+    with celery_worker(celery_app, ["deliver"], concurrency=2):
         assert reconcile_deliveries(services, when)["announced"] == 1
         wait_until(lambda: subscriber.pushes, timeout=20, message="the push")
         # Announced again on the next tick: the delivery exists, nothing more is sent.

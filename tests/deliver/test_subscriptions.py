@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from tests.deliver.conftest import BASE
 from tests.deliver.subscriber import Subscriber
-from tests.helpers import wait_until
+from tests.helpers import celery_worker, wait_until
 from wiredesk.publisher.hub import MAX_LEASE_SECONDS, MIN_LEASE_SECONDS, parse_request
 from wiredesk.store.models import HubSubscription
 
@@ -134,8 +134,6 @@ def test_a_callback_name_is_judged_where_it_is_connected_to(
     (two, by default) for each request, and the feeds stopped answering. The deliver worker's
     guarded connection judges the name instead: ``localhost`` is loopback, refused in
     production, and nothing reaches it."""
-    from celery.contrib.testing.worker import start_worker
-
     from wiredesk.broker import create_celery
 
     production = config.replace(fetch_allow_networks=())
@@ -146,8 +144,7 @@ def test_a_callback_name_is_judged_where_it_is_connected_to(
     assert ask(hub_client, callback).status_code == 202
     celery_app = create_celery(production)
     celery_app.wiredesk.__dict__["db"] = database
-    with start_worker(celery_app, pool="threads", concurrency=2, perform_ping_check=False,
-                      queues=["deliver"], shutdown_timeout=30.0, loglevel="WARNING"):
+    with celery_worker(celery_app, ["deliver"], concurrency=2):
         row = wait_until(lambda: settled(database, callback), timeout=20, message="refusal")
         wait_until(lambda: settled(database, slow_name), timeout=20, message="no such name")
     assert row.state == "unverified" and "SSRF guard" in row.last_error

@@ -18,14 +18,12 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from tests.helpers import wait_until
+from tests.helpers import publisher_and_worker, wait_until
 from wiredesk import keys
 from wiredesk.broker import create_celery
 from wiredesk.ingester import websub
 from wiredesk.ingester.tasks import fetch_feed, websub_renewals
-from wiredesk.publisher.app import create_app
 from wiredesk.store import models
 from wiredesk.store.feeds import put_feed
 
@@ -103,23 +101,11 @@ def hub() -> Iterator[FakeHub]:
 @pytest.fixture
 def websub_stack(config: Any, database: Any, redis_client: Any) -> Iterator[dict[str, Any]]:
     """The publisher app on a real loopback port, and an ingest worker sharing its config."""
-    from celery.contrib.testing.worker import start_worker
+    def configure(c: Any, base: str) -> Any:
+        return c.replace(websub_callback_base_url=base, host_max_per_second=0)
 
-    publisher = create_app(config)
-    server = make_server("127.0.0.1", 0, publisher, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    run_config = config.replace(websub_callback_base_url=base, host_max_per_second=0)
-    celery_app = create_celery(run_config)
-    celery_app.wiredesk.__dict__["db"] = database
-    publisher.extensions.update(wiredesk_config=run_config, wiredesk_db=database,
-                                wiredesk_celery=celery_app)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False,
-                          queues=["ingest"], shutdown_timeout=30.0, loglevel="WARNING"):
-            yield {"base": base, "config": run_config}
-    finally:
-        server.shutdown()
+    with publisher_and_worker(config, database, "ingest", configure) as (base, app):
+        yield {"base": base, "config": app.wiredesk.config}
 
 
 def pushes(outcome: str) -> float:
