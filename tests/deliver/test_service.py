@@ -3,16 +3,13 @@ and `wiredesk run` start it, verifies a subscription and reports it on /metrics.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from tests.deliver.conftest import BASE
 from tests.deliver.subscriber import Subscriber
-from tests.helpers import wait_until
+from tests.helpers import wait_until, wiredesk_serving
 from tests.test_make_run import free_port
 from tests.test_services import status_of_or_none
 
@@ -21,16 +18,10 @@ def test_serve_deliver_verifies_subscriptions_and_reports_them(
         config: Any, database: Any, hub_client: Any, subscriber: Subscriber,
         tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": config.sqlalchemy_url, "REDIS_URL": config.redis_url,
-           "WIREDESK_DATA_DIR": str(tmp_path / "data"), "WIREDESK_WORKER_CONCURRENCY": "1",
-           "WIREDESK_DELIVER_THREADS": "2", "WIREDESK_DELIVER_METRICS_PORT": str(port),
-           "WIREDESK_FETCH_ALLOW_NETWORKS": "127.0.0.1/32", "WIREDESK_PUBLIC_URL": BASE}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log_path = tmp_path / "deliver.log"
-    with log_path.open("wb") as log:
-        child = subprocess.Popen([sys.executable, "-m", "wiredesk", "serve", "deliver"],
-                                 env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
+    with wiredesk_serving("deliver", config, tmp_path, WIREDESK_DELIVER_THREADS="2",
+                          WIREDESK_DELIVER_METRICS_PORT=str(port),
+                          WIREDESK_FETCH_ALLOW_NETWORKS="127.0.0.1/32",
+                          WIREDESK_PUBLIC_URL=BASE) as (child, log_path):
         wait_until(lambda: status_of_or_none(f"http://127.0.0.1:{port}/healthz") == 200,
                    timeout=60, interval=0.2, message="the deliver service")
         assert hub_client.post("/websub/hub", data={
@@ -49,7 +40,4 @@ def test_serve_deliver_verifies_subscriptions_and_reports_them(
         assert 'wiredesk_deliver_verifications_total{outcome="verified"} 1.0' in gauge()
         child.send_signal(signal.SIGTERM)
         assert child.wait(timeout=60) == 0
-    finally:
-        if child.poll() is None:
-            child.kill()
     assert "Traceback" not in log_path.read_text(errors="replace")
