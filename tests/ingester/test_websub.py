@@ -119,17 +119,24 @@ def guids(database: Any, feed_id: int) -> set[str]:
                                    .where(models.Article.feed_id == feed_id)))
 
 
-def test_subscribe_verify_push_and_ignore_forgeries(websub_stack: dict[str, Any], hub: FakeHub,
-                                                    database: Any, feed_server: Any,
-                                                    redis_client: Any) -> None:
+def subscribed_by_polling(websub_stack: dict[str, Any], hub: FakeHub, database: Any,
+                          feed_server: Any) -> tuple[str, int, str]:
+    """A feed (one entry, ``polled-1``) naming ``hub``, polled once: the poll discovers the hub
+    and subscribes, and the hub verifies. Returns the feed's URL, its id and our callback."""
     feed_url = feed_server.url("/pushed.xml")
     feed_server.serve("/pushed.xml", feed_document(feed_url, hub.url, ["polled-1"]))
     with database.session() as session:
         feed_id = put_feed(session, {"url": feed_url, "interval": 3600}).id
     callback = f"{websub_stack['base']}/websub/{feed_id}"
-
-    fetch_feed.delay(feed_id)  # the poll discovers the hub and subscribes
+    fetch_feed.delay(feed_id)
     wait_until(lambda: callback in hub.subscriptions, message="a verified subscription")
+    return feed_url, feed_id, callback
+
+
+def test_subscribe_verify_push_and_ignore_forgeries(websub_stack: dict[str, Any], hub: FakeHub,
+                                                    database: Any, feed_server: Any,
+                                                    redis_client: Any) -> None:
+    feed_url, feed_id, callback = subscribed_by_polling(websub_stack, hub, database, feed_server)
     params = hub.subscriptions[callback]
     assert (params["hub.mode"], params["hub.topic"]) == ("subscribe", feed_url)
     assert len(params["hub.secret"]) == 64
@@ -352,13 +359,7 @@ def test_a_feed_moved_to_another_url_leaves_the_old_subscription(
     # topic was renewed at every lease's end, whatever the new URL offered.
     from wiredesk.store.feeds import update_feed
 
-    feed_url = feed_server.url("/pushed.xml")
-    feed_server.serve("/pushed.xml", feed_document(feed_url, hub.url, ["polled-1"]))
-    with database.session() as session:
-        feed_id = put_feed(session, {"url": feed_url, "interval": 3600}).id
-    callback = f"{websub_stack['base']}/websub/{feed_id}"
-    fetch_feed.delay(feed_id)
-    wait_until(lambda: callback in hub.subscriptions, message="a verified subscription")
+    feed_url, feed_id, callback = subscribed_by_polling(websub_stack, hub, database, feed_server)
 
     with database.session() as session:
         update_feed(session, feed_id, {"url": feed_server.url("/elsewhere.xml")})
