@@ -13,6 +13,7 @@ from wiredesk import metrics
 from wiredesk.ingester import websub
 from wiredesk.store.feeds import MAX_FEED_ID
 from wiredesk.store.models import Feed
+from wiredesk.webops import celery_client
 
 websub_callback = Blueprint("websub_callback", __name__)
 
@@ -23,12 +24,6 @@ def _db() -> Any:
 
 def _redis() -> redis.Redis:
     return current_app.extensions["wiredesk_redis"]  # type: ignore[no-any-return]
-
-
-def _celery() -> Any:
-    from wiredesk.webops import celery_client
-
-    return celery_client()
 
 
 def _feed(session: Any, feed_id: int, **options: Any) -> Feed | None:
@@ -65,6 +60,6 @@ def push(feed_id: int) -> Response:
     from wiredesk.ingester.tasks import save_push
 
     push_id = save_push(_redis(), body)
-    _celery().send_task("ingest.websub_push", args=[feed_id, push_id], queue="ingest")
+    celery_client().send_task("ingest.websub_push", args=[feed_id, push_id], queue="ingest")
     metrics.WEBSUB_PUSHES.labels("accepted").inc()
     return Response("", 202)
