@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from wiredesk.store import feeds as registry
+from wiredesk.webops import celery_client
 
 admin_api = Blueprint("admin_api", __name__, url_prefix="/admin/api")
 # A feed, a decision or the whole rule list is a few kilobytes: past this, a body is refused
@@ -202,7 +203,6 @@ def correct_article_topics(article_id: str) -> Response | tuple[Response, int]:
     from wiredesk.deliver.tasks import announce
     from wiredesk.store.corrections import NoArticle, UnknownTopic, correct_topics
     from wiredesk.store.models import Article
-    from wiredesk.webops import celery_client
 
     body = _body()
     qcodes, editor = body.get("qcodes"), _text(body, "editor")
@@ -211,8 +211,7 @@ def correct_article_topics(article_id: str) -> Response | tuple[Response, int]:
     try:
         with _db().session() as session:
             categories = correct_topics(session, article_id, qcodes, editor)
-            article = session.get(Article, article_id)
-            story_id = article.story_id if article is not None else None
+            story_id = session.get(Article, article_id).story_id  # type: ignore[union-attr]
     except NoArticle:
         return jsonify(error=f"no article {article_id}"), 404
     except UnknownTopic as exc:
@@ -239,7 +238,6 @@ def review_decision(article_id: str) -> Response | tuple[Response, int]:
     from wiredesk.deliver.tasks import announce
     from wiredesk.store.models import PUBLISHED_STATUSES, Article
     from wiredesk.store.review import DECISIONS, NoSuchArticle, NotPending, decide
-    from wiredesk.webops import celery_client
 
     body = _body()
     decision, editor = body.get("decision"), _text(body, "editor")
