@@ -320,24 +320,3 @@ def lock_waiters(database: Any) -> int:
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
             "AND datname = current_database()")).scalar_one())
 
-
-@contextmanager
-def wiredesk_serving(service: str, config: Any, tmp_path: Path,
-                     **env: str) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    """`wiredesk serve <service>` in a child process on the test's database and Redis (one
-    worker process, its data under ``tmp_path``, ``env`` on top), its output in a log file;
-    killed if the block leaves it running. Yields the child and the log's path."""
-    environ = {**os.environ, "DATABASE_URL": config.sqlalchemy_url,
-               "REDIS_URL": config.redis_url, "WIREDESK_DATA_DIR": str(tmp_path / "data"),
-               "WIREDESK_WORKER_CONCURRENCY": "1", **env}
-    environ.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the child serves its own registry
-    log_path = tmp_path / f"{service}.log"
-    with log_path.open("wb") as log:
-        child = subprocess.Popen([sys.executable, "-m", "wiredesk", "serve", service],
-                                 env=environ, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield child, log_path
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(timeout=60)
