@@ -362,8 +362,7 @@ def review_decide(article_id: str, decision: str, editor: str, note: str) -> Non
     """Approve (publish) or reject an article held for review."""
     from wiredesk import events
     from wiredesk.broker import Services, create_celery
-    from wiredesk.deliver.tasks import announce
-    from wiredesk.store.models import PUBLISHED_STATUSES, Article
+    from wiredesk.store.models import Article
     from wiredesk.store.review import NotPending, decide
 
     services = Services(_redis_config())  # before deciding: the event must be sent too
@@ -374,9 +373,8 @@ def review_decide(article_id: str, decision: str, editor: str, note: str) -> Non
             story_id = session.get(Article, article_id).story_id  # type: ignore[union-attr]
     except NotPending as exc:
         raise click.ClickException(str(exc)) from exc
-    events.emit(services.redis, f"article.{status}", article_id=article_id, editor=editor)
-    if status in PUBLISHED_STATUSES:  # approved, or the published version back
-        announce(story_id, create_celery(services.config))
+    events.decided(services.redis, lambda: create_celery(services.config), article_id, status,
+                   editor, story_id)
     click.echo(f"{article_id}: {status}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from wiredesk import keys
@@ -20,3 +21,17 @@ def emit(redis_client: Any, event_type: str, **payload: Any) -> None:
         )
     except Exception as exc:  # noqa: BLE001
         log.warning("could not emit %s: %s", event_type, exc)
+
+
+def decided(redis_client: Any, celery: Callable[[], Any], article_id: str, status: str,
+            editor: str, story_id: str | None) -> None:
+    """What follows an editor's committed decision, whoever took it (desk, admin API, CLI):
+    its event, and, when the story is shown (approved, or its published version back), the
+    push to subscribers through the Celery client ``celery()`` makes."""
+    from wiredesk.store.models import PUBLISHED_STATUSES
+
+    emit(redis_client, f"article.{status}", article_id=article_id, editor=editor)
+    if status in PUBLISHED_STATUSES:
+        from wiredesk.deliver.tasks import announce
+
+        announce(story_id, celery())

@@ -235,8 +235,7 @@ def review_queue() -> Response:
 def review_decision(article_id: str) -> Response | tuple[Response, int]:
     """``{"decision": "approve"|"reject", "editor": "...", "note": "..."}``."""
     from wiredesk import events
-    from wiredesk.deliver.tasks import announce
-    from wiredesk.store.models import PUBLISHED_STATUSES, Article
+    from wiredesk.store.models import Article
     from wiredesk.store.review import DECISIONS, NoSuchArticle, NotPending, decide
 
     body = _body()
@@ -252,8 +251,6 @@ def review_decision(article_id: str) -> Response | tuple[Response, int]:
         return jsonify(error=str(exc)), 404
     except NotPending as exc:
         return jsonify(error=str(exc)), 409
-    events.emit(current_app.extensions["wiredesk_redis"], f"article.{status}",
-                article_id=article_id, editor=editor)
-    if status in PUBLISHED_STATUSES:  # approved, or the published version back
-        announce(story_id, celery_client())
+    events.decided(current_app.extensions["wiredesk_redis"], celery_client, article_id, status,
+                   editor, story_id)
     return jsonify(id=article_id, status=status)

@@ -344,11 +344,7 @@ def decision(article_id: str) -> BaseResponse | tuple[str, int]:
         row = db_session.get(models.Article, article_id)
         story_id, title = row.story_id if row else None, row.title if row else article_id
         audit(db_session, editor, choice, article_id, story_id, note)
-    events.emit(_redis(), f"article.{status}", article_id=article_id, editor=editor)
-    if status in models.PUBLISHED_STATUSES:  # approved, or the published version back
-        from wiredesk.deliver.tasks import announce
-
-        announce(story_id, celery_client())
+    events.decided(_redis(), celery_client, article_id, status, editor, story_id)
     metrics.DESK_DECISIONS.labels(choice).inc()
     flash(f"{review.DECIDED[choice].capitalize()}: {title} (now {status})")
     return redirect(url_for("desk.queue"), 303)
