@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -23,7 +22,7 @@ import httpx
 from wiredesk import metrics
 from wiredesk.broker import PermanentError, Services, WiredeskTask, wiredesk_task
 from wiredesk.config import Config
-from wiredesk.ingester.fetch import FeedClient, make_client
+from wiredesk.ingester.fetch import shared_client
 from wiredesk.ingester.guard import BlockedURL
 from wiredesk.store import subscriptions
 from wiredesk.store.models import HubDelivery, HubSubscription
@@ -32,19 +31,6 @@ log = logging.getLogger(__name__)
 
 # A challenge echoed is all a verification reads; anything longer is not the challenge.
 MAX_VERIFY_BODY = 1024
-
-_client: tuple[Config, FeedClient] | None = None
-_client_lock = threading.Lock()
-
-
-def http_client(config: Config) -> FeedClient:
-    """One guarded keep-alive pool per worker process (made anew for another configuration)."""
-    global _client
-    with _client_lock:
-        if _client is None or _client[0] != config:
-            _client = (config, make_client(config))
-        return _client[1]
-
 
 def with_params(url: str, params: dict[str, str]) -> str:
     """``url`` with ``params`` appended to its query (WebSub 5.3: the callback's own query is
@@ -92,7 +78,7 @@ def verify_intent(services: Services, subscription_id: int, request_id: str) -> 
             return "superseded"  # done already, or a newer request is the one to verify
         session.expunge(row)
     challenge = secrets.token_urlsafe(24)
-    why_not = ask_callback(http_client(services.config), row, challenge)
+    why_not = ask_callback(shared_client(services.config), row, challenge)
     with services.db.session() as session:
         row = session.get(HubSubscription, subscription_id, with_for_update=True)
         if row is None or row.request_id != request_id:  # another request came meanwhile
@@ -190,7 +176,7 @@ def push_delivery(services: Services, delivery_id: int) -> str:
     if secret:
         headers["X-Hub-Signature"] = signature(secret, body)
     try:
-        with http_client(services.config).stream("POST", callback, content=body,
+        with shared_client(services.config).stream("POST", callback, content=body,
                                                  headers=headers) as response:
             status = response.status_code
     except BlockedURL as exc:  # the name resolves elsewhere now: no retry will help

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import functools
 import socket
+import threading
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -94,6 +95,25 @@ def make_client(config: Config, resolve: Resolver = system_resolver,
     )
     client.pool = pool
     return client
+
+
+_shared: tuple[Config, FeedClient] | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_client(config: Config) -> FeedClient:
+    """One keep-alive pool per process, shared by its threads (feed fetches, full text, WebSub
+    requests, pushes to subscribers); made anew for another configuration (one process running
+    two, as tests and the CLI beside a service do)."""
+    global _shared
+    made = _shared
+    if made is None or made[0] is not config:
+        with _shared_lock:
+            made = _shared
+            if made is None or made[0] != config:
+                made = (config, make_client(config))
+            _shared = made = (config, made[1])  # an equal configuration keeps the pool
+    return made[1]
 
 
 def guarded_pool(config: Config, resolve: Resolver, max_connections: int) -> httpcore.ConnectionPool:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import logging
 import random
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -25,10 +24,9 @@ from sqlalchemy import bindparam, or_, select, update
 
 from wiredesk import keys, metrics
 from wiredesk.broker import Services, wiredesk_task
-from wiredesk.config import Config
 from wiredesk.identity import without_password
 from wiredesk.ingester import fulltext, schedule, websub
-from wiredesk.ingester.fetch import FeedClient, FetchError, fetch, make_client
+from wiredesk.ingester.fetch import FetchError, fetch, shared_client
 from wiredesk.ingester.hostlimit import feed_slot, host_slot
 from wiredesk.ingester.parse import ParsedFeed, ParseError, parse_feed
 from wiredesk.store import articles as article_store
@@ -73,27 +71,8 @@ _VIEW_COLUMNS = (Feed.url, Feed.etag, Feed.last_modified, Feed.language, Feed.da
 _READ_VIEW = select(*_VIEW_COLUMNS).where(Feed.id == bindparam("feed_id"))
 
 
-# The client and the configuration it was made for (its guard, timeouts and User-Agent).
-_client: tuple[Config, FeedClient] | None = None
-_client_lock = threading.Lock()
-
-
 def _logged(url: str) -> str:
     return without_password(url, masked=True)  # a password never reaches a log line
-
-
-def _http_client(services: Services) -> FeedClient:
-    """One keep-alive pool per worker process, shared by its threads; made anew for another
-    configuration (one process running two, as tests and the CLI beside a service do)."""
-    global _client
-    made, config = _client, services.config
-    if made is None or made[0] is not config:
-        with _client_lock:
-            made = _client
-            if made is None or made[0] != config:
-                made = (config, make_client(config))
-            _client = made = (config, made[1])  # an equal configuration keeps the pool
-    return made[1]
 
 
 def _decide(services: Services, interval: int, now: datetime,
@@ -175,7 +154,7 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
     now = datetime.now(UTC)
     report = IngestReport(feed_id, "ok")
     try:
-        result = fetch(_http_client(services), view.url, services.config, etag=view.etag,
+        result = fetch(shared_client(services.config), view.url, services.config, etag=view.etag,
                        last_modified=view.last_modified)
         metrics.FETCH_BYTES.inc(result.wire_bytes)
         metrics.DECODED_BYTES.inc(len(result.body))
@@ -450,7 +429,7 @@ def apply_full_text(services: Services, article_id: str) -> str:
             metrics.FETCHES_SKIPPED.labels(denied).inc()
             return "deferred"
         try:
-            extracted = fulltext.fetch_full_text(_http_client(services), url, config)
+            extracted = fulltext.fetch_full_text(shared_client(services.config), url, config)
         except FetchError as exc:
             # The feed's own text stays; the article goes on through the pipeline regardless.
             log.info("full text of %s (%s): %s", article_id, _logged(url), exc)
@@ -528,7 +507,7 @@ def websub_subscribe(self: Any, feed_id: int) -> str:
         hub, topic, secret = feed.websub_hub, feed.websub_topic, feed.websub_secret
     # Committed first: the hub may call back to verify before it even answers this request.
     try:
-        websub.subscribe(_http_client(services), services.config, feed_id=feed_id, hub=hub,
+        websub.subscribe(shared_client(services.config), services.config, feed_id=feed_id, hub=hub,
                          topic=topic, secret=secret)
     except Exception as exc:  # noqa: BLE001 - a hub failure must not stop polling
         log.warning("WebSub subscription of feed %s failed: %s", feed_id, exc)
