@@ -358,3 +358,25 @@ def test_a_revised_article_split_out_sends_its_later_copies_to_its_new_story(
                                                         - timedelta(days=1)))
     assert process_article(celery_app.wiredesk, reprint) == "published"
     assert story_of(database, reprint) == new_id
+
+
+def test_merging_and_splitting_push_the_changed_stories_to_subscribers(
+        editor: Any, two_stories: tuple[str, str], database: Any, redis_client: Any) -> None:
+    """A merge or a split moves the versions of the stories consumers see (sources join or
+    leave, a story goes away or appears), but subscribers were never told: the push followed
+    the pipeline's and the editors' publications only."""
+    first, second = two_stories
+    kept_id, gone_id = story_of(database, first), story_of(database, second)
+
+    def fan_outs_since(start: int) -> list[str]:
+        new = redis_client.llen("deliver") - start  # Celery pushes new messages at the head
+        sent = [json.loads(m)["headers"]
+                for m in (redis_client.lrange("deliver", 0, new - 1) if new else [])]
+        return sorted(h["argsrepr"] for h in sent if h["task"] == "deliver.fan_out")
+
+    start = redis_client.llen("deliver")
+    assert post(editor, f"/articles/{second}/merge", story=kept_id).status_code == 303
+    assert fan_outs_since(start) == sorted([repr([kept_id]), repr([gone_id])])
+    start = redis_client.llen("deliver")
+    assert post(editor, f"/articles/{second}/split").status_code == 303
+    assert fan_outs_since(start) == sorted([repr([kept_id]), repr([story_of(database, second)])])

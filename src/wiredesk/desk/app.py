@@ -462,6 +462,10 @@ def _change_story(article_id: str, action: str, other: str = "") -> BaseResponse
     _point_index_at(change)
     events.emit(_redis(), f"story.{action}", story_id=change.story_id,
                 merged_story_id=change.merged_story_id, articles=change.moved, editor=editor)
+    from wiredesk.deliver.tasks import announce
+
+    for story_id in change.touched:  # consumers see them change: so do subscribers
+        announce(story_id, celery_client())
     metrics.DESK_ACTIONS.labels(action).inc()
     flash(f"{what[0].upper()}{what[1:]}.")
     return redirect(url_for("desk.article", article_id=article_id), 303)
