@@ -153,8 +153,8 @@ class Config:
     )
     metrics_host: str = setting(
         "WIREDESK_METRICS_HOST", "127.0.0.1",
-        "Bind address of the ingester's and pipeline's /metrics and /healthz (0.0.0.0 in "
-        "containers).",
+        "Bind address of the worker services' (ingester, pipeline, deliver) /metrics and "
+        "/healthz (0.0.0.0 in containers).",
     )
     ingester_metrics_port: int = setting(
         "WIREDESK_INGESTER_METRICS_PORT", 9101, "Port of the ingester's /metrics and /healthz.", int,
