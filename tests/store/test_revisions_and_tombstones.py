@@ -6,9 +6,9 @@ import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from tests.helpers import wait_until
+from tests.helpers import lock_waiters, wait_until
 from wiredesk.feedserver import SAMPLE_FEEDS_DIR
 from wiredesk.ingester.parse import parse_feed
 from wiredesk.ingester.tasks import ingest_feed
@@ -88,13 +88,9 @@ def test_an_entry_deleted_while_its_feed_is_being_stored_stays_deleted(
         assert article_store.delete_article(session, victim, "taken down")
         fetch.start()
         # The fetch reaches the store and waits for the delete's transaction.
-        wait_until(lambda: _waiting_for_a_lock(database), timeout=30)
+        wait_until(lambda: lock_waiters(database) > 0, timeout=30)
     fetch.join(timeout=30)
     assert reports and reports[0].counts == {"unchanged": 2, "tombstoned": 1}
     with database.session() as session:
         assert session.get(models.Article, victim) is None
 
-
-def _waiting_for_a_lock(database: Any) -> bool:
-    with database.engine.connect() as conn:
-        return bool(conn.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")))
