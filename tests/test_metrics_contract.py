@@ -29,10 +29,12 @@ def scrape_time_families(celery_app: Any) -> dict[str, tuple[str, tuple[str, ...
     for collector in (metrics.QueueDepthCollector(services.redis, QUEUES),
                       metrics.FeedStateCollector(services.db),
                       metrics.DedupeIndexCollector(services.dedupe_index.stats),
-                      metrics.ReviewQueueCollector(services.db)):
+                      metrics.ReviewQueueCollector(services.db),
+                      metrics.DecisionCollector(services.redis)):
         for family in collector.collect():
             labels = tuple(family.samples[0].labels) if family.samples else ()
-            found[family.name] = (family.type, labels)
+            name = family.name + ("_total" if family.type == "counter" else "")
+            found[name] = (family.type, labels)
     return found
 
 

@@ -374,7 +374,7 @@ def review_decide(article_id: str, decision: str, editor: str, note: str) -> Non
     except NotPending as exc:
         raise click.ClickException(str(exc)) from exc
     events.decided(services.redis, lambda: create_celery(services.config), article_id, status,
-                   editor, story_id)
+                   editor, story_id, decision=decision, channel="cli")
     click.echo(f"{article_id}: {status}")
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wiredesk import keys
+
+if TYPE_CHECKING:
+    from wiredesk.metrics import DecisionChannel
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +27,16 @@ def emit(redis_client: Any, event_type: str, **payload: Any) -> None:
 
 
 def decided(redis_client: Any, celery: Callable[[], Any], article_id: str, status: str,
-            editor: str, story_id: str | None) -> None:
-    """What follows an editor's committed decision, whoever took it (desk, admin API, CLI):
-    its event, and, when the story is shown (approved, or its published version back), the
-    push to subscribers through the Celery client ``celery()`` makes."""
+            editor: str, story_id: str | None, *, decision: str,
+            channel: DecisionChannel) -> None:
+    """What follows an editor's committed decision, whoever took it and how (``channel``: the
+    desk, the admin API, the CLI): its count, its event, and, when the story is shown
+    (approved, or its published version back), the push to subscribers through the Celery
+    client ``celery()`` makes."""
+    from wiredesk.metrics import count_decision
     from wiredesk.store.models import PUBLISHED_STATUSES
 
+    count_decision(redis_client, channel, decision)
     emit(redis_client, f"article.{status}", article_id=article_id, editor=editor)
     if status in PUBLISHED_STATUSES:
         from wiredesk.deliver.tasks import announce

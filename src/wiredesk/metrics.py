@@ -6,13 +6,14 @@ Services run prometheus_client in multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import Any, Literal
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
@@ -24,7 +25,11 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from wiredesk import keys
+
+log = logging.getLogger(__name__)
 
 FETCH_OUTCOMES = (
     "ok", "not_modified", "timeout", "connect_error", "http_error", "rate_limited", "too_large",
@@ -132,9 +137,6 @@ DESK_REQUESTS = Counter(
     "wiredesk_desk_requests_total", "Editors' desk responses by endpoint and status class.",
     ["endpoint", "status"],
 )
-DESK_DECISIONS = Counter(
-    "wiredesk_desk_decisions_total", "Editors' decisions taken on the desk.", ["decision"],
-)
 DESK_LOGINS = Counter(
     "wiredesk_desk_logins_total", "Desk login attempts by outcome: ok, failed (wrong name or "
     "password), throttled (429: too many failures for the name or the address).", ["outcome"],
@@ -229,6 +231,46 @@ class DedupeIndexCollector:
                                 value=float(stats.articles))
 
 
+# The ways an editor's decision is taken: the desk, the admin API, the CLI.
+DecisionChannel = Literal["desk", "api", "cli"]
+DECISION_CHANNELS: tuple[DecisionChannel, ...] = ("desk", "api", "cli")
+
+
+def count_decision(redis_client: Any, channel: DecisionChannel, decision: str) -> None:
+    """Count one editor's committed decision in Redis, where the desk reads every process's
+    (see DecisionCollector). Redis not answering loses the count, not the decision."""
+    try:
+        redis_client.hincrby(keys.DESK_DECISIONS, f"{channel}:{decision}", 1)
+    except Exception as exc:  # noqa: BLE001 - the decision is committed; only its count is lost
+        log.warning("could not count a %s decision (%s): %s", decision, channel, exc)
+
+
+class DecisionCollector:
+    """Editors' decisions by channel and decision, read from Redis at scrape time: the desk,
+    the admin API (in the publisher) and the CLI (a process gone before any scrape) all count
+    there, so "nobody decided" means nobody, anywhere. Every pair is reported, from 0, so a
+    first decision shows as an increase. Each desk process reports the same values."""
+
+    def __init__(self, redis_client: Any):
+        self.redis = redis_client
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        from wiredesk.store.review import DECISIONS
+
+        try:
+            counts = self.redis.hgetall(keys.DESK_DECISIONS)
+        except Exception:  # noqa: BLE001 - a scrape must not fail because Redis is down
+            return
+        family = CounterMetricFamily(
+            "wiredesk_desk_decisions", "Editors' decisions by channel (desk, api: the admin "
+            "API, cli) and decision (approve, reject).", labels=["channel", "decision"])
+        for channel in DECISION_CHANNELS:
+            for decision in DECISIONS:
+                family.add_metric([channel, decision],
+                                  float(counts.get(f"{channel}:{decision}".encode(), 0)))
+        yield family
+
+
 class DatabaseGauges:
     """Gauges read from the database at scrape time: ``read`` returns each one's (name,
     documentation, value) from a session. A scrape must not fail because the database is down:
@@ -265,7 +307,8 @@ class FeedStateCollector(DatabaseGauges):
 
 class ReviewQueueCollector(DatabaseGauges):
     """The editors' review queue read from the database at scrape time: how many articles wait
-    and for how long the oldest has (the desk decides them; nothing else lowers them)."""
+    and for how long the oldest has (editors' decisions lower them, on the desk, through the
+    admin API or the CLI: see DecisionCollector)."""
 
     def read(self, session: Any) -> list[tuple[str, str, float]]:
         from wiredesk.store.review import queue_health

@@ -14,7 +14,7 @@ def test_health_and_metrics(desk_app: Any) -> None:
 
 
 def sample_value(text: str, name: str) -> float | None:
-    """The value of an unlabelled sample in a /metrics page."""
+    """The value of a sample (``name`` with its labels, if any) in a /metrics page."""
     for line in text.splitlines():
         if line.startswith(f"{name} "):
             return float(line.split()[1])
@@ -47,5 +47,36 @@ def test_decisions_are_counted_from_zero(desk_app: Any) -> None:
     increase() over it saw nothing when an editor then decided: "nobody decided in the last
     hour" held while editors worked. Each decision's series now starts at 0."""
     exposed = desk_app.test_client().get("/metrics").text
-    for decision in ("approve", "reject"):
-        assert f'wiredesk_desk_decisions_total{{decision="{decision}"}}' in exposed
+    for channel in ("desk", "api", "cli"):
+        for decision in ("approve", "reject"):
+            assert sample_value(exposed, "wiredesk_desk_decisions_total"
+                                f'{{channel="{channel}",decision="{decision}"}}') == 0
+
+
+def test_every_decision_is_counted_whichever_way_it_is_taken(
+        desk_app: Any, config: Any, database: Any, celery_app: Any) -> None:
+    """WiredeskReviewQueueUnattended read the desk's own decisions alone: a newsroom deciding
+    through the admin API or the CLI worked its queue and was still paged. Every decision now
+    counts on the desk's /metrics, labelled with the way it was taken."""
+    from tests.desk.conftest import csrf_token, hold, log_in, store_sample
+    from tests.test_cli import run
+    from wiredesk.publisher.app import create_app as create_publisher
+
+    held = hold(celery_app, store_sample(database, "world-wire.xml"))
+    client = desk_app.test_client()
+    assert log_in(client).status_code == 303
+    assert client.post(f"/articles/{held[0]}/decision", data={
+        "decision": "approve", "csrf_token": csrf_token(client, "/")}).status_code == 303
+    publisher = create_publisher(config.replace(admin_token="t0ken"))
+    publisher.extensions["wiredesk_db"] = database
+    assert publisher.test_client().post(
+        f"/admin/api/review/{held[1]}", headers={"Authorization": "Bearer t0ken"},
+        json={"decision": "reject", "editor": "omar"}).status_code == 200
+    decided = run(config, "review", "decide", held[2], "approve", "--editor", "amal")
+    assert decided.exit_code == 0, decided.output
+    exposed = client.get("/metrics").text
+    counted = {(channel, decision): sample_value(
+        exposed, f'wiredesk_desk_decisions_total{{channel="{channel}",decision="{decision}"}}')
+        for channel in ("desk", "api", "cli") for decision in ("approve", "reject")}
+    assert counted == {("desk", "approve"): 1, ("desk", "reject"): 0, ("api", "approve"): 0,
+                       ("api", "reject"): 1, ("cli", "approve"): 1, ("cli", "reject"): 0}

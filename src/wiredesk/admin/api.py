@@ -252,5 +252,5 @@ def review_decision(article_id: str) -> Response | tuple[Response, int]:
     except NotPending as exc:
         return jsonify(error=str(exc)), 409
     events.decided(current_app.extensions["wiredesk_redis"], celery_client, article_id, status,
-                   editor, story_id)
+                   editor, story_id, decision=decision, channel="api")
     return jsonify(id=article_id, status=status)

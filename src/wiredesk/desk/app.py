@@ -344,8 +344,8 @@ def decision(article_id: str) -> BaseResponse | tuple[str, int]:
         row = db_session.get(models.Article, article_id)
         story_id, title = row.story_id if row else None, row.title if row else article_id
         audit(db_session, editor, choice, article_id, story_id, note)
-    events.decided(_redis(), celery_client, article_id, status, editor, story_id)
-    metrics.DESK_DECISIONS.labels(choice).inc()
+    events.decided(_redis(), celery_client, article_id, status, editor, story_id,
+                   decision=choice, channel="desk")
     flash(f"{review.DECIDED[choice].capitalize()}: {title} (now {status})")
     return redirect(url_for("desk.queue"), 303)
 
@@ -521,10 +521,9 @@ def create_app(config: Config | None = None) -> Flask:
     # default socket timeout, 5 s, ended every quiet stream), and still notice a dead server.
     app.extensions["wiredesk_stream_redis"] = redis.Redis.from_url(
         config.redis_url, socket_timeout=EVENTS_HEARTBEAT_SECONDS + 10)
-    for decision in review.DECISIONS:  # from 0: a first decision must show as an increase
-        metrics.DESK_DECISIONS.labels(decision)
     scraped = CollectorRegistry()
     scraped.register(metrics.ReviewQueueCollector(app.extensions["wiredesk_db"]))
+    scraped.register(metrics.DecisionCollector(app.extensions["wiredesk_redis"]))
     app.extensions["wiredesk_scrape_registry"] = scraped
     for blueprint in (desk, ops):
         app.register_blueprint(blueprint)
