@@ -79,6 +79,12 @@ def content_hash(title: str, text: str) -> str:
     return f"c{CONTENT_HASH_VERSION}n{NORMALIZE_VERSION}-{_digest(normalize(title), normalize(text))}"
 
 
+# A story id as story_id_for makes it ("s", the article id's version, its digest): what the
+# desk checks an id an editor types against, on the server and (as a form's pattern, whose
+# syntax this also is) in the browser.
+STORY_ID_PATTERN = r"s[0-9]{1,3}-[0-9a-f]{32}"
+
+
 def story_id_for(article_id_: str) -> str:
     """A story is named after the article that founded it."""
     return "s" + article_id_[1:]

@@ -32,7 +32,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from wiredesk import events, keys, metrics
 from wiredesk.config import Config, env_name, load
-from wiredesk.identity import without_password
+from wiredesk.identity import STORY_ID_PATTERN, without_password
 from wiredesk.ingester.parse import sanitize_html
 from wiredesk.store import models, review
 from wiredesk.store import stories as story_store
@@ -46,6 +46,8 @@ desk = Blueprint("desk", __name__)
 SESSION_HOURS = 12
 QUEUE_LIMIT = 200
 NOTE_LIMIT = 1000
+# What each form field may hold (characters): the server's checks, and the forms' maxlength.
+FORM_LIMITS = {"note": NOTE_LIMIT, **review.EDIT_LIMITS}
 EVENTS_HEARTBEAT_SECONDS = 15.0
 EVENTS_STREAM_SECONDS = 300.0  # then the browser reconnects (and the login is checked again)
 EVENTS_RETRY_MS = 2000
@@ -67,6 +69,12 @@ def _redis() -> redis.Redis:
 
 def _editor() -> str:
     return str(session["editor"])
+
+
+@desk.app_context_processor
+def _form_rules() -> dict[str, Any]:
+    """What the forms ask of the browser is what the server checks: from here, not retyped."""
+    return {"limits": FORM_LIMITS, "story_id_pattern": STORY_ID_PATTERN}
 
 
 @desk.before_request
@@ -403,7 +411,7 @@ def _reenrich(article_id: str, revision: int) -> None:
         log.warning("desk: could not have the edit of %s tagged again: %s", article_id, exc)
 
 
-_STORY_ID = re.compile(r"s[0-9]{1,3}-[0-9a-f]{32}")
+_STORY_ID = re.compile(STORY_ID_PATTERN)
 
 
 @desk.post("/articles/<article_id>/merge")
