@@ -186,6 +186,56 @@ def store_sample_article(database: Any, url: str = "http://127.0.0.1/w.xml") -> 
     return article
 
 
+def store_sample_feed(database: Any, feed: str = "world-wire.xml", *, trust: str = "auto",
+                      name: str = "") -> list[str]:
+    """The articles of one bundled sample feed stored (received, not processed) as the
+    ingester stores them, under a new feed at ``http://127.0.0.1/<feed>`` of that ``trust``
+    and ``name``, with the sample routing rules in force; returns their ids, in feed order."""
+    from wiredesk.feedserver import SAMPLE_FEEDS_DIR
+    from wiredesk.ingester.parse import parse_feed
+    from wiredesk.store import articles as article_store
+    from wiredesk.store.feeds import add_feed
+
+    put_rules_in_force(database)
+    url = f"http://127.0.0.1/{feed}"
+    with database.session() as session:
+        feed_id = add_feed(session, url, name=name, trust=trust).id
+    parsed = parse_feed((SAMPLE_FEEDS_DIR / feed).read_bytes(), feed_id=feed_id, url=url)
+    with database.session() as session:
+        for article in parsed.articles:
+            article_store.upsert(session, article)
+    return [a.id for a in parsed.articles]
+
+
+def store_reprint(database: Any, original: Any, url: str = "http://127.0.0.1/reprints.xml") -> str:
+    """Another outlet's reprint of the Article ``original`` (a line added), stored under a
+    new auto-trusted feed at ``url``: a near duplicate, not an exact one; returns its id."""
+    from wiredesk.identity import article_id, content_hash
+    from wiredesk.store import articles as article_store
+    from wiredesk.store.feeds import add_feed
+
+    with database.session() as session:
+        feed_id = add_feed(session, url, trust="auto").id
+    body = f"{original.body_text}\n\nOfficials gave no further details."
+    reprint = original.replace(
+        id=article_id(feed_id, "reprint-1", None), feed_id=feed_id, guid="reprint-1",
+        url="http://127.0.0.1/reprint-1", body_text=body, body_html=f"<p>{body}</p>",
+        content_hash=content_hash(original.title, body), story_id=None, status="received")
+    with database.session() as session:
+        article_store.upsert(session, reprint)
+    return reprint.id
+
+
+def events_of(redis_client: Any, event_type: str) -> list[dict[str, Any]]:
+    """The payloads of the events stream's entries of ``event_type``, oldest first."""
+    import json
+
+    from wiredesk import keys
+
+    return [json.loads(fields[b"data"]) for _, fields in redis_client.xrange(keys.EVENTS_STREAM)
+            if fields[b"type"] == event_type.encode()]
+
+
 PUBLISH_EVERYTHING = "rules:\n  - {name: publish-all, action: publish, when: {}}\n"
 
 

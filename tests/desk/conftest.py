@@ -47,22 +47,10 @@ def editor(desk_app: Any) -> Any:
 
 def store_sample(database: Any, name: str) -> list[str]:
     """The articles of one bundled sample feed, stored as the ingester stores them, from a
-    feed whose copy routing holds for review."""
-    from tests.helpers import put_rules_in_force
-    from wiredesk.feedserver import SAMPLE_FEEDS_DIR
-    from wiredesk.ingester.parse import parse_feed
-    from wiredesk.store import articles as article_store
-    from wiredesk.store.feeds import add_feed
+    feed (named after the file) whose copy routing holds for review."""
+    from tests.helpers import store_sample_feed
 
-    put_rules_in_force(database)
-    url = f"http://127.0.0.1/{name}"
-    with database.session() as session:
-        feed_id = add_feed(session, url, name=name.removesuffix(".xml"), trust="review").id
-    parsed = parse_feed((SAMPLE_FEEDS_DIR / name).read_bytes(), feed_id=feed_id, url=url)
-    with database.session() as session:
-        for article in parsed.articles:
-            article_store.upsert(session, article)
-    return [a.id for a in parsed.articles]
+    return store_sample_feed(database, name, trust="review", name=name.removesuffix(".xml"))
 
 
 def hold(celery_app: Any, article_ids: list[str]) -> list[str]:

@@ -143,14 +143,14 @@ def test_an_edited_report_approved_into_a_live_story_is_published_not_corrected(
         editor: Any, celery_app: Any, database: Any) -> None:
     """Another outlet's report of a published story, held for review and edited (revision 2):
     approving it was called a correction, though consumers had never seen it."""
-    from tests.pipeline.test_reliability import _store_reprint, _store_sample
+    from tests.helpers import store_reprint, store_sample_feed
     from wiredesk.pipeline.tasks import process_article
 
-    first = _store_sample(database)[0]
+    first = store_sample_feed(database)[0]
     assert process_article(celery_app.wiredesk, first) == "published"
     with database.session() as session:
         original = article_store.to_article(session.get(models.Article, first))
-    reprint = _store_reprint(database, original)
+    reprint = store_reprint(database, original)
     with database.session() as session:
         session.get(models.Feed, session.get(models.Article, reprint).feed_id).trust = "review"
     assert process_article(celery_app.wiredesk, reprint) == "pending_review"

@@ -13,8 +13,7 @@ from sqlalchemy import select
 
 from tests.desk.conftest import EDITOR, csrf_token
 from tests.desk.test_queue import audit_rows
-from tests.helpers import second_waits_for_first
-from tests.pipeline.test_reliability import _store_reprint, _store_sample
+from tests.helpers import second_waits_for_first, store_reprint, store_sample_feed
 from wiredesk.pipeline.stages import dedupe
 from wiredesk.pipeline.tasks import process_article
 from wiredesk.store import articles as article_store
@@ -58,7 +57,7 @@ def ninjs(publisher: Any, story_id: str) -> Any:
 @pytest.fixture
 def two_stories(celery_app: Any, database: Any) -> tuple[str, str]:
     """Two published stories of one article each: the first published first."""
-    ids = _store_sample(database)
+    ids = store_sample_feed(database)
     for article_id in ids[:2]:
         assert process_article(celery_app.wiredesk, article_id) == "published"
     assert story_of(database, ids[0]) != story_of(database, ids[1])
@@ -113,7 +112,7 @@ def test_merging_two_stories_moves_the_sources_and_the_versions(
     # the moved article at it), and tier 3 finds it there too (the database says so).
     with database.session() as session:
         original = article_store.to_article(session.get(models.Article, second))
-    reprint = _store_reprint(database, original)
+    reprint = store_reprint(database, original)
     assert process_article(celery_app.wiredesk, reprint) == "published"
     assert story_of(database, reprint) == kept_id
 
@@ -128,7 +127,7 @@ def test_a_merge_the_index_never_heard_of_still_sends_later_copies_to_the_merged
         story_store.merge(session, gone_id, kept_id)
     with database.session() as session:
         original = article_store.to_article(session.get(models.Article, second))
-    reprint = _store_reprint(database, original)
+    reprint = store_reprint(database, original)
     assert process_article(celery_app.wiredesk, reprint) == "published"
     assert story_of(database, reprint) == kept_id
     assert story(database, gone_id).status == "merged" and members(database, gone_id) == set()
@@ -163,7 +162,7 @@ def test_splitting_an_article_out_gives_it_a_story_of_its_own(
 
     with database.session() as session:
         original = article_store.to_article(session.get(models.Article, second))
-    reprint = _store_reprint(database, original)
+    reprint = store_reprint(database, original)
     assert process_article(celery_app.wiredesk, reprint) == "published"
     assert story_of(database, reprint) == new_id
 
@@ -193,7 +192,7 @@ def test_two_editors_merging_and_splitting_the_same_stories_at_once(
     if database.engine.dialect.name != "postgresql":
         pytest.skip("two writers at once: PostgreSQL (SQLite runs one writer)")
     services = celery_app.wiredesk
-    ids = _store_sample(database)
+    ids = store_sample_feed(database)
     with database.session() as session:
         when = {i: session.get(models.Article, i).published_at for i in ids}
     early, late = sorted(ids[:2], key=lambda i: when[i])
@@ -204,7 +203,7 @@ def test_two_editors_merging_and_splitting_the_same_stories_at_once(
     a_id, b_id = story_of(database, late), story_of(database, early)
     with database.session() as session:
         original = article_store.to_article(session.get(models.Article, early))
-    reprint = _store_reprint(database, original)
+    reprint = store_reprint(database, original)
     with database.session() as session:  # filed an hour later: the early report stays first
         session.get(models.Article, reprint).published_at = when[early] + timedelta(hours=1)
     assert process_article(services, reprint) == "published"
@@ -264,11 +263,11 @@ def test_an_article_split_out_while_a_worker_processes_its_revision_stays_split(
     if database.engine.dialect.name != "postgresql":
         pytest.skip("a worker and an editor at once: PostgreSQL (SQLite runs one writer)")
     services = celery_app.wiredesk
-    first = _store_sample(database)[0]
+    first = store_sample_feed(database)[0]
     assert process_article(services, first) == "published"
     with database.session() as session:
         original = article_store.to_article(session.get(models.Article, first))
-    reprint = _store_reprint(database, original)
+    reprint = store_reprint(database, original)
     assert process_article(services, reprint) == "published"
     s_id = story_of(database, first)
     assert members(database, s_id) == {first, reprint}
@@ -295,7 +294,7 @@ def test_moving_an_article_into_another_story(editor: Any, celery_app: Any, data
                                               publisher: Any) -> None:
     """'Move this article to story X': before, only a split then a merge did it, and the
     split published a story of its own for a moment, which consumers could see and keep."""
-    ids = _store_sample(database)
+    ids = store_sample_feed(database)
     for article_id in ids:
         assert process_article(celery_app.wiredesk, article_id) == "published"
     a, b, c = ids
@@ -322,7 +321,7 @@ def test_moving_an_article_into_another_story(editor: Any, celery_app: Any, data
         EDITOR, "move", b, sc, f"moved out of story {sa} into story {sc}; belongs with the summit")
     with database.session() as session:
         original = article_store.to_article(session.get(models.Article, b))
-    reprint = _store_reprint(database, original)
+    reprint = store_reprint(database, original)
     assert process_article(celery_app.wiredesk, reprint) == "published"
     assert story_of(database, reprint) == sc
 
@@ -354,7 +353,7 @@ def test_a_revised_article_split_out_sends_its_later_copies_to_its_new_story(
     new_id = story_of(database, second)
     with database.session() as session:
         original = article_store.to_article(session.get(models.Article, second))
-    reprint = _store_reprint(database, original.replace(fetched_at=original.fetched_at
+    reprint = store_reprint(database, original.replace(fetched_at=original.fetched_at
                                                         - timedelta(days=1)))
     assert process_article(celery_app.wiredesk, reprint) == "published"
     assert story_of(database, reprint) == new_id

@@ -10,30 +10,17 @@ import pytest
 from sqlalchemy import select
 
 from tests.helpers import (
+    events_of,
     processing_paused,
-    put_rules_in_force,
     second_waits_for_first,
+    store_reprint,
+    store_sample_feed,
     wait_until,
 )
-from wiredesk.feedserver import SAMPLE_FEEDS_DIR
-from wiredesk.ingester.parse import parse_feed
 from wiredesk.pipeline.tasks import process, process_article, process_batch, reconcile
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
-from wiredesk.store.feeds import add_feed
 from wiredesk.store.models import utcnow
-
-
-def _store_sample(database: Any, trust: str = "auto") -> list[str]:
-    put_rules_in_force(database)
-    body = (SAMPLE_FEEDS_DIR / "world-wire.xml").read_bytes()
-    with database.session() as session:
-        feed_id = add_feed(session, "http://127.0.0.1/world-wire.xml", trust=trust).id
-    parsed = parse_feed(body, feed_id=feed_id, url="http://127.0.0.1/world-wire.xml")
-    with database.session() as session:
-        for article in parsed.articles:
-            article_store.upsert(session, article)
-    return [a.id for a in parsed.articles]
 
 
 def _status(database: Any, article_id: str) -> str:
@@ -43,7 +30,7 @@ def _status(database: Any, article_id: str) -> str:
 
 def test_processing_twice_changes_nothing(celery_app: Any, database: Any) -> None:
     services = celery_app.wiredesk
-    article_id = _store_sample(database)[0]
+    article_id = store_sample_feed(database)[0]
     assert process_article(services, article_id) == "published"
     with database.session() as session:
         story_id = session.get(models.Article, article_id).story_id
@@ -56,7 +43,7 @@ def test_processing_twice_changes_nothing(celery_app: Any, database: Any) -> Non
 
 
 def test_untrusted_feed_waits_for_review(celery_app: Any, database: Any) -> None:
-    article_id = _store_sample(database, trust="review")[0]
+    article_id = store_sample_feed(database, trust="review")[0]
     assert process_article(celery_app.wiredesk, article_id) == "pending_review"
     with database.session() as session:
         assert session.get(models.Article, article_id).routing_rule == "default-review"
@@ -64,7 +51,7 @@ def test_untrusted_feed_waits_for_review(celery_app: Any, database: Any) -> None
 
 def test_reconciler_re_enqueues_stuck_articles(worker: Any, celery_app: Any,
                                                database: Any) -> None:
-    ids = _store_sample(database)
+    ids = store_sample_feed(database)
     # As if the process messages were lost: nothing was enqueued, and time has passed.
     with database.session() as session:
         for row in session.scalars(select(models.Article)):
@@ -75,7 +62,7 @@ def test_reconciler_re_enqueues_stuck_articles(worker: Any, celery_app: Any,
 
 
 def test_an_article_that_cannot_be_processed_fails_visibly(worker: Any, database: Any) -> None:
-    article_id = _store_sample(database)[0]
+    article_id = store_sample_feed(database)[0]
     with database.session() as session:  # a row no stage can read: the schema refuses it
         session.get(models.Article, article_id).entities = [{"type": "alien", "name": "x"}]
     process.delay(article_id)
@@ -88,7 +75,7 @@ def test_an_article_that_cannot_be_processed_fails_visibly(worker: Any, database
 def test_a_batch_message_processes_each_article_and_sends_a_failure_on_alone(
         worker: Any, database: Any) -> None:
     """What the ingester sends per fetch: one message for the feed's new articles."""
-    ids = _store_sample(database)
+    ids = store_sample_feed(database)
     broken, rest = ids[0], ids[1:]
     with database.session() as session:
         session.get(models.Article, broken).entities = [{"type": "alien", "name": "x"}]
@@ -132,7 +119,7 @@ def test_two_reports_joining_a_story_at_once_leave_the_earliest_canonical(
     if database.engine.dialect.name != "postgresql":
         pytest.skip("two writers at once: PostgreSQL (SQLite runs one writer)")
     services = celery_app.wiredesk
-    founder_id = _store_sample(database)[0]
+    founder_id = store_sample_feed(database)[0]
     assert process_article(services, founder_id) == "published"
     with database.session() as session:
         founder = article_store.to_article(session.get(models.Article, founder_id))
@@ -175,15 +162,6 @@ def test_two_reports_joining_a_story_at_once_leave_the_earliest_canonical(
         assert story.canonical_article_id == ids["earliest"]
 
 
-def _events(redis_client: Any, event_type: str) -> list[dict[str, Any]]:
-    import json
-
-    from wiredesk import keys
-
-    return [json.loads(fields[b"data"]) for _, fields in redis_client.xrange(keys.EVENTS_STREAM)
-            if fields[b"type"] == event_type.encode()]
-
-
 def test_a_story_lock_that_expired_before_the_commit_does_not_fail_the_committed_article(
         celery_app: Any, database: Any, redis_client: Any, monkeypatch: Any) -> None:
     """A slow article outlives its story lock (a long wait for a rival's decision, a row lock).
@@ -192,7 +170,7 @@ def test_a_story_lock_that_expired_before_the_commit_does_not_fail_the_committed
     from wiredesk import keys
     from wiredesk.pipeline import tasks
 
-    article_id = _store_sample(database)[0]
+    article_id = store_sample_feed(database)[0]
     monkeypatch.setattr(keys, "STORY_LOCK_TTL_SECONDS", 1)
     classify = tasks.classify
 
@@ -205,7 +183,7 @@ def test_a_story_lock_that_expired_before_the_commit_does_not_fail_the_committed
     monkeypatch.setattr(tasks, "classify", classify_until_the_lock_expires)
     assert process_article(celery_app.wiredesk, article_id) == "published"
     assert _status(database, article_id) == "published"
-    assert [e["article_id"] for e in _events(redis_client, "article.published")] == [article_id]
+    assert [e["article_id"] for e in events_of(redis_client, "article.published")] == [article_id]
 
 
 def _die_mid_article(config: Any, article_id: str) -> None:
@@ -236,7 +214,7 @@ def test_an_article_that_kills_its_worker_every_time_ends_failed(
     from wiredesk import keys
 
     services = celery_app.wiredesk
-    article_id = _store_sample(database)[0]
+    article_id = store_sample_feed(database)[0]
     spawn = multiprocessing.get_context("spawn")
     for _ in range(services.config.task_max_retries + 1):
         worker = spawn.Process(target=_die_mid_article, args=(services.config, article_id))
@@ -252,23 +230,7 @@ def test_an_article_that_kills_its_worker_every_time_ends_failed(
     assert process_article(services, article_id) == "failed"
     with database.session() as session:
         assert "died" in session.get(models.Article, article_id).error
-    assert [e["article_id"] for e in _events(redis_client, "article.failed")] == [article_id]
-
-
-def _store_reprint(database: Any, original: Any, url: str = "http://127.0.0.1/reprints.xml") -> str:
-    """Another outlet's reprint of ``original`` (a line added): a near duplicate, not exact."""
-    from wiredesk.identity import article_id, content_hash
-
-    with database.session() as session:
-        feed_id = add_feed(session, url, trust="auto").id
-    body = f"{original.body_text}\n\nOfficials gave no further details."
-    reprint = original.replace(
-        id=article_id(feed_id, "reprint-1", None), feed_id=feed_id, guid="reprint-1",
-        url="http://127.0.0.1/reprint-1", body_text=body, body_html=f"<p>{body}</p>",
-        content_hash=content_hash(original.title, body), story_id=None, status="received")
-    with database.session() as session:
-        article_store.upsert(session, reprint)
-    return reprint.id
+    assert [e["article_id"] for e in events_of(redis_client, "article.failed")] == [article_id]
 
 
 def test_a_near_duplicate_redelivered_after_a_crash_is_stored_as_a_first_run_stores_it(
@@ -279,11 +241,11 @@ def test_a_near_duplicate_redelivered_after_a_crash_is_stored_as_a_first_run_sto
     from wiredesk.pipeline import tasks
 
     services = celery_app.wiredesk
-    original_id = _store_sample(database)[0]
+    original_id = store_sample_feed(database)[0]
     assert process_article(services, original_id) == "published"
     with database.session() as session:
         original = article_store.to_article(session.get(models.Article, original_id))
-    reprint_id = _store_reprint(database, original)
+    reprint_id = store_reprint(database, original)
 
     first_run: list[Any] = []
     classify = tasks.classify
@@ -316,7 +278,7 @@ def test_a_failed_article_is_replayed_by_the_operator_once_the_cause_is_fixed(
     from wiredesk.cli import main
     from wiredesk.pipeline import tasks
 
-    article_id, other_id = _store_sample(database)[:2]
+    article_id, other_id = store_sample_feed(database)[:2]
     classify = tasks.classify
 
     def classify_down(services: Any, article: Any) -> Any:
@@ -351,7 +313,7 @@ def test_a_final_failure_does_not_overwrite_an_article_another_worker_publishes_
     if database.engine.dialect.name != "postgresql":
         pytest.skip("two writers at once: PostgreSQL (SQLite runs one writer)")
     services = celery_app.wiredesk
-    article_id = _store_sample(database)[0]
+    article_id = store_sample_feed(database)[0]
     saving, go = threading.Event(), threading.Event()
     apply = tasks._apply
 
@@ -383,7 +345,7 @@ def test_a_run_whose_article_lock_was_lost_does_not_save_over_the_run_that_finis
     from wiredesk.pipeline import tasks
 
     services = celery_app.wiredesk
-    article_id = _store_sample(database)[0]
+    article_id = store_sample_feed(database)[0]
     reached, go = threading.Event(), threading.Event()
     enrich = tasks.enrich
 
@@ -411,7 +373,7 @@ def test_a_run_whose_article_lock_was_lost_does_not_save_over_the_run_that_finis
     assert outcome == ["published"]
     with database.session() as session:
         assert session.get(models.Article, article_id).status_changed_at == done_at
-    assert [e["article_id"] for e in _events(redis_client, "article.published")] == [article_id]
+    assert [e["article_id"] for e in events_of(redis_client, "article.published")] == [article_id]
 
 
 def _die_after_the_commit(config: Any, article_id: str) -> None:
@@ -441,7 +403,7 @@ def test_a_worker_killed_between_the_commit_and_the_event_leaves_the_event_to_th
     from wiredesk import keys
 
     services = celery_app.wiredesk
-    article_id = _store_sample(database)[0]
+    article_id = store_sample_feed(database)[0]
     worker = multiprocessing.get_context("spawn").Process(
         target=_die_after_the_commit, args=(services.config, article_id))
     worker.start()
@@ -450,17 +412,17 @@ def test_a_worker_killed_between_the_commit_and_the_event_leaves_the_event_to_th
         worker.kill()
     assert worker.exitcode == -signal.SIGKILL
     assert _status(database, article_id) == "published"
-    assert _events(redis_client, "article.published") == []
+    assert events_of(redis_client, "article.published") == []
     redis_client.delete(keys.article_process_lock(article_id))  # expired by the redelivery
 
     assert process_article(services, article_id) == "published"
     with database.session() as session:
         story_id = session.get(models.Article, article_id).story_id
-    assert [(e["article_id"], e["story_id"]) for e in _events(
+    assert [(e["article_id"], e["story_id"]) for e in events_of(
         redis_client, "article.published")] == [(article_id, story_id)]
     # A redelivery with no death before it (a duplicate message) sends nothing more.
     assert process_article(services, article_id) == "published"
-    assert len(_events(redis_client, "article.published")) == 1
+    assert len(events_of(redis_client, "article.published")) == 1
 
 
 def test_a_run_that_succeeds_after_another_run_failed_the_article_meanwhile_saves_its_work(
@@ -471,7 +433,7 @@ def test_a_run_that_succeeds_after_another_run_failed_the_article_meanwhile_save
     from wiredesk.pipeline import tasks
 
     services = celery_app.wiredesk
-    article_id = _store_sample(database)[0]
+    article_id = store_sample_feed(database)[0]
     with processing_paused(monkeypatch, services, article_id) as outcome:
         assert tasks.fail_article(services, article_id, "ConnectionError: gone") == "failed"
     assert outcome == ["published"]

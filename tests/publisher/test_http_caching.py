@@ -8,7 +8,7 @@ from typing import Any
 import feedparser
 import pytest
 
-from tests.pipeline.test_reliability import _store_sample
+from tests.helpers import store_sample_feed
 from wiredesk.pipeline.tasks import process_article
 
 # The front page too: without validators a browser fetched and rendered all of it again.
@@ -17,7 +17,7 @@ PATHS = ["/feeds/all.atom", "/feeds/all.rss", "/feeds/all.json", "/api/v1/storie
 
 @pytest.fixture
 def published(celery_app: Any, database: Any) -> list[str]:
-    ids = _store_sample(database)
+    ids = store_sample_feed(database)
     for article_id in ids:
         process_article(celery_app.wiredesk, article_id)
     return ids
@@ -68,7 +68,7 @@ def test_a_story_committed_after_a_newer_one_is_not_answered_304(
     when B appeared, so If-Modified-Since was answered 304 and B went unseen."""
     from wiredesk.pipeline import tasks
 
-    first_id, slow_id, fast_id = _store_sample(database)
+    first_id, slow_id, fast_id = store_sample_feed(database)
     process_article(celery_app.wiredesk, first_id)
     reached, go = threading.Event(), threading.Event()
     apply = tasks._apply

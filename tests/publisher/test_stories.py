@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import put_rules_in_force
-from tests.pipeline.test_reliability import _store_sample
+from tests.helpers import put_rules_in_force, store_sample_feed
 from wiredesk.feedserver import SAMPLE_FEEDS_DIR
 from wiredesk.ingester.parse import parse_feed
 from wiredesk.pipeline.tasks import process_article
@@ -36,7 +35,7 @@ def test_a_story_whose_correction_waits_for_review_stays_as_published(
     editor. The story vanished meanwhile (its only article's row held the unapproved text),
     and the page it would have filled came back short and without ``next_cursor``, so a
     consumer paging the API never saw older stories. It now shows its published copy."""
-    ids = _store_sample(database)
+    ids = store_sample_feed(database)
     for article_id in ids:
         assert process_article(celery_app.wiredesk, article_id) == "published"
     with database.session() as session:
@@ -103,7 +102,7 @@ def test_rejecting_a_held_correction_brings_the_published_version_back(
     held revision); rejecting the correction left it gone for good."""
     from wiredesk.store.review import decide
 
-    ids = _store_sample(database)
+    ids = store_sample_feed(database)
     for article_id in ids:
         assert process_article(celery_app.wiredesk, article_id) == "published"
     with database.session() as session:
@@ -160,7 +159,7 @@ def test_a_held_revision_keeps_its_topics_and_language_to_itself(
     left those topics and that language on the published text for good."""
     from wiredesk.store.review import decide
 
-    ids = _store_sample(database)
+    ids = store_sample_feed(database)
     for article_id in ids:
         assert process_article(celery_app.wiredesk, article_id) == "published"
     with database.session() as session:
@@ -215,7 +214,7 @@ def test_rejecting_a_held_revision_brings_back_the_version_consumers_see(
     down."""
     from wiredesk.store.review import decide
 
-    ids = _store_sample(database)
+    ids = store_sample_feed(database)
     for article_id in ids:
         assert process_article(celery_app.wiredesk, article_id) == "published"
     with database.session() as session:
@@ -258,7 +257,7 @@ def test_a_page_of_stories_costs_the_same_few_queries_whatever_its_size(
 
     from wiredesk.publisher.stories import list_stories
 
-    for article_id in _store_sample(database):
+    for article_id in store_sample_feed(database):
         assert process_article(celery_app.wiredesk, article_id) == "published"
     statements: list[str] = []
 

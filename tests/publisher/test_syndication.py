@@ -10,8 +10,7 @@ from typing import Any
 import feedparser
 from lxml import etree
 
-from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force
-from tests.pipeline.test_reliability import _store_sample
+from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force, store_sample_feed
 from wiredesk.ingester.parse import parse_feed
 from wiredesk.pipeline.tasks import process_article
 from wiredesk.store import articles as article_store
@@ -55,7 +54,7 @@ def test_control_characters_in_copy_do_not_break_the_xml_feeds(
 def test_every_atom_entry_has_an_author(celery_app: Any, database: Any, publisher: Any) -> None:
     """RFC 4287 4.1.1: a feed without an author needs one in every entry; the sample wire's
     entries name none."""
-    for article_id in _store_sample(database):
+    for article_id in store_sample_feed(database):
         process_article(celery_app.wiredesk, article_id)
     feed = etree.fromstring(publisher.get("/feeds/all.atom").data)
     entries = feed.findall(f"{ATOM}entry")
@@ -70,7 +69,7 @@ def test_country_categories_do_not_claim_to_be_wikidata_items(
         celery_app: Any, database: Any, publisher: Any) -> None:
     """Countries are tagged by ISO 3166 code: `MY` in the Wikidata scheme named an item that
     does not exist (http://www.wikidata.org/entity/MY), where ninjs says it is a literal."""
-    for article_id in _store_sample(database):
+    for article_id in store_sample_feed(database):
         process_article(celery_app.wiredesk, article_id)
     entries = feedparser.parse(publisher.get("/feeds/all.atom").data).entries
     tags = [(t.term, t.scheme) for e in entries for t in e.tags]
@@ -146,7 +145,7 @@ def test_rss_entity_categories_name_their_wikidata_item(
         celery_app: Any, database: Any, publisher: Any) -> None:
     """An RSS <category> holds one text (the name) and a domain: a domain of the bare scheme
     (http://www.wikidata.org/entity/) left the item's id out, so `ASEAN` named no item."""
-    for article_id in _store_sample(database):
+    for article_id in store_sample_feed(database):
         process_article(celery_app.wiredesk, article_id)
     channel = etree.fromstring(publisher.get("/feeds/all.rss").data)
     domains = [c.get("domain") for c in channel.iter("category")]
@@ -160,7 +159,7 @@ def test_rss_country_categories_keep_their_iso_code(
     """RSS country categories went out as <category domain="urn:iso:std:iso:3166">Malaysia
     </category>: the domain named only the standard, so an RSS reader had the name and no code
     (Atom's term had it). The domain now carries the code, as topics' and Wikidata items' do."""
-    for article_id in _store_sample(database):
+    for article_id in store_sample_feed(database):
         process_article(celery_app.wiredesk, article_id)
     channel = etree.fromstring(publisher.get("/feeds/all.rss").data)
     countries = {c.get("domain"): c.text for c in channel.iter("category")

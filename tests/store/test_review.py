@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tests.pipeline.test_reliability import _store_sample
+from tests.helpers import store_sample_feed
 from wiredesk.cli import main
 from wiredesk.pipeline.tasks import process_article
 from wiredesk.store import models
@@ -18,7 +18,7 @@ TOKEN = "review-token"
 
 @pytest.fixture
 def held(celery_app: Any, database: Any) -> list[str]:
-    ids = _store_sample(database, trust="review")
+    ids = store_sample_feed(database, trust="review")
     for article_id in ids:
         assert process_article(celery_app.wiredesk, article_id) == "pending_review"
     return ids
@@ -82,7 +82,7 @@ def test_decisions_through_the_admin_api_are_events_like_the_cli_ones(
         held: list[str], config: Any, database: Any, redis_client: Any) -> None:
     """The desk and subscribers read decisions from the events stream: the CLI sent them, the
     admin API did not."""
-    from tests.pipeline.test_reliability import _events
+    from tests.helpers import events_of
     from wiredesk.publisher.app import create_app
 
     app = create_app(config.replace(admin_token=TOKEN))
@@ -91,7 +91,7 @@ def test_decisions_through_the_admin_api_are_events_like_the_cli_ones(
     answer = app.test_client().post(f"/admin/api/review/{held[0]}", headers=auth,
                                     json={"decision": "approve", "editor": "omar"})
     assert answer.json == {"id": held[0], "status": "published"}
-    assert _events(redis_client, "article.published")[-1] == {"article_id": held[0],
+    assert events_of(redis_client, "article.published")[-1] == {"article_id": held[0],
                                                               "editor": "omar"}
 
 

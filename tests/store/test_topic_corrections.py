@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from tests.pipeline.test_reliability import _store_sample
+from tests.helpers import store_sample_feed
 from wiredesk.cli import main
 from wiredesk.feedserver import SAMPLE_FEEDS_DIR
 from wiredesk.ingester.parse import parse_feed
@@ -29,7 +29,7 @@ SPORT, HEALTH = "medtop:15000000", "medtop:07000000"
 
 @pytest.fixture
 def published(celery_app: Any, database: Any) -> list[str]:
-    ids = _store_sample(database)
+    ids = store_sample_feed(database)
     for article_id in ids:
         assert process_article(celery_app.wiredesk, article_id) == "published"
     return ids
