@@ -33,6 +33,17 @@ HEALTH_PORTS = {"ingester": 9101, "pipeline": 9102, "publisher": 8000, "desk": 8
 
 _METRIC = re.compile(r"\bwiredesk_[a-z0-9_]+")
 _SUFFIXES = ("_bucket", "_count", "_sum")
+# PromQL, read just far enough to find label names: selectors' matchers and grouping clauses.
+_SELECTOR = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}")
+_MATCHER = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)")
+_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)")
+_NAME = re.compile(r"\b(?:wiredesk_[a-z0-9_]+|up|ALERTS)\b")
+_TEMPLATE_LABEL = re.compile(r"\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)")  # alert annotations
+_LEGEND_LABEL = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")  # Grafana legends
+# What Prometheus puts on every scraped series, and the series it makes itself.
+TARGET_LABELS = frozenset({"job", "instance"})
+BUILTIN_SERIES = {"up": TARGET_LABELS,
+                  "ALERTS": TARGET_LABELS | {"alertname", "alertstate", "severity"}}
 
 
 def find_tool(name: str) -> str | None:
@@ -92,3 +103,44 @@ def metric_names(text: str) -> set[str]:
                 name = name[: -len(suffix)]
         names.add(name)
     return names
+
+
+def series_labels(name: str) -> set[str] | None:
+    """The labels a series of ``name`` may carry once scraped (None: no such series): its
+    contract labels, the target's, and ``le`` on a histogram's buckets."""
+    if name in BUILTIN_SERIES:
+        return set(BUILTIN_SERIES[name])
+    contract = metric_contract()
+    if name in contract:
+        return set(contract[name]["labels"]) | TARGET_LABELS
+    for suffix in _SUFFIXES:
+        base = name.removesuffix(suffix)
+        if base != name and contract.get(base, {}).get("type") == "histogram":
+            return set(contract[base]["labels"]) | TARGET_LABELS | ({"le"} if suffix == "_bucket"
+                                                                    else set())
+    return None
+
+
+def label_problems(expr: str, annotations: str = "", legend: str = "") -> list[str]:
+    """Where a PromQL expression, or the text showing its result (an alert's annotations, a
+    panel's legend), names a label its series do not have: each selector's matchers against
+    that metric's labels; grouping clauses and the labels shown against every metric used."""
+    problems: list[str] = []
+    present: set[str] = set()
+    for name, matchers in _SELECTOR.findall(expr):
+        labels = series_labels(name)
+        if labels is None:
+            problems.append(f"{name}: no such series in the contract")
+            continue
+        problems += [f"{name} has no label {label!r}" for label in _MATCHER.findall(matchers)
+                     if label not in labels]
+    for name in set(_NAME.findall(expr)):
+        present |= series_labels(name) or set()
+    for clause in _GROUPING.findall(expr):
+        problems += [f"grouping by {label!r}, which no series here has"
+                     for label in (part.strip() for part in clause.split(","))
+                     if label and label not in present]
+    shown = set(_TEMPLATE_LABEL.findall(annotations)) | set(_LEGEND_LABEL.findall(legend))
+    problems += [f"shows label {label!r}, which no series here has"
+                 for label in sorted(shown - present)]
+    return problems

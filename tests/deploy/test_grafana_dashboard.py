@@ -7,7 +7,15 @@ from pathlib import Path
 
 import yaml
 
-from .helpers import DEPLOY, load_yaml, metric_contract, metric_names, require_tool, run
+from .helpers import (
+    DEPLOY,
+    label_problems,
+    load_yaml,
+    metric_contract,
+    metric_names,
+    require_tool,
+    run,
+)
 
 GRAFANA = DEPLOY / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
@@ -60,6 +68,16 @@ def test_dashboard_shows_what_operators_need() -> None:
     assert used <= set(metric_contract()), used - set(metric_contract())
     # Every contracted metric is on the dashboard.
     assert used == set(metric_contract())
+
+
+def test_dashboard_queries_use_only_labels_their_metrics_have() -> None:
+    """A panel filtering or grouping on a label its series lack shows nothing, or one line
+    where there should be several, and no tool complains."""
+    problems = {
+        panel["title"]: found for panel in _dashboard()["panels"]
+        for target in panel.get("targets", [])
+        if (found := label_problems(target["expr"], legend=target.get("legendFormat", "")))}
+    assert problems == {}
 
 
 def test_dashboard_queries_parse_as_promql(tmp_path: Path) -> None:

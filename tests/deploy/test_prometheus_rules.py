@@ -5,6 +5,7 @@ from __future__ import annotations
 from .helpers import (
     DEPLOY,
     HEALTH_PORTS,
+    label_problems,
     load_yaml,
     metric_contract,
     metric_names,
@@ -69,6 +70,15 @@ def test_the_alerts_the_design_asks_for() -> None:
 def test_rules_use_only_contracted_metrics() -> None:
     used = metric_names(RULES.read_text(encoding="utf-8"))
     assert used <= set(metric_contract()), used - set(metric_contract())
+
+
+def test_rules_use_only_labels_their_metrics_have() -> None:
+    """A selector, a grouping or an annotation naming a label the series do not carry (one
+    renamed in the app, or a typo) leaves an alert that never fires, or fires saying nothing:
+    promtool accepts it, and the rule tests only feed the series they were written with."""
+    problems = {name: found for name, rule in _alerts().items()
+                if (found := label_problems(rule["expr"], "\n".join(rule["annotations"].values())))}
+    assert problems == {}
 
 
 def test_every_service_is_scraped_on_its_health_port() -> None:
