@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import yaml
 
 from .helpers import (
     DEPLOY,
+    HEALTH_PORTS,
     label_problems,
     load_yaml,
     metric_contract,
@@ -78,6 +80,14 @@ def test_dashboard_queries_use_only_labels_their_metrics_have() -> None:
         for target in panel.get("targets", [])
         if (found := label_problems(target["expr"], legend=target.get("legendFormat", "")))}
     assert problems == {}
+
+
+def test_services_up_shows_every_service() -> None:
+    """The deliver service (pushes to subscribers) was missing from the "Services up" panel."""
+    (panel,) = [p for p in _dashboard()["panels"] if p["title"] == "Services up"]
+    (target,) = panel["targets"]
+    (jobs,) = re.findall(r'up\{job=~"([^"]+)"\}', target["expr"])
+    assert set(jobs.split("|")) == set(HEALTH_PORTS)
 
 
 def test_dashboard_queries_parse_as_promql(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .helpers import (
     DEPLOY,
     HEALTH_PORTS,
@@ -79,6 +81,16 @@ def test_rules_use_only_labels_their_metrics_have() -> None:
     problems = {name: found for name, rule in _alerts().items()
                 if (found := label_problems(rule["expr"], "\n".join(rule["annotations"].values())))}
     assert problems == {}
+
+
+def test_every_service_is_watched_down_and_missing() -> None:
+    """The desk was scraped and watched for being down, but not for having no target at all:
+    with no desk running, editors could not work and no alert said so."""
+    services = set(HEALTH_PORTS)
+    (down,) = re.findall(r'up\{job=~"([^"]+)"\}', _alerts()["WiredeskServiceDown"]["expr"])
+    assert set(down.split("|")) == services
+    missing = _alerts()["WiredeskServiceMissing"]["expr"]
+    assert set(re.findall(r'absent\(up\{job="([^"]+)"\}\)', missing)) == services
 
 
 def test_every_service_is_scraped_on_its_health_port() -> None:
