@@ -76,12 +76,26 @@ def media_topic(code: str, fmt: str) -> Topic | None:
 _BCP47 = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
 
 
+def _is_language(primary: str) -> bool:
+    """Whether ``primary`` is a BCP 47 primary language subtag: the ISO 639-1 code, or the
+    ISO 639-3 one of a language that has none (``ara`` is no tag: Arabic is ``ar``)."""
+    import pycountry
+
+    if len(primary) == 2:
+        return pycountry.languages.get(alpha_2=primary) is not None
+    language = pycountry.languages.get(alpha_3=primary) if len(primary) == 3 else None
+    return language is not None and not hasattr(language, "alpha_2")
+
+
 def language_topic(language: str, fmt: str) -> Topic | None:
     """The feed of one language (BCP 47); stories carry the primary subtag, so a longer tag
-    (``en-GB``) falls back to it, as RFC 4647 lookup does. None: no language tag."""
+    (``en-GB``) falls back to it, as RFC 4647 lookup does. None: no language tag, or one of
+    no language (a feed that would stay empty for ever)."""
     if len(language) > 35 or not _BCP47.fullmatch(language):
         return None
     primary = language.split("-", 1)[0].lower()  # stored lower-case; BCP 47 ignores case
+    if not _is_language(primary):
+        return None
     return Topic(f"/feeds/lang/{language}.{fmt}", fmt, f"Wiredesk: stories in {language}",
                  language=primary)
 
