@@ -276,3 +276,18 @@ def test_a_page_of_stories_costs_the_same_few_queries_whatever_its_size(
     (one, one_cost), (many, many_cost) = sizes[1], sizes[50]
     assert one == 1 and many >= 3
     assert many_cost == one_cost
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "201", "100000", "1.5", "", "%C2%B3"])
+def test_a_limit_out_of_range_is_refused_with_the_range(publisher: Any, limit: str) -> None:
+    """``limit=0`` or ``-1`` answered one story and ``limit=1000`` two hundred, silently: a
+    client that stops paging when a page holds fewer stories than it asked for stopped after
+    the first 200 and never saw the rest. Now 400, saying what it takes."""
+    response = publisher.get(f"/api/v1/stories?limit={limit}")
+    assert response.status_code == 400
+    assert "1 to 200" in response.get_json()["error"]
+
+
+def test_limits_in_range_are_taken(publisher: Any, database: Any) -> None:
+    for limit in ("1", "200"):
+        assert publisher.get(f"/api/v1/stories?limit={limit}").status_code == 200

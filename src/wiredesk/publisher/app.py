@@ -100,12 +100,17 @@ def language_stories(language: str, fmt: str) -> Response:
     return _feed(language_topic(language, fmt))
 
 
+def _limit(raw: str) -> int:
+    """The page size asked for; out of range is refused, not clamped: a client that stops
+    when a page comes back shorter than it asked would stop at the clamp."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= API_MAX_LIMIT:
+        return int(raw)
+    abort(400, f"limit must be a whole number from 1 to {API_MAX_LIMIT}")
+
+
 @api.get("/api/v1/stories")
 def stories_index() -> Response:
-    try:
-        limit = min(max(int(request.args.get("limit", 50)), 1), API_MAX_LIMIT)
-    except ValueError:
-        abort(400, "limit must be a number")
+    limit = _limit(request.args.get("limit", "50"))
     cursor = request.args.get("cursor")
     base = _config().public_base_url
     with _db().session() as session:
