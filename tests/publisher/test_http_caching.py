@@ -97,3 +97,41 @@ def test_a_story_committed_after_a_newer_one_is_not_answered_304(
         again = publisher.get("/feeds/all.atom", headers={name: value})
         assert again.status_code == 200, f"{name} answered {again.status_code}"
         assert len(feedparser.parse(again.data).entries) == 3
+
+
+PARTNER = {"Origin": "https://partner.example"}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/stories", "/feeds/all.json", "/feeds/lang/ar.atom",
+                                  "/api/v1/stories/s1-nope", "/api/v1/stories?limit=0"])
+def test_a_partner_web_app_may_read_the_api_and_the_feeds(path: str, publisher: Any,
+                                                          published: list[str]) -> None:
+    """A partner site reading the JSON API or the JSON Feed from its pages' JavaScript was
+    refused by every browser: no Access-Control-Allow-Origin. The stories are public, read
+    without credentials: any origin may read them, an error or a 304 too, with the ETag and
+    the WebSub links."""
+    response = publisher.get(path, headers=PARTNER)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    exposed = {h.strip().lower() for h in response.headers["Access-Control-Expose-Headers"].split(",")}
+    assert {"etag", "link"} <= exposed
+    if response.status_code == 200:
+        again = publisher.get(path, headers={**PARTNER, "If-None-Match": response.headers["ETag"]})
+        assert again.status_code == 304 and again.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_a_browser_may_revalidate_across_origins(publisher: Any) -> None:
+    """If-None-Match is no CORS-safelisted header: the browser asks first (a preflight)."""
+    response = publisher.options("/api/v1/stories", headers={
+        **PARTNER, "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "if-none-match, if-modified-since"})
+    assert response.status_code in (200, 204)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert {"GET", "HEAD"} <= {m.strip() for m in response.headers["Access-Control-Allow-Methods"].split(",")}
+    allowed = {h.strip().lower() for h in response.headers["Access-Control-Allow-Headers"].split(",")}
+    assert {"if-none-match", "if-modified-since"} <= allowed
+
+
+def test_the_admin_api_and_the_hub_are_not_opened_to_other_origins(publisher: Any) -> None:
+    for method, path in (("get", "/admin/api/feeds"), ("post", "/websub/hub"), ("get", "/")):
+        response = getattr(publisher, method)(path, headers=PARTNER)
+        assert "Access-Control-Allow-Origin" not in response.headers, path

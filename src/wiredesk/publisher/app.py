@@ -83,6 +83,22 @@ def _feed(topic: Topic | None) -> Response:
     return response
 
 
+@feeds.after_request
+@api.after_request
+def _any_origin(response: Response) -> Response:
+    """CORS: the stories are public and read without credentials, so a partner's web page may
+    read the feeds and the API from any origin, with the validators and WebSub links (the
+    admin API and the hub stay same-origin). A preflight (a conditional request asks one)
+    is told the methods and headers it may use."""
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Expose-Headers"] = "ETag, Link"
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, HEAD"
+        response.headers["Access-Control-Allow-Headers"] = "If-None-Match, If-Modified-Since"
+        response.headers["Access-Control-Max-Age"] = "86400"
+    return response
+
+
 @feeds.get("/feeds/all.<fmt>")
 def all_stories(fmt: str) -> Response:
     return _feed(all_topic(fmt))
