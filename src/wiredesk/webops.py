@@ -50,4 +50,5 @@ def metrics_endpoint() -> Response:
     scraped = current_app.extensions.get("wiredesk_scrape_registry")
     if scraped is not None:
         body += generate_latest(scraped)
-    return Response(body, mimetype=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: Flask would add a second charset to the one it names.
+    return Response(body, content_type=CONTENT_TYPE_LATEST)
