@@ -127,3 +127,26 @@ def test_a_language_without_stories_yet_is_an_empty_feed(publisher: Any) -> None
     feed, empty until a story in it is published."""
     for path in ("/feeds/lang/de.atom", "/feeds/lang/yue.json", "/feeds/lang/sr-Latn.rss"):
         assert publisher.get(path).status_code == 200, path
+
+
+def test_the_front_page_keeps_its_own_words_out_of_a_story_s_language(
+        publisher: Any, samples: None) -> None:
+    """The date and "1 source:" line of an Arabic story sat inside the story's
+    ``lang="ar" dir="auto"``: a browser laid that English line out right to left (the colon
+    and the time landed on the wrong side of the outlet's name) and a screen reader read it
+    with an Arabic voice. The story's copy carries its language and direction; the page's own
+    words stay English, left to right, and an outlet's name is isolated (``<bdi>``)."""
+    from lxml import html
+
+    page = html.fromstring(publisher.get("/").data)
+    arabic = [a for a in page.iter("article") if "\u0645\u0639\u0631\u0636" in a.text_content()]
+    assert arabic
+    for article in arabic:
+        headline = article.find(".//h2")
+        copy = next(e for e in headline.iterancestors() if e.get("lang"))
+        assert copy.get("lang") == "ar" and copy.get("dir") in ("rtl", "auto")
+        meta = article.find_class("meta")[0]
+        language = next(e.get("lang") for e in meta.iterancestors() if e.get("lang"))
+        assert language == "en"
+        assert all(e.get("dir") in (None, "ltr") for e in [meta, *meta.iterancestors()])
+        assert [b.text for b in meta.iter("bdi")] == ["http://127.0.0.1/arabic-wire.xml"]
