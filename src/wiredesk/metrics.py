@@ -67,10 +67,13 @@ DUE_LAG = Histogram(
 )
 WEBSUB_PUSHES = Counter(
     "wiredesk_ingest_websub_pushes_total",
-    "WebSub content pushes by outcome (accepted, bad_signature, unknown_feed).", ["outcome"],
+    "WebSub content pushes by outcome (accepted, bad_signature, unknown_feed; ping: a plain-http "
+    "hub's, which only brings a poll forward).", ["outcome"],
 )
 WEBSUB_SUBSCRIPTIONS = Counter(
-    "wiredesk_ingest_websub_subscriptions_total", "WebSub subscription requests by outcome.",
+    "wiredesk_ingest_websub_subscriptions_total",
+    "WebSub subscription requests by outcome (requested; requested_no_secret: to a plain-http "
+    "hub; error).",
     ["outcome"],
 )
 FULL_TEXT = Counter(

@@ -7,10 +7,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import shutil
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -41,9 +45,10 @@ def feed_document(self_url: str, hub_url: str, guids: list[str]) -> bytes:
 
 
 class FakeHub:
-    """A WebSub hub on loopback: accepts subscriptions, verifies intent, publishes signed."""
+    """A WebSub hub on loopback: accepts subscriptions, verifies intent, publishes (signed when
+    it was given a secret). Over TLS when given a server context (``hub_tls``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.subscriptions: dict[str, dict[str, str]] = {}  # callback -> request params
         self.verified: list[tuple[str, int, bool]] = []  # (callback, status, challenge echoed)
         hub = self
@@ -65,8 +70,11 @@ class FakeHub:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hub"
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}/hub"
 
     def _verify(self, params: dict[str, str]) -> None:
         callback = params["hub.callback"]
@@ -80,19 +88,61 @@ class FakeHub:
         self.verified.append((callback, response.status_code, echoed))
 
     def publish(self, callback: str, body: bytes, secret: str | None = None,
-                method: str = "sha256") -> httpx.Response:
-        secret = secret or self.subscriptions[callback]["hub.secret"]
-        digest = hmac.new(secret.encode(), body, getattr(hashlib, method)).hexdigest()
-        return httpx.post(callback, content=body, headers={
-            "Content-Type": "application/rss+xml", "X-Hub-Signature": f"{method}={digest}"})
+                method: str = "sha256", **headers: str) -> httpx.Response:
+        """Push ``body`` to ``callback``, signed with ``secret`` or the subscription's (none if
+        it has none); ``headers`` (``Content_Type=...``) are sent too."""
+        secret = secret or self.subscriptions[callback].get("hub.secret")
+        sent = {"Content-Type": "application/rss+xml",
+                **{name.replace("_", "-"): value for name, value in headers.items()}}
+        if secret is not None:
+            digest = hmac.new(secret.encode(), body, getattr(hashlib, method)).hexdigest()
+            sent["X-Hub-Signature"] = f"{method}={digest}"
+        return httpx.post(callback, content=body, headers=sent)
 
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
 
 
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def hub_tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ssl.SSLContext]:
+    """A throwaway CA and a certificate it signed for 127.0.0.1: (the CA's file, a server
+    context presenting the certificate). A hub is sent our secret only over TLS."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a TLS hub's certificate")
+    where = tmp_path_factory.mktemp("tls")
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+             "-subj", "/CN=wiredesk test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=where)
+    _openssl("req", *ec, "-keyout", "hub.key", "-out", "hub.csr", "-subj", "/CN=127.0.0.1",
+             cwd=where)
+    (where / "hub.ext").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                                   "extendedKeyUsage=serverAuth\n")
+    _openssl("x509", "-req", "-in", "hub.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", "hub.pem", "-days", "2", "-extfile", "hub.ext", cwd=where)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(where / "hub.pem", where / "hub.key")
+    return where / "ca.pem", server
+
+
 @pytest.fixture
-def hub() -> Iterator[FakeHub]:
+def hub(hub_tls: tuple[Path, ssl.SSLContext], monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """A hub over TLS, trusted by the clients the test makes (httpx reads SSL_CERT_FILE when it
+    builds a client's TLS context; the ingester's client is built on its first use)."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(hub_tls[0]))
+    fake = FakeHub(hub_tls[1])
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def http_hub() -> Iterator[FakeHub]:
+    """A hub over plain HTTP: anyone on the path reads what is sent to it."""
     fake = FakeHub()
     yield fake
     fake.stop()
@@ -452,3 +502,45 @@ def test_a_lease_that_ran_out_unrenewed_is_asked_again_at_the_pending_pace(
         feed.websub_requested_at, feed_id = now - timedelta(minutes=5), feed.id
     assert websub_renewals(services, now) == []
     assert websub_renewals(services, now + timedelta(minutes=56)) == [feed_id]
+
+
+def subscriptions(outcome: str) -> float:
+    return REGISTRY.get_sample_value("wiredesk_ingest_websub_subscriptions_total",
+                                     {"outcome": outcome}) or 0.0
+
+
+def test_a_plain_http_hub_is_never_sent_the_secret_and_its_pushes_only_bring_a_poll(
+        websub_stack: dict[str, Any], http_hub: FakeHub, database: Any, feed_server: Any,
+        redis_client: Any) -> None:
+    # WebSub 5.1: hub.secret SHOULD only be sent over HTTPS. Sent in clear to an http hub,
+    # anyone on the path read it and could sign pushes of their own entries into the feed.
+    unsigned_before = subscriptions("requested_no_secret")
+    feed_url, feed_id, callback = subscribed_by_polling(websub_stack, http_hub, database,
+                                                        feed_server)
+    assert "hub.secret" not in http_hub.subscriptions[callback]
+    assert subscriptions("requested_no_secret") == unsigned_before + 1
+    with database.session() as session:
+        feed = session.get(models.Feed, feed_id)
+        assert (feed.websub_state, feed.websub_secret) == ("subscribed", None)
+        last_fetched = feed.last_fetched_at
+        assert feed.next_fetch_at > last_fetched + timedelta(minutes=30)  # interval: an hour
+
+    # So nothing can tell the hub's pushes from anyone's: a push is only a ping. Its body is
+    # not stored; the feed is polled (from its own URL) soon, never sooner than a minute after
+    # its last fetch, however many pings come.
+    pings_before = pushes("ping")
+    for _ in range(3):
+        answer = http_hub.publish(callback, feed_document(feed_url, http_hub.url, ["forged-1"]))
+        assert answer.status_code == 202
+    assert pushes("ping") == pings_before + 3
+    assert not list(redis_client.scan_iter(keys.websub_push("*")))
+    with database.session() as session:
+        feed = session.get(models.Feed, feed_id)
+        assert feed.next_fetch_at == last_fetched + websub.PING_MIN_GAP
+        # What an earlier version left: a secret it had sent this hub in clear.
+        feed.websub_secret = "sent-in-clear"
+    signed = http_hub.publish(callback, feed_document(feed_url, http_hub.url, ["forged-2"]),
+                              secret="sent-in-clear")
+    assert signed.status_code == 202 and pushes("ping") == pings_before + 4
+    assert not list(redis_client.scan_iter(keys.websub_push("*")))
+    assert guids(database, feed_id) == {"polled-1"}

@@ -8,6 +8,7 @@ from typing import Any
 
 import redis
 from flask import Blueprint, Response, current_app, request
+from sqlalchemy import update
 
 from wiredesk import metrics
 from wiredesk.ingester import websub
@@ -31,6 +32,14 @@ def _feed(session: Any, feed_id: int, **options: Any) -> Feed | None:
     return session.get(Feed, feed_id, **options) if feed_id <= MAX_FEED_ID else None
 
 
+def _poll_soon(session: Any, feed: Feed) -> None:
+    """A push nothing authenticates (a plain-http hub's) is a ping: the feed is polled soon,
+    from its own URL, and the pushed body is not read as its entries."""
+    at = websub.ping_fetch_at(feed, datetime.now(UTC))
+    session.execute(update(Feed).where(Feed.id == feed.id, Feed.next_fetch_at > at)
+                    .values(next_fetch_at=at, schedule_reason="websub-ping"))
+
+
 @websub_callback.get("/websub/<int:feed_id>")
 def verify(feed_id: int) -> Response:
     with _db().session() as session:
@@ -49,8 +58,15 @@ def push(feed_id: int) -> Response:
         return Response("too large\n", 413, mimetype="text/plain")
     with _db().session() as session:
         feed = _feed(session, feed_id)
-        secret = feed.websub_secret if feed is not None and feed.enabled else None
-    if feed is None or secret is None:
+        known = feed is not None and feed.enabled
+        secret = feed.websub_secret if known else None
+        ping = known and websub.ping_only(feed)
+        if ping:
+            _poll_soon(session, feed)
+    if ping:
+        metrics.WEBSUB_PUSHES.labels("ping").inc()
+        return Response("", 202)
+    if secret is None:
         metrics.WEBSUB_PUSHES.labels("unknown_feed").inc()
         return Response("unknown subscription\n", 410, mimetype="text/plain")
     if not websub.signature_valid(secret, body, request.headers.get("X-Hub-Signature")):

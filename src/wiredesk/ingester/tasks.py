@@ -503,7 +503,12 @@ def websub_subscribe(self: Any, feed_id: int) -> str:
         feed.websub_requested_at = datetime.now(UTC)
         if feed.websub_state != "subscribed":
             feed.websub_state = "pending"
-        feed.websub_secret = feed.websub_secret or websub.new_secret()
+        if websub.secret_allowed(feed.websub_hub):
+            feed.websub_secret = feed.websub_secret or websub.new_secret()
+        else:
+            # A plain-http hub is told no secret, and one it was told before (in clear) proves
+            # nothing: its pushes only bring a poll forward (websub.ping_only).
+            feed.websub_secret = None
         hub, topic, secret = feed.websub_hub, feed.websub_topic, feed.websub_secret
     # Committed first: the hub may call back to verify before it even answers this request.
     try:
@@ -513,6 +518,11 @@ def websub_subscribe(self: Any, feed_id: int) -> str:
         log.warning("WebSub subscription of feed %s failed: %s", feed_id, exc)
         metrics.WEBSUB_SUBSCRIPTIONS.labels("error").inc()
         return "error"
+    if secret is None:
+        log.warning("WebSub hub %s of feed %s is plain http: subscribed without a secret, so "
+                    "its pushes only bring the next poll forward", _logged(hub), feed_id)
+        metrics.WEBSUB_SUBSCRIPTIONS.labels("requested_no_secret").inc()
+        return "requested_no_secret"
     metrics.WEBSUB_SUBSCRIPTIONS.labels("requested").inc()
     return "requested"
 

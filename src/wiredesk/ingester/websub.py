@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -31,6 +31,9 @@ PENDING_RETRY = timedelta(hours=1)
 RENEWAL_RETRY = timedelta(minutes=2)
 # A longer lease granted by a hub is taken as this one (renewing early costs one request).
 MAX_LEASE = timedelta(days=365)
+# A push through a hub reached over plain HTTP authenticates nothing (it was given no secret):
+# it only brings the feed's next poll forward, to no sooner than this after its last fetch.
+PING_MIN_GAP = timedelta(minutes=1)
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
 _REL = re.compile(r"""rel\s*=\s*"?([^";,]+)"?""", re.IGNORECASE)
 
@@ -101,14 +104,40 @@ def new_secret() -> str:
     return secrets.token_hex(32)
 
 
+def secret_allowed(hub: str) -> bool:
+    """True when ``hub`` is reached over TLS: only then is it sent a ``hub.secret`` (WebSub
+    5.1). Sent in clear, anyone on the path could sign pushes of their own into the feed."""
+    return urlsplit(hub).scheme == "https"
+
+
+def ping_only(feed: Feed) -> bool:
+    """True when a push for ``feed`` cannot be authenticated (its subscription went through a
+    plain-http hub, without a secret): a push then only brings the next poll forward. A secret
+    stored for such a hub (sent in clear before this rule) changes nothing."""
+    return (feed.websub_hub is not None and not secret_allowed(feed.websub_hub)
+            and feed.websub_state in ("pending", "subscribed"))
+
+
+def ping_fetch_at(feed: Feed, now: datetime) -> datetime:
+    """When a ping makes ``feed`` due: now, but never sooner than PING_MIN_GAP after its last
+    fetch (anyone can send pings: they must not make us hammer the feed's server)."""
+    if feed.last_fetched_at is None:
+        return now
+    return max(now, feed.last_fetched_at + PING_MIN_GAP)
+
+
 def subscribe(client: httpx.Client, config: Config, *, feed_id: int, hub: str, topic: str,
-              secret: str, mode: str = "subscribe") -> None:
-    """Send the (un)subscription request to ``hub``; the hub verifies intent asynchronously."""
+              secret: str | None, mode: str = "subscribe") -> None:
+    """Send the (un)subscription request to ``hub``; the hub verifies intent asynchronously.
+    ``secret`` goes only to an https hub (see ``secret_allowed``)."""
+    if secret is not None and not secret_allowed(hub):
+        raise ValueError("a hub.secret is sent over HTTPS only")
     check_url(hub, config.fetch_allow_networks)  # the hub is reached like a feed: guarded
-    response = client.post(hub, data={
-        "hub.mode": mode, "hub.topic": topic, "hub.callback": callback_url(config, feed_id),
-        "hub.lease_seconds": str(config.websub_lease_seconds), "hub.secret": secret,
-    })
+    data = {"hub.mode": mode, "hub.topic": topic, "hub.callback": callback_url(config, feed_id),
+            "hub.lease_seconds": str(config.websub_lease_seconds)}
+    if secret is not None:
+        data["hub.secret"] = secret
+    response = client.post(hub, data=data)
     if response.status_code >= 300:
         raise httpx.HTTPStatusError(f"hub answered {response.status_code}",
                                     request=response.request, response=response)
