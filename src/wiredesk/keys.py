@@ -121,6 +121,17 @@ def websub_push(push_id: str) -> str:
 WEBSUB_PUSH_TTL_SECONDS = 6 * 3600
 
 
+def websub_leaving(feed_id: int, topic: str) -> str:
+    """The hub an unsubscription Wiredesk asked for (feed ``feed_id``'s old ``topic``) was
+    sent to, while it awaits the hub's verification: only such an unsubscription is
+    confirmed."""
+    return f"{PREFIX}websub:leaving:{feed_id}:{_digest(topic)}"
+
+
+# Hubs verify within seconds; past this, the old hub's pushes are refused (410) all the same.
+WEBSUB_LEAVING_TTL_SECONDS = 3600
+
+
 def publisher_last_modified(url_digest: str) -> str:
     """One publisher URL's body (by ETag) and the date it was first served
     (``wiredesk.publisher.freshness``)."""

@@ -73,7 +73,7 @@ WEBSUB_PUSHES = Counter(
 WEBSUB_SUBSCRIPTIONS = Counter(
     "wiredesk_ingest_websub_subscriptions_total",
     "WebSub subscription requests by outcome (requested; requested_no_secret: to a plain-http "
-    "hub; error).",
+    "hub; error; unsubscribe_requested, unsubscribe_error: from a hub the feed dropped).",
     ["outcome"],
 )
 FULL_TEXT = Counter(

@@ -25,14 +25,17 @@ from sqlalchemy import select
 
 from tests.helpers import publisher_and_worker, wait_until
 from wiredesk import keys
-from wiredesk.broker import create_celery
+from wiredesk.broker import Services, create_celery
 from wiredesk.ingester import websub
 from wiredesk.ingester.tasks import fetch_feed, websub_renewals
 from wiredesk.store import models
 from wiredesk.store.feeds import put_feed
 
 
-def feed_document(self_url: str, hub_url: str, guids: list[str]) -> bytes:
+def feed_document(self_url: str, hub_url: str | None, guids: list[str]) -> bytes:
+    """An RSS feed of ``guids``, advertising ``hub_url`` (none when None)."""
+    links = "" if hub_url is None else (
+        f'<atom:link rel="hub" href="{hub_url}"/><atom:link rel="self" href="{self_url}"/>')
     items = "".join(
         f"<item><title>Story {g}</title><link>http://127.0.0.1/story/{g}</link>"
         f"<guid isPermaLink='false'>{g}</guid><description>Text of story {g}.</description></item>"
@@ -40,7 +43,7 @@ def feed_document(self_url: str, hub_url: str, guids: list[str]) -> bytes:
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel>
 <title>Pushed wire</title><link>http://127.0.0.1/</link><description>d</description>
-<atom:link rel="hub" href="{hub_url}"/><atom:link rel="self" href="{self_url}"/>
+{links}
 {items}</channel></rss>""".encode()
 
 
@@ -50,6 +53,7 @@ class FakeHub:
 
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.subscriptions: dict[str, dict[str, str]] = {}  # callback -> request params
+        self.unsubscribed: list[str] = []  # callbacks whose unsubscription they confirmed
         self.verified: list[tuple[str, int, bool]] = []  # (callback, status, challenge echoed)
         hub = self
 
@@ -83,7 +87,10 @@ class FakeHub:
                            "hub.challenge": challenge, "hub.lease_seconds": "600"})
         response = httpx.get(f"{callback}?{query}")
         echoed = response.status_code == 200 and response.text == challenge
-        if echoed:
+        if echoed and params["hub.mode"] == "unsubscribe":
+            self.subscriptions.pop(callback, None)
+            self.unsubscribed.append(callback)
+        elif echoed:
             self.subscriptions[callback] = params
         self.verified.append((callback, response.status_code, echoed))
 
@@ -544,3 +551,63 @@ def test_a_plain_http_hub_is_never_sent_the_secret_and_its_pushes_only_bring_a_p
     assert signed.status_code == 202 and pushes("ping") == pings_before + 4
     assert not list(redis_client.scan_iter(keys.websub_push("*")))
     assert guids(database, feed_id) == {"polled-1"}
+
+
+def test_a_feed_that_stops_advertising_its_hub_unsubscribes_and_goes_on_polling(
+        websub_stack: dict[str, Any], hub: FakeHub, database: Any, feed_server: Any,
+        redis_client: Any) -> None:
+    # The feed dropped its hub: the subscription was kept (and renewed) for ever, and the hub's
+    # pushes were stored as the feed's entries whatever the feed itself now said.
+    feed_url, feed_id, callback = subscribed_by_polling(websub_stack, hub, database, feed_server)
+    secret = hub.subscriptions[callback]["hub.secret"]
+    feed_server.serve("/pushed.xml", feed_document(feed_url, None, ["polled-1", "polled-2"]))
+    fetch_feed.delay(feed_id)
+    wait_until(lambda: callback in hub.unsubscribed, message="the unsubscription confirmed")
+    assert callback not in hub.subscriptions
+    assert guids(database, feed_id) == {"polled-1", "polled-2"}
+    with database.session() as session:
+        feed = session.get(models.Feed, feed_id)
+        assert (feed.websub_hub, feed.websub_topic, feed.websub_secret, feed.websub_state) == (
+            None, None, None, None)
+    # A push the hub sent before it heard us is refused (410: the hub drops it) and not stored.
+    late = hub.publish(callback, feed_document(feed_url, hub.url, ["polled-1", "late-1"]),
+                       secret=secret)
+    assert late.status_code == 410
+    assert guids(database, feed_id) == {"polled-1", "polled-2"}
+    services = Services(websub_stack["config"])  # the worker's (a second app would take over)
+    services.__dict__["db"] = database
+    assert websub_renewals(services, datetime.now(UTC) + timedelta(days=30)) == []
+    # The hub comes back: subscribed again, and from then on an unsubscription is ours to ask
+    # for again, not confirmed for whoever asks within the hour the last one was awaited.
+    hub_feed = feed_document(feed_url, hub.url, ["polled-1", "polled-2", "polled-3"])
+    feed_server.serve("/pushed.xml", hub_feed)
+    fetch_feed.delay(feed_id)
+    wait_until(lambda: callback in hub.subscriptions, message="subscribed again")
+    unasked = httpx.get(callback, params={"hub.mode": "unsubscribe", "hub.topic": feed_url,
+                                          "hub.challenge": "c-123"})
+    assert unasked.status_code == 404
+
+
+def test_a_feed_that_changes_hub_leaves_the_old_one(
+        websub_stack: dict[str, Any], hub: FakeHub, hub_tls: Any, database: Any,
+        feed_server: Any, redis_client: Any) -> None:
+    feed_url, feed_id, callback = subscribed_by_polling(websub_stack, hub, database, feed_server)
+    old_secret = hub.subscriptions[callback]["hub.secret"]
+    other = FakeHub(hub_tls[1])
+    try:
+        feed_server.serve("/pushed.xml", feed_document(feed_url, other.url, ["polled-1"]))
+        fetch_feed.delay(feed_id)
+        wait_until(lambda: callback in hub.unsubscribed and callback in other.subscriptions,
+                   message="the old hub left and the new one subscribed")
+        # The new hub has a secret of its own: the old hub's pushes no longer pass for ours.
+        assert other.subscriptions[callback]["hub.secret"] != old_secret
+        before = pushes("bad_signature")
+        old = hub.publish(callback, feed_document(feed_url, hub.url, ["old-hub-1"]),
+                          secret=old_secret)
+        assert old.status_code == 202 and pushes("bad_signature") == before + 1
+        new = other.publish(callback, feed_document(feed_url, other.url, ["new-hub-1"]))
+        assert new.status_code == 202
+        wait_until(lambda: "new-hub-1" in guids(database, feed_id), message="the new hub's push")
+        assert "old-hub-1" not in guids(database, feed_id)
+    finally:
+        other.stop()

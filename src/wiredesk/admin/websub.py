@@ -10,7 +10,7 @@ import redis
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import update
 
-from wiredesk import metrics
+from wiredesk import keys, metrics
 from wiredesk.ingester import websub
 from wiredesk.store.feeds import MAX_FEED_ID
 from wiredesk.store.models import Feed
@@ -42,9 +42,11 @@ def _poll_soon(session: Any, feed: Feed) -> None:
 
 @websub_callback.get("/websub/<int:feed_id>")
 def verify(feed_id: int) -> Response:
+    leaving = request.args.get("hub.mode") == "unsubscribe" and bool(_redis().exists(
+        keys.websub_leaving(feed_id, request.args.get("hub.topic", ""))))
     with _db().session() as session:
         feed = _feed(session, feed_id, with_for_update=True)
-        status, body = websub.verify_intent(feed, request.args, datetime.now(UTC))
+        status, body = websub.verify_intent(feed, request.args, datetime.now(UTC), leaving)
     return Response(body, status, mimetype="text/plain")
 
 

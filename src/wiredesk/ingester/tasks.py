@@ -63,10 +63,11 @@ class _FeedView:
     identity_rule: str
     full_text: bool
     interval_seconds: int
+    websub_hub: str | None
 
 
 _VIEW_COLUMNS = (Feed.url, Feed.etag, Feed.last_modified, Feed.language, Feed.date_zone,
-                 Feed.identity_rule, Feed.full_text, Feed.interval_seconds)
+                 Feed.identity_rule, Feed.full_text, Feed.interval_seconds, Feed.websub_hub)
 # Statements built once, run with parameters: building one cost as much as running it.
 _READ_VIEW = select(*_VIEW_COLUMNS).where(Feed.id == bindparam("feed_id"))
 
@@ -170,9 +171,10 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
                            headers=result.headers, status=result.status)
         values = _success_values(result.headers, now, decision, result.not_modified)
         moved = bool(result.permanent_redirect) and result.permanent_redirect != view.url
-        hub = parsed is not None and websub.discover(parsed.meta, result.headers,
-                                                     view.url) is not None
-        subscribe = False
+        # A hub advertised, or one recorded that the feed may no longer advertise.
+        hub = parsed is not None and (view.websub_hub is not None or websub.discover(
+            parsed.meta, result.headers, view.url) is not None)
+        hub_change = _HubChange()
         if parsed is None and not moved:
             # The common 304: one autocommit UPDATE of the schedule state, nothing re-read.
             if not services.db.rowcount(*_feed_update(feed_id, values)):
@@ -211,11 +213,13 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
                 if (result.permanent_redirect and result.permanent_redirect != feed.url
                         and not moved_meanwhile):
                     _record_redirect(session, feed, result.permanent_redirect, now)
-                subscribe = parsed is not None and not moved_meanwhile and _note_hub(
-                    services, feed, parsed, result.headers, now)
+                if parsed is not None and not moved_meanwhile:
+                    hub_change = _note_hub(services, feed, parsed, result.headers, now)
         # Committed above: only now may workers see these ids.
         _after_commit(report, enqueue, view.full_text)
-        if subscribe:
+        if hub_change.leave is not None:
+            websub_unsubscribe.delay(feed_id, *hub_change.leave)
+        if hub_change.subscribe:
             websub_subscribe.delay(feed_id)
     except (FetchError, ParseError) as exc:
         report.outcome, report.error = exc.outcome, str(exc)
@@ -346,19 +350,38 @@ def _record_failure(services: Services, feed_id: int, outcome: str, message: str
         feed.next_fetch_at, feed.schedule_reason = decision.at, decision.reason
 
 
+@dataclass
+class _HubChange:
+    """What a fetch asks of WebSub once its transaction commits."""
+
+    subscribe: bool = False
+    leave: tuple[str, str] | None = None  # (hub, topic) to unsubscribe from
+
+
 def _note_hub(services: Services, feed: Feed, parsed: ParsedFeed, headers: dict[str, str],
-              now: datetime) -> bool:
-    """Record an advertised WebSub hub; True when a (re)subscription should be sent."""
+              now: datetime) -> _HubChange:
+    """Record the WebSub hub a feed advertises (or that it advertises none now)."""
     found = websub.discover(parsed.meta, headers, feed.url)
-    if found is None:
-        return False
-    changed = (feed.websub_hub, feed.websub_topic) != (found.hub, found.topic)
-    if changed:  # recorded even with WebSub off, so `feeds show` tells what is on offer
-        feed.websub_hub, feed.websub_topic = found.hub, found.topic
+    advertised = (found.hub, found.topic) if found is not None else (None, None)
+    websub_on = bool(services.config.websub_callback_base_url)
+    change = _HubChange()
+    if (feed.websub_hub, feed.websub_topic) != advertised:
+        # Recorded even with WebSub off, so `feeds show` tells what is on offer. Left
+        # subscribed, the old hub went on pushing into the feed what the feed itself no longer
+        # said (and with a changed hub, its pushes passed with the secret both were given).
+        if websub_on and feed.websub_hub and feed.websub_topic \
+                and feed.websub_state in ("pending", "subscribed"):
+            change.leave = (feed.websub_hub, feed.websub_topic)
+            log.info("feed %s %s WebSub hub %s: unsubscribing; polling carries on", feed.id,
+                     "changed its" if found else "no longer advertises", _logged(feed.websub_hub))
+        feed.websub_hub, feed.websub_topic = advertised
         feed.websub_state, feed.websub_lease_expires_at = None, None
-    if not services.config.websub_callback_base_url or not feed.enabled:
-        return False
-    return changed or websub.renewal_due(feed, now, services.config)
+        feed.websub_secret, feed.websub_requested_at = None, None
+        change.subscribe = found is not None
+    elif found is not None:
+        change.subscribe = websub.renewal_due(feed, now, services.config)
+    change.subscribe &= websub_on and feed.enabled
+    return change
 
 
 def due_feed_ids(services: Services, now: datetime, limit: int = 500) -> list[int]:
@@ -510,6 +533,12 @@ def websub_subscribe(self: Any, feed_id: int) -> str:
             # nothing: its pushes only bring a poll forward (websub.ping_only).
             feed.websub_secret = None
         hub, topic, secret = feed.websub_hub, feed.websub_topic, feed.websub_secret
+    # Back on the hub it left lately (a feed whose hub link came and went): an unsubscription
+    # of this topic is no longer ours to confirm. Left for another hub, the old hub's still is,
+    # and nothing in a verification tells the two hubs apart.
+    leaving = keys.websub_leaving(feed_id, topic)
+    if services.redis.get(leaving) == hub.encode():
+        services.redis.delete(leaving)
     # Committed first: the hub may call back to verify before it even answers this request.
     try:
         websub.subscribe(shared_client(services.config), services.config, feed_id=feed_id, hub=hub,
@@ -524,6 +553,28 @@ def websub_subscribe(self: Any, feed_id: int) -> str:
         metrics.WEBSUB_SUBSCRIPTIONS.labels("requested_no_secret").inc()
         return "requested_no_secret"
     metrics.WEBSUB_SUBSCRIPTIONS.labels("requested").inc()
+    return "requested"
+
+
+@wiredesk_task(queue="ingest", name="ingest.websub_unsubscribe")
+def websub_unsubscribe(self: Any, feed_id: int, hub: str, topic: str) -> str:
+    """Ask ``hub`` to end feed ``feed_id``'s subscription to ``topic``, which the feed no longer
+    advertises (its row has forgotten them: they travel in the message)."""
+    services: Services = self.wiredesk
+    if not services.config.websub_callback_base_url:
+        return "skipped"
+    # Before the request: the hub may verify before it even answers.
+    services.redis.set(keys.websub_leaving(feed_id, topic), hub.encode(),
+                       ex=keys.WEBSUB_LEAVING_TTL_SECONDS)
+    try:
+        websub.subscribe(shared_client(services.config), services.config, feed_id=feed_id,
+                         hub=hub, topic=topic, secret=None, mode="unsubscribe")
+    except Exception as exc:  # noqa: BLE001 - its pushes are refused (410) all the same
+        log.warning("WebSub unsubscription of feed %s from %s failed: %s", feed_id,
+                    _logged(hub), exc)
+        metrics.WEBSUB_SUBSCRIPTIONS.labels("unsubscribe_error").inc()
+        return "error"
+    metrics.WEBSUB_SUBSCRIPTIONS.labels("unsubscribe_requested").inc()
     return "requested"
 
 

@@ -133,8 +133,9 @@ def subscribe(client: httpx.Client, config: Config, *, feed_id: int, hub: str, t
     if secret is not None and not secret_allowed(hub):
         raise ValueError("a hub.secret is sent over HTTPS only")
     check_url(hub, config.fetch_allow_networks)  # the hub is reached like a feed: guarded
-    data = {"hub.mode": mode, "hub.topic": topic, "hub.callback": callback_url(config, feed_id),
-            "hub.lease_seconds": str(config.websub_lease_seconds)}
+    data = {"hub.mode": mode, "hub.topic": topic, "hub.callback": callback_url(config, feed_id)}
+    if mode == "subscribe":
+        data["hub.lease_seconds"] = str(config.websub_lease_seconds)
     if secret is not None:
         data["hub.secret"] = secret
     response = client.post(hub, data=data)
@@ -177,9 +178,10 @@ def _asked(feed: Feed, now: datetime) -> bool:
             and now - feed.websub_requested_at <= PENDING_RETRY)
 
 
-def verify_intent(feed: Feed | None, params: Mapping[str, str],
-                  now: datetime) -> tuple[int, str]:
-    """Answer a hub's verification GET: (status, body). Records the lease on success."""
+def verify_intent(feed: Feed | None, params: Mapping[str, str], now: datetime,
+                  leaving: bool = False) -> tuple[int, str]:
+    """Answer a hub's verification GET: (status, body). Records the lease on success.
+    ``leaving``: Wiredesk asked, lately, to unsubscribe the feed from this topic."""
     mode, topic = params.get("hub.mode", ""), params.get("hub.topic", "")
     if feed is None:
         return 404, "unknown subscription"
@@ -188,6 +190,8 @@ def verify_intent(feed: Feed | None, params: Mapping[str, str],
             feed.websub_state = "denied"
         return 200, ""
     challenge = params.get("hub.challenge", "")
+    if challenge and mode == "unsubscribe" and leaving:
+        return 200, challenge  # the old hub or topic the feed no longer advertises
     if not challenge or topic != feed.websub_topic:
         return 404, "topic does not match"
     if mode == "subscribe" and feed.enabled and _asked(feed, now):
@@ -195,6 +199,7 @@ def verify_intent(feed: Feed | None, params: Mapping[str, str],
         feed.websub_state = "subscribed"
         feed.websub_lease_expires_at = _lease_expiry(lease, now)
         return 200, challenge
-    # Nothing here asks a hub to unsubscribe (a disabled or removed feed answers pushes 410), so
-    # an unsubscription to verify was asked by someone else: confirmed, it would end ours.
+    # Wiredesk asks to unsubscribe only from what a feed stopped advertising (``leaving``; a
+    # disabled or removed feed answers pushes 410), so an unsubscription of the current topic
+    # was asked by someone else: confirmed, it would end ours.
     return 404, "not expecting this"
