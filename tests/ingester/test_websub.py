@@ -4,6 +4,7 @@ through the same parse and upsert as fetches, forged pushes ignored, lease renew
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import hmac
 import secrets
@@ -11,7 +12,8 @@ import shutil
 import ssl
 import subprocess
 import threading
-from collections.abc import Iterator
+import tracemalloc
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -55,6 +57,8 @@ class FakeHub:
         self.subscriptions: dict[str, dict[str, str]] = {}  # callback -> request params
         self.unsubscribed: list[str] = []  # callbacks whose unsubscription they confirmed
         self.verified: list[tuple[str, int, bool]] = []  # (callback, status, challenge echoed)
+        # Set, it answers (un)subscription requests instead, and verifies nothing.
+        self.answer: Callable[[BaseHTTPRequestHandler], None] | None = None
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -63,6 +67,9 @@ class FakeHub:
             def do_POST(self) -> None:  # noqa: N802 - stdlib name
                 length = int(self.headers.get("Content-Length", 0))
                 params = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                if hub.answer is not None:
+                    hub.answer(self)
+                    return
                 self.send_response(202)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -611,3 +618,49 @@ def test_a_feed_that_changes_hub_leaves_the_old_one(
         assert "old-hub-1" not in guids(database, feed_id)
     finally:
         other.stop()
+
+
+BOMB = gzip.compress(b"\0" * 100_000_000)  # ~100 KB sent, 100 MB inflated
+
+
+@pytest.mark.parametrize("status", [202, 500])
+def test_a_hub_answering_with_a_gzip_bomb_is_not_inflated(config: Any, http_hub: FakeHub,
+                                                          status: int) -> None:
+    # The subscription request's answer was read whole, and inflated, into the ingest worker's
+    # memory (httpx decodes Content-Encoding): a hub could make it allocate what it liked.
+    from tests.helpers import respond
+    from wiredesk.ingester.fetch import make_client
+
+    http_hub.answer = lambda h: respond(h, status, BOMB, Content_Encoding="gzip")
+    tracemalloc.start()
+    try:
+        with make_client(config) as client:
+            try:
+                websub.subscribe(client, config, feed_id=1, hub=http_hub.url,
+                                 topic="https://example.org/feed", secret=None)
+            except httpx.HTTPStatusError:
+                assert status >= 300
+            else:
+                assert status < 300
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000
+
+
+def test_a_compressed_push_is_inflated_under_the_cap_and_a_bomb_refused(
+        websub_stack: dict[str, Any], hub: FakeHub, database: Any, feed_server: Any,
+        redis_client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # The push's Content-Encoding was ignored: a gzip push was parked compressed and failed
+    # to parse (its entries lost, nothing counted), and a bomb went to the worker as well.
+    feed_url, feed_id, callback = subscribed_by_polling(websub_stack, hub, database, feed_server)
+    zipped = gzip.compress(feed_document(feed_url, hub.url, ["polled-1", "zipped-1"]))
+    assert hub.publish(callback, zipped, Content_Encoding="gzip").status_code == 202
+    wait_until(lambda: "zipped-1" in guids(database, feed_id), message="the gzip push stored")
+
+    before = pushes("too_large")
+    refused = hub.publish(callback, BOMB, Content_Encoding="gzip")
+    assert refused.status_code == 413 and pushes("too_large") == before + 1
+    assert any("decompresses past" in r.getMessage() for r in caplog.records)
+    wait_until(lambda: not list(redis_client.scan_iter(keys.websub_push("*"))),
+               message="nothing parked")

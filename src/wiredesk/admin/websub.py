@@ -3,6 +3,7 @@ with a signed POST. A push is parked in Redis and handed to an ingest worker by 
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,10 +13,12 @@ from sqlalchemy import update
 
 from wiredesk import keys, metrics
 from wiredesk.ingester import websub
+from wiredesk.ingester.fetch import FetchError, decode_capped
 from wiredesk.store.feeds import MAX_FEED_ID
 from wiredesk.store.models import Feed
 from wiredesk.webops import celery_client
 
+log = logging.getLogger(__name__)
 websub_callback = Blueprint("websub_callback", __name__)
 
 
@@ -50,14 +53,21 @@ def verify(feed_id: int) -> Response:
     return Response(body, status, mimetype="text/plain")
 
 
+def _refused(feed_id: int, outcome: str, status: int, why: str) -> Response:
+    log.warning("WebSub push for feed %s refused (%s): %s", feed_id, outcome, why)
+    metrics.WEBSUB_PUSHES.labels(outcome).inc()
+    return Response(f"{why}\n", status, mimetype="text/plain")
+
+
 @websub_callback.post("/websub/<int:feed_id>")
 def push(feed_id: int) -> Response:
     config = current_app.extensions["wiredesk_config"]
-    if (request.content_length or 0) > config.fetch_max_bytes:
-        return Response("too large\n", 413, mimetype="text/plain")
-    body = request.stream.read(config.fetch_max_bytes + 1)
-    if len(body) > config.fetch_max_bytes:
-        return Response("too large\n", 413, mimetype="text/plain")
+    cap = config.fetch_max_bytes
+    if (request.content_length or 0) > cap:
+        return _refused(feed_id, "too_large", 413, f"declared body exceeds {cap} bytes")
+    raw = request.stream.read(cap + 1)
+    if len(raw) > cap:
+        return _refused(feed_id, "too_large", 413, f"body exceeds {cap} bytes")
     with _db().session() as session:
         feed = _feed(session, feed_id)
         known = feed is not None and feed.enabled
@@ -71,7 +81,17 @@ def push(feed_id: int) -> Response:
     if secret is None:
         metrics.WEBSUB_PUSHES.labels("unknown_feed").inc()
         return Response("unknown subscription\n", 410, mimetype="text/plain")
-    if not websub.signature_valid(secret, body, request.headers.get("X-Hub-Signature")):
+    # Inflated under the same cap as a fetched feed: a gzip bomb stops there.
+    try:
+        body = decode_capped(raw, request.headers.get("Content-Encoding"), cap)
+    except FetchError as exc:
+        if exc.outcome == "too_large":
+            return _refused(feed_id, "too_large", 413, str(exc))
+        return _refused(feed_id, "bad_encoding", 415, str(exc))
+    # Signed as sent, or as inflated (WebSub does not say which a compressing hub signs).
+    signature = request.headers.get("X-Hub-Signature")
+    if not (websub.signature_valid(secret, raw, signature)
+            or body is not raw and websub.signature_valid(secret, body, signature)):
         # WebSub: a bad signature is ignored; a 2xx gives a forger no oracle.
         metrics.WEBSUB_PUSHES.labels("bad_signature").inc()
         return Response("", 202)

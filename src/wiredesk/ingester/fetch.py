@@ -185,6 +185,20 @@ def _decoder(headers: dict[str, str]) -> _Decoder:
     return _Decoder("gzip" if codings[0] == "x-gzip" else codings[0])
 
 
+def decode_capped(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
+    """A body received whole (a WebSub push), decoded per its Content-Encoding and refused past
+    ``max_bytes`` after decoding, as a fetched one is: FetchError too_large, or http_error for
+    an encoding that is unsupported, corrupt or cut short."""
+    decoder = _decoder({"content-encoding": content_encoding or ""})
+    try:
+        decoded = decoder.decode(body, max_bytes)
+    except (zlib.error, brotli.error) as exc:
+        raise FetchError("http_error", f"corrupt {decoder.encoding} body: {exc}") from exc
+    if body and not decoder.finished():
+        raise FetchError("http_error", f"truncated {decoder.encoding} body")
+    return decoded
+
+
 def _read_capped(response: httpcore.Response, headers: dict[str, str], max_bytes: int,
                  deadline: float) -> tuple[bytes, int]:
     """The decoded body, refusing more than ``max_bytes`` on the wire or after decoding."""

@@ -138,10 +138,30 @@ def subscribe(client: httpx.Client, config: Config, *, feed_id: int, hub: str, t
         data["hub.lease_seconds"] = str(config.websub_lease_seconds)
     if secret is not None:
         data["hub.secret"] = secret
-    response = client.post(hub, data=data)
-    if response.status_code >= 300:
-        raise httpx.HTTPStatusError(f"hub answered {response.status_code}",
-                                    request=response.request, response=response)
+    # Streamed, and the answer's body never read whole: httpx would inflate all of it (a gzip
+    # bomb) into the worker's memory, and all WebSub needs of it is the status.
+    with client.stream("POST", hub, data=data) as response:
+        if response.status_code >= 300:
+            raise httpx.HTTPStatusError(
+                f"hub answered {response.status_code}{_excerpt(response)}",
+                request=response.request, response=response)
+
+
+# How much of a hub's refusal is read, for the log.
+EXCERPT_BYTES = 200
+
+
+def _excerpt(response: httpx.Response) -> str:
+    """The start of a hub's refusal, as sent (a compressed one is not inflated to be logged)."""
+    if response.headers.get("content-encoding", "identity").strip().lower() != "identity":
+        return ""
+    read = b""
+    for chunk in response.iter_raw():
+        read += chunk
+        if len(read) >= EXCERPT_BYTES:
+            break
+    text = " ".join(read[:EXCERPT_BYTES].decode("utf-8", "replace").split())
+    return f": {text!r}" if text else ""
 
 
 def signature_valid(secret: str | None, body: bytes, header: str | None) -> bool:
