@@ -367,8 +367,9 @@ def test_a_renewal_asked_for_is_not_asked_again_on_every_tick(config: Any, datab
     assert websub_renewals(services, now + timedelta(seconds=10)) == []
     assert websub_renewals(services, now + timedelta(minutes=1)) == []
     assert websub_renewals(services, now + timedelta(minutes=3)) == [feed_id]  # never verified
-    with database.session() as session:  # verified, but the hub sent no lease
-        session.get(models.Feed, feed_id).websub_lease_expires_at = None
+    with database.session() as session:  # asked at `now`, verified, but the hub sent no lease
+        feed = session.get(models.Feed, feed_id)
+        feed.websub_lease_expires_at, feed.websub_requested_at = None, now
     assert websub_renewals(services, now + timedelta(seconds=10)) == []
     assert websub_renewals(services, now + timedelta(minutes=3)) == [feed_id]
 
@@ -664,3 +665,41 @@ def test_a_compressed_push_is_inflated_under_the_cap_and_a_bomb_refused(
     assert any("decompresses past" in r.getMessage() for r in caplog.records)
     wait_until(lambda: not list(redis_client.scan_iter(keys.websub_push("*"))),
                message="nothing parked")
+
+
+def queued_tasks(redis_client: Any, name: str) -> int:
+    """Messages for task ``name`` waiting in the ingest queue."""
+    import json
+
+    return sum(json.loads(raw)["headers"]["task"] == name
+               for raw in redis_client.lrange("ingest", 0, -1))
+
+
+def test_a_renewal_is_asked_for_once_whoever_sees_it_due(
+        config: Any, database: Any, redis_client: Any, feed_server: Any) -> None:
+    # A renewal was recorded as asked only when the websub_subscribe task ran: until then every
+    # beat tick (10 s), and every fetch of the feed, sent another, so a backed-up ingest queue
+    # (or a second beat) filled with copies, each a request to the hub.
+    from wiredesk.ingester.tasks import ingest_feed
+
+    services = renewing_services(config, database)
+    now = datetime.now(UTC)
+    feed_url = feed_server.serve("/renewed.xml", b"")
+    feed_server.serve("/renewed.xml", feed_document(feed_url, "https://hub.example.org/", ["a"]))
+    with database.session() as session:
+        ids = []
+        for url in (feed_url, "https://example.org/ticked"):
+            feed = put_feed(session, {"url": url})
+            feed.websub_hub, feed.websub_topic = "https://hub.example.org/", url
+            feed.websub_state = "subscribed"
+            feed.websub_lease_expires_at = now + timedelta(minutes=30)
+            ids.append(feed.id)
+    fetched, ticked = ids
+    assert websub_renewals(services, now) == [fetched, ticked]
+    assert websub_renewals(services, now + timedelta(seconds=10)) == []  # the next tick
+
+    with database.session() as session:  # due again: the fetch sees it first
+        session.get(models.Feed, fetched).websub_requested_at = now - timedelta(minutes=5)
+    assert ingest_feed(services, fetched, enqueue=list).outcome == "ok"
+    assert queued_tasks(redis_client, "ingest.websub_subscribe") == 1
+    assert websub_renewals(services, datetime.now(UTC)) == []

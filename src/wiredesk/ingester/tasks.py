@@ -378,8 +378,10 @@ def _note_hub(services: Services, feed: Feed, parsed: ParsedFeed, headers: dict[
         feed.websub_state, feed.websub_lease_expires_at = None, None
         feed.websub_secret, feed.websub_requested_at = None, None
         change.subscribe = found is not None
-    elif found is not None:
+    elif found is not None and websub_on and feed.enabled:
         change.subscribe = websub.renewal_due(feed, now, services.config)
+        if change.subscribe:
+            feed.websub_requested_at = now  # claimed, as websub_renewals claims
     change.subscribe &= websub_on and feed.enabled
     return change
 
@@ -405,13 +407,29 @@ def due_feed_ids(services: Services, now: datetime, limit: int = 500) -> list[in
 
 
 def websub_renewals(services: Services, now: datetime) -> list[int]:
-    """Feeds whose WebSub subscription should be asked for again now."""
-    if not services.config.websub_callback_base_url:
+    """Claim the feeds whose WebSub subscription should be asked for again now.
+
+    Claimed as due feeds are: the request is recorded as made (``websub_requested_at``) in the
+    same transaction, so the next beat tick, a fetch of the feed or a second scheduler does not
+    send another while the first message waits in a backed-up queue."""
+    config = services.config
+    if not config.websub_callback_base_url:
         return []
     with services.db.session() as session:
-        feeds = session.scalars(select(Feed).where(
-            Feed.enabled.is_(True), Feed.websub_hub.is_not(None)).order_by(Feed.id))
-        return [f.id for f in feeds if websub.renewal_due(f, now, services.config)]
+        hubs = select(Feed).where(Feed.enabled.is_(True), Feed.websub_hub.is_not(None))
+        due = [f.id for f in session.scalars(hubs) if websub.renewal_due(f, now, config)]
+        if not due:
+            return []
+        # Only the due rows are locked, and re-checked once locked; a row another scheduler
+        # or a fetch holds is theirs to renew.
+        claimed = []
+        for feed in session.scalars(hubs.where(Feed.id.in_(due)).order_by(Feed.id)
+                                    .with_for_update(skip_locked=True)
+                                    .execution_options(populate_existing=True)):
+            if websub.renewal_due(feed, now, config):
+                feed.websub_requested_at = now
+                claimed.append(feed.id)
+        return claimed
 
 
 @wiredesk_task(queue="ingest", name="ingest.schedule")
