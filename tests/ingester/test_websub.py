@@ -703,3 +703,23 @@ def test_a_renewal_is_asked_for_once_whoever_sees_it_due(
     assert ingest_feed(services, fetched, enqueue=list).outcome == "ok"
     assert queued_tasks(redis_client, "ingest.websub_subscribe") == 1
     assert websub_renewals(services, datetime.now(UTC)) == []
+
+
+def test_a_push_is_read_in_the_charset_its_content_type_names(
+        websub_stack: dict[str, Any], hub: FakeHub, database: Any, feed_server: Any) -> None:
+    # The push's headers were dropped before the parse: a feed whose charset is named only by
+    # its Content-Type (as HTTP lets it be) was guessed at, and a short KOI8-R title stored as
+    # mojibake, a new revision of the entry the poll had read right.
+    feed_url, feed_id, callback = subscribed_by_polling(websub_stack, hub, database, feed_server)
+    title = "Москва: новости дня"
+    body = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+<link>http://127.0.0.1/</link><description>d</description>
+<item><title>{title}</title><guid isPermaLink="false">koi8-1</guid></item></channel></rss>"""
+    pushed = hub.publish(callback, body.encode("koi8-r"),
+                         Content_Type="application/rss+xml; charset=KOI8-R")
+    assert pushed.status_code == 202
+    wait_until(lambda: "koi8-1" in guids(database, feed_id), message="the push stored")
+    with database.session() as session:
+        assert session.scalar(select(models.Article.title).where(
+            models.Article.guid == "koi8-1")) == title
+

@@ -98,6 +98,7 @@ def push(feed_id: int) -> Response:
     from wiredesk.ingester.tasks import save_push
 
     push_id = save_push(_redis(), body)
-    celery_client().send_task("ingest.websub_push", args=[feed_id, push_id], queue="ingest")
+    celery_client().send_task("ingest.websub_push", args=[feed_id, push_id], queue="ingest",
+                              kwargs={"headers": websub.push_headers(request.headers)})
     metrics.WEBSUB_PUSHES.labels("accepted").inc()
     return Response("", 202)

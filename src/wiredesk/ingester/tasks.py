@@ -596,15 +596,17 @@ def websub_unsubscribe(self: Any, feed_id: int, hub: str, topic: str) -> str:
     return "requested"
 
 
-def store_push(services: Services, feed_id: int, body: bytes, enqueue: Any = None) -> IngestReport:
-    """A pushed feed document goes through the same parse and upsert as a fetched one."""
+def store_push(services: Services, feed_id: int, body: bytes, enqueue: Any = None,
+               headers: dict[str, str] | None = None) -> IngestReport:
+    """A pushed feed document goes through the same parse and upsert as a fetched one;
+    ``headers``: the push's (``websub.push_headers``)."""
     view = _read_feed(services, feed_id)
     if view is None:
         return IngestReport(feed_id, "missing")
     now = datetime.now(UTC)
     report = IngestReport(feed_id, "ok")
     try:
-        parsed = _parse(body, feed_id, view.url, {}, view, now)
+        parsed = _parse(body, feed_id, view.url, headers or {}, view, now)
     except ParseError as exc:
         report.outcome, report.error = exc.outcome, str(exc)
         log.warning("WebSub push for feed %s: %s", feed_id, exc)
@@ -630,12 +632,15 @@ def save_push(redis_client: Any, body: bytes) -> str:
 
 
 @wiredesk_task(queue="ingest", name="ingest.websub_push")
-def websub_push(self: Any, feed_id: int, push_id: str) -> str:
-    """Parse and store a pushed document (its body waits in Redis under ``push_id``)."""
+def websub_push(self: Any, feed_id: int, push_id: str,
+                headers: dict[str, str] | None = None) -> str:
+    """Parse and store a pushed document (its body waits in Redis under ``push_id``; its
+    Content-Type and Content-Language come in ``headers``)."""
     services: Services = self.wiredesk
     body = services.redis.get(keys.websub_push(push_id))
     if body is None:
         return "gone"  # done already, or expired: polling catches up
-    report = store_push(services, feed_id, body if isinstance(body, bytes) else body.encode())
+    report = store_push(services, feed_id, body if isinstance(body, bytes) else body.encode(),
+                        headers=headers)
     services.redis.delete(keys.websub_push(push_id))
     return report.outcome

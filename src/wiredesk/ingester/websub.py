@@ -104,6 +104,18 @@ def new_secret() -> str:
     return secrets.token_hex(32)
 
 
+# The headers of a push the parse reads (the charset, the language), and how much of each.
+PUSH_HEADERS = ("content-type", "content-language")
+MAX_PUSH_HEADER = 200
+
+
+def push_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """What the parse needs of a push's headers, as a fetch's: a charset named only by the
+    Content-Type is the document's encoding."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    return {name: lowered[name][:MAX_PUSH_HEADER] for name in PUSH_HEADERS if name in lowered}
+
+
 def secret_allowed(hub: str) -> bool:
     """True when ``hub`` is reached over TLS: only then is it sent a ``hub.secret`` (WebSub
     5.1). Sent in clear, anyone on the path could sign pushes of their own into the feed."""
