@@ -316,6 +316,7 @@ def test_arabic_in_before_the_date():
 def test_country_in_brackets_is_no_agency():
     """"طرابلس (ليبيا) -" tells Tripoli in Libya from Tripoli in Lebanon; Libya is no agency."""
     assert _parsed("طرابلس (ليبيا) - قال", "ar") == (("Tripoli", "Q3579", None, None), "قال")
+    assert _parsed("طرابلس (لبنان) - قال", "ar") == (("Tripoli, Lebanon", None, None, None), "قال")
     assert _parsed("Toronto (Canadá).- Canadá empezará", "es")[0] == (
         "Toronto", None, None, None
     )
@@ -520,3 +521,20 @@ def test_corpus_dateline_cnn_arabic(corpus_file):
     dateline, rest = parse_dateline(row["text"], "ar")
     assert dateline is not None and dateline.place_id == "Q612" and dateline.agency == "CNN"
     assert len(rest) < len(row["text"])
+
+
+def test_tripoli_resolves_by_its_country():
+    """Lebanon's Tripoli was resolved as Libya's capital whatever the dateline said. The region
+    after the place, the bracketed country or the text after the dateline tells them apart."""
+    assert _parsed("TRIPOLI, Lebanon (AP) — Gunmen", "en")[0] == (
+        "Tripoli, Lebanon", None, None, "Associated Press"
+    )
+    assert _parsed("TRIPOLI (Reuters) - Lebanese troops deployed after clashes", "en")[0] == (
+        "Tripoli, Lebanon", None, None, "Reuters"
+    )
+    assert _parsed("TRIPOLI, Libya (Reuters) - The government", "en")[0] == (
+        "Tripoli", "Q3579", None, "Reuters"
+    )
+    assert _parsed("TRIPOLI (Reuters) - The government said", "en")[0] == (
+        "Tripoli", "Q3579", None, "Reuters"
+    )

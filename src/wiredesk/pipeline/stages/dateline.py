@@ -208,10 +208,11 @@ def _agency_at(gaz: Gazetteer, head: str, pos: int) -> tuple[Entry, int] | None:
 
 
 def _known_agency_dateline(
-    gaz: Gazetteer, place: str, language: str | None, day: str | None, agency: Entry, printed: str
+    gaz: Gazetteer, place: str, language: str | None, day: str | None, agency: Entry, printed: str,
+    context: str,
 ) -> Dateline:
     """A dateline whose agency the gazetteer knows; the place resolved when it can be."""
-    entry = gaz.resolve(place, ("place", "country"))
+    entry = gaz.resolve(place, ("place", "country"), context)
     return Dateline(
         place=entry.name if entry else _display(place, language),
         place_id=entry.id if entry else None,
@@ -227,13 +228,17 @@ def parse_dateline(
     *,
     published: datetime | None = None,
     gazetteer: Gazetteer | None = None,
+    context: str | None = None,
 ) -> tuple[Dateline | None, str]:
-    """The dateline at the start of ``text`` (None if there is none) and ``text`` without it."""
+    """The dateline at the start of ``text`` (None if there is none) and ``text`` without it.
+    A place name two places share is resolved by ``context`` (by default ``text``): "TRIPOLI,
+    Lebanon", "طرابلس (لبنان)", or Lebanon named in the story."""
     gaz = gazetteer or gazetteer_module.load()
+    context = text if context is None else context
     head = text[:HEAD_CHARS]
     cjk = _CJK.match(head)
     if cjk:
-        entry = gaz.resolve(cjk["place"], ("place", "country")) if cjk["place"] else None
+        entry = gaz.resolve(cjk["place"], ("place", "country"), context) if cjk["place"] else None
         agency_entry = gaz.resolve(cjk["agency"], ("agency",)) if cjk["agency"] else None
         dateline = Dateline(
             place=entry.name if entry else cjk["place"],
@@ -250,13 +255,16 @@ def parse_dateline(
         agency_entry, end = signed
         day = _parse_date(both["date"], language, published)
         place = _ARABIC_IN.sub("", both["place"])
-        return _known_agency_dateline(gaz, place, language, day, agency_entry, head[:end]), text[end:]
+        dateline = _known_agency_dateline(
+            gaz, place, language, day, agency_entry, head[:end], context
+        )
+        return dateline, text[end:]
     dotted = _DOTTED.match(head)
     agency_entry = gaz.resolve(dotted["agency"], ("agency",)) if dotted else None
     if dotted and agency_entry:
         day = _parse_date(dotted["date"], language, published)
         dateline = _known_agency_dateline(
-            gaz, dotted["place"], language, day, agency_entry, dotted.group(0)
+            gaz, dotted["place"], language, day, agency_entry, dotted.group(0), context
         )
         return dateline, text[dotted.end() :]
     alone = _AGENCY_ONLY.match(head)
@@ -275,12 +283,12 @@ def parse_dateline(
     own_line = _OWN_LINE.match(head)
     if own_line:
         place = own_line["place"]
-        entry = gaz.resolve(place, ("place", "country"))
+        entry = gaz.resolve(place, ("place", "country"), context)
         agency_entry = gaz.resolve(own_line["agency"], ("agency",))
         # An unknown place of three words is more likely a sentence than a town.
         if agency_entry and (entry or len(place.split()) <= 2):
             dateline = _known_agency_dateline(
-                gaz, place, language, None, agency_entry, own_line.group(0)
+                gaz, place, language, None, agency_entry, own_line.group(0), context
             )
             return dateline, text[own_line.end() :]
     match = _LATIN_ETC.match(head)
@@ -293,7 +301,7 @@ def parse_dateline(
         first, _, last = place.rpartition("/")
         if gaz.resolve(last, ("agency",)) or (last.isupper() and not first.isupper()):
             place, agency, slashed = first, last, True
-    entry = gaz.resolve(place, ("place", "country"))
+    entry = gaz.resolve(place, ("place", "country"), context)
     agency_entry = gaz.resolve(agency, ("agency",)) if agency else None
     # Without an agency, only a printed-in-capitals or known place makes this a dateline:
     # "Officials said - ..." is a sentence, "WASHINGTON -" is a dateline, "BREAKING:" a kicker.
@@ -332,8 +340,10 @@ def parse_dateline(
 
 def apply_dateline(article: Article) -> Article:
     """Return ``article`` with ``dateline`` set from its body (None when it has none)."""
+    body = article.body_text or article.summary
     dateline, _ = parse_dateline(
-        article.body_text or article.summary, article.language, published=article.published_at
+        body, article.language, published=article.published_at,
+        context=f"{article.title}\n{body}",  # what the tag stage reads: both resolve alike
     )
     return article.replace(dateline=dateline)
 

@@ -4,6 +4,9 @@ Countries come from Babel's locale data (names in ar, zh, ru, fr, es, de, en) ke
 alpha-2; everything else (demonyms, organisations, agencies, people, cities, keyed by Wikidata
 QIDs) from the curated, versioned `wiredesk/data/gazetteer.yaml`. All aliases are compiled into
 one Aho-Corasick automaton over normalize()d text, built once per process.
+
+A name two entries share (Tripoli in Libya and in Lebanon) is resolved by the text around it:
+see `Gazetteer._choose`.
 """
 
 from __future__ import annotations
@@ -39,15 +42,19 @@ _AR_BARE = frozenset(_AR_PREFIXES)
 # Suffixes of a nisba adjective (الصيني -> الصينية/الصينيين/الصينيون/الصينيات), after folding.
 _AR_NISBA_SUFFIXES = frozenset({"", "ه", "ين", "ون", "ات"})
 STEM_EXTRA = 4  # letters a `*` stem may take
+# A country or clue at most this many words from a shared name qualifies it ("TRIPOLI, Lebanon",
+# "طرابلس شمال لبنان", "the Lebanese city of Tripoli"); further away it only counts as a mention.
+NEAR_WORDS = 4
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One gazetteer entity."""
+    """One gazetteer entity (``country``: the ISO code of the country a place lies in)."""
 
     id: str | None
     type: str
     name: str
+    country: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,26 +103,51 @@ class Gazetteer:
         self._by_id: dict[str, int] = {}
         self._aliases: dict[str, list[_Alias]] = defaultdict(list)
         self._automaton = ahocorasick.Automaton()
+        # What tells one holder of a shared name from another: entry -> the entries its mention
+        # supports (a country supports its places, a clue the place it was written for).
+        self._supports: dict[Entry, list[Entry]] = defaultdict(list)
+        located: list[Entry] = []
         for item in data.get("entities", []):
-            index = self._entry(item.get("id"), item["type"], item["name"])
+            index = self._entry(item.get("id"), item["type"], item["name"], item.get("country"))
             for names in (item.get("aliases") or {}).values():
                 for alias in names:
                     self._add(alias, index, curated=True)
+            clues = [alias for names in (item.get("clues") or {}).values() for alias in names]
+            if clues:
+                clue = self._entry(None, "clue", item["name"])
+                self._supports[self.entries[clue]].append(self.entries[index])
+                for alias in clues:
+                    self._add(alias, clue, curated=True)
+            if self.entries[index].country:
+                located.append(self.entries[index])
         for code, by_language in (data.get("countries") or {}).items():
             index = self._entry(code, "country", _country_name(code))
             for names in by_language.values():
                 for alias in names:
                     self._add(alias, index, curated=True)
         self._add_locale_countries()
+        # A place is supported by its country and the other places there (Beirut for Lebanon's
+        # Tripoli), and supports its country in turn; any entry by its own unshared aliases.
+        for place in located:
+            country = self._by_id.get(place.country or "")
+            if country is not None:
+                self._supports[self.entries[country]].append(place)
+                self._supports[place].append(self.entries[country])
+            for other in located:
+                if other.country == place.country and other.name != place.name:
+                    self._supports[other].append(place)
         for key, aliases in self._aliases.items():
-            self._automaton.add_word(key, (key, tuple(aliases)))
+            shared = len({alias.entry for alias in aliases}) > 1
+            self._automaton.add_word(key, (key, tuple(aliases), shared))
         self._automaton.make_automaton()
 
     # -- building ---------------------------------------------------------------------------
-    def _entry(self, entity_id: str | None, kind: str, name: str) -> int:
+    def _entry(
+        self, entity_id: str | None, kind: str, name: str, country: str | None = None
+    ) -> int:
         if entity_id is not None and entity_id in self._by_id:
             return self._by_id[entity_id]
-        self.entries.append(Entry(entity_id, kind, name))
+        self.entries.append(Entry(entity_id, kind, name, country))
         if entity_id is not None:
             self._by_id[entity_id] = len(self.entries) - 1
         return len(self.entries) - 1
@@ -174,10 +206,23 @@ class Gazetteer:
     # -- matching -----------------------------------------------------------------------------
     def find(self, text: str, types: tuple[str, ...] = ()) -> list[Match]:
         """Non-overlapping alias matches in ``text`` (of one of ``types``, if given), longest
-        first, in text order."""
+        first, in text order; a name several entries share resolved by the text around it."""
+        normalized, found, shared = self._matches(text, types)
+        taken = _longest_first(found)
+        if not shared:
+            return taken
+        # What supports a place may be of any type (a country, a clue): look at all of them.
+        context = taken if not types else _longest_first(self._matches(text, ())[1])
+        return self._choose(normalized, taken, shared, context)
+
+    def _matches(
+        self, text: str, types: tuple[str, ...]
+    ) -> tuple[str, list[Match], list[Match]]:
+        """Every alias occurrence (overlapping), and those of names several entries share."""
         normalized, offsets = normalize_with_offsets(text)
         found: list[Match] = []
-        for last, (key, aliases) in self._automaton.iter(normalized):
+        shared_found: list[Match] = []
+        for last, (key, aliases, shared) in self._automaton.iter(normalized):
             start = last - len(key) + 1
             for alias in aliases:
                 if types and self.entries[alias.entry].type not in types:
@@ -190,7 +235,46 @@ class Gazetteer:
                 # An Arabic match owns its whole word, clitics included (بالقاهرة).
                 begin = normalized.rfind(" ", 0, start) + 1 if alias.arabic else start
                 found.append(Match(self.entries[alias.entry], begin, end, offsets[begin]))
-        return _longest_first(found)
+                if shared:
+                    shared_found.append(found[-1])
+        return normalized, found, shared_found
+
+    def _choose(
+        self, normalized: str, taken: list[Match], found: list[Match], context: list[Match]
+    ) -> list[Match]:
+        """Give each shared name (``found``: its matches, one per entry) the entry the text
+        supports. A supporting mention (the entry by another name, the place's country or a
+        demonym of it, another place in that country, a clue written for it) within NEAR_WORDS
+        words of the name qualifies it; the entry with the most qualifying mentions wins, then
+        the one with the most mentions anywhere, then the one listed first (the better-known
+        place). One name means one place throughout a text."""
+        rivals: dict[tuple[int, int], list[Entry]] = defaultdict(list)
+        for match in found:
+            span = rivals[(match.start, match.end)]
+            if match.entry not in span:
+                span.append(match.entry)
+        shared = [m for m in taken if len(rivals[(m.start, m.end)]) > 1]
+        if not shared:
+            return taken
+        spans = {(m.start, m.end) for m in shared}
+        context = [m for m in context if (m.start, m.end) not in spans]
+        chosen: dict[tuple[Entry, ...], Entry] = {}
+        for group in {tuple(rivals[(m.start, m.end)]) for m in shared}:
+            mentions = [m for m in shared if tuple(rivals[(m.start, m.end)]) == group]
+            score = {entry: [0, 0] for entry in group}
+            for other in context:
+                for entry in (other.entry, *self._supports.get(other.entry, ())):
+                    if entry not in score:
+                        continue
+                    near = any(_words_between(normalized, m, other) <= NEAR_WORDS for m in mentions)
+                    score[entry][0] += near
+                    score[entry][1] += 1
+            chosen[group] = max(group, key=lambda e: (*score[e], -group.index(e)))
+        return [
+            Match(chosen[tuple(rivals[(m.start, m.end)])], m.start, m.end, m.source_offset)
+            if len(rivals[(m.start, m.end)]) > 1 else m
+            for m in taken
+        ]
 
     def _accept(self, text: str, start: int, end: int, alias: _Alias) -> int | None:
         """End of the match if ``alias`` really occurs at ``start``; None when it does not."""
@@ -212,14 +296,29 @@ class Gazetteer:
             return word_end
         return None
 
-    def resolve(self, name: str, types: tuple[str, ...] = ()) -> Entry | None:
+    def resolve(
+        self, name: str, types: tuple[str, ...] = (), context: str | None = None
+    ) -> Entry | None:
         """The entry whose alias is the whole of ``name`` (of one of ``types``), if any. Other
-        types do not compete: "العمانية" is the Omani agency, though also "Omani" (Oman)."""
-        length = len(normalize(name))
-        for match in self.find(name, types):
-            if match.start == 0 and match.end == length:
-                return match.entry
-        return None
+        types do not compete: "العمانية" is the Omani agency, though also "Omani" (Oman). A name
+        several entries share is resolved as ``find`` resolves it in ``context`` (the text it
+        was printed in), else it is the entry listed first."""
+        normalized, found, _ = self._matches(name, types)
+        candidates: list[Entry] = []
+        for match in found:  # a match of the whole name is the longest there can be
+            if match.start == 0 and match.end == len(normalized) and match.entry not in candidates:
+                candidates.append(match.entry)
+        if len(candidates) > 1 and context:
+            for match in self.find(context):
+                if match.entry in candidates:
+                    return match.entry
+        return candidates[0] if candidates else None
+
+
+def _words_between(text: str, one: Match, other: Match) -> int:
+    """How many words stand between two non-overlapping matches in normalized ``text``."""
+    first, second = (one, other) if one.start < other.start else (other, one)
+    return len(text[first.end : second.start].split())
 
 
 def _printed_upper(text: str, offsets: list[int], start: int, end: int) -> bool:
