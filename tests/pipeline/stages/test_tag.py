@@ -335,3 +335,37 @@ def test_tripoli_in_lebanon_is_not_the_libyan_capital():
     for text in libya:
         assert places(text)[0] == "Tripoli", text
         assert "Q3579" in ids(text), text
+
+
+def test_diameter_and_radius_are_not_qatar():
+    """قطر is also the noun "diameter", and نصف قطر ("half a diameter") is "radius": science
+    and weather copy was tagged Qatar. The noun is read after نصف, or when a length follows
+    (CLDR's Arabic length units); Qatar followed by a year, a score or an area stays Qatar."""
+    for text in (
+        "وسع العلماء نصف قطر دائرة شعاع الليزر",
+        "يبلغ نصف قطر الأرض نحو 6371 كيلومترا",
+        "ارتفع احتمال اصطدام جسم بقطر عشرات الأمتار بالأرض",
+        "عثر على حفرة قطر فوهتها 30 مترا",
+        "أنبوب بقطر 10 سنتيمترات",
+        "قطر 5 سم",
+        "يبلغ قطره 12 ألف كيلومتر",
+        "يبلغ قطرها 3 أمتار",
+    ):
+        assert "QA" not in ids(text), text
+    for text in (
+        "قطر 2022",
+        "وفي قطر 2022 تتطلع أوروبا لزيادة عدد ممثليها",
+        "زار أمير قطر الشيخ تميم بن حمد القاهرة",
+        "دولة قطر",
+        "وصل الوفد إلى الدوحة",
+        "فاز المنتخب على قطر 2-1",
+        "تبلغ مساحة قطر 11571 كيلومترا مربعا",
+        "استثمارات بقطر بقيمة مليار دولار",
+        # A unit word alone is no length: "football" (كرة القدم), "presented" (قدم).
+        "ربع نهائي كأس أمير قطر لكرة القدم",
+        "أمير قطر قدم دعما للمبادرة",
+    ):
+        assert ids(text) & {"QA", "Q3861"}, text
+    # An abbreviated unit counts only after a number: كم is also "how many", سم "poison".
+    assert "QA" in ids("في قطر كم عدد العمال الأجانب")
+    assert "QA" not in ids("جسم بقطر 3 كم")

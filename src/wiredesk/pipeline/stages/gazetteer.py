@@ -45,6 +45,14 @@ STEM_EXTRA = 4  # letters a `*` stem may take
 # A country or clue at most this many words from a shared name qualifies it ("TRIPOLI, Lebanon",
 # "طرابلس شمال لبنان", "the Lebanese city of Tripoli"); further away it only counts as a mention.
 NEAR_WORDS = 4
+# A name that is also a noun of measure (قطر "diameter") is the noun when a length (a number or
+# a quantity word, then a unit) starts within this many words after it: "بقطر 10 سم", "قطر
+# فوهتها 30 مترا", "بقطر عشرات الأمتار".
+MEASURE_WORDS = 3
+# CLDR units whose names (Babel, in the noun's language) tell a measure after such a name.
+_LENGTH_UNITS = ("kilometer", "meter", "centimeter", "millimeter", "mile", "foot", "inch", "yard")
+_AREA_UNITS = ("area-square-kilometer", "area-square-meter", "area-square-mile",
+               "volume-cubic-meter")
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,16 @@ class _Alias:
     cjk: bool  # no word boundaries in Chinese/Japanese
     cased: bool  # acronym: must be printed in capitals
     pattern: re.Pattern[str] | None  # stem alias: checked by regex from the key's start
+
+
+@dataclass(frozen=True)
+class _Noun:
+    """Where a name is a common noun instead (`nouns` in gazetteer.yaml)."""
+
+    after: frozenset[str]  # a word before it that makes it the noun (نصف قطر: "radius")
+    units: frozenset[str]  # a number and a unit after it make it a measure (بقطر 10 سم)
+    quantities: frozenset[str]  # words that count like a number (عشرات الأمتار)
+    areas: frozenset[str]  # ... unless this follows the unit (كيلومترا مربعا: an area)
 
 
 @dataclass(frozen=True)
@@ -126,6 +144,7 @@ class Gazetteer:
                 for alias in names:
                     self._add(alias, index, curated=True)
         self._add_locale_countries()
+        self._nouns = {normalize(item["alias"]): _noun(item) for item in data.get("nouns") or ()}
         # A place is supported by its country and the other places there (Beirut for Lebanon's
         # Tripoli), and supports its country in turn; any entry by its own unshared aliases.
         for place in located:
@@ -232,6 +251,8 @@ class Gazetteer:
                     continue
                 if alias.cased and not _printed_upper(text, offsets, start, end):
                     continue
+                if key in self._nouns and _is_noun(normalized, start, end, self._nouns[key]):
+                    continue
                 # An Arabic match owns its whole word, clitics included (بالقاهرة).
                 begin = normalized.rfind(" ", 0, start) + 1 if alias.arabic else start
                 found.append(Match(self.entries[alias.entry], begin, end, offsets[begin]))
@@ -313,6 +334,66 @@ class Gazetteer:
                 if match.entry in candidates:
                     return match.entry
         return candidates[0] if candidates else None
+
+
+def _noun(item: dict[str, Any]) -> _Noun:
+    """The rule of one `nouns` entry; unit names come from CLDR through Babel."""
+    from babel.units import format_unit
+
+    def names(units: tuple[str, ...]) -> set[tuple[str, ...]]:
+        out = set()
+        for unit in units:
+            for count in (1, 2, 3, 11, 100):  # every plural form CLDR has
+                for length in ("long", "short"):
+                    printed = format_unit(count, unit, length=length, locale=item["language"])
+                    out.add(tuple(w for w in normalize(printed).split() if not w.isdigit()))
+        return out
+
+    measure = item.get("measure") == "length"
+    lengths = names(tuple(f"length-{unit}" for unit in _LENGTH_UNITS)) if measure else set()
+    areas = {word for name in names(_AREA_UNITS) for word in name} if measure else set()
+    single = {name[0] for name in lengths if len(name) == 1 and len(name[0]) > 1}  # not "م"
+    return _Noun(
+        after=frozenset(normalize(word) for word in item.get("after") or ()),
+        units=frozenset(single),
+        quantities=frozenset(normalize(word) for word in item.get("quantities") or ()),
+        areas=frozenset(areas - single),
+    )
+
+
+# A proclitic or the article before a word ("ونصف"); the article alone before a unit
+# ("عشرات الأمتار": a unit takes no conjunction where it measures).
+_AR_LEADING = re.compile(r"^(?:[وفبلك]?ال|لل|[وفبلك](?=..))")
+_AR_ARTICLE = re.compile(r"^ال(?=..)")
+
+
+def _is_noun(text: str, start: int, end: int, noun: _Noun) -> bool:
+    """Whether the name at ``start:end`` of normalized ``text`` reads as the common noun."""
+    before = text[:start].split()[-1:]
+    if before and (before[0] in noun.after or _AR_LEADING.sub("", before[0]) in noun.after):
+        return True
+    # A unit alone is no measure: قدم is also "presented" and "football" (كرة القدم), ميل
+    # "inclination", كم "how many", سم "poison". A number or a quantity word comes first.
+    after = text[end:].split()[: MEASURE_WORDS + 2]
+    for index, word in enumerate(after[:MEASURE_WORDS]):
+        if not (word.isdigit() or word in noun.quantities):
+            continue
+        unit = after[index + 1 : index + 2]
+        if unit and _unit_form(unit[0], noun.units):
+            following = after[index + 2 : index + 3]
+            return not (following and _unit_form(following[0], noun.areas))
+    return False
+
+
+def _unit_form(word: str, names: frozenset[str]) -> bool:
+    """``word`` is one of ``names``, perhaps with the article, a proclitic, the accusative
+    alif (مترا) or the feminine plural (سنتيمترات)."""
+    for form in (word, _AR_ARTICLE.sub("", word)):
+        if form in names or (form.endswith("ا") and form[:-1] in names):
+            return True
+        if form.endswith("ات") and form[:-2] in names:
+            return True
+    return False
 
 
 def _words_between(text: str, one: Match, other: Match) -> int:
