@@ -369,3 +369,28 @@ def test_diameter_and_radius_are_not_qatar():
     # An abbreviated unit counts only after a number: كم is also "how many", سم "poison".
     assert "QA" in ids("في قطر كم عدد العمال الأجانب")
     assert "QA" not in ids("جسم بقطر 3 كم")
+
+
+def test_oman_and_amman_share_a_name():
+    """عمان is both Amman (عَمّان) and Oman (عُمان); every one was Amman, so the Sultan of
+    Oman, the coast of Oman and Omani copy filed from Muscat were tagged Jordan's capital."""
+    oman = (
+        "شارك ممثلا عن سلطان عمان قابوس بن سعيد",
+        "مسقط في 29 أبريل /العمانية/ قالت جريدة عمان",
+        "أعلنت شرطة عمان السلطانية، وقالت السلطنة إنها",
+        "وقعت سلطنة عمان اتفاقا. وقال وزير خارجية عمان إن",
+    )
+    for text in oman:
+        found = ids(text)
+        assert "OM" in found and "Q3805" not in found, text
+    amman = (
+        "عقد الاجتماع في العاصمة الأردنية عمان الخميس",
+        "عمان 18 نيسان (بترا) - أعلنت الحكومة",
+        "قال مسؤول في السفارة الأمريكية في عمان",
+        "Officials met in Amman and Muscat",
+    )
+    for text in amman:
+        found = ids(text)
+        assert "Q3805" in found, text
+    assert ids("Officials met in Amman and Muscat") == {"Q3805", "Q3826"}
+    assert "OM" not in ids("قال مسؤول في السفارة الأمريكية في عمان")

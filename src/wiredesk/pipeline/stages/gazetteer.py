@@ -130,17 +130,15 @@ class Gazetteer:
             for names in (item.get("aliases") or {}).values():
                 for alias in names:
                     self._add(alias, index, curated=True)
-            clues = [alias for names in (item.get("clues") or {}).values() for alias in names]
-            if clues:
-                clue = self._entry(None, "clue", item["name"])
-                self._supports[self.entries[clue]].append(self.entries[index])
-                for alias in clues:
-                    self._add(alias, clue, curated=True)
+            self._add_clues(index, item.get("clues"))
             if self.entries[index].country:
                 located.append(self.entries[index])
         for code, by_language in (data.get("countries") or {}).items():
             index = self._entry(code, "country", _country_name(code))
-            for names in by_language.values():
+            for language, names in by_language.items():
+                if language == "clues":
+                    self._add_clues(index, names)
+                    continue
                 for alias in names:
                     self._add(alias, index, curated=True)
         self._add_locale_countries()
@@ -205,6 +203,15 @@ class Gazetteer:
             return
         if spec not in existing:
             self._aliases[key].append(spec)
+
+    def _add_clues(self, index: int, clues: dict[str, list[str]] | None) -> None:
+        """Aliases that support entry ``index`` where its name is shared; never tagged."""
+        aliases = [alias for names in (clues or {}).values() for alias in names]
+        if aliases:
+            clue = self._entry(None, "clue", self.entries[index].name)
+            self._supports[self.entries[clue]].append(self.entries[index])
+            for alias in aliases:
+                self._add(alias, clue, curated=True)
 
     def _add_locale_countries(self) -> None:
         from babel import Locale
