@@ -277,3 +277,38 @@ def test_the_pipeline_reports_its_trained_categorizer(config: Config, database: 
         assert "\nwiredesk_pipeline_categorizer_model_languages 1.0\n" in exposed, [
             line for line in exposed.splitlines() if "categorizer" in line]
         assert stop(child) == 0
+
+
+def test_the_publisher_and_the_desk_keep_their_own_gunicorn_control_socket(
+        config: Config, database: Any, redis_client: Any, tmp_path: Path) -> None:
+    """gunicorn (25.1+) opens a control socket at ``$HOME/.gunicorn/gunicorn.ctl`` unless told
+    otherwise: the publisher and the desk `make run` starts (and any other gunicorn of the same
+    user on the machine) took the same path in turn, each unlinking the other's, so
+    ``gunicornc`` reached whichever started last, and the first to stop deleted the other's.
+    Each service now has its own, in its data dir."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = serve_env(config, tmp_path / "data", HOME=str(home),
+                    WIREDESK_PUBLISHER_PORT=str(free_port()), WIREDESK_PUBLISHER_WORKERS="1",
+                    WIREDESK_DESK_PORT=str(free_port()), WIREDESK_DESK_SECRET_KEY="s" * 32)
+    env.pop("XDG_RUNTIME_DIR", None)
+    logs = {name: tmp_path / f"{name}.log" for name in ("publisher", "desk")}
+    with served("publisher", env, logs["publisher"]) as publisher, \
+            served("desk", env, logs["desk"]) as desk:
+        def sockets() -> dict[str, str]:
+            found = {}
+            for name, log in logs.items():
+                line = next((line for line in log.read_text(errors="replace").splitlines()
+                             if "Control socket listening at" in line), None)
+                if line:
+                    found[name] = line.rsplit(" at ", 1)[1].strip()
+            return found
+
+        wait_until(lambda: len(sockets()) == 2, timeout=60, interval=0.2,
+                   message="both control sockets")
+        paths = sockets()
+        assert paths["publisher"] != paths["desk"]
+        assert not (home / ".gunicorn").exists()
+        assert stop(publisher) == 0
+        assert Path(paths["desk"]).exists()
+        assert stop(desk) == 0

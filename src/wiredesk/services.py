@@ -331,8 +331,8 @@ def serve_deliver(config: Config) -> None:
     _serve_worker(config, "deliver", "deliver", beat=False, threads=config.deliver_threads)
 
 
-def _serve_http(config: Config, app_factory: Callable[[Config], Any], bind: str, workers: int,
-                threads: int = 1) -> None:
+def _serve_http(name: str, config: Config, app_factory: Callable[[Config], Any], bind: str,
+                workers: int, threads: int = 1) -> None:
     """Run a Flask app under gunicorn: ``workers`` processes of ``threads`` threads each."""
     from gunicorn.app.base import BaseApplication
 
@@ -344,6 +344,10 @@ def _serve_http(config: Config, app_factory: Callable[[Config], Any], bind: str,
                 self.cfg.set("worker_class", "gthread")
                 self.cfg.set("threads", threads)
             self.cfg.set("accesslog", None)
+            # gunicorn's control socket (gunicornc) is one per user by default: the publisher
+            # and the desk would take the same path in turn, each unlinking the other's.
+            control = Path(config.data_dir).resolve() / f"gunicorn-{name}.ctl"
+            self.cfg.set("control_socket", str(control))
             self.cfg.set("child_exit", lambda _server, worker: _drop_metrics_of(worker.pid))
 
         def load(self) -> Any:
@@ -355,8 +359,8 @@ def _serve_http(config: Config, app_factory: Callable[[Config], Any], bind: str,
 def serve_publisher(config: Config) -> None:
     from wiredesk.publisher.app import create_app
 
-    _serve_http(config, create_app, f"{config.publisher_host}:{config.publisher_port}",
-                config.publisher_workers)
+    _serve_http("publisher", config, create_app,
+                f"{config.publisher_host}:{config.publisher_port}", config.publisher_workers)
 
 
 def serve_desk(config: Config) -> None:
@@ -367,7 +371,7 @@ def serve_desk(config: Config) -> None:
         raise SystemExit(f"{env_name('desk_secret_key')} is not set: the desk signs its session "
                          "cookies with it. Make one with `python3 -c 'import secrets; "
                          "print(secrets.token_hex(32))'` and give every desk process the same.")
-    _serve_http(config, create_app, f"{config.desk_host}:{config.desk_port}",
+    _serve_http("desk", config, create_app, f"{config.desk_host}:{config.desk_port}",
                 config.desk_workers, config.desk_threads)
 
 
