@@ -309,9 +309,16 @@ def articles_delete(article_id: str, reason: str) -> None:
     """Delete an article for good: its tombstone keeps the feed from bringing it back."""
     from wiredesk.store.articles import delete_article
 
-    with _database(_config()).session() as session:
-        if not delete_article(session, article_id, reason):
+    config = _config()
+    with _database(config).session() as session:
+        deleted = delete_article(session, article_id, reason)
+        if deleted is None:
             raise click.ClickException(f"no article {article_id}")
+    if config.redis_url and deleted.story_id:  # the services' broker: subscribers learn of it
+        from wiredesk.broker import create_celery
+        from wiredesk.deliver.tasks import announce
+
+        announce(deleted.story_id, create_celery(config))
     click.echo(f"deleted {article_id}; tombstone kept")
 
 

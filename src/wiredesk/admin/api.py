@@ -186,13 +186,17 @@ def replace_rules() -> Response:
 
 @admin_api.delete("/articles/<article_id>")
 def delete_article(article_id: str) -> Response | tuple[Response, int]:
-    """Delete an article for good (``{"reason": "..."}``); a tombstone keeps it from returning."""
+    """Delete an article for good (``{"reason": "..."}``); a tombstone keeps it from returning.
+    A published story it leaves changed is pushed to subscribers."""
+    from wiredesk.deliver.tasks import announce
     from wiredesk.store.articles import delete_article as delete
 
     reason = _text(_body(), "reason")  # why the article is deleted
     with _db().session() as session:
-        if not delete(session, article_id, reason):
+        deleted = delete(session, article_id, reason)
+        if deleted is None:
             return jsonify(error=f"no article {article_id}"), 404
+    announce(deleted.story_id, celery_client())
     return jsonify(deleted=article_id)
 
 

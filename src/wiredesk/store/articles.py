@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -126,11 +127,19 @@ def _rehashed(session: Session, row: models.Article, new_hash: str) -> bool:
 FEED_ROW_LOCK = {"key_share": True}
 
 
-def delete_article(session: Session, article_id: str, reason: str) -> bool:
-    """Delete an article for good and leave a tombstone; False if there was no such article."""
+@dataclass(frozen=True)
+class Deleted:
+    """What deleting an article did to what consumers see: ``story_id``, the published story
+    that changed (announce it to subscribers after the commit), or None."""
+
+    story_id: str | None = None
+
+
+def delete_article(session: Session, article_id: str, reason: str) -> Deleted | None:
+    """Delete an article for good and leave a tombstone; None if there was no such article."""
     feed_id = session.scalar(select(models.Article.feed_id).where(models.Article.id == article_id))
     if feed_id is None:
-        return False
+        return None
     # Without the feed's lock, a fetch of this feed storing meanwhile would wait on the row,
     # then read the tombstones as they were before this commit, and insert the entry anew.
     session.execute(select(models.Feed.id).where(models.Feed.id == feed_id)
@@ -138,7 +147,7 @@ def delete_article(session: Session, article_id: str, reason: str) -> bool:
     # Read under the lock: another delete that held it first has removed the row meanwhile.
     row = session.get(models.Article, article_id, with_for_update=True, populate_existing=True)
     if row is None:
-        return False
+        return None
     session.merge(models.ArticleTombstone(article_id=row.id, feed_id=row.feed_id,
                                           reason=reason[:2000]))
     story_id = row.story_id
@@ -159,7 +168,9 @@ def delete_article(session: Session, article_id: str, reason: str) -> bool:
 
                 story.canonical_article_id = canonical([to_article(r) for r in rest]).id
             story.touch(utcnow())
-    return True
+            if story.status in models.PUBLISHED_STATUSES:
+                return Deleted(story.id)
+    return Deleted()
 
 
 # Built once (they run for every fetched feed); the id list is an expanding parameter.

@@ -1,0 +1,83 @@
+"""Deleting an article (admin API, CLI) of a published story: subscribers learn what consumers
+now see. Before, the story's version moved (a source fewer, perhaps another canonical report)
+and nothing was pushed, so subscribers kept the deleted copy as the story's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import feedparser
+import pytest
+
+from tests.deliver.subscriber import Subscriber
+from tests.deliver.test_push import subscribed
+from tests.helpers import celery_worker, wait_until
+from tests.pipeline.test_reliability import _store_reprint, _store_sample
+from wiredesk.pipeline.tasks import process_article
+from wiredesk.store import models
+
+TOKEN = "admin-token-for-tests"
+
+
+def two_source_story(celery_app: Any, database: Any) -> tuple[str, str, str]:
+    """A published story of two reports (an original and a reprint): (story, canonical, other)."""
+    original_id = _store_sample(database)[0]
+    assert process_article(celery_app.wiredesk, original_id) == "published"
+    with database.session() as session:
+        original = session.get(models.Article, original_id)
+        from wiredesk.store.articles import to_article
+
+        reprint_id = _store_reprint(database, to_article(original))
+    assert process_article(celery_app.wiredesk, reprint_id) == "published"
+    with database.session() as session:
+        story = session.get(models.Story, original.story_id)
+        assert session.get(models.Article, reprint_id).story_id == story.id
+        canonical = story.canonical_article_id
+    other = reprint_id if canonical == original_id else original_id
+    return story.id, canonical, other
+
+
+def admin_client(config: Any, database: Any, celery_app: Any) -> Any:
+    from wiredesk.publisher.app import create_app
+
+    app = create_app(config.replace(admin_token=TOKEN))
+    app.extensions.update(wiredesk_db=database, wiredesk_celery=celery_app)
+    return app.test_client()
+
+
+def quiet_story(celery_app: Any, database: Any, redis_client: Any) -> tuple[str, str, str]:
+    """``two_source_story``, its own announcements dropped (no worker ran yet): what a test
+    sees pushed comes after."""
+    made = two_source_story(celery_app, database)
+    redis_client.delete("deliver")
+    return made
+
+
+def delete(via: str, config: Any, database: Any, celery_app: Any, article_id: str,
+           reason: str = "wrong") -> None:
+    """Delete an article as an operator does: through the admin API or the CLI."""
+    if via == "api":
+        answer = admin_client(config, database, celery_app).delete(
+            f"/admin/api/articles/{article_id}", json={"reason": reason},
+            headers={"Authorization": f"Bearer {TOKEN}"})
+        assert answer.status_code == 200, answer.text
+    else:
+        from tests.test_cli import run
+
+        done = run(config, "articles", "delete", article_id, "--reason", reason)
+        assert done.exit_code == 0, done.output
+
+
+@pytest.mark.parametrize("via", ["api", "cli"])
+def test_deleting_a_published_storys_canonical_report_pushes_the_story_without_it(
+        via: str, config: Any, celery_app: Any, database: Any, redis_client: Any,
+        subscriber: Subscriber) -> None:
+    story_id, canonical, other = quiet_story(celery_app, database, redis_client)
+    subscribed(database, subscriber.url())
+    with celery_worker(celery_app, ["deliver"], concurrency=2):
+        delete(via, config, database, celery_app, canonical)
+        (push,) = wait_until(lambda: subscriber.pushes, timeout=20, message="the new version")
+    (entry,) = feedparser.parse(push.body).entries
+    with database.session() as session:
+        assert entry.title == session.get(models.Article, other).title
+        assert session.get(models.Story, story_id).canonical_article_id == other
