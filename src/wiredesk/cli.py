@@ -345,6 +345,36 @@ def articles_replay(article_ids: tuple[str, ...], all_failed: bool) -> None:
 
 
 @main.group()
+def stories() -> None:
+    """Published stories."""
+
+
+@stories.command("kill")
+@click.argument("story_id")
+@click.option("--editor", required=True, help="Who kills it (kept in the audit trail).",
+              callback=_not_blank)
+@click.option("--reason", required=True, help="Why (kept in the audit trail, not shown to "
+              "consumers).", callback=_not_blank)
+def stories_kill(story_id: str, editor: str, reason: str) -> None:
+    """Withdraw a published story (wrong, legally unsafe) from every feed for good: its URI
+    says canceled, and its feeds' subscribers are told."""
+    from wiredesk import events
+    from wiredesk.broker import Services, create_celery
+    from wiredesk.store.stories import kill
+
+    services = Services(_redis_config())  # before killing: subscribers must be told too
+    _require_schema(services.db)
+    try:
+        with services.db.session() as session:
+            done = kill(session, story_id, editor, reason)
+    except ValueError as exc:  # refused (StoryChangeRefused), or a name too long
+        raise click.ClickException(str(exc)) from exc
+    events.killed(services.redis, lambda: create_celery(services.config), done.story_id,
+                  done.articles, editor=editor)
+    click.echo(f"{story_id}: killed ({len(done.articles)} articles retracted)")
+
+
+@main.group()
 def review() -> None:
     """Articles held for an editor."""
 
@@ -370,7 +400,7 @@ def review_decide(article_id: str, decision: str, editor: str, note: str) -> Non
     from wiredesk import events
     from wiredesk.broker import Services, create_celery
     from wiredesk.store.models import Article
-    from wiredesk.store.review import NotPending, decide
+    from wiredesk.store.review import NotPending, StoryKilled, decide
 
     services = Services(_redis_config())  # before deciding: the event must be sent too
     _require_schema(services.db)
@@ -378,7 +408,7 @@ def review_decide(article_id: str, decision: str, editor: str, note: str) -> Non
         with services.db.session() as session:
             status = decide(session, article_id, decision, editor, note)
             story_id = session.get(Article, article_id).story_id  # type: ignore[union-attr]
-    except NotPending as exc:
+    except (NotPending, StoryKilled) as exc:
         raise click.ClickException(str(exc)) from exc
     events.decided(services.redis, lambda: create_celery(services.config), article_id, status,
                    editor, story_id, decision=decision, channel="cli")

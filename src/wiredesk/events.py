@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from wiredesk import keys
+from wiredesk import keys, metrics
 
 if TYPE_CHECKING:
     from wiredesk.metrics import DecisionChannel
@@ -42,3 +42,19 @@ def decided(redis_client: Any, celery: Callable[[], Any], article_id: str, statu
         from wiredesk.deliver.tasks import announce
 
         announce(story_id, celery())
+
+
+def killed(redis_client: Any, celery: Callable[[], Any], story_id: str, article_ids: list[str],
+           *, editor: str | None = None, cause: str = "kill") -> None:
+    """What follows a committed kill (``cause`` kill: desk, admin API, CLI): it is counted;
+    each article killed has its ``article.retracted`` (the desk's queue drops the ones it
+    held); ``story.killed``; and the push telling the subscribers of the feeds that held it."""
+    from wiredesk.deliver.tasks import announce
+
+    metrics.STORIES_KILLED.labels(cause).inc()
+    for article_id in article_ids:
+        emit(redis_client, "article.retracted", article_id=article_id, story_id=story_id,
+             editor=editor)
+    emit(redis_client, "story.killed", story_id=story_id, articles=article_ids, editor=editor,
+         cause=cause)
+    announce(story_id, celery())

@@ -53,7 +53,7 @@ ENTRY_DATES = Counter(
 )
 ENTRIES = Counter(
     "wiredesk_ingest_entries_total",
-    "Feed entries by outcome (new, updated, unchanged, capped, tombstoned, invalid).",
+    "Feed entries by outcome (new, updated, unchanged, capped, tombstoned, killed, invalid).",
     ["outcome"],
 )
 FETCHES_SKIPPED = Counter(
@@ -146,7 +146,12 @@ DESK_LOGINS = Counter(
 )
 DESK_ACTIONS = Counter(
     "wiredesk_desk_actions_total", "Editors' changes on the desk besides decisions: edit "
-    "(an article's copy), merge and split (stories).", ["action"],
+    "(an article's copy), merge, move, split and kill (stories).", ["action"],
+)
+STORIES_KILLED = Counter(
+    "wiredesk_stories_killed_total",
+    "Published stories withdrawn from consumers: kill (an editor killed it: desk, admin API or "
+    "CLI).", ["cause"],
 )
 HUB_REQUESTS = Counter(
     "wiredesk_publisher_hub_requests_total",

@@ -177,3 +177,16 @@ def test_0015_adds_hub_subscriptions_and_deliveries_and_downgrades(database: Any
     _migrate(database, "head")
     assert {"hub_subscriptions", "hub_deliveries"} <= set(
         inspect(database.engine).get_table_names())
+
+
+def test_0016_adds_story_kills_and_downgrades(database: Any) -> None:
+    from sqlalchemy import inspect
+
+    def columns() -> set[str]:
+        return {c["name"] for c in inspect(database.engine).get_columns("stories")}
+
+    assert {"killed_at", "last_shown"} <= columns()
+    _migrate(database, "0015", downgrade=True)
+    assert not {"killed_at", "last_shown"} & columns()
+    _migrate(database, "head")
+    assert {"killed_at", "last_shown"} <= columns()

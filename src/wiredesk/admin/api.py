@@ -1,5 +1,6 @@
-"""The feed admin JSON API (``/admin/api/feeds``): the same registry calls as the CLI and
-feeds.yaml, behind a bearer token. With no ``WIREDESK_ADMIN_TOKEN`` it does not exist (404)."""
+"""The admin JSON API (``/admin/api/...``: feeds, rules, review, articles, stories): the same
+calls as the CLI and feeds.yaml, behind a bearer token. With no ``WIREDESK_ADMIN_TOKEN`` it
+does not exist (404)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from wiredesk import events
 from wiredesk.store import feeds as registry
 from wiredesk.webops import celery_client
 
@@ -22,6 +24,10 @@ MAX_BODY_BYTES = 2**20
 
 def _db() -> Any:
     return current_app.extensions["wiredesk_db"]
+
+
+def _redis() -> Any:
+    return current_app.extensions["wiredesk_redis"]
 
 
 @admin_api.before_request
@@ -200,6 +206,27 @@ def delete_article(article_id: str) -> Response | tuple[Response, int]:
     return jsonify(deleted=article_id)
 
 
+@admin_api.post("/stories/<story_id>/kill")
+def kill_story(story_id: str) -> Response | tuple[Response, int]:
+    """``{"editor": "...", "reason": "..."}``: withdraw a published story (wrong, legally
+    unsafe) from every feed; its URI says canceled and its feeds' subscribers are told."""
+    from wiredesk.store.stories import NoSuchStory, StoryChangeRefused, kill
+
+    body = _body()
+    editor, reason = _text(body, "editor"), _text(body, "reason")
+    try:
+        with _db().session() as session:
+            done = kill(session, story_id, editor, reason)
+    except NoSuchStory as exc:
+        return jsonify(error=str(exc)), 404
+    except StoryChangeRefused as exc:
+        return jsonify(error=str(exc)), 409
+    except ValueError as exc:  # the editor's name is too long
+        raise ValidationError({"editor": [str(exc)]}) from exc
+    events.killed(_redis(), celery_client, done.story_id, done.articles, editor=editor)
+    return jsonify(id=done.story_id, status="killed", articles=done.articles)
+
+
 @admin_api.put("/articles/<article_id>/topics")
 def correct_article_topics(article_id: str) -> Response | tuple[Response, int]:
     """``{"qcodes": ["medtop:15000000", ...], "editor": "..."}``: the article's topics from now
@@ -238,9 +265,8 @@ def review_queue() -> Response:
 @admin_api.post("/review/<article_id>")
 def review_decision(article_id: str) -> Response | tuple[Response, int]:
     """``{"decision": "approve"|"reject", "editor": "...", "note": "..."}``."""
-    from wiredesk import events
     from wiredesk.store.models import Article
-    from wiredesk.store.review import DECISIONS, NoSuchArticle, NotPending, decide
+    from wiredesk.store.review import DECISIONS, NoSuchArticle, NotPending, StoryKilled, decide
 
     body = _body()
     decision, editor = body.get("decision"), _text(body, "editor")
@@ -253,8 +279,8 @@ def review_decision(article_id: str) -> Response | tuple[Response, int]:
             story_id = session.get(Article, article_id).story_id  # type: ignore[union-attr]
     except NoSuchArticle as exc:
         return jsonify(error=str(exc)), 404
-    except NotPending as exc:
+    except (NotPending, StoryKilled) as exc:
         return jsonify(error=str(exc)), 409
-    events.decided(current_app.extensions["wiredesk_redis"], celery_client, article_id, status,
+    events.decided(_redis(), celery_client, article_id, status,
                    editor, story_id, decision=decision, channel="api")
     return jsonify(id=article_id, status=status)

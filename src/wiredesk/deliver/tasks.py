@@ -1,6 +1,7 @@
 """The ``deliver`` tasks: verify a subscription request with the subscriber's callback, and
-push a published or corrected story to the subscribers of every feed it is in. A beat task
-(``deliver.reconcile``) sends again what a lost message left behind and prunes old deliveries.
+push a published, corrected or killed story to the subscribers of every feed it is (or was)
+in. A beat task (``deliver.reconcile``) sends again what a lost message left behind and
+prunes old deliveries.
 
 Messages carry ids; each task re-reads the row and returns early when its work is done or
 superseded. Callbacks are reached like feeds: through the SSRF guard, with bounded timeouts,
@@ -118,15 +119,15 @@ def announce(story_id: str | None, celery: Any = None) -> None:
 
 
 def fan_out_story(services: Services, story_id: str) -> list[int]:
-    """One delivery of the story's current version per subscription whose feed holds it;
-    returns the deliveries made (none for a version announced before)."""
+    """One delivery of the story's current version per subscription whose feed holds it (or,
+    killed, held it); returns the deliveries made (none for a version announced before)."""
     from wiredesk.publisher.hub import parse_topic
-    from wiredesk.publisher.stories import get_story, in_feed
+    from wiredesk.publisher.stories import get_killed, get_story, in_feed
 
     base = services.config.public_base_url
     with services.db.session() as session:
-        view = get_story(session, story_id)
-        if view is None:  # not (or no longer) published
+        view = get_story(session, story_id) or get_killed(session, story_id)
+        if view is None:  # not (or no longer) published, nor killed
             return []
         matching = []
         for url, subscription_ids in subscriptions.receiving(session, datetime.now(UTC)).items():
@@ -153,7 +154,7 @@ def _skip(delivery: HubDelivery, why: str) -> str:
 def push_delivery(services: Services, delivery_id: int) -> str:
     """POST the story, as its feed's document holding it, to the subscriber's callback."""
     from wiredesk.publisher.hub import feed_document, hub_url, link_header, parse_topic
-    from wiredesk.publisher.stories import get_story
+    from wiredesk.publisher.stories import get_killed, get_story
 
     base = services.config.public_base_url
     now = datetime.now(UTC)
@@ -166,12 +167,21 @@ def push_delivery(services: Services, delivery_id: int) -> str:
                 or row.expires_at <= now:
             return _skip(delivery, "the subscription ended")
         topic, view = parse_topic(base, row.topic), get_story(session, delivery.story_id)
-        if topic is None or view is None:
+        killed = get_killed(session, delivery.story_id) if view is None else None
+        if killed is not None and delivery.story_version != killed.version:
+            killed = None  # an earlier version: the kill's own delivery tells of the kill
+        if topic is None or (view is None and killed is None):
             return _skip(delivery, "the story is no longer published")
-        body, mimetype = feed_document(topic, [view], base)
+        if killed is not None:  # the story withdrawn: a tombstone in the topic's document
+            body, mimetype = feed_document(topic, [], base, killed=[killed])
+            changed_at = killed.killed_at
+        else:
+            assert view is not None
+            body, mimetype = feed_document(topic, [view], base)
+            changed_at = view.updated_at
         delivery.attempts += 1
         delivery.attempted_at = now
-        callback, secret, changed_at = row.callback, row.secret, view.updated_at
+        callback, secret = row.callback, row.secret
         headers = {"Content-Type": mimetype, "Link": link_header(hub_url(base), row.topic)}
     if secret:
         headers["X-Hub-Signature"] = signature(secret, body)
@@ -260,7 +270,7 @@ def reconcile_deliveries(services: Services, now: datetime) -> dict[str, int]:
     deliveries missing), and prune deliveries that ended long ago. Returns counts."""
     from sqlalchemy import delete, select
 
-    from wiredesk.store.models import PUBLISHED_STATUSES, Story
+    from wiredesk.store.models import KILLED, PUBLISHED_STATUSES, Story
 
     horizon = now - stuck_after(services.config)
     with services.db.session() as session:
@@ -274,7 +284,7 @@ def reconcile_deliveries(services: Services, now: datetime) -> dict[str, int]:
         resend = [d.id for d in lost]
         band = timedelta(seconds=2 * services.config.reconcile_every_seconds)
         stories = list(session.scalars(select(Story.id).where(
-            Story.status.in_(PUBLISHED_STATUSES), Story.updated_at <= horizon,
+            Story.status.in_((*PUBLISHED_STATUSES, KILLED)), Story.updated_at <= horizon,
             Story.updated_at > horizon - band).limit(RECONCILE_LIMIT))) \
             if subscriptions.receiving_count(session, now) else []
         pruned = session.execute(delete(HubDelivery).where(

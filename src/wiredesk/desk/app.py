@@ -322,9 +322,11 @@ def _article_page(db_session: Any, row: models.Article, message: str = "",
     members = list(db_session.scalars(
         select(models.Article).where(models.Article.story_id == row.story_id)
         .order_by(models.Article.created_at, models.Article.id))) if row.story_id else []
+    story = db_session.get(models.Story, row.story_id) if row.story_id else None
     return render_template(
         "article.html", article=row, body=sanitize_html(row.body_html or ""),
-        feeds=_feed_names(db_session, [row, *members]), members=members,
+        feeds=_feed_names(db_session, [row, *members]), members=members, story=story,
+        live=story is not None and story.status in models.PUBLISHED_STATUSES,
         audit=audit_trail(db_session, row.id), message=message, draft=draft)
 
 
@@ -343,6 +345,9 @@ def decision(article_id: str) -> BaseResponse | tuple[str, int]:
         except review.CopyChanged as exc:
             return _article_page(db_session, _refused(db_session, article_id), message=(
                 f"Not {review.DECIDED[choice]}: {exc}. Read it below and decide again.")), 409
+        except review.StoryKilled as exc:
+            return _article_page(db_session, _refused(db_session, article_id),
+                                 message=f"Not {review.DECIDED[choice]}: {exc}."), 409
         except review.NotPending:
             row = _refused(db_session, article_id)
             # Another editor (or a second click) was first: say what happened, change nothing.
@@ -476,6 +481,38 @@ def _change_story(article_id: str, action: str, other: str = "") -> BaseResponse
         announce(story_id, celery_client())
     metrics.DESK_ACTIONS.labels(action).inc()
     flash(f"{what[0].upper()}{what[1:]}.")
+    return redirect(url_for("desk.article", article_id=article_id), 303)
+
+
+@desk.post("/articles/<article_id>/kill")
+def kill(article_id: str) -> BaseResponse | tuple[str, int]:
+    """Kill the article's story (``story``: the one the page showed), for a ``reason``: it
+    leaves every feed, its URI says canceled, and subscribers are told."""
+    reason = request.form.get("reason", "").strip()[:NOTE_LIMIT]
+    seen = request.form.get("story", "").strip()
+    editor = _editor()
+    with _db().session() as db_session:
+        row = db_session.get(models.Article, article_id)
+        if row is None:
+            abort(404)
+        try:
+            if row.story_id is None or row.story_id != seen:
+                raise story_store.StoryChangeRefused(
+                    f"the article is in story {row.story_id} now, not {seen or 'the one shown'}"
+                    ": read the page again")
+            done = story_store.kill(db_session, seen, editor, reason)
+        except story_store.StoryChangeRefused as exc:
+            return _article_page(db_session, _refused(db_session, article_id),
+                                 message=f"Not killed: {exc}."), 409
+        except ValueError as exc:  # no reason given
+            return _article_page(db_session, _refused(db_session, article_id), message=(
+                f"Not killed: {exc} (the reason is kept in the audit trail, not shown to "
+                "consumers).")), 400
+    events.killed(_redis(), celery_client, done.story_id, done.articles, editor=editor)
+    metrics.DESK_ACTIONS.labels("kill").inc()
+    flash(f"Killed story {done.story_id} ({len(done.articles)} article"
+          f"{'' if len(done.articles) == 1 else 's'}): it left every feed, and subscribers "
+          "are being told.")
     return redirect(url_for("desk.article", article_id=article_id), 303)
 
 

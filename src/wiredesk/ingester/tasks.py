@@ -262,7 +262,7 @@ def _store(session: Any, parsed: ParsedFeed, report: IngestReport) -> None:
     outcomes = article_store.upsert_many(session, parsed.articles)
     for article, outcome in zip(parsed.articles, outcomes, strict=True):
         report.counts[outcome] = report.counts.get(outcome, 0) + 1
-        if outcome in ("new", "updated"):  # not unchanged, capped or tombstoned
+        if outcome in ("new", "updated"):  # not unchanged, capped, tombstoned or killed
             report.enqueued.append(article.id)
     if parsed.skipped:
         report.counts["invalid"] = parsed.skipped

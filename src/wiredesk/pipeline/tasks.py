@@ -38,6 +38,8 @@ from wiredesk.store.rules import current_rules
 log = logging.getLogger(__name__)
 
 PENDING_STATUSES = ("received", "processed")
+# The rule a report joining a killed story is recorded under: held, whatever routing said.
+KILLED_STORY_RULE = "killed-story"
 ACTION_STATUS = {"publish": "published", "review": "pending_review", "reject": "rejected"}
 STATUS_ACTION = {**{s: a for a, s in ACTION_STATUS.items()}, "corrected": "publish"}
 
@@ -276,7 +278,7 @@ def _apply(session: Any, row: models.Article, article: Article, decision: Routin
         article = article.replace(story_id=story.merged_into)
         story = session.get(models.Story, article.story_id, with_for_update=True,
                             populate_existing=True) or found_story(session, article, now)
-    if story.canonical_article_id != article.id:
+    if story.canonical_article_id != article.id and story.status != models.KILLED:
         current = session.get(models.Article, story.canonical_article_id)
         if current is None or dedupe.canonical(
                 [article_store.to_article(current), article]).id == article.id:
@@ -286,7 +288,13 @@ def _apply(session: Any, row: models.Article, article: Article, decision: Routin
     # Never publish the same copy twice: it becomes another source of the live story, unless
     # a rule about something else (its feed, a keyword...) held or rejected it.
     copy_joins = decision.action == "publish" or "exact" in decision.duplicate_tiers
-    if (article.duplicate_tier == "exact" and copy_joins
+    if story.status == models.KILLED:
+        # A report of a killed story (a copy of the withdrawn text, or more on its event) is
+        # never published with it: an editor sees it, and may split it into a story of its own.
+        if decision.action != "reject":
+            status, rule = "pending_review", KILLED_STORY_RULE
+        reason = f"joins story {story.id}, which was killed; {reason}"
+    elif (article.duplicate_tier == "exact" and copy_joins
             and story.status in models.PUBLISHED_STATUSES):
         status, rule = "published", "exact-duplicate"
         reason = f"exact duplicate; added as a source of published story {story.id}"

@@ -26,7 +26,13 @@ from wiredesk.publisher.hub import (
     link_header,
     media_topic,
 )
-from wiredesk.publisher.stories import encode_cursor, get_story, list_stories, merged_into
+from wiredesk.publisher.stories import (
+    encode_cursor,
+    get_killed,
+    get_story,
+    list_stories,
+    merged_into,
+)
 from wiredesk.store.db import Database
 from wiredesk.webops import ops
 
@@ -142,14 +148,20 @@ def stories_index() -> Response:
 
 @api.get("/api/v1/stories/<story_id>")
 def story_detail(story_id: str) -> Response | BaseResponse:
+    """One story as ninjs; a killed one as ninjs ``pubStatus: canceled`` without its content
+    (200: the document is the news that it is withdrawn)."""
     with _db().session() as session:
         story = get_story(session, story_id)
-        target = merged_into(session, story_id) if story is None else None
+        killed = get_killed(session, story_id) if story is None else None
+        target = merged_into(session, story_id) if story is None and killed is None else None
     if target is not None:  # an editor merged it: its articles are that story's now
         return redirect(ninjs.story_uri(_config().public_base_url, target), 301)
-    if story is None:
+    if killed is not None:
+        doc = ninjs.to_ninjs_canceled(killed, _config().public_base_url)
+    elif story is not None:
+        doc = ninjs.to_ninjs(story, _config().public_base_url)
+    else:
         abort(404)
-    doc = ninjs.to_ninjs(story, _config().public_base_url)
     return _conditional(json.dumps(doc, ensure_ascii=False).encode(), "application/json")
 
 

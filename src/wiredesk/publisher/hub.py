@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, request
 from wiredesk import metrics
 from wiredesk.config import Config
 from wiredesk.ingester.guard import address_allowed
-from wiredesk.publisher.stories import StoryView
+from wiredesk.publisher.stories import KilledStory, StoryView
 from wiredesk.store.models import fits_url_column
 from wiredesk.webops import celery_client
 
@@ -117,16 +117,17 @@ def parse_topic(base_url: str, url: str) -> Topic | None:
     return media_topic(value, fmt) if kind == "topic" else language_topic(value, fmt)
 
 
-def feed_document(topic: Topic, stories: Sequence[StoryView], base_url: str) -> tuple[bytes, str]:
-    """The feed's document holding ``stories`` (all it serves, or those a push carries), and
-    its media type."""
+def feed_document(topic: Topic, stories: Sequence[StoryView], base_url: str,
+                  killed: Sequence[KilledStory] = ()) -> tuple[bytes, str]:
+    """The feed's document holding ``stories`` (all it serves, or those a push carries) and
+    saying ``killed`` stories were withdrawn (a push telling of a kill), and its media type."""
     from wiredesk.publisher import syndication
 
     render, mimetype = {"atom": (syndication.atom, "application/atom+xml"),
                         "rss": (syndication.rss, "application/rss+xml"),
                         "json": (syndication.json_feed, "application/feed+json")}[topic.fmt]
     body = render(stories, base_url, topic.url(base_url), topic.title, topic.language,
-                  hub_url(base_url))
+                  hub_url(base_url), killed)
     return body, mimetype
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from wiredesk.publisher.stories import StoryView
+from wiredesk.publisher.stories import KilledStory, StoryView
 
 WIKIDATA = "http://www.wikidata.org/entity/"
 MEDIATOPIC = "http://cv.iptc.org/newscodes/mediatopic/"
@@ -13,7 +13,14 @@ _ENTITY_GROUPS = {"person": "people", "organisation": "organisations", "agency":
                   "country": "places", "place": "places"}
 
 
-def _iso(value: datetime) -> str:
+# What a killed story's URI and the pushes withdrawing it say to consumers. The editor's
+# reason stays in the newsroom (the audit trail): it may itself be what must not be published.
+WITHDRAWN_NOTE = ("This story has been withdrawn by the publisher. Do not use it; remove it "
+                  "wherever it was published.")
+
+
+def iso(value: datetime) -> str:
+    """A UTC time as ninjs and RFC 3339 write it (``Z``)."""
     return value.isoformat().replace("+00:00", "Z")
 
 
@@ -29,8 +36,8 @@ def to_ninjs(story: StoryView, base_url: str) -> dict[str, Any]:
         "type": "text",
         "representationType": "full",
         "version": str(story.version),
-        "firstCreated": _iso(story.published_at),
-        "versionCreated": _iso(story.updated_at),
+        "firstCreated": iso(story.published_at),
+        "versionCreated": iso(story.updated_at),
         "pubStatus": "usable",
         "headlines": [{"value": article.title, "contentType": "text/plain"}],
         "altIds": [{"role": "guid", "value": s.article.guid or s.article.url or s.article.id}
@@ -38,7 +45,7 @@ def to_ninjs(story: StoryView, base_url: str) -> dict[str, Any]:
         "infoSources": _info_sources(story),
     }
     if article.published_at:
-        doc["contentCreated"] = _iso(article.published_at)
+        doc["contentCreated"] = iso(article.published_at)
     if article.language:
         doc["language"] = article.language
     bodies = []
@@ -84,3 +91,18 @@ def _info_sources(story: StoryView) -> list[dict[str, Any]]:
     if agency:
         sources.append({"name": agency, "role": "originator"})
     return sources
+
+
+def to_ninjs_canceled(story: KilledStory, base_url: str) -> dict[str, Any]:
+    """A killed story as ninjs 3.1: its URI, a new version, ``pubStatus`` canceled, and none
+    of its content (a consumer replaces what it had with this)."""
+    return {
+        "uri": story_uri(base_url, story.id),
+        "type": "text",
+        "representationType": "partial",
+        "version": str(story.version),
+        "firstCreated": iso(story.published_at),
+        "versionCreated": iso(story.killed_at),
+        "pubStatus": "canceled",
+        "edNote": WITHDRAWN_NOTE,
+    }

@@ -35,6 +35,36 @@ class StoryView:
     sources: list[Source]
     version: int = 1
 
+    def filed_under(self) -> tuple[frozenset[str], str | None]:
+        """The topics (qcodes) and language the feeds file the story under: its shown
+        canonical report's, as published."""
+        return (frozenset(c.qcode for c in self.canonical.categories),
+                self.canonical.language)
+
+
+@dataclass
+class KilledStory:
+    """A story withdrawn from consumers (an editor killed it): what its URI answers and what
+    the pushes telling its feeds' subscribers say."""
+
+    id: str
+    version: int
+    published_at: datetime
+    killed_at: datetime
+    topics: frozenset[str]
+    language: str | None
+
+    def filed_under(self) -> tuple[frozenset[str], str | None]:
+        """What the story was filed under when it was last shown."""
+        return self.topics, self.language
+
+
+def last_shown(view: StoryView) -> dict[str, Any]:
+    """What to keep of a story about to be withdrawn (``Story.last_shown``): what the feeds
+    filed it under, so they can tell their subscribers once nothing of it is shown."""
+    topics, language = view.filed_under()
+    return {"topics": sorted(topics), "language": language}
+
 
 def encode_cursor(published_at: datetime, story_id: str) -> str:
     raw = f"{published_at.isoformat()}|{story_id}".encode()
@@ -61,11 +91,12 @@ def _storable(story_id: str) -> bool:
 
 
 # An article shows when it is published, or, while a newer revision is processed, waits for
-# an editor or failed, as its last published version (kept in the history).
+# an editor or failed, as its last published version (kept in the history); never once killed.
 _PUBLISHED_BEFORE = exists().where(
     models.ArticleRevision.article_id == models.Article.id,
     models.ArticleRevision.status.in_(models.PUBLISHED_STATUSES))
-SHOWN = or_(models.Article.status.in_(models.PUBLISHED_STATUSES), _PUBLISHED_BEFORE)
+SHOWN = or_(models.Article.status.in_(models.PUBLISHED_STATUSES),
+            and_(models.Article.status != models.KILLED, _PUBLISHED_BEFORE))
 
 
 def _shown(session: Session, story_ids: list[str]) -> dict[str, list[Article]]:
@@ -148,13 +179,14 @@ def _may_match(topic: str | None, language: str | None) -> list[Any]:
     return conditions
 
 
-def in_feed(view: StoryView, topic: str | None = None, language: str | None = None) -> bool:
+def in_feed(view: StoryView | KilledStory, topic: str | None = None,
+            language: str | None = None) -> bool:
     """Whether the story belongs in the feed of ``topic`` and ``language`` (None: any): judged
-    by the story as consumers see it (its shown canonical report, as published). The feeds
-    (``list_stories``) and the pushes to their subscribers both ask here."""
-    shown = view.canonical
-    return ((not topic or topic in {c.qcode for c in shown.categories})
-            and (not language or shown.language == language))
+    by the story as consumers see it (its shown canonical report, as published), or, killed,
+    as they last saw it. The feeds (``list_stories``) and the pushes to their subscribers
+    both ask here."""
+    topics, shown_language = view.filed_under()
+    return (not topic or topic in topics) and (not language or shown_language == language)
 
 
 def list_stories(session: Session, limit: int = 50, cursor: str | None = None, *,
@@ -187,8 +219,8 @@ def list_stories(session: Session, limit: int = 50, cursor: str | None = None, *
 
 
 def merged_into(session: Session, story_id: str) -> str | None:
-    """The visible story an editor merged ``story_id`` into (through any later merges of that
-    one), or None: not a merged story, or what it went into is not visible."""
+    """The visible (or killed) story an editor merged ``story_id`` into (through any later
+    merges of that one), or None: not a merged story, or what it went into is not visible."""
     story = session.get(models.Story, story_id) if _storable(story_id) else None
     for _ in range(100):  # merges only point at older stories; a bound all the same
         if story is None or story.status != "merged" or not story.merged_into:
@@ -196,7 +228,8 @@ def merged_into(session: Session, story_id: str) -> str | None:
         story = session.get(models.Story, story.merged_into)
     else:
         return None
-    if story is None or story.id == story_id or get_story(session, story.id) is None:
+    if story is None or story.id == story_id or (
+            get_story(session, story.id) is None and get_killed(session, story.id) is None):
         return None
     return story.id
 
@@ -206,3 +239,14 @@ def get_story(session: Session, story_id: str) -> StoryView | None:
     if story is None or story.status not in models.PUBLISHED_STATUSES:
         return None
     return _views(session, [story])[0]
+
+
+def get_killed(session: Session, story_id: str) -> KilledStory | None:
+    """The story, if it was withdrawn from consumers after publication (None: it was not)."""
+    story = session.get(models.Story, story_id) if _storable(story_id) else None
+    if story is None or story.status != models.KILLED or story.killed_at is None:
+        return None
+    shown = story.last_shown or {}
+    return KilledStory(story.id, story.version, story.published_at or story.created_at,
+                       story.killed_at, frozenset(shown.get("topics") or ()),
+                       shown.get("language"))

@@ -15,12 +15,14 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from wiredesk.publisher.ninjs import story_uri
-from wiredesk.publisher.stories import StoryView
+from wiredesk.publisher.ninjs import WITHDRAWN_NOTE, iso, story_uri
+from wiredesk.publisher.stories import KilledStory, StoryView
 
 ENTITY_SCHEME = "http://www.wikidata.org/entity/"
 COUNTRY_SCHEME = "urn:iso:std:iso:3166"  # countries are tagged by ISO 3166-1 alpha-2 code
 ATOM_NS = "http://www.w3.org/2005/Atom"
+# RFC 6721, Atom tombstones: a feed says an entry it held was deleted.
+TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
 MEDIATOPIC_SCHEME = "http://cv.iptc.org/newscodes/mediatopic/"
 # What XML 1.0 cannot hold. Feeds bring control characters in (feedparser keeps them), and
 # one of them in one story made lxml refuse the whole Atom and RSS document.
@@ -94,9 +96,37 @@ class _RssHub(BaseExtension):  # type: ignore[misc]
         return rss_feed
 
 
+class _Tombstones(BaseExtension):  # type: ignore[misc]
+    """Killed stories as RFC 6721 ``at:deleted-entry`` elements (``ref``: the entry's id, the
+    story URI; ``when``: the kill), in an Atom feed or, the same namespaced element, an RSS
+    channel (RSS has no tombstone of its own)."""
+
+    def __init__(self) -> None:
+        self.killed: Sequence[KilledStory] = ()
+        self.base_url = ""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"at": TOMBSTONES_NS}
+
+    def _add(self, parent: Any) -> None:
+        for story in self.killed:
+            deleted = etree.SubElement(parent, f"{{{TOMBSTONES_NS}}}deleted-entry",
+                                       ref=story_uri(self.base_url, story.id),
+                                       when=iso(story.killed_at))
+            etree.SubElement(deleted, f"{{{TOMBSTONES_NS}}}comment").text = WITHDRAWN_NOTE
+
+    def extend_atom(self, atom_feed: Any) -> Any:
+        self._add(atom_feed)
+        return atom_feed
+
+    def extend_rss(self, rss_feed: Any) -> Any:
+        self._add(rss_feed[0])  # the channel
+        return rss_feed
+
+
 def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
                title: str, language: str | None, *, rss: bool = False,
-               hub: str | None = None) -> FeedGenerator:
+               hub: str | None = None, killed: Sequence[KilledStory] = ()) -> FeedGenerator:
     fg = FeedGenerator()
     # Each story's language: xml:lang on Atom entries, dc:language on RSS items (RSS 2.0 has
     # only the channel's <language>, set when the whole feed is in one); bylines: dc:creator.
@@ -117,7 +147,11 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
     fg.link(href=base_url.rstrip("/") + "/", rel="alternate")
     fg.description(title)
     fg.generator("Wiredesk")
-    fg.updated(max((s.updated_at for s in stories), default=datetime(2000, 1, 1, tzinfo=UTC)))
+    fg.updated(max([*(s.updated_at for s in stories), *(k.killed_at for k in killed)],
+                   default=datetime(2000, 1, 1, tzinfo=UTC)))
+    if killed:
+        fg.register_extension("tombstones", _Tombstones, atom=True, rss=True)
+        fg.tombstones.killed, fg.tombstones.base_url = killed, base_url
     for story in reversed(stories):  # feedgen prepends: oldest first leaves newest on top
         article = story.canonical
         entry = fg.add_entry()
@@ -163,21 +197,30 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
 
 
 def atom(stories: Sequence[StoryView], base_url: str, self_url: str, title: str,
-         language: str | None = None, hub: str | None = None) -> bytes:
+         language: str | None = None, hub: str | None = None,
+         killed: Sequence[KilledStory] = ()) -> bytes:
     """An Atom document; ``language``: the one every story is in (a language feed); ``hub``:
-    the WebSub hub that pushes it."""
-    return _generator(stories, base_url, self_url, title, language, hub=hub).atom_str(pretty=True)  # type: ignore[no-any-return]
+    the WebSub hub that pushes it; ``killed``: stories it says were withdrawn (tombstones)."""
+    return _generator(stories, base_url, self_url, title, language, hub=hub,  # type: ignore[no-any-return]
+                      killed=killed).atom_str(pretty=True)
 
 
 def rss(stories: Sequence[StoryView], base_url: str, self_url: str, title: str,
-        language: str | None = None, hub: str | None = None) -> bytes:
+        language: str | None = None, hub: str | None = None,
+        killed: Sequence[KilledStory] = ()) -> bytes:
     return _generator(stories, base_url, self_url, title, language, rss=True,  # type: ignore[no-any-return]
-                      hub=hub).rss_str(pretty=True)
+                      hub=hub, killed=killed).rss_str(pretty=True)
+
+
+# JSON Feed has no tombstone: an extension object (JSON Feed 1.1, "Extensions") lists them.
+JSON_FEED_KILLED = "_wiredesk"
 
 
 def json_feed(stories: Sequence[StoryView], base_url: str, self_url: str, title: str,
-              language: str | None = None, hub: str | None = None) -> bytes:
-    """A JSON Feed 1.1 document."""
+              language: str | None = None, hub: str | None = None,
+              killed: Sequence[KilledStory] = ()) -> bytes:
+    """A JSON Feed 1.1 document; ``killed`` stories are listed in its ``_wiredesk`` object's
+    ``deleted_items`` (each the ``id`` its item had, and when it was withdrawn)."""
     items = []
     for story in stories:
         article = story.canonical
@@ -212,4 +255,8 @@ def json_feed(stories: Sequence[StoryView], base_url: str, self_url: str, title:
         doc["language"] = language
     if hub:
         doc["hubs"] = [{"type": "WebSub", "url": hub}]
+    if killed:
+        doc[JSON_FEED_KILLED] = {"deleted_items": [
+            {"id": story_uri(base_url, k.id), "date_deleted": k.killed_at.isoformat(),
+             "comment": WITHDRAWN_NOTE} for k in killed]}
     return json.dumps(doc, ensure_ascii=False).encode()

@@ -82,6 +82,8 @@ def _revise(session: Session, row: models.Article, article: schemas.Article) -> 
     """Apply a changed entry to its row as a new revision, unless it is no real change."""
     if row.content_hash == article.content_hash:
         return "unchanged"
+    if row.status == models.KILLED:
+        return "killed"  # an editor killed it: no later version of the entry brings it back
     if (_hash_version(row.content_hash) != _hash_version(article.content_hash)
             and _rehashed(session, row, article.content_hash)):
         return "unchanged"  # the normalizer changed, not the entry
@@ -157,6 +159,8 @@ def delete_article(session: Session, article_id: str, reason: str) -> Deleted | 
     session.flush()
     if story_id:
         story = session.get(models.Story, story_id)
+        if story is not None and story.status == models.KILLED:
+            return Deleted()  # a killed story stays killed (its URI says so), whatever is left
         rest = list(session.scalars(select(models.Article).where(
             models.Article.story_id == story_id).order_by(models.Article.created_at,
                                                           models.Article.id)))
@@ -218,10 +222,12 @@ def upsert_many(session: Session, articles: list[schemas.Article]) -> list[str]:
     inserted in bulk (one COPY or executemany) instead of one unit-of-work object per entry.
     Only rows whose content changed are loaded whole (a second SELECT, when any).
 
-    Returns the outcome of each article, in order. Rows are locked in id order, so two
-    sessions touching overlapping ids cannot deadlock. The caller's transaction already holds
-    the feed's row lock (``FEED_ROW_LOCK``, or an UPDATE of the row), as ``delete_article``
-    takes it: so the tombstones read here include any delete that committed meanwhile.
+    Returns the outcome of each article, in order: new, updated, unchanged, capped (too many
+    revisions), tombstoned (deleted) or killed (a change to an article killed with its story).
+    Rows are locked in id order, so two sessions touching overlapping ids cannot deadlock.
+    The caller's transaction already holds the feed's row lock (``FEED_ROW_LOCK``, or an
+    UPDATE of the row), as ``delete_article`` takes it: so the tombstones read here include
+    any delete that committed meanwhile.
     """
     ids = sorted({a.id for a in articles})
     hashes, dead = _held_and_dead(session, ids) if ids else ({}, set())

@@ -23,6 +23,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # What consumers see: an article or story in one of these statuses is published.
 PUBLISHED_STATUSES = ("published", "corrected")
+# A story (and its articles) withdrawn after publication: consumers are told it is canceled,
+# and nothing brings it back.
+KILLED = "retracted"
 
 
 def utcnow() -> datetime:
@@ -126,6 +129,11 @@ class Story(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Status ``merged``: an editor merged this story into that one, which has its articles.
     merged_into: Mapped[str | None] = mapped_column(String(64))
+    # Status ``retracted``: withdrawn from consumers (an editor killed it) at ``killed_at``;
+    # ``last_shown``: what it was filed under then ({"topics": [qcodes], "language": tag}),
+    # so the feeds that held it can be told.
+    killed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_shown: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_stories_status_published", "status", "published_at"),)
 

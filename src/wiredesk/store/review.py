@@ -35,6 +35,10 @@ class NoSuchArticle(NotPending):
     """There is no article with that id (so it is not waiting for an editor either)."""
 
 
+class StoryKilled(ValueError):
+    """Approving would publish a killed story again: the held report must leave it first."""
+
+
 def _held_row(session: Session, article_id: str, seen: int | None) -> models.Article:
     """The held article's row, locked, when it is the revision the editor saw (``seen``;
     None: any). NoSuchArticle, NotPending, CopyChanged: it is not one to act on."""
@@ -129,6 +133,9 @@ def decide(session: Session, article_id: str, decision: str, editor: str, note: 
     story = session.get(models.Story, row.story_id) if row.story_id else None
     now = utcnow()
     restored = None
+    if decision == "approve" and story is not None and story.status == models.KILLED:
+        raise StoryKilled(f"its story {story.id} was killed: split the article into a story "
+                          "of its own to publish it")
     if decision == "approve":
         live = story is not None and story.status in models.PUBLISHED_STATUSES
         # An editor's edit, or a feed's correction before anyone saw the article, is no

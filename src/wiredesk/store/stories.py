@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from wiredesk.identity import story_id_for
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
+from wiredesk.store.editors import audit
 from wiredesk.store.models import utcnow
 from wiredesk.store.review import published_before
 
@@ -59,10 +60,10 @@ def _members(session: Session, story_ids: list[str], *, lock: bool) -> list[mode
     return list(session.scalars(query))
 
 
-def _lock(session: Session, story_ids: list[str], *,
-          merged: bool = False) -> dict[str, models.Story]:
+def _lock(session: Session, story_ids: list[str], *, merged: bool = False,
+          killed: bool = False) -> dict[str, models.Story]:
     """Lock the stories' articles, then the stories; the stories as they are now (a story
-    merged away is refused, unless ``merged``)."""
+    merged away is refused, unless ``merged``; a killed one, unless ``killed``)."""
     ids = sorted(set(story_ids))
     _members(session, ids, lock=True)
     stories = {story.id: story for story in session.scalars(
@@ -74,6 +75,10 @@ def _lock(session: Session, story_ids: list[str], *,
             raise NoSuchStory(f"no story {story_id}")
         if story.status == "merged" and not merged:
             raise StoryChangeRefused(f"story {story_id} was merged into {story.merged_into}")
+        if story.status == models.KILLED and not killed:
+            # Its articles joining a live story, or a live story's joining it, would bring
+            # killed copy back, or bury live copy under a canceled URI.
+            raise StoryChangeRefused(f"story {story_id} was killed")
     return stories
 
 
@@ -158,9 +163,12 @@ def _lock_article_story(session: Session, article_id: str, also: tuple[str, ...]
         story = session.get(models.Story, story_id)
         if story is not None and story.status == "merged" and story.merged_into:
             story_id = story.merged_into  # merged before this read: lock the one it went into
-        stories = _lock(session, [story_id, *also], merged=True)
+        # Out of a killed story, a held report may go (``split``, ``move``): not killed copy.
+        stories = _lock(session, [story_id, *also], merged=True, killed=True)
         members = _members(session, [story_id], lock=False)
         row = next((r for r in members if r.id == article_id), None)
+        if row is not None and row.status == models.KILLED:
+            raise StoryChangeRefused(f"article {article_id} was killed with its story")
         if row is not None:
             return stories[story_id], members, row, stories
         story_id = session.scalar(select(models.Article.story_id).where(
@@ -218,6 +226,8 @@ def move(session: Session, article_id: str, target_id: str,
         raise StoryChangeRefused(f"article {article_id} is in story {target_id} already")
     if target.status == "merged":
         raise StoryChangeRefused(f"story {target_id} was merged into {target.merged_into}")
+    if target.status == models.KILLED:
+        raise StoryChangeRefused(f"story {target_id} was killed")
     shown = _shown(session, row)
     target_live = target.status in models.PUBLISHED_STATUSES
     row.story_id = target.id
@@ -228,6 +238,8 @@ def move(session: Session, article_id: str, target_id: str,
     merged = None
     if rest:
         _left(session, story, rest, article_id, shown, now, touched)
+    elif story.status == models.KILLED:
+        pass  # empty, still killed: its URI keeps saying so
     else:  # nothing left: it goes where its only article went (its URI follows)
         if story.status in models.PUBLISHED_STATUSES:
             story.touch(now)
@@ -243,3 +255,55 @@ def move(session: Session, article_id: str, target_id: str,
         target.status = _furthest(target.status, _alone_status(shown, row))
     return StoryChange(target.id, merged, [article_id], touched,
                        previous_story_id=story.id)
+
+
+# The audit trail's column for who did it.
+EDITOR_NAME_LIMIT: int = models.AuditEntry.__table__.c.editor.type.length
+
+
+@dataclass
+class Killed:
+    """What a kill did: the story withdrawn, and its articles (all now ``retracted``)."""
+
+    story_id: str
+    articles: list[str]
+
+
+def withdraw(session: Session, story: models.Story, shown: dict[str, object],
+             now: datetime) -> None:
+    """Withdraw a published story from consumers: it is ``retracted`` (killed) with a new
+    version, and keeps ``shown`` (``publisher.stories.last_shown`` of it before the change)
+    so that the feeds that held it can tell their subscribers. The caller holds its lock."""
+    story.status, story.killed_at, story.last_shown = models.KILLED, now, shown
+    story.touch(now)
+
+
+def kill(session: Session, story_id: str, editor: str, reason: str,
+         now: datetime | None = None) -> Killed:
+    """Kill a published story (wrong, or legally unsafe): it and every article of it are
+    ``retracted`` for good, the reason on each article and in the audit trail. Refused
+    (StoryChangeRefused) for a story consumers do not see, or killed already; ValueError: no
+    reason, or no editor's name."""
+    from wiredesk.publisher.stories import get_story, last_shown  # what consumers see
+
+    reason, editor = reason.strip(), editor.strip()
+    if not reason:
+        raise ValueError("say why the story is killed")
+    if not 0 < len(editor) <= EDITOR_NAME_LIMIT:
+        raise ValueError(f"the editor's name must be 1-{EDITOR_NAME_LIMIT} characters")
+    now = now or utcnow()
+    story = _lock(session, [story_id], killed=True)[story_id]
+    if story.status == models.KILLED:
+        raise StoryChangeRefused(f"story {story_id} was killed already")
+    view = get_story(session, story_id)
+    if view is None:
+        raise StoryChangeRefused(f"story {story_id} is not published (it is {story.status}): "
+                                 "there is nothing to kill")
+    withdraw(session, story, last_shown(view), now)
+    members = _members(session, [story_id], lock=False)
+    why = f"killed by {editor}: {reason}"
+    for row in members:
+        row.routing_rule, row.routing_reason = f"editor:{editor}"[:200], why[:1000]
+        article_store.set_status(row, models.KILLED)
+        audit(session, editor, "kill", row.id, story_id, reason)
+    return Killed(story_id, [row.id for row in members])
