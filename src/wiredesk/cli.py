@@ -315,11 +315,18 @@ def articles_delete(article_id: str, reason: str) -> None:
         if deleted is None:
             raise click.ClickException(f"no article {article_id}")
     if config.redis_url and deleted.story_id:  # the services' broker: subscribers learn of it
-        from wiredesk.broker import create_celery
+        from wiredesk import events
+        from wiredesk.broker import Services, create_celery
         from wiredesk.deliver.tasks import announce
 
-        announce(deleted.story_id, create_celery(config))
-    click.echo(f"deleted {article_id}; tombstone kept")
+        if deleted.withdrawn:
+            events.killed(Services(config).redis, lambda: create_celery(config),
+                          deleted.story_id, [], cause="delete")
+        else:
+            announce(deleted.story_id, create_celery(config))
+    click.echo(f"deleted {article_id}; tombstone kept" + (
+        f"; story {deleted.story_id} had nothing else to show: withdrawn (killed)"
+        if deleted.withdrawn else ""))
 
 
 @articles.command("replay")

@@ -46,9 +46,10 @@ def decided(redis_client: Any, celery: Callable[[], Any], article_id: str, statu
 
 def killed(redis_client: Any, celery: Callable[[], Any], story_id: str, article_ids: list[str],
            *, editor: str | None = None, cause: str = "kill") -> None:
-    """What follows a committed kill (``cause`` kill: desk, admin API, CLI): it is counted;
-    each article killed has its ``article.retracted`` (the desk's queue drops the ones it
-    held); ``story.killed``; and the push telling the subscribers of the feeds that held it."""
+    """What follows a committed kill (``cause`` kill: desk, admin API, CLI), or an article
+    delete that withdrew its story (``delete``): it is counted; each article killed has its
+    ``article.retracted`` (the desk's queue drops the ones it held); ``story.killed``; and the
+    push telling the subscribers of the feeds that held the story."""
     from wiredesk.deliver.tasks import announce
 
     metrics.STORIES_KILLED.labels(cause).inc()

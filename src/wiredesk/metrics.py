@@ -151,7 +151,7 @@ DESK_ACTIONS = Counter(
 STORIES_KILLED = Counter(
     "wiredesk_stories_killed_total",
     "Published stories withdrawn from consumers: kill (an editor killed it: desk, admin API or "
-    "CLI).", ["cause"],
+    "CLI) or delete (an operator deleted the last report of it consumers saw).", ["cause"],
 )
 HUB_REQUESTS = Counter(
     "wiredesk_publisher_hub_requests_total",

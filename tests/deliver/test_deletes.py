@@ -81,3 +81,47 @@ def test_deleting_a_published_storys_canonical_report_pushes_the_story_without_i
     with database.session() as session:
         assert entry.title == session.get(models.Article, other).title
         assert session.get(models.Story, story_id).canonical_article_id == other
+
+
+@pytest.mark.parametrize("via", ["api", "cli"])
+def test_deleting_the_only_report_of_a_published_story_withdraws_it_and_says_so(
+        via: str, config: Any, celery_app: Any, database: Any, redis_client: Any,
+        subscriber: Subscriber) -> None:
+    """Before, the story's row went with its last article: its URI answered 404, it left the
+    feeds, and subscribers, who had it, were never told."""
+    from tests.deliver.test_kills import (
+        assert_tells_of_the_kill,
+        assert_withdrawn,
+        quiet_published,
+    )
+    from wiredesk import metrics
+
+    article_id, story_id = quiet_published(celery_app, database, redis_client)
+    subscribed(database, subscriber.url())
+    deletes = metrics.STORIES_KILLED.labels("delete")._value.get()  # noqa: SLF001
+    with celery_worker(celery_app, ["deliver"], concurrency=2):
+        delete(via, config, database, celery_app, article_id, reason="copyright claim")
+        (push,) = wait_until(lambda: subscriber.pushes, timeout=20, message="the withdrawal")
+    assert_tells_of_the_kill(push, story_id)
+    assert_withdrawn(admin_client(config, database, celery_app), story_id)
+    if via == "api":  # the CLI's counter is its own process's
+        assert metrics.STORIES_KILLED.labels("delete")._value.get() == deletes + 1  # noqa: SLF001
+    with database.session() as session:
+        assert session.get(models.Article, article_id) is None
+        assert session.get(models.ArticleTombstone, article_id).reason == "copyright claim"
+
+
+def test_deleting_the_last_shown_report_of_a_story_withdraws_it_though_a_held_one_stays(
+        config: Any, celery_app: Any, database: Any, redis_client: Any) -> None:
+    """The story's other report waits for an editor: nothing of the story is left to show.
+    Before, the story stayed ``published`` with nothing to show: gone from the feeds, its URI
+    404, and nobody told."""
+    from tests.deliver.test_kills import assert_withdrawn
+
+    story_id, canonical, other = quiet_story(celery_app, database, redis_client)
+    with database.session() as session:
+        session.get(models.Article, other).status = "pending_review"
+    delete("api", config, database, celery_app, canonical)
+    assert_withdrawn(admin_client(config, database, celery_app), story_id)
+    with database.session() as session:
+        assert session.get(models.Article, other).status == "pending_review"

@@ -202,8 +202,12 @@ def delete_article(article_id: str) -> Response | tuple[Response, int]:
         deleted = delete(session, article_id, reason)
         if deleted is None:
             return jsonify(error=f"no article {article_id}"), 404
-    announce(deleted.story_id, celery_client())
-    return jsonify(deleted=article_id)
+    if deleted.withdrawn and deleted.story_id:  # nothing of the story is left to show
+        events.killed(_redis(), celery_client, deleted.story_id, [], cause="delete")
+    else:
+        announce(deleted.story_id, celery_client())
+    return jsonify(deleted=article_id, **({"story_killed": deleted.story_id}
+                                          if deleted.withdrawn else {}))
 
 
 @admin_api.post("/stories/<story_id>/kill")

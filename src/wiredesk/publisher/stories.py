@@ -44,8 +44,8 @@ class StoryView:
 
 @dataclass
 class KilledStory:
-    """A story withdrawn from consumers (an editor killed it): what its URI answers and what
-    the pushes telling its feeds' subscribers say."""
+    """A story withdrawn from consumers (an editor killed it, or its last shown report was
+    deleted): what its URI answers and what the pushes telling its feeds' subscribers say."""
 
     id: str
     version: int

@@ -132,9 +132,11 @@ FEED_ROW_LOCK = {"key_share": True}
 @dataclass(frozen=True)
 class Deleted:
     """What deleting an article did to what consumers see: ``story_id``, the published story
-    that changed (announce it to subscribers after the commit), or None."""
+    that changed (announce it to subscribers after the commit), or None; ``withdrawn``: that
+    story had nothing else to show, and is withdrawn (killed) with it."""
 
     story_id: str | None = None
+    withdrawn: bool = False
 
 
 def delete_article(session: Session, article_id: str, reason: str) -> Deleted | None:
@@ -153,28 +155,51 @@ def delete_article(session: Session, article_id: str, reason: str) -> Deleted | 
     session.merge(models.ArticleTombstone(article_id=row.id, feed_id=row.feed_id,
                                           reason=reason[:2000]))
     story_id = row.story_id
+    # Locked after the article, as the pipeline locks them: a report joining it meanwhile
+    # is committed first, or joins what this leaves.
+    story = session.get(models.Story, story_id, with_for_update=True,
+                        populate_existing=True) if story_id else None
+    shown = _shown_before_delete(session, story)
     session.execute(delete(models.ArticleRevision).where(
         models.ArticleRevision.article_id == row.id))
     session.delete(row)
     session.flush()
-    if story_id:
-        story = session.get(models.Story, story_id)
-        if story is not None and story.status == models.KILLED:
-            return Deleted()  # a killed story stays killed (its URI says so), whatever is left
-        rest = list(session.scalars(select(models.Article).where(
-            models.Article.story_id == story_id).order_by(models.Article.created_at,
-                                                          models.Article.id)))
-        if story is not None and not rest:
-            session.delete(story)
-        elif story is not None:  # a source fewer: consumers see a new version
-            if story.canonical_article_id == article_id:
-                from wiredesk.pipeline.stages.dedupe import canonical  # numpy: only here
+    if story is None or story.status == models.KILLED:
+        return Deleted()  # a killed story stays killed (its URI says so), whatever is left
+    rest = list(session.scalars(select(models.Article).where(
+        models.Article.story_id == story.id).order_by(models.Article.created_at,
+                                                      models.Article.id)))
+    if not rest and shown is None:
+        session.delete(story)
+        return Deleted()
+    now = utcnow()
+    if rest and story.canonical_article_id == article_id:
+        from wiredesk.pipeline.stages.dedupe import canonical  # numpy: only here
 
-                story.canonical_article_id = canonical([to_article(r) for r in rest]).id
-            story.touch(utcnow())
-            if story.status in models.PUBLISHED_STATUSES:
-                return Deleted(story.id)
-    return Deleted()
+        story.canonical_article_id = canonical([to_article(r) for r in rest]).id
+    if shown is None:
+        story.touch(now)  # a source fewer, of a story consumers do not see
+        return Deleted()
+    from wiredesk.publisher.stories import get_story
+    from wiredesk.store.stories import withdraw
+
+    if get_story(session, story.id) is None:
+        # Consumers saw the story, and nothing of it is left to show: it is withdrawn (its
+        # URI says canceled, its feeds' subscribers are told), not gone without a word.
+        withdraw(session, story, shown, now)
+        return Deleted(story.id, withdrawn=True)
+    story.touch(now)  # a source fewer: consumers see a new version
+    return Deleted(story.id)
+
+
+def _shown_before_delete(session: Session, story: models.Story | None) -> dict[str, Any] | None:
+    """What consumers see of ``story`` now (``publisher.stories.last_shown``); None: nothing."""
+    if story is None or story.status not in models.PUBLISHED_STATUSES:
+        return None
+    from wiredesk.publisher.stories import get_story, last_shown  # what consumers see
+
+    view = get_story(session, story.id)
+    return last_shown(view) if view is not None else None
 
 
 # Built once (they run for every fetched feed); the id list is an expanding parameter.

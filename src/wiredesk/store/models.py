@@ -129,9 +129,9 @@ class Story(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Status ``merged``: an editor merged this story into that one, which has its articles.
     merged_into: Mapped[str | None] = mapped_column(String(64))
-    # Status ``retracted``: withdrawn from consumers (an editor killed it) at ``killed_at``;
-    # ``last_shown``: what it was filed under then ({"topics": [qcodes], "language": tag}),
-    # so the feeds that held it can be told.
+    # Status ``retracted``: withdrawn from consumers (an editor killed it, or its last shown
+    # report was deleted) at ``killed_at``; ``last_shown``: what it was filed under then
+    # ({"topics": [qcodes], "language": tag}), so the feeds that held it can be told.
     killed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_shown: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
