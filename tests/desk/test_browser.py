@@ -140,9 +140,9 @@ def test_an_editor_works_the_queue_live(browser: Any, desk_url: str, celery_app:
     assert browser.find_element(By.ID, "status").text == "published"
 
 
-def test_an_editor_edits_approves_merges_and_splits(browser: Any, desk_url: str,
-                                                    celery_app: Any, database: Any,
-                                                    redis_client: Any) -> None:
+def test_an_editor_edits_approves_merges_splits_and_kills(browser: Any, desk_url: str,
+                                                          celery_app: Any, database: Any,
+                                                          redis_client: Any) -> None:
     from selenium.webdriver.common.by import By
 
     held = hold(celery_app, store_sample(database, "world-wire.xml"))
@@ -214,3 +214,15 @@ def test_an_editor_edits_approves_merges_and_splits(browser: Any, desk_url: str,
             models.Article, held[2]).story_id
     audit = browser.find_element(By.ID, "audit").text
     assert "merge" in audit and "split" in audit
+
+    # Kill the story the edited article published: the reason is required, then it is gone.
+    browser.get(f"{desk_url}/articles/{held[0]}")
+    reason = browser.find_element(By.CSS_SELECTOR, "#kill input[name=reason]")
+    assert reason.get_attribute("required") is not None
+    reason.send_keys("the figures were wrong")
+    browser.find_element(By.CSS_SELECTOR, "#kill button").click()
+    wait(browser, lambda d: "Killed story" in flash(), "the kill's message")
+    assert browser.find_element(By.ID, "status").text == "retracted"
+    assert browser.find_elements(By.ID, "killed") and not browser.find_elements(By.ID, "kill")
+    audit = browser.find_element(By.ID, "audit").text
+    assert "kill" in audit and "the figures were wrong" in audit
