@@ -102,6 +102,8 @@ def test_parsing_helpers() -> None:
     assert parse_retry_after("120", NOW) == 120
     assert parse_retry_after("Sun, 01 Mar 2026 11:00:00 GMT", NOW) == 0  # in the past
     assert parse_retry_after("soon", NOW) is None
+    # Digits str.isdigit takes and float() does not: not a number of seconds (was ValueError).
+    assert parse_retry_after("\u00b2", NOW) is None and parse_retry_after("1\u00b2", NOW) is None
     assert feed_ttl_seconds("60") == 3600
     assert feed_ttl_seconds(None) is None and feed_ttl_seconds("0") is None
     assert feed_ttl_seconds("abc") is None

@@ -43,7 +43,7 @@ def parse_retry_after(raw: str | None, now: datetime) -> float | None:
     if not raw:
         return None
     raw = raw.strip()
-    if raw.isdigit():
+    if raw.isascii() and raw.isdigit():  # "²" is a digit to str.isdigit, not to float()
         return float(raw)
     when = http_date(raw)
     return max(0.0, (when - now).total_seconds()) if when else None
