@@ -47,6 +47,17 @@ class WiredeskTask(Task):  # type: ignore[misc]
     def wiredesk(self) -> Services:
         return self.app.wiredesk  # type: ignore[no-any-return]
 
+    def retry(self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None,
+              throw: bool = True, eta: Any = None, countdown: float | None = None,
+              max_retries: int | None = None, **options: Any) -> Any:
+        """Retry as Celery does, but no sooner than an error's ``retry_after`` (seconds: what
+        the server asked, a 429's or 503's Retry-After), and no later than the longest
+        backoff: past it the reconcilers would take the task's work for lost."""
+        asked = getattr(exc, "retry_after", None)
+        if asked is not None and eta is None:
+            countdown = max(countdown or 0.0, min(float(asked), float(self.retry_backoff_max)))
+        return super().retry(args, kwargs, exc, throw, eta, countdown, max_retries, **options)
+
     def on_final_failure(self, exc: BaseException, args: tuple[Any, ...]) -> None:
         """Hook: record a task's permanent failure where a person will see it."""
 

@@ -23,7 +23,8 @@ class Push:
 @dataclass
 class Subscriber:
     echo: bool = True  # echo the challenge of a verification (confirm the request)
-    push_statuses: list[int] = field(default_factory=list)  # answers to pushes, then 204
+    # Answers to pushes (a status, or a status and headers), then 204.
+    push_statuses: list[int | tuple[int, dict[str, str]]] = field(default_factory=list)
     verifications: list[dict[str, str]] = field(default_factory=list)
     pushes: list[Push] = field(default_factory=list)
     port: int = 0
@@ -39,8 +40,11 @@ def serving(subscriber: Subscriber) -> Iterator[Subscriber]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def _answer(self, status: int, body: bytes = b"") -> None:
+        def _answer(self, status: int, body: bytes = b"",
+                    headers: dict[str, str] | None = None) -> None:
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -58,8 +62,9 @@ def serving(subscriber: Subscriber) -> Iterator[Subscriber]:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with lock:
                 subscriber.pushes.append(Push(self.path, dict(self.headers), body))
-                status = subscriber.push_statuses.pop(0) if subscriber.push_statuses else 204
-            self._answer(status)
+                answer = subscriber.push_statuses.pop(0) if subscriber.push_statuses else 204
+            status, headers = answer if isinstance(answer, tuple) else (answer, {})
+            self._answer(status, headers=headers)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass

@@ -128,6 +128,32 @@ def test_a_failing_callback_is_retried_then_given_up_on(
     assert len(subscriber.pushes) == 6
 
 
+def test_a_callbacks_retry_after_is_honoured_up_to_the_longest_backoff(
+        celery_app: Any, deliver_worker: Any, database: Any, subscriber: Subscriber) -> None:
+    """A callback answering 429 or 503 with Retry-After is tried again no sooner than it
+    asked (at most the longest backoff, 300 s, after which the reconciler would take the
+    delivery for lost). Before, the backoff alone decided: 0-2 s, then 0-4 s."""
+    from celery.signals import task_retry
+
+    waits: list[float] = []
+
+    def record(sender: Any = None, reason: Any = None, **_: Any) -> None:
+        if getattr(sender, "name", "") == "deliver.push":
+            waits.append(float(reason.when))
+
+    task_retry.connect(record, weak=False)
+    try:
+        subscribed(database, subscriber.url())
+        subscriber.push_statuses = [(503, {"Retry-After": "3"}),
+                                    (429, {"Retry-After": "86400"})]
+        published_sample(celery_app, database)
+        wait_until(lambda: len(waits) == 2, timeout=30, message="two retries")
+    finally:
+        task_retry.disconnect(record)
+    assert waits[0] >= 3 and waits[1] == 300
+    assert len(subscriber.pushes) == 2
+
+
 def test_410_ends_the_subscription(celery_app: Any, deliver_worker: Any, database: Any,
                                    subscriber: Subscriber) -> None:
     subscription_id = subscribed(database, subscriber.url())

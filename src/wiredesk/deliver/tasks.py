@@ -25,6 +25,7 @@ from wiredesk.broker import PermanentError, Services, WiredeskTask, wiredesk_tas
 from wiredesk.config import Config
 from wiredesk.ingester.fetch import shared_client
 from wiredesk.ingester.guard import BlockedURL
+from wiredesk.ingester.schedule import parse_retry_after
 from wiredesk.store import subscriptions
 from wiredesk.store.models import HubDelivery, HubSubscription
 
@@ -103,7 +104,12 @@ def verify(self: Any, subscription_id: int, request_id: str) -> str:
 
 
 class DeliveryFailed(Exception):
-    """The callback did not take the push (an error status, no answer): retried with backoff."""
+    """The callback did not take the push (an error status, no answer): retried with backoff,
+    no sooner than ``retry_after`` seconds when it said when (429, 503 with Retry-After)."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def announce(story_id: str | None, celery: Any = None) -> None:
@@ -189,6 +195,8 @@ def push_delivery(services: Services, delivery_id: int) -> str:
         with shared_client(services.config).stream("POST", callback, content=body,
                                                  headers=headers) as response:
             status = response.status_code
+            retry_after = parse_retry_after(response.headers.get("Retry-After"),
+                                            datetime.now(UTC)) if status in (429, 503) else None
     except BlockedURL as exc:  # the name resolves elsewhere now: no retry will help
         raise PermanentError(f"callback refused by the SSRF guard: {exc}") from exc
     except httpx.HTTPError as exc:
@@ -205,7 +213,9 @@ def push_delivery(services: Services, delivery_id: int) -> str:
         return "gone"
     metrics.DELIVERIES.labels("retried").inc()
     raise DeliveryFailed(f"the callback answered {status}"
-                         + (" (redirects are not followed)" if 300 <= status < 400 else ""))
+                         + (" (redirects are not followed)" if 300 <= status < 400 else "")
+                         + (f" (retry after {retry_after:.0f} s)" if retry_after else ""),
+                         retry_after)
 
 
 def _delivered(services: Services, delivery_id: int, now: datetime) -> None:
