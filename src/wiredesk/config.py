@@ -146,6 +146,17 @@ class Config:
         "Send the desk's session cookie over HTTPS only (set it when the desk is behind TLS).",
         _bool,
     )
+    publisher_trusted_proxies: int = setting(
+        "WIREDESK_PUBLISHER_TRUSTED_PROXIES", 0,
+        "Reverse proxies in front of the publisher (a load balancer: 1) whose X-Forwarded-For it "
+        "believes: the WebSub hub's rate limit then counts each subscriber's own address, not "
+        "the proxy's. 0: the header is ignored.", int,
+    )
+    hub_max_requests_per_minute: int = setting(
+        "WIREDESK_HUB_MAX_REQUESTS_PER_MINUTE", 30,
+        "(Un)subscription requests the publisher's WebSub hub takes per minute from one client "
+        "address (an IPv6 /64); past them it answers 429 with Retry-After. 0: no limit.", int,
+    )
     public_base_url: str = setting(
         "WIREDESK_PUBLIC_URL", "http://127.0.0.1:8000",
         "Base URL consumers reach the publisher at (used for links and ids in feeds).",

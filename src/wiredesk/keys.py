@@ -142,6 +142,15 @@ def publisher_last_modified(url_digest: str) -> str:
 PUBLISHER_LAST_MODIFIED_TTL_SECONDS = 7 * 24 * 3600
 
 
+def hub_requests(address: str) -> str:
+    """(Un)subscription requests to the publisher's WebSub hub from one client address (an
+    IPv6 /64) in the current window (a fixed-window counter, HUB_REQUESTS_WINDOW_SECONDS)."""
+    return f"{PREFIX}hub:requests:{_digest(address)}"
+
+
+HUB_REQUESTS_WINDOW_SECONDS = 60
+
+
 # --- Editors' desk: failed logins, per editor name and per client address -----------------------
 def desk_login_failures(kind: str, value: str) -> str:
     """Failed desk logins of one name (``kind`` "name") or from one client address ("addr")

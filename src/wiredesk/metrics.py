@@ -155,7 +155,8 @@ STORIES_KILLED = Counter(
 )
 HUB_REQUESTS = Counter(
     "wiredesk_publisher_hub_requests_total",
-    "WebSub (un)subscription requests to the publisher's hub: accepted (to verify) or refused.",
+    "WebSub (un)subscription requests to the publisher's hub: accepted (to verify), refused "
+    "(400) or throttled (429: past the requests one address may make a minute).",
     ["outcome"],
 )
 HUB_VERIFICATIONS = Counter(

@@ -175,6 +175,13 @@ def create_app(config: Config | None = None) -> Flask:
     """The publisher app for ``config`` (read from the environment when not given)."""
     config = config or load()
     app = Flask(__name__)
+    if config.publisher_trusted_proxies > 0:
+        # Behind a load balancer every request comes from it: the hub's rate limit needs the
+        # subscriber's own address, which only the proxies the operator names may tell.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app,  # type: ignore[method-assign]
+                                x_for=config.publisher_trusted_proxies)
     app.extensions["wiredesk_config"] = config
     app.extensions["wiredesk_db"] = Database(config)
     app.extensions["wiredesk_redis"] = redis.Redis.from_url(config.redis_url)  # connects on use

@@ -5,14 +5,16 @@ the ``deliver`` service's (``wiredesk.deliver``), on its queue."""
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import redis
 from flask import Blueprint, Response, current_app, request
 
-from wiredesk import metrics
+from wiredesk import keys, metrics
 from wiredesk.config import Config
 from wiredesk.ingester.guard import address_allowed
 from wiredesk.publisher.stories import KilledStory, StoryView
@@ -196,14 +198,57 @@ def parse_request(form: Mapping[str, str], config: Config) -> HubRequest:
 
 
 hub = Blueprint("hub", __name__)
+log = logging.getLogger(__name__)
+
+
+def client_key(address: str | None) -> str:
+    """Who the rate limit counts: the client's address; for IPv6 its /64, which one host
+    usually holds whole (counted by address, it could take a new one per request)."""
+    try:
+        parsed = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "unknown"
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is that IPv4 client
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+def seconds_refused(client: redis.Redis, address: str | None, limit: int) -> int:
+    """Count one request from ``address``; the seconds it must wait when it is past ``limit``
+    in this window (0: served). Redis not answering: served (logged), as the desk's login
+    throttle is."""
+    if limit <= 0:
+        return 0
+    key = keys.hub_requests(client_key(address))
+    try:
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, keys.HUB_REQUESTS_WINDOW_SECONDS, nx=True)
+        pipe.ttl(key)
+        count, _, ttl = pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("hub: could not count a request against the rate limit: %s", exc)
+        return 0
+    if count <= limit:
+        return 0
+    return max(1, ttl if ttl > 0 else keys.HUB_REQUESTS_WINDOW_SECONDS)
 
 
 @hub.post(HUB_PATH)
 def subscription_request() -> Response:
-    """Take a (un)subscription request: 202, then the ``deliver`` service verifies intent."""
+    """Take a (un)subscription request: 202, then the ``deliver`` service verifies intent;
+    429 past the requests one address may make a minute."""
     from wiredesk.store.subscriptions import request as record
 
     config: Config = current_app.extensions["wiredesk_config"]
+    wait = seconds_refused(current_app.extensions["wiredesk_redis"], request.remote_addr,
+                           config.hub_max_requests_per_minute)
+    if wait:
+        metrics.HUB_REQUESTS.labels("throttled").inc()
+        return Response(f"Too many requests from this address: try again in {wait} s.\n", 429,
+                        {"Retry-After": str(wait)}, mimetype="text/plain")
     try:
         asked = parse_request(request.form, config)
     except BadRequest as exc:
