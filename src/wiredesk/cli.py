@@ -382,6 +382,50 @@ def stories_kill(story_id: str, editor: str, reason: str) -> None:
 
 
 @main.group()
+def subscribers() -> None:
+    """Subscribers of the publisher's feeds (its WebSub hub; docs/push.md)."""
+
+
+@subscribers.command("list")
+@click.option("--state", type=click.Choice([  # HubSubscription.state
+    "pending", "unverified", "active", "failing", "unsubscribed", "gone"]),
+    help="Only the subscriptions in this state.")
+def subscribers_list(state: str | None) -> None:
+    """Every subscription: its state, lease, topic, callback, last push and last error."""
+    from wiredesk.identity import without_password
+    from wiredesk.store.subscriptions import list_subscriptions
+
+    def when(value: Any) -> str:
+        return value.isoformat(timespec="seconds") if value else "-"
+
+    with _database(_config()).session() as session:
+        click.echo("id\tstate\texpires\tlast push\ttopic\tcallback\tlast error")
+        for row in list_subscriptions(session, state):
+            error = " ".join((row.last_error or "").split())[:200]
+            click.echo(f"{row.id}\t{row.state}\t{when(row.expires_at)}\t"
+                       f"{when(row.last_delivered_at)}\t{row.topic}\t"
+                       f"{without_password(row.callback)}\t{error}")
+
+
+@subscribers.command("remove")
+@click.argument("subscription_ids", nargs=-1, required=True, type=int)
+def subscribers_remove(subscription_ids: tuple[int, ...]) -> None:
+    """Delete subscriptions (ids from `subscribers list`) and their pushes; the subscriber is
+    not told, and may subscribe again."""
+    from wiredesk.store.subscriptions import remove
+
+    with _database(_config()).session() as session:
+        removed = remove(session, list(subscription_ids))
+    for subscription_id in removed:
+        click.echo(f"removed subscription {subscription_id}")
+    missing = [i for i in subscription_ids if i not in removed]
+    for subscription_id in missing:
+        click.echo(f"no subscription {subscription_id}", err=True)
+    if missing:
+        sys.exit(1)
+
+
+@main.group()
 def review() -> None:
     """Articles held for an editor."""
 

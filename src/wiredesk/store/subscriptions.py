@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -123,3 +123,22 @@ def new_deliveries(session: Session, story_id: str, version: int,
             continue
         made.append(delivery.id)
     return made
+
+
+def list_subscriptions(session: Session, state: str | None = None) -> list[HubSubscription]:
+    """Every subscription (or those in ``state``), oldest first: the operators' listing."""
+    query = select(HubSubscription).order_by(HubSubscription.id)
+    if state is not None:
+        query = query.where(HubSubscription.state == state)
+    return list(session.scalars(query))
+
+
+def remove(session: Session, subscription_ids: list[int]) -> list[int]:
+    """Delete subscriptions and their deliveries (a push of one in flight finds nothing and
+    stops); returns the ids that existed."""
+    found = list(session.scalars(select(HubSubscription.id).where(
+        HubSubscription.id.in_(subscription_ids)).with_for_update()))
+    if found:
+        session.execute(delete(HubDelivery).where(HubDelivery.subscription_id.in_(found)))
+        session.execute(delete(HubSubscription).where(HubSubscription.id.in_(found)))
+    return found
