@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tests.deliver.conftest import BASE
 from tests.deliver.subscriber import Subscriber
 from tests.deliver.test_push import deliveries, published_sample, subscribed
 from tests.helpers import celery_worker, wait_until
@@ -91,3 +92,38 @@ def test_a_lost_push_is_sent_again_once_per_horizon(celery_app: Any, database: A
     assert reconcile_deliveries(services, later)["resent"] == 1
     assert reconcile_deliveries(services, later)["resent"] == 0
     assert redis_client.llen("deliver") == 1
+
+
+def test_subscriptions_ended_longer_than_the_grace_are_pruned(celery_app: Any,
+                                                             database: Any) -> None:
+    """A lease over (or an unsubscription, a 410, a request never verified) longer ago than
+    the grace: the row and its deliveries go. Before, every subscription ever made stayed."""
+    from wiredesk.deliver.tasks import ENDED_SUBSCRIPTION_GRACE
+    from wiredesk.store.models import HubSubscription
+
+    services = celery_app.wiredesk
+    now = datetime.now(UTC)
+    long_ago = now - ENDED_SUBSCRIPTION_GRACE - timedelta(hours=1)
+    ids = {name: subscribed(database, f"http://127.0.0.1:9/{name}") for name in (
+        "expired", "lapsed", "renewing", "unsubscribed", "running", "gone")}
+    with database.session() as session:
+        never = subscriptions.request(session, mode="subscribe", topic=f"{BASE}/feeds/all.atom",
+                                      callback="http://127.0.0.1:9/never", lease_seconds=600)
+        assert never is not None
+        ids["never verified"] = never.subscription_id
+        rows = {name: session.get(HubSubscription, i) for name, i in ids.items()}
+        rows["expired"].expires_at = long_ago  # over, and the grace too: pruned
+        rows["lapsed"].expires_at = now - timedelta(hours=1)  # within the grace: kept
+        rows["renewing"].expires_at = long_ago  # a renewal waits for its verification: kept
+        subscriptions.request(session, mode="subscribe", topic=rows["renewing"].topic,
+                              callback=rows["renewing"].callback, lease_seconds=600)
+        rows["unsubscribed"].state, rows["unsubscribed"].expires_at = "unsubscribed", None
+        rows["unsubscribed"].requested_at = long_ago  # pruned
+        rows["gone"].state, rows["gone"].expires_at = "gone", long_ago  # pruned
+        rows["never verified"].requested_at = long_ago  # its verification lost: pruned
+        subscriptions.new_deliveries(session, "s1-" + "0" * 32, 1, [ids["expired"]])
+    assert reconcile_deliveries(services, now)["subscriptions_pruned"] == 4
+    with database.session() as session:
+        left = {name for name, i in ids.items() if session.get(HubSubscription, i)}
+    assert left == {"lapsed", "renewing", "running"}
+    assert deliveries(database) == []

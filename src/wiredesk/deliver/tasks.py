@@ -264,6 +264,10 @@ def push(self: Any, delivery_id: int) -> str:
 
 # Deliveries that ended are kept this long (to see what a subscriber was sent), then pruned.
 KEEP_DELIVERIES = timedelta(days=7)
+# A subscription that ended (its lease ran out, it was unsubscribed or answered 410, its
+# request was never verified) is kept this long (`wiredesk subscribers list` shows it), then
+# pruned with its deliveries. A subscriber renewing later subscribes anew.
+ENDED_SUBSCRIPTION_GRACE = timedelta(days=7)
 RECONCILE_LIMIT = 1000
 
 
@@ -277,7 +281,8 @@ def stuck_after(config: Config) -> timedelta:
 def reconcile_deliveries(services: Services, now: datetime) -> dict[str, int]:
     """Send again the pushes whose message was lost, announce again the stories changed just
     before the stuck horizon (their announcement may have been lost: a fan-out makes only the
-    deliveries missing), and prune deliveries that ended long ago. Returns counts."""
+    deliveries missing), and prune deliveries and subscriptions that ended long ago. Returns
+    counts."""
     from sqlalchemy import delete, select
 
     from wiredesk.store.models import KILLED, PUBLISHED_STATUSES, Story
@@ -300,17 +305,21 @@ def reconcile_deliveries(services: Services, now: datetime) -> dict[str, int]:
         pruned = session.execute(delete(HubDelivery).where(
             HubDelivery.status != "pending",
             HubDelivery.created_at < now - KEEP_DELIVERIES)).rowcount
+        ended = subscriptions.remove(session, subscriptions.ended_before(
+            session, now - ENDED_SUBSCRIPTION_GRACE, RECONCILE_LIMIT))
     for delivery_id in resend:
         push.delay(delivery_id)
     announced = sum(len(fan_out_story(services, story_id)) for story_id in stories)
-    if resend or announced or pruned:
-        log.info("deliver reconciler: %d pushes sent again, %d announced again, %d pruned",
-                 len(resend), announced, pruned)
-    return {"resent": len(resend), "announced": announced, "pruned": pruned or 0}
+    if resend or announced or pruned or ended:
+        log.info("deliver reconciler: %d pushes sent again, %d announced again, %d pruned, "
+                 "%d ended subscriptions pruned", len(resend), announced, pruned, len(ended))
+    return {"resent": len(resend), "announced": announced, "pruned": pruned or 0,
+            "subscriptions_pruned": len(ended)}
 
 
 @wiredesk_task(queue="deliver", name="deliver.reconcile")
 def reconcile(self: Any) -> int:
-    """Beat: what lost messages left behind reaches subscribers; old deliveries go."""
+    """Beat: what lost messages left behind reaches subscribers; old deliveries and ended
+    subscriptions go."""
     counts = reconcile_deliveries(self.wiredesk, datetime.now(UTC))
     return counts["resent"] + counts["announced"]

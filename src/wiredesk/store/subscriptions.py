@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -142,3 +142,18 @@ def remove(session: Session, subscription_ids: list[int]) -> list[int]:
         session.execute(delete(HubDelivery).where(HubDelivery.subscription_id.in_(found)))
         session.execute(delete(HubSubscription).where(HubSubscription.id.in_(found)))
     return found
+
+
+def ended_before(session: Session, cutoff: datetime, limit: int) -> list[int]:
+    """Subscriptions that ended before ``cutoff`` (their lease, or else their last request:
+    an unsubscription, one never verified) and wait for no verification since: the ones to
+    prune. A subscription in force ends with its lease; a ``gone`` one keeps its lease's end."""
+    ended_at = func.coalesce(HubSubscription.expires_at, HubSubscription.requested_at,
+                             HubSubscription.created_at)
+    return list(session.scalars(
+        select(HubSubscription.id).where(
+            ended_at < cutoff,
+            or_(HubSubscription.request_id.is_(None),
+                and_(HubSubscription.requested_at.is_not(None),
+                     HubSubscription.requested_at < cutoff)))
+        .order_by(HubSubscription.id).limit(limit)))
