@@ -723,3 +723,18 @@ def test_a_push_is_read_in_the_charset_its_content_type_names(
         assert session.scalar(select(models.Article.title).where(
             models.Article.guid == "koi8-1")) == title
 
+
+@pytest.mark.parametrize("content_type", ["text/html; charset=utf-8", "image/png",
+                                          "application/x-www-form-urlencoded"])
+def test_a_push_that_is_not_a_feed_is_refused_at_the_door(
+        websub_stack: dict[str, Any], hub: FakeHub, database: Any, feed_server: Any,
+        redis_client: Any, content_type: str) -> None:
+    # It was parked (up to the feed cap) and handed to a worker, whose parse failed with
+    # nothing counted.
+    feed_url, feed_id, callback = subscribed_by_polling(websub_stack, hub, database, feed_server)
+    before = pushes("not_a_feed")
+    refused = hub.publish(callback, b"<html><body>Our new site!</body></html>",
+                          Content_Type=content_type)
+    assert refused.status_code == 415 and pushes("not_a_feed") == before + 1
+    assert not list(redis_client.scan_iter(keys.websub_push("*")))
+

@@ -73,14 +73,17 @@ def push(feed_id: int) -> Response:
         known = feed is not None and feed.enabled
         secret = feed.websub_secret if known else None
         ping = known and websub.ping_only(feed)
+        if not (ping or secret):
+            metrics.WEBSUB_PUSHES.labels("unknown_feed").inc()
+            return Response("unknown subscription\n", 410, mimetype="text/plain")
         if ping:
             _poll_soon(session, feed)
     if ping:
         metrics.WEBSUB_PUSHES.labels("ping").inc()
         return Response("", 202)
-    if secret is None:
-        metrics.WEBSUB_PUSHES.labels("unknown_feed").inc()
-        return Response("unknown subscription\n", 410, mimetype="text/plain")
+    if not websub.feed_media_type(request.headers.get("Content-Type")):
+        return _refused(feed_id, "not_a_feed", 415,
+                        f"{request.headers.get('Content-Type', '')[:100]!r} is not a feed")
     # Inflated under the same cap as a fetched feed: a gzip bomb stops there.
     try:
         body = decode_capped(raw, request.headers.get("Content-Encoding"), cap)

@@ -116,6 +116,15 @@ def push_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {name: lowered[name][:MAX_PUSH_HEADER] for name in PUSH_HEADERS if name in lowered}
 
 
+def feed_media_type(content_type: str | None) -> bool:
+    """True unless ``content_type`` names something no feed is served as: XML and JSON of any
+    kind pass, and so do none, text/plain and application/octet-stream (what servers label
+    files they do not know). An HTML page is not a feed; a feed mislabelled so is polled."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    return (media in ("", "text/plain", "application/octet-stream")
+            or media.endswith(("/xml", "+xml", "/json", "+json")))
+
+
 def secret_allowed(hub: str) -> bool:
     """True when ``hub`` is reached over TLS: only then is it sent a ``hub.secret`` (WebSub
     5.1). Sent in clear, anyone on the path could sign pushes of their own into the feed."""
