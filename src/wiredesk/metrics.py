@@ -67,9 +67,9 @@ DUE_LAG = Histogram(
 )
 WEBSUB_PUSHES = Counter(
     "wiredesk_ingest_websub_pushes_total",
-    "WebSub content pushes by outcome (accepted, bad_signature, unknown_feed, not_a_feed, "
-    "too_large, bad_encoding; ping: a plain-http hub's, which only brings a poll forward).",
-    ["outcome"],
+    "WebSub content pushes by outcome (accepted, bad_signature, unknown_feed, unknown_topic, "
+    "not_a_feed, too_large, bad_encoding; ping: a plain-http hub's, which only brings a poll "
+    "forward).", ["outcome"],
 )
 WEBSUB_SUBSCRIPTIONS = Counter(
     "wiredesk_ingest_websub_subscriptions_total",

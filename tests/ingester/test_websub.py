@@ -738,3 +738,24 @@ def test_a_push_that_is_not_a_feed_is_refused_at_the_door(
     assert refused.status_code == 415 and pushes("not_a_feed") == before + 1
     assert not list(redis_client.scan_iter(keys.websub_push("*")))
 
+
+def test_a_push_for_a_topic_the_feed_does_not_have_is_gone(
+        websub_stack: dict[str, Any], hub: FakeHub, database: Any, feed_server: Any,
+        redis_client: Any) -> None:
+    # A hub names the topic of what it pushes (Link rel="self"): one for another topic (the
+    # feed's old topic, still subscribed at a hub that shares the callback) was stored as this
+    # feed's entries.
+    feed_url, feed_id, callback = subscribed_by_polling(websub_stack, hub, database, feed_server)
+    other = feed_server.url("/other.xml")
+    before = pushes("unknown_topic")
+    stray = hub.publish(callback, feed_document(other, hub.url, ["other-1"]),
+                        Link=f'<{hub.url}>; rel="hub", <{other}>; rel="self"')
+    assert stray.status_code == 410 and pushes("unknown_topic") == before + 1
+    assert not list(redis_client.scan_iter(keys.websub_push("*")))
+    # Ours however the hub spells it: a false "not yours" would have the hub drop us.
+    spelled = feed_url.replace("http://", "HTTP://").replace("/pushed.xml", "/pushed%2Exml")
+    ours = hub.publish(callback, feed_document(feed_url, hub.url, ["ours-1"]),
+                       Link=f'<{hub.url}>; rel="hub", <{spelled}>; rel="self"')
+    assert ours.status_code == 202
+    wait_until(lambda: "ours-1" in guids(database, feed_id), message="the push for our topic")
+    assert "other-1" not in guids(database, feed_id)

@@ -76,6 +76,11 @@ def push(feed_id: int) -> Response:
         if not (ping or secret):
             metrics.WEBSUB_PUSHES.labels("unknown_feed").inc()
             return Response("unknown subscription\n", 410, mimetype="text/plain")
+        topic = websub.pushed_topic(request.headers.getlist("Link"), feed.websub_topic or "")
+        if topic is not None and not websub.same_topic(topic, feed.websub_topic or ""):
+            # Another subscription's push (an old topic of the feed, at a hub that kept it):
+            # 410 tells the hub to drop that one.
+            return _refused(feed_id, "unknown_topic", 410, "not a topic of this subscription")
         if ping:
             _poll_soon(session, feed)
     if ping:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
@@ -123,6 +123,37 @@ def feed_media_type(content_type: str | None) -> bool:
     media = (content_type or "").split(";")[0].strip().lower()
     return (media in ("", "text/plain", "application/octet-stream")
             or media.endswith(("/xml", "+xml", "/json", "+json")))
+
+
+def _url_key(url: str) -> tuple[Any, ...]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port
+    if port == {"http": 80, "https": 443}.get(scheme):
+        port = None
+    return scheme, (parts.hostname or "").lower(), port, unquote(parts.path) or "/", parts.query
+
+
+def same_topic(one: str, other: str) -> bool:
+    """True when two URLs name the same topic, however a hub spelled it (the case of the scheme
+    and host, a default port, percent-encoding): a false "no" would have the hub drop us."""
+    if one == other:
+        return True
+    try:
+        return _url_key(one) == _url_key(other)
+    except ValueError:  # a port that is no number
+        return False
+
+
+def pushed_topic(link_headers: list[str], base: str) -> str | None:
+    """The topic a push says it is of (``Link: <...>; rel="self"``, WebSub 7), if it says."""
+    self_link = _header_links(", ".join(link_headers)).get("self")
+    if not self_link:
+        return None
+    try:
+        return urljoin(base, self_link)
+    except ValueError:  # a broken [IPv6] host: no topic of ours
+        return self_link
 
 
 def secret_allowed(hub: str) -> bool:
