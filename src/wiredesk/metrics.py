@@ -74,7 +74,8 @@ WEBSUB_PUSHES = Counter(
 WEBSUB_SUBSCRIPTIONS = Counter(
     "wiredesk_ingest_websub_subscriptions_total",
     "WebSub subscription requests by outcome (requested; requested_no_secret: to a plain-http "
-    "hub; error; unsubscribe_requested, unsubscribe_error: from a hub the feed dropped).",
+    "hub; blocked: by the SSRF guard, or a redirect that would send the secret in clear; error; "
+    "unsubscribe_requested, unsubscribe_error: from a hub the feed dropped).",
     ["outcome"],
 )
 FULL_TEXT = Counter(

@@ -56,6 +56,7 @@ class FakeHub:
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.subscriptions: dict[str, dict[str, str]] = {}  # callback -> request params
         self.unsubscribed: list[str] = []  # callbacks whose unsubscription they confirmed
+        self.requests: list[dict[str, str]] = []  # every (un)subscription request's params
         self.verified: list[tuple[str, int, bool]] = []  # (callback, status, challenge echoed)
         # Set, it answers (un)subscription requests instead, and verifies nothing.
         self.answer: Callable[[BaseHTTPRequestHandler], None] | None = None
@@ -67,6 +68,7 @@ class FakeHub:
             def do_POST(self) -> None:  # noqa: N802 - stdlib name
                 length = int(self.headers.get("Content-Length", 0))
                 params = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                hub.requests.append(params)
                 if hub.answer is not None:
                     hub.answer(self)
                     return
@@ -184,11 +186,12 @@ def guids(database: Any, feed_id: int) -> set[str]:
 
 
 def subscribed_by_polling(websub_stack: dict[str, Any], hub: FakeHub, database: Any,
-                          feed_server: Any) -> tuple[str, int, str]:
-    """A feed (one entry, ``polled-1``) naming ``hub``, polled once: the poll discovers the hub
-    and subscribes, and the hub verifies. Returns the feed's URL, its id and our callback."""
+                          feed_server: Any, hub_url: str | None = None) -> tuple[str, int, str]:
+    """A feed (one entry, ``polled-1``) naming ``hub`` (or ``hub_url``, which leads there),
+    polled once: the poll discovers the hub and subscribes, and the hub verifies. Returns the
+    feed's URL, its id and our callback."""
     feed_url = feed_server.url("/pushed.xml")
-    feed_server.serve("/pushed.xml", feed_document(feed_url, hub.url, ["polled-1"]))
+    feed_server.serve("/pushed.xml", feed_document(feed_url, hub_url or hub.url, ["polled-1"]))
     with database.session() as session:
         feed_id = put_feed(session, {"url": feed_url, "interval": 3600}).id
     callback = f"{websub_stack['base']}/websub/{feed_id}"
@@ -759,3 +762,85 @@ def test_a_push_for_a_topic_the_feed_does_not_have_is_gone(
     assert ours.status_code == 202
     wait_until(lambda: "ours-1" in guids(database, feed_id), message="the push for our topic")
     assert "other-1" not in guids(database, feed_id)
+
+
+@pytest.fixture
+def private_listener() -> Iterator[tuple[str, list[Any]]]:
+    """A listener on 127.0.0.2, loopback yet outside the tests' allow-list (127.0.0.1/32), as a
+    private address is outside production's: (its URL, the connections it accepted)."""
+    import socket
+
+    listener = socket.socket()
+    try:
+        listener.bind(("127.0.0.2", 0))
+    except OSError:
+        listener.close()
+        pytest.skip("127.0.0.2 cannot be bound here")
+    listener.listen()
+    accepted: list[Any] = []
+
+    def accept() -> None:
+        try:
+            while True:
+                accepted.append(listener.accept()[0])
+        except OSError:
+            pass
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.2:{listener.getsockname()[1]}/hub", accepted
+    listener.close()
+    for connection in accepted:
+        connection.close()
+
+
+def subscribing_app(config: Any, database: Any, hub_url: str) -> tuple[Any, int]:
+    """An app with WebSub on, and a feed whose recorded hub is ``hub_url``."""
+    app = create_celery(config.replace(websub_callback_base_url="https://wd.example.org"))
+    app.wiredesk.__dict__["db"] = database
+    with database.session() as session:
+        feed = put_feed(session, {"url": "https://example.org/feed"})
+        feed.websub_hub, feed.websub_topic, feed_id = hub_url, feed.url, feed.id
+    return app, feed_id
+
+
+def test_a_hub_redirecting_to_a_private_address_is_blocked_by_the_guard(
+        config: Any, database: Any, redis_client: Any, http_hub: FakeHub,
+        private_listener: tuple[str, list[Any]]) -> None:
+    # A hub's 307 was never followed: a hub that moved (308) was failed hourly for ever. Now
+    # a redirect is followed where, and only where, the SSRF guard lets a fetch go.
+    from tests.helpers import respond
+
+    private_url, accepted = private_listener
+    http_hub.answer = lambda h: respond(h, 307, Location=private_url)
+    app, feed_id = subscribing_app(config, database, http_hub.url)
+    before = subscriptions("blocked")
+    assert app.tasks["ingest.websub_subscribe"].apply(args=[feed_id]).get() == "blocked"
+    assert subscriptions("blocked") == before + 1 and len(http_hub.requests) == 1
+    assert accepted == []
+
+
+def test_a_redirect_from_an_https_hub_to_plain_http_is_not_sent_the_secret(
+        config: Any, database: Any, redis_client: Any, hub: FakeHub, http_hub: FakeHub) -> None:
+    from tests.helpers import respond
+
+    hub.answer = lambda h: respond(h, 308, Location=http_hub.url)
+    app, feed_id = subscribing_app(config, database, hub.url)
+    assert app.tasks["ingest.websub_subscribe"].apply(args=[feed_id]).get() == "blocked"
+    assert "hub.secret" in hub.requests[0] and http_hub.requests == []
+
+
+def test_a_hub_that_moved_is_followed_there(
+        websub_stack: dict[str, Any], http_hub: FakeHub, database: Any,
+        feed_server: Any) -> None:
+    from tests.helpers import respond
+
+    moved = FakeHub()
+    try:
+        http_hub.answer = lambda h: respond(h, 308, Location=moved.url)
+        feed_url, feed_id, callback = subscribed_by_polling(websub_stack, moved, database,
+                                                            feed_server, hub_url=http_hub.url)
+        assert moved.subscriptions[callback]["hub.topic"] == feed_url
+        with database.session() as session:  # the feed still names the hub it advertises
+            assert session.get(models.Feed, feed_id).websub_hub == http_hub.url
+    finally:
+        moved.stop()

@@ -27,6 +27,7 @@ from wiredesk.broker import Services, wiredesk_task
 from wiredesk.identity import without_password
 from wiredesk.ingester import fulltext, schedule, websub
 from wiredesk.ingester.fetch import FetchError, fetch, shared_client
+from wiredesk.ingester.guard import BlockedURL
 from wiredesk.ingester.hostlimit import feed_slot, host_slot
 from wiredesk.ingester.parse import ParsedFeed, ParseError, parse_feed
 from wiredesk.store import articles as article_store
@@ -561,6 +562,10 @@ def websub_subscribe(self: Any, feed_id: int) -> str:
     try:
         websub.subscribe(shared_client(services.config), services.config, feed_id=feed_id, hub=hub,
                          topic=topic, secret=secret)
+    except BlockedURL as exc:  # the hub, or where it redirected, is not to be reached
+        log.warning("WebSub subscription of feed %s refused: %s", feed_id, exc)
+        metrics.WEBSUB_SUBSCRIPTIONS.labels("blocked").inc()
+        return "blocked"
     except Exception as exc:  # noqa: BLE001 - a hub failure must not stop polling
         log.warning("WebSub subscription of feed %s failed: %s", feed_id, exc)
         metrics.WEBSUB_SUBSCRIPTIONS.labels("error").inc()

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 
 from wiredesk.config import Config
-from wiredesk.ingester.guard import check_url
+from wiredesk.ingester.guard import BlockedURL, check_url
 from wiredesk.store.models import Feed, fits_url_column
 
 SIGNATURE_METHODS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256,
@@ -184,19 +184,45 @@ def subscribe(client: httpx.Client, config: Config, *, feed_id: int, hub: str, t
     ``secret`` goes only to an https hub (see ``secret_allowed``)."""
     if secret is not None and not secret_allowed(hub):
         raise ValueError("a hub.secret is sent over HTTPS only")
-    check_url(hub, config.fetch_allow_networks)  # the hub is reached like a feed: guarded
     data = {"hub.mode": mode, "hub.topic": topic, "hub.callback": callback_url(config, feed_id)}
     if mode == "subscribe":
         data["hub.lease_seconds"] = str(config.websub_lease_seconds)
     if secret is not None:
         data["hub.secret"] = secret
-    # Streamed, and the answer's body never read whole: httpx would inflate all of it (a gzip
-    # bomb) into the worker's memory, and all WebSub needs of it is the status.
-    with client.stream("POST", hub, data=data) as response:
-        if response.status_code >= 300:
-            raise httpx.HTTPStatusError(
-                f"hub answered {response.status_code}{_excerpt(response)}",
-                request=response.request, response=response)
+    url = hub
+    for _hop in range(config.fetch_max_redirects + 1):
+        # Each hop is reached like a feed: the guard decides (BlockedURL) before any connect.
+        check_url(url, config.fetch_allow_networks)
+        # Streamed, and the answer's body never read whole: httpx would inflate all of it (a
+        # gzip bomb) into the worker's memory, and all WebSub needs of it is the status.
+        with client.stream("POST", url, data=data) as response:
+            status = response.status_code
+            if status in POST_REDIRECTS and "location" in response.headers:
+                url = _hub_redirect(url, response.headers["location"], secret)
+                continue
+            if status >= 300:
+                raise httpx.HTTPStatusError(f"hub answered {status}{_excerpt(response)}",
+                                            request=response.request, response=response)
+            return
+    raise httpx.TooManyRedirects(f"more than {config.fetch_max_redirects} redirects from the hub")
+
+
+# A hub that moved is followed where its request stays a POST with its body (RFC 9110 15.4.8,
+# 15.4.9); 301, 302 and 303 would have it become a GET, which no hub answers.
+POST_REDIRECTS = frozenset({307, 308})
+
+
+def _hub_redirect(current: str, location: str, secret: str | None) -> str:
+    """Where a hub's redirect leads, refused (BlockedURL) if it is no URL or would carry the
+    secret over plain HTTP."""
+    try:
+        target = urljoin(current, location)
+    except ValueError as exc:  # a broken [IPv6] host
+        raise BlockedURL(f"hub redirected to an invalid URL {location[:200]!r}") from exc
+    if secret is not None and not secret_allowed(target):
+        raise BlockedURL("hub redirected from https to plain http: the request carries "
+                         "hub.secret, which is not sent in clear")
+    return target
 
 
 # How much of a hub's refusal is read, for the log.
