@@ -844,3 +844,28 @@ def test_a_hub_that_moved_is_followed_there(
             assert session.get(models.Feed, feed_id).websub_hub == http_hub.url
     finally:
         moved.stop()
+
+
+def test_a_link_header_made_to_backtrack_does_not_hold_the_fetch(
+        config: Any, database: Any, redis_client: Any, feed_server: Any) -> None:
+    # Discovery read the Link header with a pattern that went back over the rest of the
+    # header from every "<" with no ">": a feed answering with 100 KB of "<" (httpcore reads
+    # headers up to 100 KB) cost about a minute of CPU, holding the GIL, on every fetch.
+    from tests.helpers import respond
+    from wiredesk.ingester.tasks import ingest_feed
+
+    app = create_celery(config.replace(host_max_per_second=0))
+    app.wiredesk.__dict__["db"] = database
+    feed_url = feed_server.url("/links.xml")
+    body = feed_document(feed_url, None, ["linked-1"])
+    feed_server.routes["/links.xml"] = lambda h: respond(
+        h, 200, body, content_type="application/rss+xml", Link="<" * 100_000)
+    with database.session() as session:
+        feed_id = put_feed(session, {"url": feed_url}).id
+    outcome: list[str] = []
+    fetching = threading.Thread(target=lambda: outcome.append(
+        ingest_feed(app.wiredesk, feed_id, enqueue=list).outcome), daemon=True)
+    fetching.start()
+    fetching.join(timeout=20)  # a deadline, far past what the fetch takes (milliseconds)
+    assert outcome == ["ok"]
+    assert guids(database, feed_id) == {"linked-1"}
