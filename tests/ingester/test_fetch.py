@@ -349,3 +349,39 @@ def test_credentials_in_a_feed_url_are_sent_to_its_own_origin_only(
         assert "Authorization" not in elsewhere.log[-1][2]
     finally:
         elsewhere.stop()
+
+
+def test_trickling_headers_stop_at_the_deadline(server: FeedHTTPServer, cfg: Config) -> None:
+    # The deadline was checked only between body chunks: a server sending its status line and
+    # then a header byte now and then (never a read timeout) held the fetch, an ingest thread,
+    # for as long as it liked. Four such feeds stall a worker process's four threads.
+    done = threading.Event()
+
+    def trickle(h: Any) -> None:
+        h.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        try:
+            while not done.wait(0.05):
+                h.wfile.write(b"x")
+                h.wfile.flush()
+            h.wfile.write(b"\r\nContent-Length: 0\r\n\r\n")
+        except OSError:
+            pass
+        h.close_connection = True
+
+    server.routes["/slow-head"] = trickle
+    cfg = cfg.replace(fetch_read_timeout=0.5)
+    failed: list[FetchError] = []
+
+    def run() -> None:
+        with make_client(cfg) as slow_client:
+            try:
+                fetch(slow_client, server.url("/slow-head"), cfg)
+            except FetchError as exc:
+                failed.append(exc)
+
+    fetching = threading.Thread(target=run, daemon=True)
+    fetching.start()
+    fetching.join(timeout=10)  # a deadline, twenty times the fetch's own
+    done.set()
+    fetching.join(timeout=10)
+    assert [exc.outcome for exc in failed] == ["timeout"]

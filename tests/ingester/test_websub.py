@@ -869,3 +869,42 @@ def test_a_link_header_made_to_backtrack_does_not_hold_the_fetch(
     fetching.join(timeout=20)  # a deadline, far past what the fetch takes (milliseconds)
     assert outcome == ["ok"]
     assert guids(database, feed_id) == {"linked-1"}
+
+
+def test_a_hub_trickling_its_answer_is_given_up_at_the_deadline(
+        config: Any, http_hub: FakeHub) -> None:
+    # As a feed's server could: the answer's head a byte now and then, never a read timeout,
+    # held the ingest thread that asked for the subscription as long as the hub liked.
+    from wiredesk.ingester.fetch import make_client
+
+    done = threading.Event()
+
+    def trickle(h: Any) -> None:
+        h.wfile.write(b"HTTP/1.1 202 Accepted\r\nX-Slow: ")
+        try:
+            while not done.wait(0.05):
+                h.wfile.write(b"x")
+                h.wfile.flush()
+            h.wfile.write(b"\r\nContent-Length: 0\r\n\r\n")
+        except OSError:
+            pass
+        h.close_connection = True
+
+    http_hub.answer = trickle
+    config = config.replace(fetch_read_timeout=0.5)
+    failed: list[Exception] = []
+
+    def run() -> None:
+        with make_client(config) as client:
+            try:
+                websub.subscribe(client, config, feed_id=1, hub=http_hub.url,
+                                 topic="https://example.org/feed", secret=None)
+            except httpx.TimeoutException as exc:
+                failed.append(exc)
+
+    asking = threading.Thread(target=run, daemon=True)
+    asking.start()
+    asking.join(timeout=10)  # a deadline, twenty times the exchange's own
+    done.set()
+    asking.join(timeout=10)
+    assert len(failed) == 1

@@ -14,9 +14,12 @@ import socket
 import threading
 import time
 import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import urljoin
 
 import brotli
@@ -117,15 +120,86 @@ def shared_client(config: Config) -> FeedClient:
 
 
 def guarded_pool(config: Config, resolve: Resolver, max_connections: int) -> httpcore.ConnectionPool:
-    """The httpcore connection pool behind ``make_client``: keep-alive, guarded connects."""
+    """The httpcore connection pool behind ``make_client``: keep-alive, guarded connects, and
+    every read and write held to the deadline of the exchange it serves (``exchange_deadline``)."""
     return httpcore.ConnectionPool(
         ssl_context=httpx.create_ssl_context(),
         max_connections=max_connections,
         max_keepalive_connections=max_connections,
         keepalive_expiry=60.0,
-        network_backend=GuardedBackend(config.fetch_allow_networks, resolve),
+        network_backend=_DeadlineBackend(GuardedBackend(config.fetch_allow_networks, resolve)),
         socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
     )
+
+
+# The deadline (time.monotonic()) of the exchange this thread is in, if it set one. httpcore's
+# timeouts bound each read, not an exchange: a server sending its head a byte now and then
+# (never a read timeout) held a fetch, and its ingest thread, for as long as it liked.
+_exchange = threading.local()
+
+
+@contextmanager
+def exchange_deadline(at: float) -> Iterator[None]:
+    """Hold every read and write this thread makes through the pool to ``at`` (monotonic):
+    past it, httpcore.ReadTimeout / WriteTimeout, as a read timeout would raise."""
+    outer = getattr(_exchange, "deadline", None)
+    _exchange.deadline = at if outer is None else min(at, outer)
+    try:
+        yield
+    finally:
+        _exchange.deadline = outer
+
+
+def _left(timeout: float | None, error: type[Exception]) -> float | None:
+    at = getattr(_exchange, "deadline", None)
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise error("past the exchange's deadline")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection's stream whose every read and write waits no later than the deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream):
+        self.stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, _left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self.stream.start_tls(
+            ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, backend: httpcore.NetworkBackend):
+        self.backend = backend
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self.backend.connect_tcp(
+            host, port, _left(timeout, httpcore.ConnectTimeout), local_address, socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        return self.backend.connect_unix_socket(path, timeout, socket_options)
+
+    def sleep(self, seconds: float) -> None:
+        self.backend.sleep(seconds)
 
 
 class _Decoder:
@@ -305,8 +379,14 @@ def fetch(client: FeedClient, url: str, config: Config, *, etag: str | None = No
     if last_modified:
         request_headers.append((b"If-Modified-Since",
                                 last_modified.encode("latin-1", "replace")))
+    until = time.monotonic() + config.fetch_read_timeout
+    with exchange_deadline(until):
+        return _fetch(client, url, config, request_headers, until)
+
+
+def _fetch(client: FeedClient, url: str, config: Config, request_headers: list[Any],
+           deadline: float) -> FetchResult:
     extensions = {"timeout": client.timeout.as_dict()}
-    deadline = time.monotonic() + config.fetch_read_timeout
     permanent: str | None = None
     all_permanent = True
     current = url

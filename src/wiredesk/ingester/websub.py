@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 
 from wiredesk.config import Config
+from wiredesk.ingester.fetch import exchange_deadline
 from wiredesk.ingester.guard import BlockedURL, check_url
 from wiredesk.store.models import Feed, fits_url_column
 
@@ -191,6 +193,14 @@ def subscribe(client: httpx.Client, config: Config, *, feed_id: int, hub: str, t
         data["hub.lease_seconds"] = str(config.websub_lease_seconds)
     if secret is not None:
         data["hub.secret"] = secret
+    # The whole exchange, redirects included, within a fetch's deadline (as a feed's server, a
+    # hub trickling its answer would hold the ingest thread for as long as it liked).
+    with exchange_deadline(time.monotonic() + config.fetch_read_timeout):
+        _post(client, config, hub, data, secret)
+
+
+def _post(client: httpx.Client, config: Config, hub: str, data: dict[str, str],
+          secret: str | None) -> None:
     url = hub
     for _hop in range(config.fetch_max_redirects + 1):
         # Each hop is reached like a feed: the guard decides (BlockedURL) before any connect.
