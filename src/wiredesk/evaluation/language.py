@@ -2,8 +2,12 @@
 
 `python -m wiredesk.evaluation.language` prints a table and writes
 `eval-results/language.json`: language accuracy per labeled set (articles and headlines alone,
-without and with the feed's language hint), entity precision/recall on the annotated sample in
+without and with the feed's language hint; how many guesses were wrong and how many left
+undetermined), entity precision/recall on the annotated sample in
 `tests/golden/stages/entity_sample.json`, and throughput per stage in a plain loop.
+
+The short-text slice is the headline sets: ANT, BBC and THUCNews titles, and the SemEval-2022
+titles in ar, es, fr and tr (the pairs' titles, each once).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ SIB = {
 ANT = ("ant-corpus-ar/jawharafm_v1.1_sample.jsonl", "ant-corpus-ar/multisource_v2.1_sample.jsonl")
 BBC = "bbc-news-en/bbc_news_2225.jsonl"
 THUC = "thucnews-headlines-zh/thucnews_headlines_test_sample.jsonl"
+SEMEVAL = ("ar", "es", "fr", "tr")
 SAMPLE = REPO_ROOT / "tests" / "golden" / "stages" / "entity_sample.json"
 
 
@@ -56,6 +61,10 @@ def language_sets() -> dict[str, tuple[str, str, list[str]]]:
         sets["bbc-news-titles/en"] = ("headline", "en", [r["title"] for r in bbc])
     if path := labeled(THUC):
         sets["thucnews-titles/zh"] = ("headline", "zh", [r["text"] for r in read_jsonl(path)])
+    for lang in SEMEVAL:
+        if path := labeled(f"semeval2022-task8-mnas/{lang}.jsonl"):
+            titles = {r[k].strip() for r in read_jsonl(path) for k in ("title1", "title2") if r.get(k)}
+            sets[f"semeval-titles/{lang}"] = ("headline", lang, sorted(titles - {""}))
     return sets
 
 
@@ -68,13 +77,15 @@ def evaluate_language(languages: tuple[str, ...]) -> list[dict[str, Any]]:
         guesses = [identify(text, languages).language for text in texts]
         seconds = time.perf_counter() - start
         hinted = [identify(text, languages, hint=gold).language for text in texts]
-        wrong = Counter(g for g in guesses if g != gold)
+        wrong = Counter(g or "und" for g in guesses if g != gold)
         rows.append(
             {
                 "set": name,
                 "kind": kind,
                 "n": len(texts),
                 "accuracy": sum(g == gold for g in guesses) / len(texts),
+                "wrong": sum(g is not None and g != gold for g in guesses) / len(texts),
+                "undetermined": sum(g is None for g in guesses) / len(texts),
                 "accuracy_with_hint": sum(g == gold for g in hinted) / len(texts),
                 "texts_per_s": len(texts) / seconds,
                 "confusions": dict(wrong.most_common(5)),
@@ -168,11 +179,13 @@ def main(argv: list[str] | None = None) -> int:
     entities = evaluate_entities()
     speed = evaluate_throughput(languages)
 
-    print(f"{'set':24} {'kind':9} {'n':>6} {'acc':>8} {'acc+hint':>9} {'texts/s':>9}  confusions")
+    print(f"{'set':24} {'kind':9} {'n':>6} {'acc':>8} {'wrong':>7} {'und':>7} {'acc+hint':>9} "
+          f"{'texts/s':>9}  confusions")
     for r in lang_rows:
         print(
-            f"{r['set']:24} {r['kind']:9} {r['n']:6d} {r['accuracy']:8.2%} "
-            f"{r['accuracy_with_hint']:9.2%} {r['texts_per_s']:9.0f}  {r['confusions']}"
+            f"{r['set']:24} {r['kind']:9} {r['n']:6d} {r['accuracy']:8.2%} {r['wrong']:7.2%} "
+            f"{r['undetermined']:7.2%} {r['accuracy_with_hint']:9.2%} {r['texts_per_s']:9.0f}  "
+            f"{r['confusions']}"
         )
     print(
         f"\nentities ({entities['records']} records, gazetteer v{entities['gazetteer_version']}):"

@@ -120,3 +120,54 @@ def test_missing_accents_weigh_only_on_plain_ascii_text() -> None:
     shifted = dict(_ascii_evidence("Markets rally as oil prices fall sharply today", ranked))
     assert shifted["en"] > shifted["fr"]
     assert abs(sum(shifted.values()) - 1.0) < 1e-9
+
+
+# Persian writes ی (U+06CC) and ک (U+06A9) where Arabic writes ي and ك.
+PERSIAN = (
+    "\u0627\u0641\u0632\u0627\u06cc\u0634 \u0642\u06cc\u0645\u062a \u0646\u0641\u062a "
+    "\u062f\u0631 \u0628\u0627\u0632\u0627\u0631"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        # Kanji with a little kana: Japanese, though most characters are Han (was zh).
+        ("受診時定額負担導入など反対で一致－国民医療推進協議会", "ja"),
+        ("税制改正要望、消費税課税が重点項目に－民主・厚労部門会議", "ja"),
+        ("国务院常务会议研究部署稳定外贸政策", "zh"),
+        ("서울 시장 선거", "ko"),
+        ("Αθήνα", "el"),
+        # Arabic-script letters each language writes or never writes.
+        ("ارتفاع أسعار النفط في السوق العالمية", "ar"),
+        (PERSIAN, "fa"),
+        ("پاکستان میں بارش سے تباہی", "ur"),
+        ("Київ відкрив нові школи", "uk"),
+        ("Москва объявила выборы", "ru"),
+        # A headline in capitals read as text (was it).
+        ("ARDE GUANAJUATO POR CHOQUE CON EL MARRO - Plaza de Armas", "es"),
+    ],
+)
+def test_the_script_and_its_letters_decide_short_headlines(text, language):
+    assert identify(text, LANGS).language == language
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # German headlines of names and English loan words, with no feed hint: the detector
+        # said Dutch or English, each not twice as likely as the next. Undetermined, not wrong.
+        "Lightroom-Alternative: DxO bringt PhotoLab 2",
+        "Google schaltet Nearby Notifcations in Android ab",
+        "Red Dead Redemption 2 im Test: Der Revolverhelden-Simulator",
+        "Migrants",
+    ],
+)
+def test_short_unsure_text_without_a_hint_is_undetermined(text):
+    assert identify(text, LANGS).language is None
+
+
+def test_a_hint_still_decides_short_unsure_text():
+    for text in ("Lightroom-Alternative: DxO bringt PhotoLab 2",
+                 "Google schaltet Nearby Notifcations in Android ab", "Migrants"):
+        assert identify(text, LANGS, hint="de").language == "de"
