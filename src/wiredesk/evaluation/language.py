@@ -118,7 +118,9 @@ def evaluate_entities() -> dict[str, Any]:
             continue
         used += 1
         expected = set(record["expected"])
-        found = {e.id for e in find_entities(text[: sample["window_chars"]])}
+        window = text[: sample["window_chars"]]
+        language = identify(window, config.load().news_languages).language  # as the pipeline
+        found = {e.id for e in find_entities(window, language)}
         tp += len(expected & found)
         fp += len(found - expected)
         fn += len(expected - found)

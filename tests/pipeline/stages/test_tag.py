@@ -394,3 +394,39 @@ def test_oman_and_amman_share_a_name():
         assert "Q3805" in found, text
     assert ids("Officials met in Amman and Muscat") == {"Q3805", "Q3826"}
     assert "OM" not in ids("قال مسؤول في السفارة الأمريكية في عمان")
+
+
+def test_a_latin_name_is_a_word_of_the_languages_it_was_written_for():
+    """One automaton serves every language, so English copy met German, French and Spanish
+    names as English words: "island" was tagged Iceland (German Island), the sprinter Maurice
+    Greene Mauritius (French Maurice), Mexico Mexico City (French Mexico), Deutsche Bank
+    Germany and Credit Suisse Switzerland. In text of a language the gazetteer writes Latin
+    names for, a Latin name matches only if written for that language."""
+    def en(text: str) -> set[str]:
+        return {e.id for e in find_entities(text, "en")}
+
+    assert en("The island nation voted") == set()
+    assert en("Maurice Greene won the 100m in Athens") == {"Q1524"}
+    assert en("Mexico and Brazil") == {"MX", "BR"}
+    assert en("Deutsche Bank and Credit Suisse") == set()
+    assert en("Iceland and Mauritius") == {"IS", "MU"}
+    assert en("The UN said Paris and the EU") == {"Q1065", "Q90", "Q458"}
+    # In their own languages the names are the places.
+    assert {e.id for e in find_entities("Die Regierung in Island", "de")} == {"IS"}
+    assert {e.id for e in find_entities("l'île Maurice", "fr")} == {"MU"}
+    assert {e.id for e in find_entities("la ville de Mexico", "fr")} == {"Q1489"}
+    assert {e.id for e in find_entities("die deutsche Regierung", "de")} == {"DE"}
+    # Other scripts and languages without names of their own are unchanged: Arabic copy quotes
+    # Latin acronyms, and Italian has no names in the gazetteer.
+    assert {e.id for e in find_entities("منظمة الصحة العالمية (WHO)", "ar")} == {"Q7817"}
+    assert {e.id for e in find_entities("a Roma e a Parigi", "it")} == {"Q220"}
+
+
+def test_the_tag_stage_reads_names_in_the_article_language():
+    from wiredesk.pipeline.stages.tag import tag
+    from wiredesk.schemas import Article
+
+    article = Article(id="i", feed_id=1, guid=None, url=None, title="Island life",
+                      body_text="Maurice said the island would vote.", content_hash="-",
+                      language="en")
+    assert tag(article).entities == []

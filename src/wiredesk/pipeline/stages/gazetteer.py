@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -74,6 +74,8 @@ class _Alias:
     cjk: bool  # no word boundaries in Chinese/Japanese
     cased: bool  # acronym: must be printed in capitals
     pattern: re.Pattern[str] | None  # stem alias: checked by regex from the key's start
+    latin: bool  # in Latin letters: a word of the languages it was written for only
+    languages: frozenset[str] = field(default=frozenset(), compare=False)  # written for
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,11 @@ def _is_cjk(text: str) -> bool:
     )
 
 
+def _is_latin(key: str) -> bool:
+    letters = [ch for ch in key if ch.isalpha()]
+    return bool(letters) and all(ch.isascii() or "\u00c0" <= ch <= "\u024f" for ch in letters)
+
+
 def _is_acronym(alias: str) -> bool:
     letters = [ch for ch in alias if unicodedata.category(ch).startswith("L")]
     return 0 < len(letters) <= 5 and all(ch.isupper() for ch in letters)
@@ -127,9 +134,9 @@ class Gazetteer:
         located: list[Entry] = []
         for item in data.get("entities", []):
             index = self._entry(item.get("id"), item["type"], item["name"], item.get("country"))
-            for names in (item.get("aliases") or {}).values():
+            for language, names in (item.get("aliases") or {}).items():
                 for alias in names:
-                    self._add(alias, index, curated=True)
+                    self._add(alias, index, language, curated=True)
             self._add_clues(index, item.get("clues"))
             if self.entries[index].country:
                 located.append(self.entries[index])
@@ -140,8 +147,15 @@ class Gazetteer:
                     self._add_clues(index, names)
                     continue
                 for alias in names:
-                    self._add(alias, index, curated=True)
+                    self._add(alias, index, language, curated=True)
         self._add_locale_countries()
+        # Latin-script languages the gazetteer writes names for: in their text, a Latin name
+        # written for another of them is another word (German "Island" is Iceland, French
+        # "Maurice" Mauritius, "Mexico" Mexico City; in English: island, Maurice, the country).
+        self._latin_languages = frozenset(
+            language for aliases in self._aliases.values() for alias in aliases if alias.latin
+            for language in alias.languages
+        )
         self._nouns = {normalize(item["alias"]): _noun(item) for item in data.get("nouns") or ()}
         # A place is supported by its country and the other places there (Beirut for Lebanon's
         # Tripoli), and supports its country in turn; any entry by its own unshared aliases.
@@ -169,7 +183,7 @@ class Gazetteer:
             self._by_id[entity_id] = len(self.entries) - 1
         return len(self.entries) - 1
 
-    def _add(self, alias: str, index: int, *, curated: bool) -> None:
+    def _add(self, alias: str, index: int, language: str, *, curated: bool) -> None:
         alias = str(alias)
         stem = "*" in alias
         key = normalize(alias.replace("*", " ").strip()) if not stem else ""
@@ -196,22 +210,28 @@ class Gazetteer:
             cjk=_is_cjk(key),
             cased=_is_acronym(alias),
             pattern=pattern,
+            latin=_is_latin(key),
+            languages=frozenset({language.split("_")[0]}),
         )
         existing = self._aliases.get(key, [])
-        # Locale names never take a key a curated alias already holds (عمان is Amman first).
-        if not curated and existing:
+        # Locale names never take a key a curated alias holds in their language (عمان is
+        # Amman first; French "Mexico" is Mexico City, English "Mexico" the country).
+        if not curated and any(spec.languages <= held.languages for held in existing):
             return
-        if spec not in existing:
+        if spec in existing:  # the same alias in another language: one spec, both languages
+            at = existing.index(spec)
+            existing[at] = replace(existing[at], languages=existing[at].languages | spec.languages)
+        else:
             self._aliases[key].append(spec)
 
     def _add_clues(self, index: int, clues: dict[str, list[str]] | None) -> None:
         """Aliases that support entry ``index`` where its name is shared; never tagged."""
-        aliases = [alias for names in (clues or {}).values() for alias in names]
-        if aliases:
+        if clues:
             clue = self._entry(None, "clue", self.entries[index].name)
             self._supports[self.entries[clue]].append(self.entries[index])
-            for alias in aliases:
-                self._add(alias, clue, curated=True)
+            for language, aliases in clues.items():
+                for alias in aliases:
+                    self._add(alias, clue, language, curated=True)
 
     def _add_locale_countries(self) -> None:
         from babel import Locale
@@ -227,31 +247,38 @@ class Gazetteer:
                 if _country_name(code) == code:  # not an ISO 3166-1 country (EU, UN, QO ...)
                     continue
                 index = self._entry(code, "country", _country_name(code))
-                self._add(name, index, curated=False)
+                self._add(name, index, language, curated=False)
 
     # -- matching -----------------------------------------------------------------------------
-    def find(self, text: str, types: tuple[str, ...] = ()) -> list[Match]:
+    def find(
+        self, text: str, types: tuple[str, ...] = (), language: str | None = None
+    ) -> list[Match]:
         """Non-overlapping alias matches in ``text`` (of one of ``types``, if given), longest
-        first, in text order; a name several entries share resolved by the text around it."""
-        normalized, found, shared = self._matches(text, types)
+        first, in text order; a name several entries share resolved by the text around it. In
+        the text of a Latin-script ``language`` the gazetteer has names for, a Latin name only
+        matches if it was written for that language."""
+        normalized, found, shared = self._matches(text, types, language)
         taken = _longest_first(found)
         if not shared:
             return taken
         # What supports a place may be of any type (a country, a clue): look at all of them.
-        context = taken if not types else _longest_first(self._matches(text, ())[1])
+        context = taken if not types else _longest_first(self._matches(text, (), language)[1])
         return self._choose(normalized, taken, shared, context)
 
     def _matches(
-        self, text: str, types: tuple[str, ...]
+        self, text: str, types: tuple[str, ...], language: str | None = None
     ) -> tuple[str, list[Match], list[Match]]:
         """Every alias occurrence (overlapping), and those of names several entries share."""
         normalized, offsets = normalize_with_offsets(text)
         found: list[Match] = []
         shared_found: list[Match] = []
+        own = language if language in self._latin_languages else None
         for last, (key, aliases, shared) in self._automaton.iter(normalized):
             start = last - len(key) + 1
             for alias in aliases:
                 if types and self.entries[alias.entry].type not in types:
+                    continue
+                if own and alias.latin and own not in alias.languages:
                     continue
                 end = self._accept(normalized, start, start + len(key), alias)
                 if end is None:

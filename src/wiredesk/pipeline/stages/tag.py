@@ -14,6 +14,7 @@ from typing import Any
 from wiredesk.pipeline.stages import gazetteer
 from wiredesk.pipeline.stages.dateline import shingle_text
 from wiredesk.schemas import Article, Entity
+from wiredesk.text.languages import primary_subtag
 from wiredesk.text.normalize import ARABIC_MARKS, fold_arabic
 
 MAX_KEYWORDS = 8
@@ -93,10 +94,11 @@ def tag_text(article: Article) -> str:
     return f"{article.title}\n{article.body_text or article.summary}"
 
 
-def find_entities(text: str) -> list[Entity]:
-    """Gazetteer entities in ``text``, with mention counts and first offsets, in text order."""
+def find_entities(text: str, language: str | None = None) -> list[Entity]:
+    """Gazetteer entities in ``text`` (written in ``language``, if known), with mention counts
+    and first offsets, in text order."""
     found: dict[str, Entity] = {}
-    for match in gazetteer.load().find(text):
+    for match in gazetteer.load().find(text, language=language):
         entry = match.entry
         if entry.id is None:
             continue
@@ -163,6 +165,6 @@ def tag(article: Article) -> Article:
     """Return ``article`` with ``entities`` and ``keywords`` set (after the dateline stage, so
     that its dateline stays out of the keywords)."""
     return article.replace(
-        entities=find_entities(tag_text(article)),
+        entities=find_entities(tag_text(article), primary_subtag(article.language)),
         keywords=keywords(keyword_text(article), article.language),
     )
