@@ -430,3 +430,24 @@ def test_the_tag_stage_reads_names_in_the_article_language():
                       body_text="Maurice said the island would vote.", content_hash="-",
                       language="en")
     assert tag(article).entities == []
+
+
+def test_regions_and_titles_named_after_a_place_are_not_the_place():
+    """"America" is the United States, so Latin America, South America and the Copa América
+    were tagged US; "المغرب العربي" (the Maghreb) Morocco; a story quoting the Washington Post
+    or the New York Times was tagged with the city."""
+    for text, language in (
+        ("Growth slowed across Latin America and South America", "en"),
+        ("exports to North America and Central America", "en"),
+        ("Argentina won the Copa America", "en"),
+        ("تباطأ النمو في أمريكا اللاتينية وأميركا الجنوبية", "ar"),
+        ("صادرات إلى أمريكا الشمالية", "ar"),
+        ("فازت الأرجنتين بكوبا أمريكا", "ar"),
+        ("اتحاد المغرب العربي", "ar"),
+        ("the Washington Post and the New York Times reported", "en"),
+        ("ذكرت صحيفة واشنطن بوست ونيويورك تايمز", "ar"),
+    ):
+        found = {e.id for e in find_entities(text, language)}
+        assert not found & {"US", "MA", "Q61", "Q60"}, text
+    assert {e.id for e in find_entities("America and Morocco", "en")} == {"US", "MA"}
+    assert {e.id for e in find_entities("زار المغرب وأمريكا", "ar")} == {"US", "MA"}
