@@ -451,3 +451,24 @@ def test_regions_and_titles_named_after_a_place_are_not_the_place():
         assert not found & {"US", "MA", "Q61", "Q60"}, text
     assert {e.id for e in find_entities("America and Morocco", "en")} == {"US", "MA"}
     assert {e.id for e in find_entities("زار المغرب وأمريكا", "ar")} == {"US", "MA"}
+
+
+def test_keywords_end_at_quotes_and_slashes_and_skip_read_more():
+    """YAKE splits phrases only at ASCII punctuation standing alone: Guardian keywords came out
+    as "grave concerns’", "concerns’ matter", "’re" and, from the feed's link text, "Continue
+    reading"; Arabic ones as "خريف/" and "شوب ربيع/صيف"."""
+    english = (
+        "FBI has ‘grave concerns’ about Trump plan to release controversial memo. We’re told "
+        "the FBI's ‘grave concerns’ matter, Christopher Wray said. Continue reading..."
+    )
+    words = keywords(english, "en")
+    assert words
+    for phrase in words:
+        assert not set("'’‘\"/") & {phrase[0], phrase[-1]}, phrase
+        assert "continue" not in phrase.casefold() and phrase not in ("re", "’re"), phrase
+    assert "grave concerns" in words
+    arabic = "مجموعة خريف/ شتاء 2011 في متاجر توب شوب. تقدم المجموعة أزياء ربيع/صيف للنساء"
+    words = keywords(arabic, "ar")
+    assert words
+    assert not [w for w in words if "/" in w], words
+    assert "O'Brien" in " ".join(keywords("Senator O’Brien said O’Brien would vote", "en"))

@@ -39,6 +39,17 @@ _CLITICS = {
                      r"['’](?=\w)", re.IGNORECASE),
     "tr": re.compile(r"(?<=\w)['’]\w+"),
 }
+# Quotes and slashes end a phrase, but YAKE splits only at ASCII punctuation standing alone:
+# "‘grave concerns’ matter" gave "concerns’ matter", "ربيع/صيف" gave "شوب ربيع/صيف". They are
+# set apart as a plain '"'; an apostrophe inside a word (We’re, O’Brien) is made ASCII, which
+# the tokenizer knows.
+_QUOTES = re.compile(r"[\"“”„«»/]|(?<!\w)['’‘`]|['’‘`](?!\w)")
+# The link text feeds end a summary with ("Continue reading..."): no keyword.
+_READ_MORE = re.compile(
+    r"\s*(?:continue reading|read more|read the full story|lire la suite|leer más|weiterlesen"
+    r"|читать далее|اقرأ المزيد|اقرأ أيضا)\W*$",
+    re.IGNORECASE,
+)
 
 
 # Verbs of saying that open most Arabic wire sentences, beyond the few in YAKE's list (قال،
@@ -143,9 +154,12 @@ def keywords(text: str, language: str | None) -> list[str]:
     """Up to MAX_KEYWORDS key phrases of ``text`` (none for languages YAKE cannot split)."""
     if not language or language not in _YAKE_LANGUAGES or not text.strip():
         return []
+    if trailer := _READ_MORE.search(text, max(0, len(text) - 40)):
+        text = text[: trailer.start()]
     text = text[:MAX_KEYWORD_CHARS].translate(_YAKE_INPUT)
     if language in _CLITICS:
         text = _CLITICS[language].sub("", text)
+    text = _QUOTES.sub(' " ', text).replace("’", "'")
     phrases = _extractor(language).extract_keywords(text)
     out: list[str] = []
     seen: set[str] = set()
