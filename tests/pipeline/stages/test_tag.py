@@ -472,3 +472,21 @@ def test_keywords_end_at_quotes_and_slashes_and_skip_read_more():
     assert words
     assert not [w for w in words if "/" in w], words
     assert "O'Brien" in " ".join(keywords("Senator O’Brien said O’Brien would vote", "en"))
+
+
+def test_arabic_torrents_are_not_seoul():
+    """سيول is Seoul and also "torrents" (flash floods, plural of سيل): flood copy was tagged
+    with South Korea's capital. Korea named in the text makes it Seoul; else the noun."""
+    for text in (
+        "لقي خمسة أشخاص حتفهم في سيول جارفة ضربت القرية",
+        "أمطار غزيرة وسيول في محافظات الجنوب",
+        "ان تتسرب سيول العصير الى نهر قريب",
+    ):
+        assert "Q8684" not in ids(text), text
+    for text in (
+        "قالت سيول إن كوريا الشمالية أطلقت صاروخا",
+        "زار العاصمة الكورية الجنوبية سيول",
+        "محادثات بين الكوريتين في سيول",
+        "Talks in Seoul",
+    ):
+        assert "Q8684" in ids(text), text

@@ -132,12 +132,14 @@ class Gazetteer:
         # supports (a country supports its places, a clue the place it was written for).
         self._supports: dict[Entry, list[Entry]] = defaultdict(list)
         located: list[Entry] = []
+        related: list[tuple[str, Entry]] = []
         for item in data.get("entities", []):
             index = self._entry(item.get("id"), item["type"], item["name"], item.get("country"))
             for language, names in (item.get("aliases") or {}).items():
                 for alias in names:
                     self._add(alias, index, language, curated=True)
             self._add_clues(index, item.get("clues"))
+            related += [(str(other), self.entries[index]) for other in item.get("related") or ()]
             if self.entries[index].country:
                 located.append(self.entries[index])
         for code, by_language in (data.get("countries") or {}).items():
@@ -167,6 +169,8 @@ class Gazetteer:
             for other in located:
                 if other.country == place.country and other.name != place.name:
                     self._supports[other].append(place)
+        for other, entry in related:  # `related`: ids whose mention supports the entry
+            self._supports[self.entries[self._by_id[other]]].append(entry)
         for key, aliases in self._aliases.items():
             shared = len({alias.entry for alias in aliases}) > 1
             self._automaton.add_word(key, (key, tuple(aliases), shared))
