@@ -11,8 +11,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import fetch_text, free_port, wait_until
+from tests.helpers import REPO, fetch_text, free_port, wait_until
 
 
 def fetch_json(url: str) -> dict | None:
@@ -21,6 +22,30 @@ def fetch_json(url: str) -> dict | None:
             return json.load(response)
     except OSError:
         return None
+
+
+def exposed(pages: list[str]) -> dict[str, set[str]]:
+    """Each wiredesk_* family on these /metrics pages that has samples, by its series name
+    (counters with ``_total``), with the labels of its samples (``le`` aside)."""
+    found: dict[str, set[str]] = {}
+    for page in pages:
+        for family in text_string_to_metric_families(page):
+            if family.name.startswith("wiredesk_") and family.samples:
+                name = family.name + ("_total" if family.type == "counter" else "")
+                found.setdefault(name, set()).update(
+                    label for sample in family.samples for label in sample.labels if label != "le")
+    return found
+
+
+def read_by_operators() -> dict[str, set[str]]:
+    """The metrics the alert rules and the Grafana dashboard read, with their contract labels."""
+    from tests.deploy.helpers import metric_contract, metric_names
+
+    text = "\n".join(path.read_text(encoding="utf-8") for path in (
+        REPO / "deploy/prometheus/rules/wiredesk.rules.yml",
+        REPO / "deploy/grafana/dashboards/wiredesk.json"))
+    contract = metric_contract()
+    return {name: set(contract[name]["labels"]) for name in metric_names(text)}
 
 
 def answers(url: str) -> bool:
@@ -78,6 +103,12 @@ def test_run_serves_sample_stories_and_stops_cleanly(tmp_path: Path) -> None:
         assert "wiredesk_queue_depth" in pipeline_metrics
         # No trained model in the data dir: the workers answer from the lexicon alone.
         assert "\nwiredesk_pipeline_categorizer_model_languages 0.0\n" in pipeline_metrics
+        # What alerts and panels read is there from the start, with its labels: before the
+        # first push or tier-3 wait, the deliveries and waits counters had no series at all
+        # (their panels empty, and the first increments after a restart lost to rate()).
+        pages = [fetch_text(f"http://127.0.0.1:{p}/metrics") for p in expectations]
+        live = exposed(pages)
+        assert {name: live.get(name) for name in read_by_operators()} == read_by_operators()
         # The desk reads its review queue from the database at scrape time.
         assert "\nwiredesk_desk_review_queue_articles " in fetch_text(
             f"http://127.0.0.1:{desk_port}/metrics")

@@ -36,6 +36,8 @@ FETCH_OUTCOMES = (
     "blocked", "unsafe_xml", "parse_error", "not_a_feed", "error",
 )
 SKIP_REASONS = ("locked", "host_busy", "host_rate")
+STORY_DECISION_WAIT_OUTCOMES = ("decided", "timed_out")
+DELIVERY_OUTCOMES = ("delivered", "retried", "failed", "gone", "skipped")
 
 FETCHES = Counter("wiredesk_ingest_fetches_total", "Feed fetches by outcome.", ["outcome"])
 FETCH_DURATION = Histogram(
@@ -181,6 +183,19 @@ PUBLISHER_LAST_MODIFIED_UNKNOWN = Counter(
     "wiredesk_publisher_last_modified_unknown_total",
     "Responses sent without Last-Modified because Redis, which keeps the dates, did not answer.",
 )
+
+
+def report_from_zero(queue: str) -> None:
+    """Give each outcome the alerts and panels read its series, at 0, in the service that
+    consumes ``queue``: a series born at its first increment hides that increment from
+    rate() and increase(), and leaves a panel empty until something happens."""
+    for counter, outcomes in {
+        "ingest": ((FETCHES, FETCH_OUTCOMES),),
+        "process": ((STORY_DECISION_WAITS, STORY_DECISION_WAIT_OUTCOMES),),
+        "deliver": ((DELIVERIES, DELIVERY_OUTCOMES),),
+    }.get(queue, ()):
+        for outcome in outcomes:
+            counter.labels(outcome)
 
 
 @contextmanager

@@ -167,6 +167,7 @@ def _serve_metrics(config: Config, services: Services, name: str, queue: str, be
     port of its ``<name>_metrics_port`` setting."""
     setting = f"{name}_metrics_port"
     port = getattr(config, setting)
+    metrics.report_from_zero(queue)
     registry = metrics.registry()
     registry.register(metrics.QueueDepthCollector(services.redis, QUEUES))
     if queue == "process":
