@@ -67,6 +67,31 @@ def test_commands_that_need_redis_say_so_when_redis_url_is_unset(
     assert "REDIS_URL" in result.output
 
 
+@pytest.mark.parametrize("command", [
+    ["ingest", "--once"], ["dedupe", "rebuild"], ["articles", "replay", "--failed"],
+    ["review", "decide", "{held}", "approve", "--editor", "amal"],
+])
+def test_a_redis_that_does_not_answer_is_named_and_nothing_is_decided(
+        config: Any, database: Any, celery_app: Any, command: list[str]) -> None:
+    """A wrong or unreachable REDIS_URL (Redis down, the port of an old `wiredesk run`) was a
+    redis-py traceback for ingest and dedupe rebuild; review decide committed the decision,
+    then lost its event and the push to subscribers."""
+    from tests.helpers import free_port, store_sample_feed
+    from wiredesk.pipeline.tasks import process_article
+
+    held = store_sample_feed(database, trust="review")[0]
+    assert process_article(celery_app.wiredesk, held) == "pending_review"
+    url = f"redis://:s3cret@127.0.0.1:{free_port()}/0"
+    env = {"DATABASE_URL": config.sqlalchemy_url, "REDIS_URL": url,
+           "WIREDESK_DATA_DIR": str(config.data_dir)}
+    result = CliRunner().invoke(main, [part.format(held=held) for part in command], env=env)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert "cannot reach Redis at redis://:***@127.0.0.1:" in result.output, result.output
+    assert "s3cret" not in result.output
+    with database.session() as session:
+        assert session.get(models.Article, held).status == "pending_review"
+
+
 def test_ingest_once_of_an_id_past_the_id_column_is_a_usage_error(config: Any,
                                                                    database: Any) -> None:
     """It was a database traceback (integer out of range)."""

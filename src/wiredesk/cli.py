@@ -42,12 +42,27 @@ def _setup_logging(config: config_module.Config) -> None:
 
 def _redis_config() -> config_module.Config:
     """The config of a command that talks to the services' Redis, which must then be named
-    (a shell next to `wiredesk run` has no REDIS_URL: the embedded Valkey is run's own)."""
+    (a shell next to `wiredesk run` has no REDIS_URL: the embedded Valkey is run's own) and
+    answer: checked before the command changes anything, or a decision was committed and its
+    event and push lost, and other commands ended in a redis-py traceback."""
+    import redis
+
+    from wiredesk.identity import without_password
+
     config = _config()
     if not config.redis_url:
         raise click.ClickException(
             "REDIS_URL is not set: this command needs the Redis the services use "
             "(`wiredesk run` prints its embedded Valkey's URL when it starts)")
+    client = redis.Redis.from_url(config.redis_url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise click.ClickException(
+            f"cannot reach Redis at {without_password(config.redis_url, masked=True)}: {exc}"
+        ) from exc
+    finally:
+        client.close()
     return config
 
 
