@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .helpers import DEPLOY, REPO, require_tool, run
+from .helpers import DEPLOY, HEALTH_PORTS, REPO, require_tool, run
 
 DOCKERFILE = DEPLOY / "Dockerfile"
 
@@ -42,3 +42,21 @@ def test_build_context_lets_in_what_the_image_copies() -> None:
     ignore = (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
     for needed in ("!requirements.lock", "!pyproject.toml", "!src/"):
         assert needed in ignore
+
+
+def test_every_service_port_in_the_config_is_exposed() -> None:
+    """EXPOSE listed 8000, 8001, 9101 and 9102 but not deliver's 9103, so a platform that
+    reads the image's ports (``docker run -P``, a PaaS) never reached deliver's /metrics and
+    /healthz. Every port setting of a service is exposed, and nothing else."""
+    from dataclasses import fields
+
+    from wiredesk.config import Config
+
+    loopback_only = {"sample_feeds_port"}  # `make run`'s sample feed server, never in the image
+    defaults = Config()
+    ports = {getattr(defaults, f.name) for f in fields(Config)
+             if f.name.endswith("_port") and f.name not in loopback_only}
+    exposed = {int(port) for op, arg in _instructions() if op == "EXPOSE"
+               for port in arg.split()}
+    assert exposed == ports
+    assert set(HEALTH_PORTS.values()) == ports
