@@ -3,7 +3,9 @@ promises the operators rely on (commands, healthchecks, start order, scaling).""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,8 +23,15 @@ from .helpers import (
 APP_SERVICES = tuple(SERVICE_COMMANDS)
 
 
-def _compose_env(docker_config: Path | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+# What an operator puts in .env (deploy/README.md): compose refuses to start without it.
+OPERATOR_ENV = {"WIREDESK_DESK_SECRET_KEY": "a-long-random-string-for-the-tests"}
+
+
+def _compose_env(docker_config: Path | None = None, **overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("COMPOSE_") and k not in OPERATOR_ENV}
+    env.update(OPERATOR_ENV)
+    env.update(overrides)
     if docker_config is not None:
         env["DOCKER_CONFIG"] = str(docker_config)
     return env
@@ -60,6 +69,32 @@ def test_pipeline_scales(tmp_path: Path) -> None:
         cwd=REPO,
         env=_compose_env(),
     )
+
+
+@pytest.mark.parametrize("unset", [None, ""])
+def test_compose_refuses_to_start_without_the_desk_secret_key(unset: str | None) -> None:
+    """Without WIREDESK_DESK_SECRET_KEY compose started everything and the desk, which
+    refuses to run without it, restarted in a loop: an operator saw a desk that never came
+    up and had to dig the reason out of its logs. Compose now stops before starting anything
+    and says which variable to set, and where."""
+    binary = require_tool("docker-compose")
+    env = _compose_env()
+    if unset is None:
+        del env["WIREDESK_DESK_SECRET_KEY"]
+    else:
+        env["WIREDESK_DESK_SECRET_KEY"] = unset
+    result = subprocess.run([binary, "-f", str(COMPOSE_FILE), "config", "-q"], cwd=REPO,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "WIREDESK_DESK_SECRET_KEY" in result.stderr and ".env" in result.stderr, result.stderr
+
+
+def test_the_desk_gets_the_operators_secret_key() -> None:
+    binary = require_tool("docker-compose")
+    config = json.loads(run([binary, "-f", str(COMPOSE_FILE), "config", "--format", "json"],
+                            cwd=REPO, env=_compose_env()).stdout)
+    desk = config["services"]["desk"]["environment"]
+    assert desk["WIREDESK_DESK_SECRET_KEY"] == OPERATOR_ENV["WIREDESK_DESK_SECRET_KEY"]
 
 
 def test_compose_json_schema() -> None:
