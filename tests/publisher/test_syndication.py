@@ -8,11 +8,13 @@ import unicodedata
 from typing import Any
 
 import feedparser
+import pytest
 from lxml import etree
 
 from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force, store_sample_feed
 from wiredesk.ingester.parse import parse_feed
 from wiredesk.pipeline.tasks import process_article
+from wiredesk.publisher.syndication import excerpt
 from wiredesk.store import articles as article_store
 from wiredesk.store.feeds import add_feed
 
@@ -211,9 +213,53 @@ def test_excerpts_do_not_cut_a_letter_from_its_diacritics(
     atom_summary = feedparser.parse(publisher.get("/feeds/all.atom").data).entries[0].summary
     page = publisher.get("/").data.decode()
     front_page_excerpt = re.search(r"</h2>\s*<p>(.*?)</p>", page, re.S).group(1)
-    for excerpt in (atom_summary, front_page_excerpt):
-        assert text.startswith(excerpt) and 250 < len(excerpt) <= 500
-        assert not unicodedata.combining(text[len(excerpt)]), excerpt[-10:]
+    for shown in (atom_summary, front_page_excerpt):
+        assert shown.endswith("\u2026")
+        shown = shown.removesuffix("\u2026")
+        assert text.startswith(shown) and 250 < len(shown) <= 500
+        assert not unicodedata.combining(text[len(shown)]), shown[-10:]
+
+
+ENGLISH = ("The central bank held its main rate on Thursday, as economists had widely "
+           "expected, and its new forecasts every quarter since spring show inflation easing.")
+CHINESE = ("东盟外长星期四同意把各国的洪水预警系统连接起来，以便在暴雨来临之前更早地向下游国家发出警报。"
+           "这一网络将首先覆盖湄公河流域。")
+ARABIC = ("اتفق وزراء خارجية رابطة دول جنوب شرق آسيا يوم الخميس على ربط أنظمة الإنذار "
+          "الوطنية من الفيضانات، لتنبيه الدول الواقعة في مجرى الأنهار في وقت أبكر.")
+VOWELLED = "اتَّفَقَ الوُزَرَاءُ عَلَى رَبْطِ أَنْظِمَةِ الإِنْذَارِ " * 8
+
+
+@pytest.mark.parametrize("text, limit", [
+    (ENGLISH, 80), (ENGLISH, 95), (ARABIC, 60), (ARABIC, 100), (VOWELLED, 150),
+    (VOWELLED, 200)])
+def test_excerpts_end_at_a_word_boundary_with_an_ellipsis(text: str, limit: int) -> None:
+    """The front page read 'its new forecasts ev' (the Atom summary likewise): cut by
+    character count, mid-word, and nothing said the text went on. An excerpt now ends with a
+    whole word and an ellipsis, within the limit."""
+    cut = excerpt(text, limit)
+    assert cut.endswith("\u2026") and len(cut) <= limit
+    shown = cut.removesuffix("\u2026")
+    assert text.startswith(shown) and len(shown) > limit // 2
+    last = shown.split()[-1]
+    assert last in {word.rstrip(",،") for word in text.split()}  # whole, with its marks
+    assert last.rstrip(",،") == last  # and no comma left dangling before the ellipsis
+
+
+def test_an_excerpt_of_copy_without_spaces_ends_between_two_characters() -> None:
+    """Chinese has no spaces between words: the excerpt is cut between two characters, close
+    to the limit (not back at the last space, which may be far or nowhere)."""
+    cut = excerpt(CHINESE, 30)
+    assert cut == CHINESE[:29] + "\u2026"
+    mixed = "新华社 " + CHINESE
+    assert excerpt(mixed, 30) == mixed[:29] + "\u2026"
+
+
+def test_a_text_within_the_limit_is_whole_and_one_long_word_is_still_cut() -> None:
+    assert excerpt(ENGLISH, len(ENGLISH)) == ENGLISH
+    assert excerpt("", 10) == ""
+    url = "See https://example.org/" + "a" * 300
+    cut = excerpt(url, 100)
+    assert len(cut) == 100 and cut.endswith("a\u2026")  # no word to end with: at a character
 
 
 # Copy that shows markup as text (a story about a web attack quotes the script): the source

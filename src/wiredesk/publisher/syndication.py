@@ -46,15 +46,44 @@ def _web_url(url: str | None) -> str | None:
     return None
 
 
+ELLIPSIS = "\u2026"
+# Punctuation an excerpt does not end on before its ellipsis ("said,…"): Latin, Arabic, CJK.
+_TRAILING = " \t\n\r,;:\u060c\u061b\u3001\uff0c\uff1b\uff1a-\u2013\u2014"
+
+
+def _between_letters(text: str, end: int) -> bool:
+    """Whether a cut at ``end`` leaves every letter whole: not before a mark (an Arabic vowel
+    or shadda, an accent), nor around a zero-width joiner."""
+    return not (unicodedata.category(text[end]).startswith("M")
+                or "\u200d" in text[end - 1:end + 1])
+
+
+def _unspaced(char: str) -> bool:
+    """A character of a script written without spaces between words (Chinese, Japanese kana,
+    Thai, Lao, Khmer, Myanmar) or CJK punctuation: a line, and an excerpt, may end beside it."""
+    code = ord(char)
+    return (0x0E00 <= code <= 0x0EFF or 0x1000 <= code <= 0x109F or 0x1780 <= code <= 0x17FF
+            or 0x2E80 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0xFF00 <= code <= 0xFFEF
+            or 0x20000 <= code <= 0x3FFFF)
+
+
 def excerpt(text: str, limit: int) -> str:
-    """At most ``limit`` characters from the start of ``text``, ending between two letters:
-    never before a mark (an Arabic vowel or shadda, an accent) or around a zero-width joiner,
-    which a cut by code point separated from their letter."""
-    end = min(len(text), limit)
-    while 0 < end < len(text) and (unicodedata.category(text[end]).startswith("M")
-                                   or "\u200d" in text[end - 1:end + 1]):
+    """``text`` whole when it has at most ``limit`` characters; else its start up to the end of
+    a word and an ellipsis, ``limit`` characters at most. Copy without spaces between words
+    (Chinese) ends between two characters; a cut never separates a letter from its marks."""
+    if len(text) <= limit:
+        return text
+    end = max(limit - len(ELLIPSIS), 0)
+    while 0 < end and not _between_letters(text, end):
         end -= 1
-    return text[:end]
+    cut = end
+    while 0 < cut and not (text[cut].isspace() or text[cut - 1].isspace() or (
+            (_unspaced(text[cut - 1]) or _unspaced(text[cut])) and _between_letters(text, cut))):
+        cut -= 1
+    if cut <= end // 2:  # no word ends in the second half (a long link): cut between letters
+        cut = end
+    shown = text[:cut].rstrip(_TRAILING)
+    return shown + ELLIPSIS if shown else ""
 
 
 def _outlet(story: StoryView) -> str:
