@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 import pytest
@@ -291,3 +292,46 @@ def test_a_limit_out_of_range_is_refused_with_the_range(publisher: Any, limit: s
 def test_limits_in_range_are_taken(publisher: Any, database: Any) -> None:
     for limit in ("1", "200"):
         assert publisher.get(f"/api/v1/stories?limit={limit}").status_code == 200
+
+
+def _three_published_stories(celery_app: Any, database: Any) -> None:
+    for article_id in store_sample_feed(database):
+        assert process_article(celery_app.wiredesk, article_id) == "published"
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_the_last_page_hands_out_no_cursor_when_the_count_is_a_multiple_of_limit(
+        celery_app: Any, database: Any, publisher: Any, limit: int) -> None:
+    """Three stories, pages of one or of three: the last full page still carried a
+    ``next_cursor`` (a full page was taken to mean more), and a client following it fetched
+    an empty page. Now a page says there is a next one only when there is."""
+    _three_published_stories(celery_app, database)
+    pages, cursor = [], ""
+    for _ in range(5):
+        page = publisher.get(f"/api/v1/stories?limit={limit}&cursor={cursor}").get_json()
+        pages.append(page)
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    assert [len(page["data"]) for page in pages] == [limit] * (3 // limit)
+
+
+def test_a_page_links_to_the_next_in_a_link_header(
+        celery_app: Any, database: Any, publisher: Any, config: Any) -> None:
+    """The next page was only in the body's ``next_cursor``: clients that page by RFC 8288
+    ``Link: <...>; rel="next"`` (as GitHub's API and most HTTP libraries do) stopped after the
+    first. The header names the next page by its absolute URL, with the same page size, and
+    the last page has none."""
+    _three_published_stories(celery_app, database)
+    url, seen = "/api/v1/stories?limit=2", []
+    response = publisher.get(url)
+    page = response.get_json()
+    seen += [story["uri"] for story in page["data"]]
+    links = re.findall(r'<([^>]*)>\s*;\s*rel="([^"]*)"', response.headers["Link"])
+    (following,) = [target for target, rel in links if rel == "next"]
+    base = config.public_base_url.rstrip("/")
+    assert following == f"{base}/api/v1/stories?limit=2&cursor={page['next_cursor']}"
+    last = publisher.get(following.removeprefix(base))
+    seen += [story["uri"] for story in last.get_json()["data"]]
+    assert len(seen) == len(set(seen)) == 3
+    assert "next" not in last.headers.get("Link", "") and "next_cursor" not in last.get_json()

@@ -137,13 +137,21 @@ def stories_index() -> Response:
     base = _config().public_base_url
     with _db().session() as session:
         try:
-            stories = list_stories(session, limit=limit, cursor=cursor)
+            # One story more than the page: whether there is a next page at all (a full page
+            # alone says nothing, and its cursor led to an empty one).
+            stories = list_stories(session, limit=limit + 1, cursor=cursor)
         except ValueError:
             abort(400, "bad cursor")
+    more, stories = len(stories) > limit, stories[:limit]
     body: dict[str, Any] = {"data": [ninjs.to_ninjs(s, base) for s in stories]}
-    if len(stories) == limit:
+    following = None
+    if more:
         body["next_cursor"] = encode_cursor(stories[-1].published_at, stories[-1].id)
-    return _conditional(json.dumps(body, ensure_ascii=False).encode(), "application/json")
+        following = f"{base.rstrip('/')}/api/v1/stories?limit={limit}&cursor={body['next_cursor']}"
+    response = _conditional(json.dumps(body, ensure_ascii=False).encode(), "application/json")
+    if following:  # RFC 8288, as clients that page by Link headers expect
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return response
 
 
 @api.get("/api/v1/stories/<story_id>")
