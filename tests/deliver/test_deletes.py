@@ -11,8 +11,7 @@ import pytest
 
 from tests.deliver.subscriber import Subscriber
 from tests.deliver.test_push import subscribed
-from tests.helpers import celery_worker, wait_until
-from tests.pipeline.test_reliability import _store_reprint, _store_sample
+from tests.helpers import celery_worker, store_reprint, store_sample_feed, wait_until
 from wiredesk.pipeline.tasks import process_article
 from wiredesk.store import models
 
@@ -21,13 +20,13 @@ TOKEN = "admin-token-for-tests"
 
 def two_source_story(celery_app: Any, database: Any) -> tuple[str, str, str]:
     """A published story of two reports (an original and a reprint): (story, canonical, other)."""
-    original_id = _store_sample(database)[0]
+    original_id = store_sample_feed(database)[0]
     assert process_article(celery_app.wiredesk, original_id) == "published"
     with database.session() as session:
         original = session.get(models.Article, original_id)
         from wiredesk.store.articles import to_article
 
-        reprint_id = _store_reprint(database, to_article(original))
+        reprint_id = store_reprint(database, to_article(original))
     assert process_article(celery_app.wiredesk, reprint_id) == "published"
     with database.session() as session:
         story = session.get(models.Story, original.story_id)

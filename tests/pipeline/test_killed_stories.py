@@ -10,8 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force, second_waits_for_first
-from tests.pipeline.test_reliability import _store_reprint, _store_sample
+from tests.helpers import (
+    PUBLISH_EVERYTHING,
+    put_rules_in_force,
+    second_waits_for_first,
+    store_reprint,
+    store_sample_feed,
+)
 from wiredesk.feedserver import SAMPLE_FEEDS_DIR
 from wiredesk.ingester.tasks import ingest_feed
 from wiredesk.pipeline.tasks import KILLED_STORY_RULE, process_article
@@ -44,7 +49,7 @@ def _kill(database: Any, story_id: str) -> story_store.Killed:
 
 def _published_story(celery_app: Any, database: Any) -> tuple[str, str]:
     """The sample wire's first article, published: (article id, story id)."""
-    article_id = _store_sample(database)[0]
+    article_id = store_sample_feed(database)[0]
     assert process_article(celery_app.wiredesk, article_id) == "published"
     return article_id, _story_of(database, article_id)
 
@@ -88,7 +93,7 @@ def test_a_report_joining_a_killed_story_is_held_and_never_publishes_it(
     services = celery_app.wiredesk
     original_id, killed_id = _published_story(celery_app, database)
     _kill(database, killed_id)
-    reprint_id = _store_reprint(database, article_store.to_article(
+    reprint_id = store_reprint(database, article_store.to_article(
         _article(database, original_id)))
     # Routing would publish it (the reprints feed is trusted): the kill holds it.
     assert process_article(services, reprint_id) == "pending_review"
@@ -113,7 +118,7 @@ def test_a_report_joining_a_killed_story_is_held_and_never_publishes_it(
 def test_no_story_change_mixes_killed_copy_with_live_copy(celery_app: Any,
                                                           database: Any) -> None:
     """Nor does a delete of the killed article make the killed story's row go (its URI 404)."""
-    ids = _store_sample(database)
+    ids = store_sample_feed(database)
     for article_id in ids[:2]:
         assert process_article(celery_app.wiredesk, article_id) == "published"
     killed_article, live_article = ids[:2]
@@ -157,7 +162,7 @@ def test_a_report_committed_while_the_kill_runs_waits_for_it_then_is_held(
     from wiredesk.publisher import stories as publisher_stories
 
     original_id, story_id = _published_story(celery_app, database)
-    reprint_id = _store_reprint(database, article_store.to_article(
+    reprint_id = store_reprint(database, article_store.to_article(
         _article(database, original_id)))
     paused, go = threading.Event(), threading.Event()
     real_get_story = publisher_stories.get_story
