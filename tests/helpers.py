@@ -226,6 +226,13 @@ def store_reprint(database: Any, original: Any, url: str = "http://127.0.0.1/rep
     return reprint.id
 
 
+def killed(redis_client: Any, cause: str) -> int:
+    """Stories withdrawn for ``cause`` (kill, delete) as the desk's /metrics will report them."""
+    from wiredesk import keys
+
+    return int(redis_client.hget(keys.STORIES_KILLED, cause) or 0)
+
+
 def events_of(redis_client: Any, event_type: str) -> list[dict[str, Any]]:
     """The payloads of the events stream's entries of ``event_type``, oldest first."""
     import json

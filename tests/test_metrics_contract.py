@@ -30,7 +30,7 @@ def scrape_time_families(celery_app: Any) -> dict[str, tuple[str, tuple[str, ...
                       metrics.FeedStateCollector(services.db),
                       metrics.DedupeIndexCollector(services.dedupe_index.stats),
                       metrics.ReviewQueueCollector(services.db),
-                      metrics.DecisionCollector(services.redis)):
+                      metrics.NewsroomCollector(services.redis)):
         for family in collector.collect():
             labels = tuple(family.samples[0].labels) if family.samples else ()
             name = family.name + ("_total" if family.type == "counter" else "")

@@ -52,7 +52,7 @@ def killed(redis_client: Any, celery: Callable[[], Any], story_id: str, article_
     push telling the subscribers of the feeds that held the story."""
     from wiredesk.deliver.tasks import announce
 
-    metrics.STORIES_KILLED.labels(cause).inc()
+    metrics.STORIES_KILLED.count(redis_client, cause)
     for article_id in article_ids:
         emit(redis_client, "article.retracted", article_id=article_id, story_id=story_id,
              editor=editor)

@@ -170,11 +170,12 @@ def desk_login_blocked(kind: str, value: str) -> str:
 
 DESK_LOGIN_BLOCKED_TTL_SECONDS = 5 * 60
 
-# Editors' decisions, counted by the way they were taken and what was decided (hash field
-# "channel:decision" -> count), whichever process took them: a CLI's is gone before any
-# scrape, so the desk reports these at scrape time (wiredesk.metrics.DecisionCollector). No
-# TTL: a counter. Losing it reads as a counter reset, which rate() and increase() expect.
-DESK_DECISIONS = PREFIX + "desk:decisions"
+# What editors and operators do, counted whichever process did it (hash field: the label
+# values joined by ":" -> count): a CLI's is gone before any scrape, so the desk reports these
+# at scrape time (wiredesk.metrics.NewsroomCounter). No TTL: counters. Losing one reads as a
+# counter reset, which rate() and increase() expect.
+DESK_DECISIONS = PREFIX + "desk:decisions"  # "channel:decision"
+STORIES_KILLED = PREFIX + "stories:killed"  # "cause"
 
 
 # --- Tier-3 decisions in flight: wiredesk.pipeline.story_decisions ----------------------------

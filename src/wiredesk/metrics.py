@@ -6,6 +6,7 @@ Services run prometheus_client in multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -28,6 +29,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from wiredesk import keys
+from wiredesk.store.review import DECISIONS
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +154,6 @@ DESK_ACTIONS = Counter(
     "wiredesk_desk_actions_total", "Editors' changes on the desk besides decisions: edit "
     "(an article's copy), merge, move, split and kill (stories).", ["action"],
 )
-STORIES_KILLED = Counter(
-    "wiredesk_stories_killed_total",
-    "Published stories withdrawn from consumers: kill (an editor killed it: desk, admin API or "
-    "CLI) or delete (an operator deleted the last report of it consumers saw).", ["cause"],
-)
 HUB_REQUESTS = Counter(
     "wiredesk_publisher_hub_requests_total",
     "WebSub (un)subscription requests to the publisher's hub: accepted (to verify), refused "
@@ -262,39 +259,62 @@ DecisionChannel = Literal["desk", "api", "cli"]
 DECISION_CHANNELS: tuple[DecisionChannel, ...] = ("desk", "api", "cli")
 
 
+class NewsroomCounter:
+    """A counter of what editors and operators do, kept in a Redis hash (field: the label
+    values joined by ":") because the CLI's process is gone before any scrape and the admin
+    API runs in the publisher; the desk reports every process's counts at scrape time, every
+    label pair from 0, so a first action shows as an increase. Each desk reports the same
+    values. Redis not answering loses a count, never the action."""
+
+    def __init__(self, key: str, name: str, documentation: str,
+                 labels: dict[str, tuple[str, ...]]):
+        self.key, self.name, self.documentation, self.labels = key, name, documentation, labels
+
+    def count(self, redis_client: Any, *values: str) -> None:
+        try:
+            redis_client.hincrby(self.key, ":".join(values), 1)
+        except Exception as exc:  # noqa: BLE001 - the action is committed; only its count is lost
+            log.warning("could not count %s %s: %s", self.name, values, exc)
+
+    def family(self, redis_client: Any) -> CounterMetricFamily | None:
+        try:
+            counts = redis_client.hgetall(self.key)
+        except Exception:  # noqa: BLE001 - a scrape must not fail because Redis is down
+            return None
+        family = CounterMetricFamily(self.name, self.documentation, labels=list(self.labels))
+        for values in itertools.product(*self.labels.values()):
+            family.add_metric(list(values), float(counts.get(":".join(values).encode(), 0)))
+        return family
+
+
+DESK_DECISIONS = NewsroomCounter(
+    keys.DESK_DECISIONS, "wiredesk_desk_decisions", "Editors' decisions by channel (desk, "
+    "api: the admin API, cli) and decision (approve, reject).",
+    {"channel": DECISION_CHANNELS, "decision": DECISIONS})
+STORIES_KILLED = NewsroomCounter(
+    keys.STORIES_KILLED, "wiredesk_stories_killed",
+    "Published stories withdrawn from consumers: kill (an editor killed it: desk, admin API or "
+    "CLI) or delete (an operator deleted the last report of it consumers saw).",
+    {"cause": ("kill", "delete")})
+
+
 def count_decision(redis_client: Any, channel: DecisionChannel, decision: str) -> None:
-    """Count one editor's committed decision in Redis, where the desk reads every process's
-    (see DecisionCollector). Redis not answering loses the count, not the decision."""
-    try:
-        redis_client.hincrby(keys.DESK_DECISIONS, f"{channel}:{decision}", 1)
-    except Exception as exc:  # noqa: BLE001 - the decision is committed; only its count is lost
-        log.warning("could not count a %s decision (%s): %s", decision, channel, exc)
+    """Count one editor's committed decision (see NewsroomCounter)."""
+    DESK_DECISIONS.count(redis_client, channel, decision)
 
 
-class DecisionCollector:
-    """Editors' decisions by channel and decision, read from Redis at scrape time: the desk,
-    the admin API (in the publisher) and the CLI (a process gone before any scrape) all count
-    there, so "nobody decided" means nobody, anywhere. Every pair is reported, from 0, so a
-    first decision shows as an increase. Each desk process reports the same values."""
+class NewsroomCollector:
+    """The NewsroomCounters read from Redis at scrape time, in the desk: "nobody decided" then
+    means nobody, anywhere."""
 
     def __init__(self, redis_client: Any):
         self.redis = redis_client
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        from wiredesk.store.review import DECISIONS
-
-        try:
-            counts = self.redis.hgetall(keys.DESK_DECISIONS)
-        except Exception:  # noqa: BLE001 - a scrape must not fail because Redis is down
-            return
-        family = CounterMetricFamily(
-            "wiredesk_desk_decisions", "Editors' decisions by channel (desk, api: the admin "
-            "API, cli) and decision (approve, reject).", labels=["channel", "decision"])
-        for channel in DECISION_CHANNELS:
-            for decision in DECISIONS:
-                family.add_metric([channel, decision],
-                                  float(counts.get(f"{channel}:{decision}".encode(), 0)))
-        yield family
+        for counter in (DESK_DECISIONS, STORIES_KILLED):
+            family = counter.family(self.redis)
+            if family is not None:
+                yield family
 
 
 class DatabaseGauges:
@@ -334,7 +354,7 @@ class FeedStateCollector(DatabaseGauges):
 class ReviewQueueCollector(DatabaseGauges):
     """The editors' review queue read from the database at scrape time: how many articles wait
     and for how long the oldest has (editors' decisions lower them, on the desk, through the
-    admin API or the CLI: see DecisionCollector)."""
+    admin API or the CLI: see NewsroomCollector)."""
 
     def read(self, session: Any) -> list[tuple[str, str, float]]:
         from wiredesk.store.review import queue_health

@@ -18,9 +18,9 @@ from tests.deliver.conftest import BASE
 from tests.deliver.subscriber import Push, Subscriber
 from tests.deliver.test_push import published_sample, subscribed
 from tests.desk.conftest import EDITOR, PASSWORD, SECRET, csrf_token, log_in
-from tests.helpers import celery_worker, wait_until
+from tests.helpers import celery_worker, killed, wait_until
 from tests.test_end_to_end import ninjs_validator
-from wiredesk import keys, metrics
+from wiredesk import keys
 from wiredesk.publisher.ninjs import WITHDRAWN_NOTE
 from wiredesk.store import models
 
@@ -107,7 +107,7 @@ def test_a_kill_on_the_desk_withdraws_the_story_and_tells_every_feed_that_held_i
     desk = desk_client(config, database, celery_app)
     page = desk.get(f"/articles/{article_id}").text
     assert 'id="kill"' in page and f'name="story" value="{story_id}"' in page
-    kills = metrics.STORIES_KILLED.labels("kill")._value.get()  # noqa: SLF001
+    kills = killed(redis_client, "kill")
 
     refused = desk.post(f"/articles/{article_id}/kill", data={
         "story": story_id, "reason": " ", "csrf_token": csrf_token(desk, "/")})
@@ -135,7 +135,7 @@ def test_a_kill_on_the_desk_withdraws_the_story_and_tells_every_feed_that_held_i
     doc = assert_withdrawn(publisher, story_id)
     assert int(doc["version"]) == int(before["version"]) + 1
     assert "minister" not in json.dumps(doc)  # the reason stays in the newsroom
-    assert metrics.STORIES_KILLED.labels("kill")._value.get() == kills + 1  # noqa: SLF001
+    assert killed(redis_client, "kill") == kills + 1
 
     with database.session() as session:
         row = session.get(models.Article, article_id)

@@ -568,7 +568,7 @@ def create_app(config: Config | None = None) -> Flask:
         config.redis_url, socket_timeout=EVENTS_HEARTBEAT_SECONDS + 10)
     scraped = CollectorRegistry()
     scraped.register(metrics.ReviewQueueCollector(app.extensions["wiredesk_db"]))
-    scraped.register(metrics.DecisionCollector(app.extensions["wiredesk_redis"]))
+    scraped.register(metrics.NewsroomCollector(app.extensions["wiredesk_redis"]))
     app.extensions["wiredesk_scrape_registry"] = scraped
     for blueprint in (desk, ops):
         app.register_blueprint(blueprint)
