@@ -325,7 +325,7 @@ class Gazetteer:
                 for entry in (other.entry, *self._supports.get(other.entry, ())):
                     if entry not in score:
                         continue
-                    near = any(_words_between(normalized, m, other) <= NEAR_WORDS for m in mentions)
+                    near = any(_near(normalized, m, other) for m in mentions)
                     score[entry][0] += near
                     score[entry][1] += 1
             chosen[group] = max(group, key=lambda e: (*score[e], -group.index(e)))
@@ -407,12 +407,13 @@ _AR_ARTICLE = re.compile(r"^ال(?=..)")
 
 def _is_noun(text: str, start: int, end: int, noun: _Noun) -> bool:
     """Whether the name at ``start:end`` of normalized ``text`` reads as the common noun."""
-    before = text[:start].split()[-1:]
-    if before and (before[0] in noun.after or _AR_LEADING.sub("", before[0]) in noun.after):
+    word_start = text.rfind(" ", 0, start) + 1  # before its proclitics (بقطر)
+    before = text[text.rfind(" ", 0, max(word_start - 1, 0)) + 1 : max(word_start - 1, 0)]
+    if before and (before in noun.after or _AR_LEADING.sub("", before) in noun.after):
         return True
     # A unit alone is no measure: قدم is also "presented" and "football" (كرة القدم), ميل
     # "inclination", كم "how many", سم "poison". A number or a quantity word comes first.
-    after = text[end:].split()[: MEASURE_WORDS + 2]
+    after = text[end : end + 200].split()[: MEASURE_WORDS + 2]
     for index, word in enumerate(after[:MEASURE_WORDS]):
         if not (word.isdigit() or word in noun.quantities):
             continue
@@ -434,10 +435,11 @@ def _unit_form(word: str, names: frozenset[str]) -> bool:
     return False
 
 
-def _words_between(text: str, one: Match, other: Match) -> int:
-    """How many words stand between two non-overlapping matches in normalized ``text``."""
+def _near(text: str, one: Match, other: Match) -> bool:
+    """Whether at most NEAR_WORDS words stand between two matches in normalized ``text``."""
     first, second = (one, other) if one.start < other.start else (other, one)
-    return len(text[first.end : second.start].split())
+    gap = text[first.end : min(second.start, first.end + 40 * (NEAR_WORDS + 1))]
+    return second.start - first.end <= len(gap) and len(gap.split()) <= NEAR_WORDS
 
 
 def _printed_upper(text: str, offsets: list[int], start: int, end: int) -> bool:
