@@ -245,7 +245,9 @@ def identify(text: str, languages: Sequence[str], hint: str | None = None) -> Gu
             return Guess(best, float(confidence))
     allowed = set(candidates)
     read = _readable(sample) if letters < SHORT_LETTERS else sample
-    ranked = _normalized([lp for lp in identifier.rank(read) if lp[0] in allowed])
+    ranked = [lp for lp in identifier.rank(read) if lp[0] in allowed]  # best first already
+    total = sum(p for _lang, p in ranked) or 1.0
+    ranked = [(lang, p / total) for lang, p in ranked]
     ranked = _ascii_evidence(sample, _letter_evidence(sample, script, ranked))
     best, confidence = ranked[0]
     runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
