@@ -622,7 +622,7 @@ def train_categorizer(args: tuple[str, ...]) -> None:
     argv = list(args)
     if "--out" not in argv:
         argv += ["--out", str(default_model_path(_config()))]
-    train_main(argv)
+    train_main(argv, prog="wiredesk train categorizer")
 
 
 @main.group()

@@ -24,3 +24,19 @@ def test_train_command_from_extra_examples(tmp_path: Path, capsys) -> None:
     model = load_categorizer(out)
     assert model.speaks("fr") and model.metadata["examples"] == 120
     assert "models for ['fr']" in capsys.readouterr().out
+
+
+def test_training_without_the_corpus_says_where_it_looked(tmp_path: Path) -> None:
+    """`wiredesk train categorizer` with no corpus at WIREDESK_CORPUS_DIR (a fresh install,
+    a typo) was a FileNotFoundError traceback from deep in the loader."""
+    from click.testing import CliRunner
+
+    from wiredesk.cli import main
+
+    env = {"WIREDESK_CORPUS_DIR": str(tmp_path / "no-corpus"),
+           "WIREDESK_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": "", "REDIS_URL": ""}
+    result = CliRunner().invoke(main, ["train", "categorizer"], env=env)
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.exception
+    assert str(tmp_path / "no-corpus") in result.stderr
+    assert "--no-corpus" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.startswith("usage: wiredesk train categorizer")

@@ -373,9 +373,9 @@ def stored_corrections() -> list[LabeledText]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     """Command line: train on the corpora's train splits and write the artifact."""
-    parser = argparse.ArgumentParser(description="Train the Wiredesk categorizer.")
+    parser = argparse.ArgumentParser(prog=prog, description="Train the Wiredesk categorizer.")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"artifact path (default: {default_model_path()})")
     parser.add_argument("--holdout-language", default=None,
@@ -389,8 +389,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = args.out or default_model_path()
-    examples, sources = ([], []) if args.no_corpus else corpus_examples_and_sources(
-        holdout_language=args.holdout_language)
+    try:
+        examples, sources = ([], []) if args.no_corpus else corpus_examples_and_sources(
+            holdout_language=args.holdout_language)
+    except FileNotFoundError as exc:  # no corpus there (a fresh install, a typo), or part of one
+        parser.error(f"no labeled corpus at {corpus.corpus_dir()} ({exc.filename} is missing): "
+                     "set WIREDESK_CORPUS_DIR to the corpus folder, or train without it "
+                     "(--no-corpus: the seeds, --extra and the editors' corrections)")
     extra = [row for path in args.extra for row in read_extra(path)]
     corrections = [] if args.no_corrections else stored_corrections()
     artifact = train(examples, extra + corrections, sources=sources)
