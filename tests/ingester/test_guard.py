@@ -44,6 +44,13 @@ def test_names_resolving_to_private_addresses_are_refused() -> None:
             check_url(f"https://{host}/rss", (), resolver(table))
 
 
+def test_a_refusal_names_the_setting_that_lets_a_private_network_through() -> None:
+    """An operator adding a wire on the newsroom's own network read "blocked: ... non-public
+    address" in `feeds list` and `ingest --once`, with nothing saying what lets it through."""
+    with pytest.raises(BlockedURL, match="WIREDESK_FETCH_ALLOW_NETWORKS"):
+        check_url("http://wire.internal/rss", (), resolver({"wire.internal": ["10.0.0.5"]}))
+
+
 def test_public_names_and_allow_listed_networks_pass() -> None:
     assert check_url("https://news.example/rss", (), resolver(
         {"news.example": ["93.184.216.34"]})) == ["93.184.216.34"]

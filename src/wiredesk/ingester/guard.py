@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 import httpcore
 from httpcore._backends.sync import SyncBackend
 
+from wiredesk.config import env_name
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Sequence[str]]
@@ -91,7 +93,8 @@ def allowed_addresses(host: str, port: int, allow: Iterable[Network],
     for raw in addresses:
         # One bad address refuses the name: an attacker controls the order a resolver returns.
         if not address_allowed(ipaddress.ip_address(raw), allow):
-            raise BlockedURL(f"{host} resolves to non-public address {raw}")
+            raise BlockedURL(f"{host} resolves to non-public address {raw} "
+                             f"({env_name('fetch_allow_networks')} lets a network through)")
     return addresses
 
 
