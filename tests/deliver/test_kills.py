@@ -57,7 +57,8 @@ def assert_tells_of_the_kill(push: Push, story_id: str) -> None:
 
 
 def assert_withdrawn(client: Any, story_id: str) -> dict[str, Any]:
-    """The publisher lists the story nowhere, and its URI says canceled: the ninjs it serves."""
+    """The publisher lists the story nowhere, its URI says canceled (the ninjs it serves) and
+    its page for readers answers 410 Gone."""
     detail = client.get(f"/api/v1/stories/{story_id}")
     assert detail.status_code == 200
     doc = detail.get_json()
@@ -69,6 +70,7 @@ def assert_withdrawn(client: Any, story_id: str) -> dict[str, Any]:
         page = client.get(path)
         assert page.status_code == 200 and story_id not in page.text, path
     assert client.get("/feeds/all.json").get_json()["items"] == []
+    assert client.get(f"/stories/{story_id}").status_code == 410
     return doc
 
 

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from wiredesk import metrics
 from wiredesk.admin import register as register_admin
 from wiredesk.config import Config, load
-from wiredesk.publisher import freshness, ninjs, syndication
+from wiredesk.publisher import freshness, ninjs, story_page, syndication
 from wiredesk.publisher.hub import (
     FORMATS,
     Topic,
@@ -27,6 +27,8 @@ from wiredesk.publisher.hub import (
     media_topic,
 )
 from wiredesk.publisher.stories import (
+    KilledStory,
+    StoryView,
     encode_cursor,
     get_killed,
     get_story,
@@ -39,6 +41,9 @@ from wiredesk.webops import ops
 FEED_LIMIT = 100
 API_MAX_LIMIT = 200
 JSON_PATHS = ("/api/", "/admin/api/")
+# The HTML pages run no script at all; a story's body may show images from the outlets' sites.
+PAGES_CSP = ("default-src 'none'; img-src 'self' https: data:; style-src 'unsafe-inline'; "
+             "frame-ancestors 'none'; form-action 'none'; base-uri 'none'")
 
 feeds = Blueprint("feeds", __name__)
 api = Blueprint("api", __name__)
@@ -154,28 +159,56 @@ def stories_index() -> Response:
     return response
 
 
-@api.get("/api/v1/stories/<story_id>")
-def story_detail(story_id: str) -> Response | BaseResponse:
-    """One story as ninjs; a killed one as ninjs ``pubStatus: canceled`` without its content
-    (200: the document is the news that it is withdrawn)."""
+def _story(story_id: str) -> StoryView | KilledStory | str:
+    """The story as consumers see it; a killed one (withdrawn after publication); or the id of
+    the story an editor merged it into (its articles are that story's now: its URIs answer 301
+    there); 404 when none."""
     with _db().session() as session:
         story = get_story(session, story_id)
         killed = get_killed(session, story_id) if story is None else None
         target = merged_into(session, story_id) if story is None and killed is None else None
-    if target is not None:  # an editor merged it: its articles are that story's now
-        return redirect(ninjs.story_uri(_config().public_base_url, target), 301)
-    if killed is not None:
-        doc = ninjs.to_ninjs_canceled(killed, _config().public_base_url)
-    elif story is not None:
-        doc = ninjs.to_ninjs(story, _config().public_base_url)
-    else:
+    found = story or killed or target
+    if found is None:
         abort(404)
+    return found
+
+
+@api.get("/api/v1/stories/<story_id>")
+def story_detail(story_id: str) -> Response | BaseResponse:
+    """One story as ninjs; a killed one as ninjs ``pubStatus: canceled`` without its content
+    (200: the document is the news that it is withdrawn)."""
+    story = _story(story_id)
+    if isinstance(story, str):
+        return redirect(ninjs.story_uri(_config().public_base_url, story), 301)
+    if isinstance(story, KilledStory):
+        doc = ninjs.to_ninjs_canceled(story, _config().public_base_url)
+    else:
+        doc = ninjs.to_ninjs(story, _config().public_base_url)
     return _conditional(json.dumps(doc, ensure_ascii=False).encode(), "application/json")
+
+
+@pages.after_request
+def _page_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", PAGES_CSP)
+    return response
 
 
 @pages.get("/")
 def front_page() -> Response:
     page = render_template("index.html", stories=_stories(50))
+    return _conditional(page.encode(), "text/html")
+
+
+@pages.get("/stories/<story_id>")
+def story_html(story_id: str) -> Response | BaseResponse:
+    """A story's page for readers; the ninjs document at /api/v1/stories/<id> is its data."""
+    story = _story(story_id)
+    base = _config().public_base_url
+    if isinstance(story, str):
+        return redirect(story_page.page_url(base, story), 301)
+    if isinstance(story, KilledStory):  # withdrawn: readers are told it is gone for good
+        abort(410)
+    page = render_template("story.html", page=story_page.view(story, base))
     return _conditional(page.encode(), "text/html")
 
 
@@ -197,6 +230,7 @@ def create_app(config: Config | None = None) -> Flask:
         app.register_blueprint(blueprint)
     register_admin(app)
     app.add_template_filter(syndication.excerpt, "excerpt")
+    app.add_template_filter(story_page.html_time, "html_time")
 
     @app.errorhandler(HTTPException)
     def _error(exc: HTTPException) -> Response | HTTPException:
@@ -216,6 +250,7 @@ def create_app(config: Config | None = None) -> Flask:
     def _count(response: Response) -> Response:
         endpoint = request.endpoint or "unknown"
         metrics.PUBLISHER_REQUESTS.labels(endpoint, f"{response.status_code // 100}xx").inc()
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
 
     return app

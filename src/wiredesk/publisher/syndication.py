@@ -37,7 +37,7 @@ def _xml(text: str) -> str:
 _NOT_IN_LINK = re.compile(r"[\x00-\x20\x7f]|" + _NOT_XML.pattern)
 
 
-def _web_url(url: str | None) -> str | None:
+def web_url(url: str | None) -> str | None:
     """``url`` when it is a web address a reader may open (feeds also link items to
     ``javascript:`` or ``data:`` URLs, which a reader opening the link would run), with
     control characters percent-encoded as a browser would (lxml refuses them raw)."""
@@ -187,7 +187,7 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
         entry.id(story_uri(base_url, story.id))
         entry.guid(story_uri(base_url, story.id), permalink=False)
         entry.title(_xml(article.title) or "(untitled)")
-        url = _web_url(article.url)
+        url = web_url(article.url)
         if url:
             entry.link(href=url, rel="alternate")
         elif not article.body_html:  # a headline alone: Atom needs content or this link
@@ -260,7 +260,7 @@ def json_feed(stories: Sequence[StoryView], base_url: str, self_url: str, title:
             "date_modified": story.updated_at.isoformat(),
             "tags": [c.label for c in article.categories] + [e.name for e in article.entities],
         }
-        url = _web_url(article.url)
+        url = web_url(article.url)
         if url:
             item["url"] = url
         if article.body_html:
