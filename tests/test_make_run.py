@@ -121,3 +121,14 @@ def test_run_serves_sample_stories_and_stops_cleanly(tmp_path: Path) -> None:
     output = (tmp_path / "run.log").read_text(errors="replace")
     assert "embedded Valkey" in output and "stopped" in output
     assert (tmp_path / "data" / "wiredesk.db").exists()
+    # What a newcomer reads: where things are and the warnings that matter (no trained
+    # categorizer yet), not 300-odd lines of Alembic plugins and migrations, Celery banners,
+    # one line per task, gunicorn's boots, and Celery's root warning once per worker process.
+    assert f"publisher: http://127.0.0.1:{port}/" in output
+    assert "no categorizer model" in output
+    for noise in ("alembic.runtime", "superuser privileges", "[tasks]", "] received",
+                  "succeeded in", "Booting worker", "Sending due task"):
+        assert noise not in output, noise
+    if os.geteuid() == 0:  # said once, by `wiredesk run`
+        assert output.count("as root") == 1
+    assert len(output.splitlines()) < 40, output

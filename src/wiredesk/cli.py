@@ -36,8 +36,9 @@ def _config() -> config_module.Config:
 
 
 def _setup_logging(config: config_module.Config) -> None:
-    logging.basicConfig(level=config.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from wiredesk import logs
+
+    logs.setup(config)
 
 
 def _redis_config() -> config_module.Config:
@@ -715,8 +716,13 @@ def _prepare_metrics_dir(config: config_module.Config, service: str) -> None:
 def run() -> None:
     """Start the whole pipeline locally: embedded Redis and SQLite unless configured otherwise."""
     config = _config()
-    _setup_logging(config)
     env = dict(os.environ)
+    # A first run shows where things are and what went wrong, not the libraries' routine.
+    env.setdefault("WIREDESK_LIBRARY_LOG_LEVEL", "WARNING")
+    _setup_logging(config_module.load(env))
+    if os.geteuid() == 0:
+        click.echo("running as root: fine to try Wiredesk, not to deploy it (the image runs "
+                   "as uid 10001)")
     valkey = None
     if not config.redis_url:
         from wiredesk.embedded import start_valkey

@@ -300,6 +300,12 @@ class Config:
         "Folder of the shared evaluation corpus. Empty: `<repo>/../shared/corpus`.",
     )
     log_level: str = setting("WIREDESK_LOG_LEVEL", "INFO", "Python logging level.", _log_level)
+    library_log_level: str = setting(
+        "WIREDESK_LIBRARY_LOG_LEVEL", "",
+        "Logging level of the libraries' routine lines (Celery's banner and a line per task, "
+        "gunicorn's, Alembic's migrations). Empty: WIREDESK_LOG_LEVEL. `wiredesk run` sets "
+        "WARNING.", lambda raw: _log_level(raw) if raw.strip() else "",
+    )
     dedupe_window_seconds: int = setting(
         "WIREDESK_DEDUPE_WINDOW_SECONDS", 72 * 3600,
         "Dedupe's sliding window: the near-duplicate index forgets older articles, and tier 3 "

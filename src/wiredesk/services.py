@@ -19,7 +19,7 @@ from celery.signals import worker_process_shutdown
 from marshmallow import ValidationError
 from prometheus_client import multiprocess
 
-from wiredesk import metrics
+from wiredesk import logs, metrics
 from wiredesk.broker import QUEUES, Services, create_celery
 from wiredesk.config import Config, env_name
 
@@ -50,14 +50,16 @@ def _healthy(services: Services) -> bool:
 def _worker_argv(config: Config, name: str, queue: str, threads: int) -> list[str]:
     pool = ["-P", "threads", "-c", str(threads)] if threads > 1 else [
         "-c", str(config.worker_concurrency)]
-    return ["worker", "-Q", queue, "-n", f"{name}@%h", *pool, "--loglevel", config.log_level,
-            "--without-gossip", "--without-mingle"]
+    banner = ["--quiet"] if logs.quiet_libraries(config) else []
+    return [*banner, "worker", "-Q", queue, "-n", f"{name}@%h", *pool,
+            "--loglevel", config.log_level, "--without-gossip", "--without-mingle"]
 
 
 def _thread_worker(config: Config, name: str, queue: str, threads: int, parent: int) -> None:
     """One more worker process of a threaded service (no beat, no metrics server of its own:
     its metrics reach the parent's through the multiprocess directory)."""
     _stop_with_parent(parent)
+    logs.setup(config)  # a fresh process (spawned)
     create_celery(config).worker_main(_worker_argv(config, name, queue, threads))
 
 
@@ -345,6 +347,7 @@ def _serve_http(name: str, config: Config, app_factory: Callable[[Config], Any],
                 self.cfg.set("worker_class", "gthread")
                 self.cfg.set("threads", threads)
             self.cfg.set("accesslog", None)
+            self.cfg.set("loglevel", logs.library_level(config).lower())
             # gunicorn's control socket (gunicornc) is one per user by default: the publisher
             # and the desk would take the same path in turn, each unlinking the other's.
             control = Path(config.data_dir).resolve() / f"gunicorn-{name}.ctl"
