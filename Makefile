@@ -30,10 +30,11 @@ test: install lint
 lint: install
 	$(BIN)/ruff check src tests
 
-## Re-resolve every pinned dependency (after editing pyproject.toml): runtime (the image) and dev.
+## Re-resolve every pinned dependency (after editing pyproject.toml): runtime (the image) and dev
+## (tests and CI: the test extra and the semantic extra, so tier 3's encoder is tested).
 lock:
 	$(BIN)/uv pip compile -q pyproject.toml --python-version 3.11 -o requirements.lock
-	$(BIN)/uv pip compile -q pyproject.toml --extra test --python-version 3.11 \
+	$(BIN)/uv pip compile -q pyproject.toml --extra test --extra semantic --python-version 3.11 \
 	  -c requirements.lock -o requirements-dev.lock
 	$(BIN)/uv pip compile -q pyproject.toml --extra bench --python-version 3.11 \
 	  -c requirements.lock -o requirements-bench.lock
