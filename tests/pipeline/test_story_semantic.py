@@ -1,16 +1,25 @@
-"""Tier 3's semantic signal: the sentence encoder and its stored form.
-Needs the ``semantic`` extra (the dev lock installs it).
+"""Tier 3's semantic signal (WIREDESK_DEDUPE_SEMANTIC): the sentence encoder, its stored form,
+and the pipeline with it on. Needs the ``semantic`` extra (the dev lock installs it).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import yaml
+from sqlalchemy import select
 
+from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force, wait_until
+from tests.pipeline.test_story_crosslang import processed, rss
+from wiredesk.config import Config
 from wiredesk.pipeline.stages import semantic
+from wiredesk.schemas import Article
+from wiredesk.store import models
+from wiredesk.store.feeds import add_feed
 
 pytestmark = pytest.mark.skipif(not semantic.available(),
                                 reason="pip install 'wiredesk[semantic]'")
@@ -67,3 +76,66 @@ def test_a_stored_embedding_is_used_only_for_the_content_it_was_made_of() -> Non
     assert semantic.unpack(bytes([semantic.EMBEDDING_VERSION + 1]) + data[1:],
                            "c1n3-0123456789abcdef0123") is None  # another encoder
     assert semantic.unpack(None, "c1n3-0123456789abcdef0123") is None
+
+
+@pytest.fixture
+def config(config: Config) -> Config:
+    return dataclasses.replace(config, dedupe_semantic=True)
+
+
+def test_with_the_setting_reports_join_on_the_semantic_model_and_keep_their_embedding(
+        worker: Any, database: Any, feed_server: Any) -> None:
+    from wiredesk.ingester.tasks import fetch_feed
+    from wiredesk.pipeline.stages import dedupe
+    from wiredesk.store.articles import to_article
+
+    meeting = reports()["rubio-riyadh"]
+    put_rules_in_force(database, PUBLISH_EVERYTHING)
+    feeds = []
+    for lang, guid in (("ar", "wire-ar-0310-riyadh"), ("en", "wire-en-0310-riyadh")):
+        url = feed_server.serve(f"/{lang}.xml", rss(lang, guid, meeting[lang]))
+        with database.session() as session:
+            feeds.append(add_feed(session, url, name=f"wire-{lang}", language=lang,
+                                  trust="auto").id)
+    for n, feed_id in enumerate(feeds, start=1):
+        fetch_feed.delay(feed_id)
+        wait_until(lambda n=n: processed(database, n), message=f"{n} article(s) processed")
+
+    with database.session() as session:
+        rows = list(session.scalars(select(models.Article).order_by(models.Article.language)))
+        articles: list[Article] = [to_article(r) for r in rows]
+        vectors = [semantic.unpack(r.embedding, r.content_hash) for r in rows]
+        assert all(v is not None for v in vectors)
+        assert rows[0].story_id == rows[1].story_id
+        joined = next(r for r in rows if r.duplicate_tier == "story")
+    # The score stored is the semantic model's, from the stored embeddings.
+    first, second = (articles if articles[1].id == joined.id else articles[::-1])
+    own = dict(zip((a.id for a in articles), vectors, strict=True))
+    cosine = float(own[first.id] @ own[second.id])  # type: ignore[operator]
+    expected = dedupe.story_score(dedupe.anchors(second), dedupe.anchors(first), cosine=cosine)
+    assert joined.duplicate_score == pytest.approx(expected, abs=1e-3)
+    assert expected != pytest.approx(dedupe.story_score(dedupe.anchors(second),
+                                                        dedupe.anchors(first)), abs=1e-3)
+
+
+def test_a_pair_is_scored_by_the_semantic_model_only_when_both_have_an_embedding() -> None:
+    from wiredesk.evaluation import dedupe as evaluation
+    from wiredesk.pipeline.stages import dedupe
+
+    pair = next(p for p in evaluation.crosslang_pairs()
+                if p.label and {p.a.language, p.b.language} == {"ar", "en"})
+    article, candidate = pair.a, pair.b.replace(story_id="s1-story")
+    a, b = semantic.encoder().embed([semantic.embedding_text(article),
+                                     semantic.embedding_text(candidate)])
+    anchors = dedupe.anchors(article), dedupe.anchors(candidate)
+
+    def score(embeddings: dict[str, np.ndarray] | None) -> float | None:
+        found = dedupe.match_story(article, [candidate], threshold=0.0, embeddings=embeddings)
+        return found.score if found else None
+
+    assert score(None) == round(dedupe.story_score(*anchors), 4)
+    assert score({article.id: a}) == score(None)  # the candidate has none: anchors alone
+    both = score({article.id: a, candidate.id: b})
+    assert both == round(dedupe.story_score(*anchors, cosine=float(a @ b)), 4)
+    assert both != score(None)
+    assert dedupe.explain_story(*anchors, cosine=float(a @ b))["score"] == both

@@ -190,3 +190,16 @@ def test_0016_adds_story_kills_and_downgrades(database: Any) -> None:
     assert not {"killed_at", "last_shown"} & columns()
     _migrate(database, "head")
     assert {"killed_at", "last_shown"} <= columns()
+
+
+def test_0017_adds_article_embeddings_and_downgrades(database: Any) -> None:
+    from sqlalchemy import inspect
+
+    def columns() -> set[str]:
+        return {c["name"] for c in inspect(database.engine).get_columns("articles")}
+
+    assert "embedding" in columns()
+    _migrate(database, "0016", downgrade=True)
+    assert "embedding" not in columns() and "edited_by" in columns()
+    _migrate(database, "head")
+    assert "embedding" in columns()

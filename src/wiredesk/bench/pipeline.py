@@ -112,6 +112,10 @@ def run_in_process(config: config_module.Config, articles: list[Any]) -> dict[st
 
     services = reset(config, {a.feed_id for a in articles})
     store(services, articles)
+    if config.dedupe_semantic:
+        from wiredesk.pipeline.stages import semantic
+
+        semantic.encoder()  # loaded before the pool forks in production: not timed
     process_article(services, articles[0].id)  # warm: models, scripts, connections
     start, cpu = time.perf_counter(), time.process_time()
     for article in articles[1:]:
@@ -188,11 +192,19 @@ def main(argv: list[str] | None = None) -> None:
     n = len(articles)
     stages = run_stages(config, articles)
     in_process = run_in_process(config, articles)
+    from wiredesk.pipeline.stages import semantic
+
+    # WIREDESK_DEDUPE_SEMANTIC, when its extra is installed: the same loop with the encoder.
+    with_semantic = (run_in_process(config.replace(dedupe_semantic=True), articles)
+                     if semantic.available() else None)
     celery = run_celery(config, articles, args.workers, args.concurrency)
     rows = [
         ("stages (plain loop, pure)", n, stages["seconds"], n / stages["seconds"]),
         ("process_article (plain loop)", in_process["articles"], in_process["seconds"],
          in_process["articles"] / in_process["seconds"]),
+        *([("  the same, semantic signal on", with_semantic["articles"],
+            with_semantic["seconds"], with_semantic["articles"] / with_semantic["seconds"])]
+          if with_semantic else []),
         (f"celery ({args.workers}x{args.concurrency} prefork)", celery["articles"],
          celery["seconds"], celery["articles"] / celery["seconds"]),
     ]
@@ -208,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     out.write_text(json.dumps({
         "articles": n, "copies": args.copies, "workers": args.workers,
         "concurrency": args.concurrency, "stages": stages, "in_process": in_process,
+        "in_process_semantic": with_semantic,
         "celery": celery, "ratios_to_plain_process_loop": {r[0]: r[3] / limit for r in rows},
         "load_average": os.getloadavg(), "cpus": os.cpu_count(),
     }, indent=2))

@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import random
 import re
 import sys
@@ -509,7 +510,8 @@ def bigram_jaccard(pair: Pair) -> float:
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None,
-                 l2: float = 1e-3, steps: int = 4000) -> tuple[np.ndarray, float]:
+                 l2: float = 1e-3, steps: int = 4000,
+                 features: Sequence[str] = dedupe.STORY_FEATURES) -> tuple[np.ndarray, float]:
     """Weighted L2 logistic regression by projected gradient descent; raw-scale weights."""
     sample = np.ones(len(y)) if weights is None else weights / weights.mean()
     mu, sd = x.mean(0), x.std(0) + 1e-9
@@ -517,7 +519,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
     w, b = np.zeros(z.shape[1]), 0.0
     # Shared anchors may only add evidence and "other place" only remove it, so a cross-language
     # pair (no shared terms) is never pushed away by its shared entities.
-    sign = np.array([-1.0 if f.startswith("other") else 1.0 for f in dedupe.STORY_FEATURES])
+    sign = np.array([-1.0 if f.startswith("other") else 1.0 for f in features])
     for _ in range(steps):
         p = 1.0 / (1.0 + np.exp(-(z @ w + b)))
         r = sample * (p - y)
@@ -581,8 +583,11 @@ def evaluate_near(rng: random.Random) -> dict[str, Any]:
     }
 
 
-def evaluate_story(rng: random.Random, fit: bool = False) -> dict[str, Any]:
-    """Tier 3 on SemEval-2022 Task 8 and ECB+: operating points tuned on the tune half."""
+def evaluate_story(rng: random.Random, fit: bool = False,
+                   semantic_signal: bool = False) -> dict[str, Any]:
+    """Tier 3 on SemEval-2022 Task 8 and ECB+: operating points tuned on the tune half.
+
+    ``semantic_signal``: also the model with the embedding cosine (needs the extra)."""
     pairs = story_pairs(rng)
     enriched: dict[str, Article] = {}
     for p in pairs:
@@ -593,11 +598,13 @@ def evaluate_story(rng: random.Random, fit: bool = False) -> dict[str, Any]:
     pairs += feed_pairs() + feed_pairs(with_dateline=True) + crosslang_pairs()
     cache: dict[tuple[str, str], dedupe.Anchors] = {}
 
+    def article_of(pair: Pair, art: Article) -> Article:
+        return enriched[art.id] if art.id in enriched and pair.kind in LEGACY_KINDS else art
+
     def anchors_of(pair: Pair, art: Article) -> dedupe.Anchors:
         key = (pair.kind, art.id)
         if key not in cache:
-            cache[key] = dedupe.anchors(enriched.get(art.id, art) if art.id in enriched
-                                        and pair.kind in LEGACY_KINDS else art)
+            cache[key] = dedupe.anchors(article_of(pair, art))
         return cache[key]
 
     x = np.array([dedupe.story_features(anchors_of(p, p.a), anchors_of(p, p.b)) for p in pairs])
@@ -668,7 +675,91 @@ def evaluate_story(rng: random.Random, fit: bool = False) -> dict[str, Any]:
         kind: round(float(inside[[i for i, p in enumerate(pairs)
                                   if p.kind == kind and p.label]].mean()), 4)
         for kind in kinds if any(p.kind == kind and p.label for p in pairs)}
+    if semantic_signal:
+        cosine = semantic_cosines([(article_of(p, p.a), article_of(p, p.b)) for p in pairs])
+        result["semantic"] = _evaluate_semantic(pairs, x, y, tune_mask, gate, inside, cosine,
+                                                fit, grid)
     return result
+
+
+SEMANTIC_CACHE = Path("eval-results") / "semantic-cache"
+
+
+def semantic_cosines(pairs: Sequence[tuple[Article, Article]]) -> np.ndarray:
+    """The embedding cosine of each pair (``stages.semantic``). Embeddings are kept in
+    eval-results/semantic-cache by text and EMBEDDING_VERSION: ~3,000 texts take ~2 min."""
+    from wiredesk.pipeline.stages import semantic
+
+    path = SEMANTIC_CACHE / f"e5-v{semantic.EMBEDDING_VERSION}.npz"
+    stored = dict(np.load(path)) if path.exists() else {}
+
+    def key(text: str) -> str:
+        return hashlib.sha1(text.encode()).hexdigest()
+
+    texts = {key(t): t for t in (semantic.embedding_text(a) for pair in pairs for a in pair)}
+    missing = sorted(k for k in texts if k not in stored)
+    if missing:
+        vectors = semantic.encoder().embed([texts[k] for k in missing])
+        stored.update(zip(missing, vectors, strict=True))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **stored)
+    return np.array([float(stored[key(semantic.embedding_text(a))]
+                           @ stored[key(semantic.embedding_text(b))]) for a, b in pairs])
+
+
+def _evaluate_semantic(pairs: Sequence[Pair], x: np.ndarray, y: np.ndarray,
+                       tune_mask: np.ndarray, gate: np.ndarray, inside: np.ndarray,
+                       cosine: np.ndarray, fit: bool, grid: Sequence[float]) -> dict[str, Any]:
+    """The semantic model (anchors' features + embedding cosine) at the shipped threshold."""
+    xs = np.column_stack([x, cosine])
+    tune_g = [bool(v) for v, m in zip(y, tune_mask, strict=True) if m]
+    if fit:
+        sel = tune_mask & gate
+        w, b = fit_logistic(xs[sel], y[sel], features=dedupe.SEMANTIC_STORY_FEATURES)
+        scores = np.where(gate, 1.0 / (1.0 + np.exp(-(xs @ w + b))), 0.0)
+        point = tune([float(v) for v, m in zip(scores, tune_mask, strict=True) if m], tune_g,
+                     min_precision=0.95, grid=grid)
+        # Moved so that this point falls at the one shipped threshold.
+        b += _logit(dedupe.STORY_THRESHOLD) - _logit(point)
+        print(f"SEMANTIC_STORY_WEIGHTS = {tuple(round(float(v), 3) for v in w)}")
+        print(f"SEMANTIC_STORY_BIAS = {round(b, 3)}")
+        weights, bias = w, b
+    else:
+        weights, bias = np.array(dedupe.SEMANTIC_STORY_WEIGHTS), dedupe.SEMANTIC_STORY_BIAS
+    model = [float(v) for v in np.where(gate, 1.0 / (1.0 + np.exp(-(xs @ weights + bias))), 0.0)]
+    tune_s = [v for v, m in zip(model, tune_mask, strict=True) if m]
+    best_f1 = tune(tune_s, tune_g, grid=grid)
+    each = precision_on_each_set(pairs, model, grid)
+    return {
+        "features": dedupe.SEMANTIC_STORY_FEATURES,
+        "weights": [round(float(v), 3) for v in weights], "bias": round(float(bias), 3),
+        "shipped_threshold": dedupe.STORY_THRESHOLD,
+        "shipped_test": _by_kind(pairs, model, dedupe.STORY_THRESHOLD),
+        "shipped_in_window_test": _by_kind(
+            pairs, [v if i else 0.0 for v, i in zip(model, inside, strict=True)],
+            dedupe.STORY_THRESHOLD),
+        "best_f1_threshold": best_f1, "best_f1_test": _by_kind(pairs, model, best_f1),
+        "each_set_precision_0.95_threshold": each,
+        "each_set_precision_0.95_test": _by_kind(pairs, model, each),
+        "cosine_roc_auc": {kind: _roc_auc([c for c, p in zip(cosine, pairs, strict=True)
+                                           if p.kind == kind],
+                                          [p.label for p in pairs if p.kind == kind])
+                           for kind in sorted({p.kind for p in pairs})},
+    }
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def _roc_auc(scores: Sequence[float], gold: Sequence[bool]) -> float | None:
+    """Probability that a same-story pair scores above a different-story pair (ties: half)."""
+    pos = np.array([s for s, g in zip(scores, gold, strict=True) if g])
+    neg = np.array([s for s, g in zip(scores, gold, strict=True) if not g])
+    if not len(pos) or not len(neg):
+        return None
+    above = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return round(float(above) / (len(pos) * len(neg)), 4)
 
 
 def _candidate_recall(pairs: Sequence[Pair], candidate: np.ndarray,
@@ -704,6 +795,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="refit the same-story model on the tune half and print constants")
     parser.add_argument("--out", default="eval-results/dedupe.json")
     parser.add_argument("--story-only", action="store_true", help="skip tier 2 (near-duplicates)")
+    parser.add_argument("--no-semantic", action="store_true",
+                        help="skip the semantic signal even when its extra is installed")
     args = parser.parse_args(argv)
     if corpus_dir() is None:
         print("corpus not found: set WIREDESK_CORPUS_DIR or place it at <repo>/../shared/corpus")
@@ -712,7 +805,13 @@ def main(argv: list[str] | None = None) -> int:
     near = {} if args.story_only else evaluate_near(random.Random(SEED))
     if near:
         _print_near(near)
-    story = evaluate_story(random.Random(SEED), fit=args.fit)
+    from wiredesk.pipeline.stages import semantic
+
+    with_semantic = semantic.available() and not args.no_semantic
+    if not with_semantic:
+        print("\nsemantic signal not measured: " + (
+            "--no-semantic" if args.no_semantic else "pip install 'wiredesk[semantic]'"))
+    story = evaluate_story(random.Random(SEED), fit=args.fit, semantic_signal=with_semantic)
     print("\nSame story (tier 3): same-story pairs the candidate search finds "
           "(shared entity id or keyword stem | entity id alone)")
     for kind, c in story["candidate_recall"].items():
@@ -735,6 +834,8 @@ def main(argv: list[str] | None = None) -> int:
             _table(f"Same story (tier 3) {name}, test half, threshold "
                    f"{r['each_set_precision_0.95_threshold']} (precision>=0.95 on each tune set)",
                    r["each_set_precision_0.95_test"])
+    if "semantic" in story:
+        _print_semantic(story["semantic"])
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {
@@ -746,6 +847,18 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print(f"\nwrote {out} in {result['seconds']} s")
     return 0
+
+
+def _print_semantic(r: dict[str, Any]) -> None:
+    _table(f"Same story (tier 3) with the semantic signal (WIREDESK_DEDUPE_SEMANTIC), test half, "
+           f"shipped threshold {r['shipped_threshold']}", r["shipped_test"])
+    _table("  the same, pairs further apart than the window never compared",
+           r["shipped_in_window_test"])
+    _table(f"  the same, best-F1 threshold {r['best_f1_threshold']}", r["best_f1_test"])
+    _table(f"  the same, threshold {r['each_set_precision_0.95_threshold']} (precision>=0.95 on "
+           "each tune set)", r["each_set_precision_0.95_test"])
+    print("  ROC AUC of the cosine alone (both halves): " + ", ".join(
+        f"{k} {v:.3f}" for k, v in r["cosine_roc_auc"].items() if v is not None))
 
 
 def _print_near(near: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from wiredesk import events, keys, metrics
 from wiredesk.broker import Services, wiredesk_task
 from wiredesk.config import Config
-from wiredesk.pipeline.stages import dedupe
+from wiredesk.pipeline.stages import dedupe, semantic
 from wiredesk.pipeline.stages.categorize import categorize
 from wiredesk.pipeline.stages.dateline import apply_dateline
 from wiredesk.pipeline.stages.exact import resolve_exact
@@ -56,12 +56,16 @@ def enrich(article: Article, config: Config) -> Article:
     return article
 
 
-def resolve_story(services: Services, session: Any, article: Article, claim: Claim) -> Article:
+def resolve_story(services: Services, session: Any, article: Article,
+                  claim: Claim) -> tuple[Article, bytes | None]:
     """Dedupe: exact (database), near-duplicate (Redis index), same story (anchors).
 
     ``claim`` orders this article's tier-3 decision after those of same-story candidates
-    still in flight (``story_decisions``); keep it until the article is committed.
+    still in flight (``story_decisions``); keep it until the article is committed. Also
+    returns the article's embedding to store (``stages.semantic.pack``; None without
+    WIREDESK_DEDUPE_SEMANTIC).
     """
+    embedding = None
     with metrics.stage_timer("dedupe"):
         revision_of_known_article = article.story_id is not None
         article = resolve_exact(article, article_store.exact_candidates(session, article))
@@ -76,13 +80,36 @@ def resolve_story(services: Services, session: Any, article: Article, claim: Cla
             in_flight = claim.decided_before(article)  # first: then the database is current
             committed = article_store.story_candidates(session, article, since,
                                                        keys=dedupe.candidate_keys)
-            same_story = dedupe.match_story(matching, [*in_flight, *committed],
-                                            window_seconds=services.config.dedupe_window_seconds)
+            candidates = [*in_flight, *committed]
+            vectors = (story_embeddings(session, matching, candidates)
+                       if services.config.dedupe_semantic else None)
+            if vectors is not None:
+                embedding = semantic.pack(vectors[article.id], article.content_hash)
+            same_story = dedupe.match_story(matching, candidates,
+                                            window_seconds=services.config.dedupe_window_seconds,
+                                            embeddings=vectors)
             match = services.dedupe_index.find_story(matching, fallback=same_story)
             claim.decide(match.story_id)
             article = dedupe.apply_match(article, match)
     metrics.STAGE_ITEMS.labels("dedupe", article.duplicate_tier or "unique").inc()
-    return article
+    return article, embedding
+
+
+def story_embeddings(session: Any, article: Article,
+                     candidates: list[Article]) -> dict[str, Any] | None:
+    """Tier 3's semantic signal (WIREDESK_DEDUPE_SEMANTIC): the embeddings of ``article`` and
+    of its candidates (as stored, else computed once per process). None for an article no
+    later one can have as a candidate (no candidate key)."""
+    if not dedupe.candidate_keys([e.id for e in article.entities], article.keywords,
+                                 article.language):
+        return None
+    own = semantic.encoder().embed([semantic.embedding_text(article)])[0]
+    stored = article_store.stored_embeddings(session, [c.id for c in candidates])
+    vectors = {article.id: own}
+    for cand in candidates:
+        found = semantic.unpack(stored.get(cand.id), cand.content_hash)
+        vectors[cand.id] = found if found is not None else semantic.candidate_embedding(cand)
+    return vectors
 
 
 def classify(services: Services, article: Article) -> Article:
@@ -185,7 +212,7 @@ def _process_current(services: Services, article_id: str,
         article = enrich(article_store.to_article(row), services.config)
         with story_locked(services, article), \
                 services.story_decisions.claim() as claim:
-            article = resolve_story(services, session, article, claim)
+            article, embedding = resolve_story(services, session, article, claim)
             article = classify(services, article)
             feed = session.get(models.Feed, article.feed_id)
             assert feed is not None
@@ -212,6 +239,8 @@ def _process_current(services: Services, article_id: str,
             if current.status == "failed":
                 session.expire(row, ["error"])  # read before it was set: clear it for real
             status = _apply(session, row, article, decision)
+            if embedding is not None:  # written with the rest, under the row's lock
+                row.embedding = embedding
             recorded_rule = row.routing_rule or decision.rule_name
             story_id = row.story_id
             session.commit()

@@ -375,6 +375,16 @@ def story_candidates(session: Session, article: schemas.Article, since: datetime
     return [to_article(rows[i]) for i in ids if i in rows]
 
 
+def stored_embeddings(session: Session, ids: Iterable[str]) -> dict[str, bytes]:
+    """The stored tier-3 embeddings (``stages.semantic.pack``) of the articles that have one."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    return {row.id: row.embedding for row in session.execute(
+        select(models.Article.id, models.Article.embedding)
+        .where(models.Article.id.in_(ids), models.Article.embedding.is_not(None)))}
+
+
 def recent_feed_texts(session: Session, article: schemas.Article, since: datetime,
                       limit: int) -> list[tuple[str, str]]:
     """(body text, summary) of the most recent other articles of ``article``'s feed."""

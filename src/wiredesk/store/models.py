@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -185,6 +186,9 @@ class Article(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The editor who wrote the current version on the desk (None: the feed's own copy).
     edited_by: Mapped[str | None] = mapped_column(String(100))
+    # Tier 3's sentence embedding (WIREDESK_DEDUPE_SEMANTIC; stages/semantic.pack), stored so
+    # that an article is embedded once, not once per article it is a candidate of.
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
     __table_args__ = (
         Index("ix_articles_status_changed", "status", "status_changed_at"),

@@ -12,7 +12,7 @@ import math
 import re
 import unicodedata
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -282,6 +282,13 @@ STORY_BIAS = -4.515
 # thresholds that reach it). Precision on each SemEval set alone stays below 0.95 at any threshold
 # (docs/dedupe.md).
 STORY_THRESHOLD = 0.85
+# With the semantic signal (WIREDESK_DEDUPE_SEMANTIC, stages/semantic.py): the same features and
+# the cosine of the two articles' multilingual-e5 embeddings, fitted the same way (the cosine's
+# weight may only add). The bias is moved so that the precision >= 0.95 point of the union of
+# the tune halves falls at STORY_THRESHOLD: one threshold, whichever model scored a pair.
+SEMANTIC_STORY_FEATURES = (*STORY_FEATURES, "semantic")
+SEMANTIC_STORY_WEIGHTS = (4.963, 0.0, 0.0, 0.0, 5.919, 0.146, 0.0, -3.441, 3.718, 42.65)
+SEMANTIC_STORY_BIAS = -39.918
 
 # Digits with thousands groups ("1,240", "1 240", "450.000") or a decimal part ("2,3", "71.40"),
 # not hyphenated to a word: "COVID-19", "F-16" and "MH-17" are names, not figures.
@@ -492,19 +499,25 @@ def inside_window(a: Anchors, b: Anchors, window_seconds: float = STORY_WINDOW_S
             or abs(a.published - b.published) <= window_seconds)
 
 
-def story_score(a: Anchors, b: Anchors, window_seconds: float = STORY_WINDOW_SECONDS) -> float:
+def story_score(a: Anchors, b: Anchors, window_seconds: float = STORY_WINDOW_SECONDS,
+                cosine: float | None = None) -> float:
     """Same-story probability in [0, 1]; 0 outside the window, for a pair that is no candidate,
-    or without content evidence."""
+    or without content evidence. ``cosine``: the pair's embedding cosine (the semantic model
+    scores it); None: the anchors' model."""
     if not inside_window(a, b, window_seconds) or not is_candidate(a, b):
         return 0.0
     features = story_features(a, b)
     if not has_content_evidence(features):
         return 0.0
-    z = STORY_BIAS + sum(w * x for w, x in zip(STORY_WEIGHTS, features, strict=True))
+    if cosine is None:
+        z = STORY_BIAS + sum(w * x for w, x in zip(STORY_WEIGHTS, features, strict=True))
+    else:
+        z = SEMANTIC_STORY_BIAS + sum(w * x for w, x in zip(
+            SEMANTIC_STORY_WEIGHTS, (*features, cosine), strict=True))
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def explain_story(a: Anchors, b: Anchors) -> dict[str, object]:
+def explain_story(a: Anchors, b: Anchors, cosine: float | None = None) -> dict[str, object]:
     """Why two articles are (not) one story: shared anchors, features, gate and score."""
     features = story_features(a, b)
     return {
@@ -512,9 +525,10 @@ def explain_story(a: Anchors, b: Anchors) -> dict[str, object]:
         "shared_numbers": sorted(a.numbers & b.numbers),
         "shared_regions": sorted(a.regions & b.regions),
         "features": dict(zip(STORY_FEATURES, (round(f, 4) for f in features), strict=True)),
+        "semantic": None if cosine is None else round(cosine, 4),
         "candidate": is_candidate(a, b),
         "content_evidence": has_content_evidence(features),
-        "score": round(story_score(a, b), 4),
+        "score": round(story_score(a, b, cosine=cosine), 4),
     }
 
 
@@ -526,18 +540,24 @@ def is_same_story(a: Anchors, b: Anchors, threshold: float = STORY_THRESHOLD) ->
 def match_story(
     article: Article, candidates: Iterable[Article], threshold: float = STORY_THRESHOLD,
     window_seconds: float = STORY_WINDOW_SECONDS,
+    embeddings: Mapping[str, np.ndarray] | None = None,
 ) -> StoryMatch | None:
     """Tier 3: the story of the best-scoring candidate at or above threshold, else None.
 
     Candidates are recent articles with a story (e.g. sharing an entity id, from the database).
+    ``embeddings`` (article id -> unit vector, the semantic signal): a pair whose two articles
+    have one is scored by the semantic model, any other by the anchors' model.
     Deterministic: highest score, then earliest candidate, then smallest story id.
     """
     own = anchors(article)
+    own_vector = embeddings.get(article.id) if embeddings else None
     best: tuple[float, float, str, str] | None = None
     for cand in candidates:
         if cand.id == article.id or not cand.story_id:
             continue
-        score = story_score(own, candidate_anchors(cand), window_seconds)
+        theirs = embeddings.get(cand.id) if own_vector is not None and embeddings else None
+        cosine = None if theirs is None or own_vector is None else float(own_vector @ theirs)
+        score = story_score(own, candidate_anchors(cand), window_seconds, cosine)
         if score < threshold:
             continue
         when = cand.published_at or cand.fetched_at
