@@ -25,7 +25,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from tests.helpers import publisher_and_worker, wait_until
+from tests.helpers import publisher_and_worker, reply, wait_until
 from wiredesk import keys
 from wiredesk.broker import Services, create_celery
 from wiredesk.ingester import websub
@@ -562,6 +562,30 @@ def test_a_plain_http_hub_is_never_sent_the_secret_and_its_pushes_only_bring_a_p
     assert signed.status_code == 202 and pushes("ping") == pings_before + 4
     assert not list(redis_client.scan_iter(keys.websub_push("*")))
     assert guids(database, feed_id) == {"polled-1"}
+
+
+def test_a_ping_does_not_cut_short_the_wait_the_feeds_server_asked_for(
+        websub_stack: dict[str, Any], http_hub: FakeHub, database: Any,
+        feed_server: Any) -> None:
+    # Anyone can send a plain-http hub's pings. A feed whose server answered 429 with
+    # Retry-After (or that was failing, and backing off) was made due a minute after that
+    # answer by each ping: the server that asked for two hours' rest was polled every minute.
+    feed_url, feed_id, callback = subscribed_by_polling(websub_stack, http_hub, database,
+                                                        feed_server)
+    feed_server.routes["/pushed.xml"] = reply(429, b"slow down", Retry_After="7200")
+    fetch_feed.delay(feed_id)
+
+    def rate_limited() -> Any:
+        with database.session() as session:
+            feed = session.get(models.Feed, feed_id)
+            return feed.next_fetch_at if feed.error_count else None
+
+    wait_until(rate_limited, message="the 429 recorded")
+    asked = rate_limited()
+    assert asked > datetime.now(UTC) + timedelta(minutes=100)
+    answer = http_hub.publish(callback, feed_document(feed_url, http_hub.url, ["pinged-1"]))
+    assert answer.status_code == 202
+    assert rate_limited() == asked
 
 
 def test_a_feed_that_stops_advertising_its_hub_unsubscribes_and_goes_on_polling(

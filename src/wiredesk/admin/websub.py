@@ -37,9 +37,11 @@ def _feed(session: Any, feed_id: int, **options: Any) -> Feed | None:
 
 def _poll_soon(session: Any, feed: Feed) -> None:
     """A push nothing authenticates (a plain-http hub's) is a ping: the feed is polled soon,
-    from its own URL, and the pushed body is not read as its entries."""
+    from its own URL, and the pushed body is not read as its entries. Not a failing feed: its
+    backoff, or the Retry-After its server asked for, stands whoever pings (anyone can)."""
     at = websub.ping_fetch_at(feed, datetime.now(UTC))
-    session.execute(update(Feed).where(Feed.id == feed.id, Feed.next_fetch_at > at)
+    session.execute(update(Feed).where(Feed.id == feed.id, Feed.next_fetch_at > at,
+                                       Feed.error_count == 0)
                     .values(next_fetch_at=at, schedule_reason="websub-ping"))
 
 
