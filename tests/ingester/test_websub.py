@@ -853,6 +853,22 @@ def test_a_redirect_from_an_https_hub_to_plain_http_is_not_sent_the_secret(
     assert "hub.secret" in hub.requests[0] and http_hub.requests == []
 
 
+def test_an_unsubscription_sent_late_spares_a_hub_the_feed_advertises_again(
+        config: Any, database: Any, redis_client: Any, http_hub: FakeHub) -> None:
+    # A fetch saw the hub gone and queued its unsubscription; the next fetch saw it back and
+    # subscribed again. The first message, run last (a backed-up queue, another worker),
+    # ended the new subscription at the hub, and confirmed it ourselves (the leaving mark),
+    # while the feed's row still said subscribed: no pushes until the lease ran out.
+    app, feed_id = subscribing_app(config, database, http_hub.url)
+    with database.session() as session:
+        feed = session.get(models.Feed, feed_id)
+        feed.websub_state, topic = "subscribed", feed.websub_topic
+    late = app.tasks["ingest.websub_unsubscribe"].apply(args=[feed_id, http_hub.url, topic])
+    assert late.get() == "skipped"
+    assert http_hub.requests == []
+    assert not redis_client.exists(keys.websub_leaving(feed_id, topic))
+
+
 def test_a_hub_that_moved_is_followed_there(
         websub_stack: dict[str, Any], http_hub: FakeHub, database: Any,
         feed_server: Any) -> None:

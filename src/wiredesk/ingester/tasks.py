@@ -586,6 +586,13 @@ def websub_unsubscribe(self: Any, feed_id: int, hub: str, topic: str) -> str:
     services: Services = self.wiredesk
     if not services.config.websub_callback_base_url:
         return "skipped"
+    with services.db.session() as session:
+        advertised = session.execute(select(Feed.websub_hub, Feed.websub_topic)
+                                     .where(Feed.id == feed_id)).first()
+    if advertised is not None and tuple(advertised) == (hub, topic):
+        # Advertised again since this message was queued (and subscribed again, by a later
+        # fetch): leaving now would end that subscription.
+        return "skipped"
     # Before the request: the hub may verify before it even answers.
     services.redis.set(keys.websub_leaving(feed_id, topic), hub.encode(),
                        ex=keys.WEBSUB_LEAVING_TTL_SECONDS)
