@@ -261,6 +261,23 @@ def reply(status: int, body: bytes = b"", **headers: str) -> Callable[[Any], Non
     return lambda h: respond(h, status, body, **headers)
 
 
+def trickled_head(status_line: str, done: threading.Event) -> Callable[[Any], None]:
+    """A route (FeedHTTPServer's or FakeHub's) sending ``status_line`` then a header byte every
+    50 ms until ``done`` is set: never a read timeout, never a whole head."""
+    def trickle(h: Any) -> None:
+        h.wfile.write(f"HTTP/1.1 {status_line}\r\nX-Slow: ".encode())
+        try:
+            while not done.wait(0.05):
+                h.wfile.write(b"x")
+                h.wfile.flush()
+            h.wfile.write(b"\r\nContent-Length: 0\r\n\r\n")
+        except OSError:
+            pass
+        h.close_connection = True
+
+    return trickle
+
+
 @contextmanager
 def processing_paused(monkeypatch: Any, services: Any, article_id: str) -> Iterator[list[str]]:
     """``process_article`` on a worker thread, stopped once it has read and enriched the

@@ -12,7 +12,7 @@ from typing import Any
 import brotli
 import pytest
 
-from tests.helpers import FeedHTTPServer, reply
+from tests.helpers import FeedHTTPServer, reply, trickled_head
 from wiredesk.config import Config
 from wiredesk.ingester.fetch import FetchError, fetch, make_client
 
@@ -356,19 +356,7 @@ def test_trickling_headers_stop_at_the_deadline(server: FeedHTTPServer, cfg: Con
     # then a header byte now and then (never a read timeout) held the fetch, an ingest thread,
     # for as long as it liked. Four such feeds stall a worker process's four threads.
     done = threading.Event()
-
-    def trickle(h: Any) -> None:
-        h.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-        try:
-            while not done.wait(0.05):
-                h.wfile.write(b"x")
-                h.wfile.flush()
-            h.wfile.write(b"\r\nContent-Length: 0\r\n\r\n")
-        except OSError:
-            pass
-        h.close_connection = True
-
-    server.routes["/slow-head"] = trickle
+    server.routes["/slow-head"] = trickled_head("200 OK", done)
     cfg = cfg.replace(fetch_read_timeout=0.5)
     failed: list[FetchError] = []
 

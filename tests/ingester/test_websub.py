@@ -25,7 +25,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from tests.helpers import publisher_and_worker, reply, wait_until
+from tests.helpers import publisher_and_worker, reply, trickled_head, wait_until
 from wiredesk import keys
 from wiredesk.broker import Services, create_celery
 from wiredesk.ingester import websub
@@ -918,19 +918,7 @@ def test_a_hub_trickling_its_answer_is_given_up_at_the_deadline(
     from wiredesk.ingester.fetch import make_client
 
     done = threading.Event()
-
-    def trickle(h: Any) -> None:
-        h.wfile.write(b"HTTP/1.1 202 Accepted\r\nX-Slow: ")
-        try:
-            while not done.wait(0.05):
-                h.wfile.write(b"x")
-                h.wfile.flush()
-            h.wfile.write(b"\r\nContent-Length: 0\r\n\r\n")
-        except OSError:
-            pass
-        h.close_connection = True
-
-    http_hub.answer = trickle
+    http_hub.answer = trickled_head("202 Accepted", done)
     config = config.replace(fetch_read_timeout=0.5)
     failed: list[Exception] = []
 
