@@ -296,6 +296,8 @@ STORIES_KILLED = NewsroomCounter(
     "Published stories withdrawn from consumers: kill (an editor killed it: desk, admin API or "
     "CLI) or delete (an operator deleted the last report of it consumers saw).",
     {"cause": ("kill", "delete")})
+# Every desk process reports each of these whole: across desks, take their max, not their sum.
+NEWSROOM_COUNTERS = (DESK_DECISIONS, STORIES_KILLED)
 
 
 def count_decision(redis_client: Any, channel: DecisionChannel, decision: str) -> None:
@@ -311,7 +313,7 @@ class NewsroomCollector:
         self.redis = redis_client
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        for counter in (DESK_DECISIONS, STORIES_KILLED):
+        for counter in NEWSROOM_COUNTERS:
             family = counter.family(self.redis)
             if family is not None:
                 yield family

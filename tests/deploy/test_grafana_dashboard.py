@@ -100,3 +100,20 @@ def test_dashboard_queries_parse_as_promql(tmp_path: Path) -> None:
     path = tmp_path / "dashboard.rules.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
     run([promtool, "check", "rules", str(path)])
+
+
+# An aggregation straight around a rate or increase of a metric: sum by (cause) (increase(...
+_AGGREGATED = re.compile(r"\b(sum|max|min|avg|count)\s*(?:(?:by|without)\s*\([^)]*\)\s*)?"
+                         r"\(\s*(?:rate|increase)\(\s*(wiredesk_[a-z0-9_]+)")
+
+
+def test_counters_every_desk_reports_whole_are_not_added_up_across_desks() -> None:
+    """Each desk process reports the newsroom's whole count (read from Redis at scrape time),
+    so summed over the desk's replicas (2 in deploy/k8s) a panel showed every kill twice."""
+    from wiredesk.metrics import NEWSROOM_COUNTERS
+
+    reported_whole = {f"{counter.name}_total" for counter in NEWSROOM_COUNTERS}
+    aggregations = [(found.group(1), found.group(2)) for expr in _queries(_dashboard())
+                    for found in _AGGREGATED.finditer(expr) if found.group(2) in reported_whole]
+    assert {name for _, name in aggregations} == reported_whole  # each is on the dashboard
+    assert [(how, name) for how, name in aggregations if how != "max"] == []
