@@ -53,7 +53,8 @@ def test_config_markdown_is_the_readme_table(config: Any) -> None:
     assert run(config, "config", "--markdown").output.strip() == config_module.markdown_table()
 
 
-@pytest.mark.parametrize("command", [["ingest", "--once"], ["dedupe", "rebuild"]])
+@pytest.mark.parametrize("command", [["ingest", "--once"], ["dedupe", "rebuild"],
+                                     ["articles", "delete", "a1-x", "--reason", "legal"]])
 def test_commands_that_need_redis_say_so_when_redis_url_is_unset(
         config: Any, database: Any, command: list[str]) -> None:
     """As in a shell next to `make run`, whose Valkey is its own: it was a traceback about
@@ -70,12 +71,14 @@ def test_commands_that_need_redis_say_so_when_redis_url_is_unset(
 @pytest.mark.parametrize("command", [
     ["ingest", "--once"], ["dedupe", "rebuild"], ["articles", "replay", "--failed"],
     ["review", "decide", "{held}", "approve", "--editor", "amal"],
+    ["articles", "delete", "{held}", "--reason", "legal"],
 ])
 def test_a_redis_that_does_not_answer_is_named_and_nothing_is_decided(
         config: Any, database: Any, celery_app: Any, command: list[str]) -> None:
     """A wrong or unreachable REDIS_URL (Redis down, the port of an old `wiredesk run`) was a
     redis-py traceback for ingest and dedupe rebuild; review decide committed the decision,
-    then lost its event and the push to subscribers."""
+    then lost its event and the push to subscribers; articles delete deleted, then lost the
+    push of the story it changed or withdrew (its kill uncounted)."""
     from tests.helpers import free_port, store_sample_feed
     from wiredesk.pipeline.tasks import process_article
 

@@ -323,18 +323,19 @@ def articles() -> None:
               callback=_not_blank)
 def articles_delete(article_id: str, reason: str) -> None:
     """Delete an article for good: its tombstone keeps the feed from bringing it back."""
+    from wiredesk import events
+    from wiredesk.broker import Services, create_celery
+    from wiredesk.deliver.tasks import announce
     from wiredesk.store.articles import delete_article
 
-    config = _config()
+    # Before deleting: a published story it leaves changed, or withdrawn, is pushed to
+    # subscribers (and a withdrawal counted) through the services' Redis.
+    config = _redis_config()
     with _database(config).session() as session:
         deleted = delete_article(session, article_id, reason)
         if deleted is None:
             raise click.ClickException(f"no article {article_id}")
-    if config.redis_url and deleted.story_id:  # the services' broker: subscribers learn of it
-        from wiredesk import events
-        from wiredesk.broker import Services, create_celery
-        from wiredesk.deliver.tasks import announce
-
+    if deleted.story_id:
         if deleted.withdrawn:
             events.killed(Services(config).redis, lambda: create_celery(config),
                           deleted.story_id, [], cause="delete")
