@@ -183,3 +183,21 @@ def test_a_report_committed_while_the_kill_runs_waits_for_it_then_is_held(
     with database.session() as session:
         assert session.get(models.Story, story_id).status == "retracted"  # type: ignore[union-attr]
         assert get_story(session, story_id) is None
+
+
+def test_a_topic_correction_of_killed_copy_leaves_the_killed_story_as_it_was(
+        celery_app: Any, database: Any) -> None:
+    """The editor's topics are kept (training data), but the killed story's version no longer
+    moves: it did, and the announcement after the correction pushed every subscriber a second
+    tombstone, and a kill's push still being retried was skipped as an earlier version."""
+    from wiredesk.store.corrections import correct_topics
+
+    article_id, story_id = _published_story(celery_app, database)
+    _kill(database, story_id)
+    with database.session() as session:
+        before = get_killed(session, story_id)
+    with database.session() as session:
+        correct_topics(session, article_id, ["medtop:04000000"], "amal")
+    with database.session() as session:
+        assert get_killed(session, story_id) == before
+        assert "medtop:04000000" in {c["qcode"] for c in _article(database, article_id).categories}

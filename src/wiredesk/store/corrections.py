@@ -34,7 +34,7 @@ def correct_topics(
 ) -> list[dict[str, object]]:
     """Give the article ``qcodes`` (any level, in the editor's order) and the broader topics
     above them, and record the correction; returns the article's new categories. Its story's
-    version moves, so consumers see the new subjects."""
+    version moves, so consumers see the new subjects (not a killed story's)."""
     known = taxonomy.topics()
     chosen = list(dict.fromkeys(q.strip() for q in qcodes if q.strip()))
     unknown = [q for q in chosen if q not in known]
@@ -56,7 +56,8 @@ def correct_topics(
                                        editor=editor[:200]))
     if row.story_id is not None:
         story = session.get(models.Story, row.story_id)
-        if story is not None:
+        # A killed story's last version is its kill: consumers see nothing else of it.
+        if story is not None and story.status != models.KILLED:
             story.touch(utcnow())
     return list(row.categories)
 
