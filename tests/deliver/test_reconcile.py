@@ -127,3 +127,28 @@ def test_subscriptions_ended_longer_than_the_grace_are_pruned(celery_app: Any,
         left = {name for name, i in ids.items() if session.get(HubSubscription, i)}
     assert left == {"lapsed", "renewing", "running"}
     assert deliveries(database) == []
+
+
+def test_a_kill_whose_announcement_was_lost_is_still_pushed_days_later(
+        celery_app: Any, database: Any, redis_client: Any, subscriber: Subscriber) -> None:
+    """Kills are the legal case: a kill announced while the broker was down for longer than
+    the reconciler's band after its horizon still reaches subscribers, up to a week on."""
+    from tests.deliver.test_kills import assert_tells_of_the_kill, quiet_published
+    from wiredesk.store import stories as story_store
+
+    services = celery_app.wiredesk
+    _, story_id = quiet_published(celery_app, database, redis_client)
+    subscribed(database, subscriber.url(), lease=timedelta(days=30))
+    with database.session() as session:
+        story_store.kill(session, story_id, "editor", "the minister never said it")
+    redis_client.delete("deliver")  # the kill's announcement, lost with Redis
+    with database.session() as session:
+        killed_at = session.get(Story, story_id).killed_at  # type: ignore[union-attr]
+    days_later = killed_at + timedelta(days=3)
+    with celery_worker(celery_app, ["deliver"], concurrency=2):
+        assert reconcile_deliveries(services, days_later)["announced"] == 1
+        (push,) = wait_until(lambda: subscriber.pushes, timeout=20, message="the tombstone")
+        assert reconcile_deliveries(services, days_later)["announced"] == 0  # made once
+    assert_tells_of_the_kill(push, story_id)
+    a_week_later = killed_at + timedelta(days=8)
+    assert reconcile_deliveries(services, a_week_later)["announced"] == 0

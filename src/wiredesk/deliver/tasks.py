@@ -268,6 +268,10 @@ KEEP_DELIVERIES = timedelta(days=7)
 # request was never verified) is kept this long (`wiredesk subscribers list` shows it), then
 # pruned with its deliveries. A subscriber renewing later subscribes anew.
 ENDED_SUBSCRIPTION_GRACE = timedelta(days=7)
+# A kill is announced again on every tick for this long after it (a fan-out makes only the
+# deliveries missing, so once made it costs a query): partners must take down what a
+# newsroom withdrew even after an outage longer than the band other stories get.
+KILLS_ANNOUNCED_FOR = timedelta(days=7)
 RECONCILE_LIMIT = 1000
 
 
@@ -280,9 +284,9 @@ def stuck_after(config: Config) -> timedelta:
 
 def reconcile_deliveries(services: Services, now: datetime) -> dict[str, int]:
     """Send again the pushes whose message was lost, announce again the stories changed just
-    before the stuck horizon (their announcement may have been lost: a fan-out makes only the
-    deliveries missing), and prune deliveries and subscriptions that ended long ago. Returns
-    counts."""
+    before the stuck horizon and those killed within KILLS_ANNOUNCED_FOR (their announcement
+    may have been lost: a fan-out makes only the deliveries missing), and prune deliveries
+    and subscriptions that ended long ago. Returns counts."""
     from sqlalchemy import delete, select
 
     from wiredesk.store.models import KILLED, PUBLISHED_STATUSES, Story
@@ -298,10 +302,15 @@ def reconcile_deliveries(services: Services, now: datetime) -> dict[str, int]:
             delivery.attempted_at = now  # sent again now: not again on the next tick
         resend = [d.id for d in lost]
         band = timedelta(seconds=2 * services.config.reconcile_every_seconds)
-        stories = list(session.scalars(select(Story.id).where(
-            Story.status.in_((*PUBLISHED_STATUSES, KILLED)), Story.updated_at <= horizon,
-            Story.updated_at > horizon - band).limit(RECONCILE_LIMIT))) \
-            if subscriptions.receiving_count(session, now) else []
+        stories: list[str] = []
+        if subscriptions.receiving_count(session, now):
+            stories = list(session.scalars(select(Story.id).where(
+                Story.status.in_((*PUBLISHED_STATUSES, KILLED)), Story.updated_at <= horizon,
+                Story.updated_at > horizon - band).limit(RECONCILE_LIMIT)))
+            stories += [story_id for story_id in session.scalars(select(Story.id).where(
+                Story.status == KILLED, Story.killed_at <= horizon,
+                Story.killed_at > now - KILLS_ANNOUNCED_FOR).limit(RECONCILE_LIMIT))
+                if story_id not in stories]
         pruned = session.execute(delete(HubDelivery).where(
             HubDelivery.status != "pending",
             HubDelivery.created_at < now - KEEP_DELIVERIES)).rowcount
