@@ -114,18 +114,23 @@ def test_a_regional_language_tag_finds_its_language(publisher: Any, samples: Non
 
 
 @pytest.mark.parametrize("path", ["/feeds/lang/xx.atom", "/feeds/lang/zz-ZZ.json",
-                                  "/feeds/lang/ara.rss", "/feeds/lang/english.atom"])
+                                  "/feeds/lang/ara.rss", "/feeds/lang/english.atom",
+                                  "/feeds/lang/und.atom", "/feeds/lang/zxx.json",
+                                  "/feeds/lang/mul.rss", "/feeds/lang/mis.atom"])
 def test_a_language_that_does_not_exist_answers_404(publisher: Any, path: str) -> None:
     """A well-formed tag of no language (a typo, ISO 639-2 ``ara`` where stories carry BCP 47's
     ``ar``) answered an empty feed, 200, for ever: a reader subscribed to it saw no error and
-    no story. Like an unknown topic, it is no feed of this publisher."""
+    no story. Like an unknown topic, it is no feed of this publisher. So are ISO 639's special
+    codes (``und`` undetermined, ``zxx`` no linguistic content, ``mul``, ``mis``): no story
+    is ever stored in one."""
     assert publisher.get(path).status_code == 404
 
 
 def test_a_language_without_stories_yet_is_an_empty_feed(publisher: Any) -> None:
     """A real language (BCP 47 keeps 3 letters for languages without a 2-letter code) is a
     feed, empty until a story in it is published."""
-    for path in ("/feeds/lang/de.atom", "/feeds/lang/yue.json", "/feeds/lang/sr-Latn.rss"):
+    for path in ("/feeds/lang/de.atom", "/feeds/lang/yue.json", "/feeds/lang/sr-Latn.rss",
+                 "/feeds/lang/zh-Hant.atom", "/feeds/lang/es-419.json", "/feeds/lang/fil.rss"):
         assert publisher.get(path).status_code == 200, path
 
 

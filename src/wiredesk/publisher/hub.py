@@ -80,13 +80,15 @@ _BCP47 = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
 
 def _is_language(primary: str) -> bool:
     """Whether ``primary`` is a BCP 47 primary language subtag: the ISO 639-1 code, or the
-    ISO 639-3 one of a language that has none (``ara`` is no tag: Arabic is ``ar``)."""
+    ISO 639-3 one of a language that has none (``ara`` is no tag: Arabic is ``ar``). ISO 639's
+    special codes (``und``, ``zxx``, ``mul``, ``mis``) name no language a story is stored in."""
     import pycountry
 
     if len(primary) == 2:
         return pycountry.languages.get(alpha_2=primary) is not None
     language = pycountry.languages.get(alpha_3=primary) if len(primary) == 3 else None
-    return language is not None and not hasattr(language, "alpha_2")
+    return (language is not None and not hasattr(language, "alpha_2")
+            and language.scope != "S")
 
 
 def language_topic(language: str, fmt: str) -> Topic | None:
