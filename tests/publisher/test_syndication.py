@@ -245,6 +245,22 @@ def test_excerpts_end_at_a_word_boundary_with_an_ellipsis(text: str, limit: int)
     assert last.rstrip(",،") == last  # and no comma left dangling before the ellipsis
 
 
+# French sets a no-break space before ":" ";" "?" "!" and inside guillemets.
+FRENCH = ("Le ministre a déclaré\u00a0: «\u00a0la réforme entrera en vigueur dès janvier\u00a0», "
+          "selon l'agence\u00a0; les syndicats demandent\u00a0: pourquoi si tôt\u00a0?")
+
+
+def test_an_excerpt_ends_on_no_space_of_any_kind() -> None:
+    """French copy cut just after 'déclaré\u00a0:' read 'déclaré …': the colon was dropped
+    before the ellipsis but the no-break space before it was not (nor an ideographic one), and
+    the ellipsis stood apart from the word, on the same line."""
+    for limit in range(20, len(FRENCH)):
+        cut = excerpt(FRENCH, limit)
+        shown = cut.removesuffix("\u2026")
+        assert shown and not shown[-1].isspace() and shown[-1] not in ":;", (limit, cut)
+    assert excerpt("記者会見\u3000" + "x" * 40, 10) == "記者会見\u2026"
+
+
 def test_an_excerpt_of_copy_without_spaces_ends_between_two_characters() -> None:
     """Chinese has no spaces between words: the excerpt is cut between two characters, close
     to the limit (not back at the last space, which may be far or nowhere)."""

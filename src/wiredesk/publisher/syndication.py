@@ -47,8 +47,9 @@ def web_url(url: str | None) -> str | None:
 
 
 ELLIPSIS = "\u2026"
-# Punctuation an excerpt does not end on before its ellipsis ("said,…"): Latin, Arabic, CJK.
-_TRAILING = " \t\n\r,;:\u060c\u061b\u3001\uff0c\uff1b\uff1a-\u2013\u2014"
+# What an excerpt does not end on before its ellipsis ("said,…"): punctuation (Latin, Arabic,
+# CJK), and any space (\s: French sets a no-break one before ":", CJK an ideographic one).
+_TRAILING = re.compile(r"[\s,;:\u060c\u061b\u3001\uff0c\uff1b\uff1a\-\u2013\u2014]+\Z")
 
 
 def _between_letters(text: str, end: int) -> bool:
@@ -82,7 +83,7 @@ def excerpt(text: str, limit: int) -> str:
         cut -= 1
     if cut <= end // 2:  # no word ends in the second half (a long link): cut between letters
         cut = end
-    shown = text[:cut].rstrip(_TRAILING)
+    shown = _TRAILING.sub("", text[:cut])
     return shown + ELLIPSIS if shown else ""
 
 
