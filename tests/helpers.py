@@ -207,6 +207,24 @@ def store_sample_feed(database: Any, feed: str = "world-wire.xml", *, trust: str
     return [a.id for a in parsed.articles]
 
 
+def publish_first_entry(celery_app: Any, database: Any, body: bytes, url: str) -> str:
+    """The first entry of the feed document ``body`` stored under a new auto-trusted feed at
+    ``url`` and run through the pipeline under publish-everything; returns its article id."""
+    from wiredesk.ingester.parse import parse_feed
+    from wiredesk.pipeline.tasks import process_article
+    from wiredesk.store import articles as article_store
+    from wiredesk.store.feeds import add_feed
+
+    put_rules_in_force(database, PUBLISH_EVERYTHING)
+    with database.session() as session:
+        feed_id = add_feed(session, url, trust="auto").id
+    article = parse_feed(body, feed_id=feed_id, url=url).articles[0]
+    with database.session() as session:
+        article_store.upsert(session, article)
+    assert process_article(celery_app.wiredesk, article.id) == "published"
+    return article.id
+
+
 def store_reprint(database: Any, original: Any, url: str = "http://127.0.0.1/reprints.xml") -> str:
     """Another outlet's reprint of the Article ``original`` (a line added), stored under a
     new auto-trusted feed at ``url``: a near duplicate, not an exact one; returns its id."""

@@ -7,12 +7,9 @@ from typing import Any
 import lxml.html
 import pytest
 
-from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force, store_sample_feed
-from wiredesk.ingester.parse import parse_feed
+from tests.helpers import publish_first_entry, store_sample_feed
 from wiredesk.pipeline.tasks import process_article
-from wiredesk.store import articles as article_store
 from wiredesk.store import models
-from wiredesk.store.feeds import add_feed
 
 
 def _published(celery_app: Any, database: Any, feed: str = "world-wire.xml",
@@ -123,15 +120,9 @@ def test_the_page_runs_nothing_from_the_copy_and_says_so_in_its_headers(
         celery_app: Any, database: Any, publisher: Any) -> None:
     """The body is the sanitized HTML as published, and the page's CSP lets no script run
     should any get through; the front page sends the same headers."""
-    put_rules_in_force(database, PUBLISH_EVERYTHING)
-    url = "http://127.0.0.1/scripted.xml"
-    with database.session() as session:
-        feed_id = add_feed(session, url, trust="auto").id
-    article = parse_feed(SCRIPTED_FEED, feed_id=feed_id, url=url).articles[0]
-    with database.session() as session:
-        article_store.upsert(session, article)
-    assert process_article(celery_app.wiredesk, article.id) == "published"
-    path = f"/stories/{_story_id(database, article.id)}"
+    article_id = publish_first_entry(celery_app, database, SCRIPTED_FEED,
+                                     "http://127.0.0.1/scripted.xml")
+    path = f"/stories/{_story_id(database, article_id)}"
     response = publisher.get(path)
     text = response.get_data(as_text=True)
     assert "Dock workers" in text and "<script" not in text and "onerror" not in text

@@ -11,12 +11,9 @@ import feedparser
 import pytest
 from lxml import etree
 
-from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force, store_sample_feed
-from wiredesk.ingester.parse import parse_feed
+from tests.helpers import publish_first_entry, store_sample_feed
 from wiredesk.pipeline.tasks import process_article
 from wiredesk.publisher.syndication import excerpt
-from wiredesk.store import articles as article_store
-from wiredesk.store.feeds import add_feed
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -31,20 +28,9 @@ CONTROL_FEED = (
 ).encode()
 
 
-def _publish_first_entry(celery_app: Any, database: Any, body: bytes, url: str) -> None:
-    """The feed's first entry stored and run through the pipeline under publish-everything."""
-    put_rules_in_force(database, PUBLISH_EVERYTHING)
-    with database.session() as session:
-        feed_id = add_feed(session, url, trust="auto").id
-    article = parse_feed(body, feed_id=feed_id, url=url).articles[0]
-    with database.session() as session:
-        article_store.upsert(session, article)
-    assert process_article(celery_app.wiredesk, article.id) == "published"
-
-
 def test_control_characters_in_copy_do_not_break_the_xml_feeds(
         celery_app: Any, database: Any, publisher: Any) -> None:
-    _publish_first_entry(celery_app, database, CONTROL_FEED, "http://127.0.0.1/control.xml")
+    publish_first_entry(celery_app, database, CONTROL_FEED, "http://127.0.0.1/control.xml")
     for path in ("/feeds/all.atom", "/feeds/all.rss"):
         response = publisher.get(path)
         assert response.status_code == 200, path
@@ -93,7 +79,7 @@ def test_a_headline_only_flash_is_a_valid_atom_entry(
     """RFC 4287 4.1.1: an entry without content must have an alternate link. A wire flash
     (a headline, no link, no body) had neither, feedgen refused it, and /feeds/all.atom
     answered 500 while the flash was among the newest stories."""
-    _publish_first_entry(celery_app, database, FLASH_FEED, "http://127.0.0.1/flash.xml")
+    publish_first_entry(celery_app, database, FLASH_FEED, "http://127.0.0.1/flash.xml")
     response = publisher.get("/feeds/all.atom")
     assert response.status_code == 200
     entry = etree.fromstring(response.data).find(f"{ATOM}entry")
@@ -115,7 +101,7 @@ def test_an_entry_link_that_is_no_web_address_is_not_published(
         celery_app: Any, database: Any, publisher: Any) -> None:
     """A feed's item linked to ``javascript:alert(...)``: the Atom link, the RSS link and the
     JSON Feed url carried it, and a reader that opens an item's link ran the script."""
-    _publish_first_entry(celery_app, database, SCRIPT_LINK_FEED, "http://127.0.0.1/js.xml")
+    publish_first_entry(celery_app, database, SCRIPT_LINK_FEED, "http://127.0.0.1/js.xml")
     for path in ("/feeds/all.atom", "/feeds/all.rss", "/feeds/all.json"):
         body = publisher.get(path).data.decode()
         assert "javascript:" not in body, path
@@ -138,7 +124,7 @@ BYLINE_FEED = (
 def test_rss_items_carry_their_bylines(celery_app: Any, database: Any, publisher: Any) -> None:
     """RSS 2.0's <author> takes an e-mail address, so feedgen wrote none for a name alone:
     every RSS item went out without its byline (Atom and JSON Feed had it)."""
-    _publish_first_entry(celery_app, database, BYLINE_FEED, "http://127.0.0.1/by.xml")
+    publish_first_entry(celery_app, database, BYLINE_FEED, "http://127.0.0.1/by.xml")
     item = feedparser.parse(publisher.get("/feeds/all.rss").data).entries[0]
     assert item.get("author") == "مُحَمَّد الأمين & سارة"
 
@@ -186,7 +172,7 @@ def test_a_control_character_in_an_entry_link_does_not_break_the_xml_feeds(
         celery_app: Any, database: Any, publisher: Any) -> None:
     """The text was cleaned of what XML cannot hold, the link was not: one story whose link
     had a control character made /feeds/all.atom and /feeds/all.rss answer 500."""
-    _publish_first_entry(celery_app, database, CONTROL_LINK_FEED, "http://127.0.0.1/ctl.xml")
+    publish_first_entry(celery_app, database, CONTROL_LINK_FEED, "http://127.0.0.1/ctl.xml")
     for path in ("/feeds/all.atom", "/feeds/all.rss"):
         response = publisher.get(path)
         assert response.status_code == 200, path
@@ -206,7 +192,7 @@ def test_excerpts_do_not_cut_a_letter_from_its_diacritics(
     """The Atom summary and the front page show the first characters of a story without a
     summary: cut by code point, a vowelled Arabic word lost the diacritic of its last letter
     (or a shadda kept its letter's vowel off). An excerpt ends between two letters."""
-    _publish_first_entry(celery_app, database, VOWELLED_FEED, "http://127.0.0.1/vowels.xml")
+    publish_first_entry(celery_app, database, VOWELLED_FEED, "http://127.0.0.1/vowels.xml")
     story = publisher.get("/api/v1/stories").get_json()["data"][0]
     text = next(b["value"] for b in story["bodies"] if b["contentType"] == "text/plain")
     assert unicodedata.combining(text[500]) and unicodedata.combining(text[300])  # premise
@@ -292,7 +278,7 @@ def test_plain_text_is_escaped_in_rss_descriptions(
         celery_app: Any, database: Any, publisher: Any) -> None:
     """An RSS <description> is HTML to every reader; the plain-text summary went in unescaped,
     so copy quoting `<script>` gave readers a script element and `<5%` broke the markup."""
-    _publish_first_entry(celery_app, database, QUOTED_MARKUP_FEED, "http://127.0.0.1/q.xml")
+    publish_first_entry(celery_app, database, QUOTED_MARKUP_FEED, "http://127.0.0.1/q.xml")
     story = publisher.get("/api/v1/stories").get_json()["data"][0]
     text = next(b["value"] for b in story["bodies"] if b["contentType"] == "text/plain")
     assert "<script>alert(1)</script>" in text  # premise: the copy's own text
@@ -315,7 +301,7 @@ def test_bidi_isolation_and_override_reach_consumers(
         celery_app: Any, database: Any, publisher: Any) -> None:
     """Arabic copy isolates Latin names with <bdi> and pins numbers' direction with <bdo>:
     the sanitizer dropped both, and `Eliud Kipchoge: 5` rendered reordered in every reader."""
-    _publish_first_entry(celery_app, database, BIDI_FEED, "http://127.0.0.1/bidi.xml")
+    publish_first_entry(celery_app, database, BIDI_FEED, "http://127.0.0.1/bidi.xml")
     story = publisher.get("/api/v1/stories").get_json()["data"][0]
     body = next(b["value"] for b in story["bodies"] if b["contentType"] == "text/html")
     item = publisher.get("/feeds/all.json").get_json()["items"][0]
@@ -331,7 +317,7 @@ def test_a_paid_feeds_password_is_not_published(
     """Paid wires hand out feed URLs with a user and password in them. The ninjs infoSources
     (name and uri), the Atom author of an unsigned story and the front page showed that URL
     as it was registered, password and all."""
-    _publish_first_entry(celery_app, database, FLASH_FEED,
+    publish_first_entry(celery_app, database, FLASH_FEED,
                          "http://wireuser:s3cret-pass@127.0.0.1/paid.xml")
     story_uri = publisher.get("/api/v1/stories").get_json()["data"][0]["uri"]
     paths = ["/api/v1/stories", "/api/v1/stories/" + story_uri.rsplit("/", 1)[1],
