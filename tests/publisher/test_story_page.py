@@ -133,3 +133,30 @@ def test_the_page_runs_nothing_from_the_copy_and_says_so_in_its_headers(
     assert response.headers["ETag"]
     again = publisher.get(path, headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304
+
+
+LATIN_FIRST_ARABIC_FEED = (
+    "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>wire</title>"
+    "<item><guid isPermaLink='false'>apple-1</guid><link>http://127.0.0.1/apple-1</link>"
+    "<title>Apple تطلق هاتفا جديدا في الرياض بحضور وزير الاتصالات</title><description>"
+    "iPhone الجديد يصل إلى الأسواق السعودية الأسبوع المقبل، وقالت الشركة إن الأسعار ستعلن "
+    "لاحقا بعد التشاور مع شركات الاتصالات المحلية في المملكة.</description></item>"
+    "</channel></rss>"
+).encode()
+
+
+def test_arabic_copy_opening_with_a_latin_name_still_reads_right_to_left(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """The front page set ``dir="auto"`` on each story's copy: the browser takes the direction
+    from the first strong letter, so an Arabic headline opening with a brand ("Apple ...")
+    was laid out left to right, its words in the wrong order on the line. The story's page
+    sets the direction from the language; the front page now does too."""
+    article_id = publish_first_entry(celery_app, database, LATIN_FIRST_ARABIC_FEED,
+                                     "http://127.0.0.1/apple.xml")
+    story_id = _story_id(database, article_id)
+    front = _page(publisher, "/")
+    (headline,) = front.xpath(f"//article//h2/a[@href='/stories/{story_id}']")
+    copy = next(e for e in headline.iterancestors() if e.get("lang"))
+    assert (copy.get("lang"), copy.get("dir")) == ("ar", "rtl")
+    page = _page(publisher, f"/stories/{story_id}")
+    assert page.xpath("//*[@class='copy']/@dir") == ["rtl"]

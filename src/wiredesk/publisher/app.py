@@ -231,6 +231,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_admin(app)
     app.add_template_filter(syndication.excerpt, "excerpt")
     app.add_template_filter(story_page.html_time, "html_time")
+    app.add_template_filter(story_page.direction, "direction")
 
     @app.errorhandler(HTTPException)
     def _error(exc: HTTPException) -> Response | HTTPException:
