@@ -150,3 +150,30 @@ def publisher(config: Config, database: Any) -> Any:
     app = create_app(config)
     app.extensions["wiredesk_db"] = database
     return app.test_client()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """A headless chromium (Selenium), its console log kept; fails where none is installed,
+    unless WIREDESK_TEST_ALLOW_NO_BROWSER=1, so CI cannot skip the browser tests by accident."""
+    from tests.helpers import BROWSER_WAIT_SECONDS, CHROMEDRIVER, CHROMIUM, missing_browser
+
+    missing = missing_browser()
+    if missing:
+        if os.environ.get("WIREDESK_TEST_ALLOW_NO_BROWSER") == "1":
+            pytest.skip(missing)
+        pytest.fail(f"{missing}: run deploy/install-tools.sh (Debian's chromium and "
+                    "chromium-driver), or set WIREDESK_TEST_ALLOW_NO_BROWSER=1 to skip")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--disable-gpu", "--window-size=1200,1000", "--lang=en"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(BROWSER_WAIT_SECONDS)
+    yield driver
+    driver.quit()

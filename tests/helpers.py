@@ -158,6 +158,24 @@ class FeedHTTPServer:
         self.httpd.server_close()
 
 
+# The browser tests drive Debian's chromium through its chromedriver (deploy/install-tools.sh).
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+BROWSER_WAIT_SECONDS = 20
+
+
+def missing_browser() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not os.access(path, os.X_OK):
+            return f"{path} is not installed"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "the selenium package is not installed"
+    return None
+
+
 def put_rules_in_force(database: Any, yaml_text: str | None = None) -> None:
     """Save routing rules: the sample rules `make run` uses, or the YAML given."""
     from wiredesk.feedserver import SAMPLE_FEEDS_DIR

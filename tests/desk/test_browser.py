@@ -6,7 +6,6 @@ unless WIREDESK_TEST_ALLOW_NO_BROWSER=1, so CI cannot skip them by accident."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -15,45 +14,9 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.desk.conftest import EDITOR, PASSWORD, hold, store_sample
+from tests.helpers import BROWSER_WAIT_SECONDS
 from wiredesk import events
 from wiredesk.store import models, review
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-WAIT_SECONDS = 20
-
-
-def _missing_browser() -> str | None:
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not os.access(path, os.X_OK):
-            return f"{path} is not installed"
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "the selenium package is not installed"
-    return None
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    missing = _missing_browser()
-    if missing:
-        if os.environ.get("WIREDESK_TEST_ALLOW_NO_BROWSER") == "1":
-            pytest.skip(missing)
-        pytest.fail(f"{missing}: run deploy/install-tools.sh (Debian's chromium and "
-                    "chromium-driver), or set WIREDESK_TEST_ALLOW_NO_BROWSER=1 to skip")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--disable-gpu", "--window-size=1200,1000", "--lang=en"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(WAIT_SECONDS)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture
@@ -71,7 +34,7 @@ def desk_url(desk_app: Any) -> Iterator[str]:
 def wait(driver: Any, condition: Any, message: str) -> Any:
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.05).until(condition, message)
+    return WebDriverWait(driver, BROWSER_WAIT_SECONDS, poll_frequency=0.05).until(condition, message)
 
 
 def entry(driver: Any, article_id: str) -> Any:
