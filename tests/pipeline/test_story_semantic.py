@@ -5,6 +5,7 @@ and the pipeline with it on. Needs the ``semantic`` extra (the dev lock installs
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +140,36 @@ def test_a_pair_is_scored_by_the_semantic_model_only_when_both_have_an_embedding
     assert both == round(dedupe.story_score(*anchors, cosine=float(a @ b)), 4)
     assert both != score(None)
     assert dedupe.explain_story(*anchors, cosine=float(a @ b))["score"] == both
+
+
+class _Asked(dict[str, np.ndarray]):
+    """Embeddings that remember which articles tier 3 asked for."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.asked: list[str] = []
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self.asked.append(key)
+        return super().get(key, default)
+
+
+def test_a_candidate_is_embedded_only_when_its_pair_passes_the_gate() -> None:
+    """A candidate with no stored embedding costs ~40 ms to embed. Every candidate was asked
+    for (up to 50 per article, each process embedding them anew) though a pair outside the
+    window or without content evidence scores 0 whatever its cosine: the minutes after the
+    setting is turned on, when no candidate has one, cost seconds per article."""
+    from wiredesk.evaluation import dedupe as evaluation
+    from wiredesk.pipeline.stages import dedupe
+
+    pair = next(p for p in evaluation.crosslang_pairs()
+                if p.label and {p.a.language, p.b.language} == {"ar", "en"})
+    article, candidate = pair.a, pair.b.replace(story_id="s1-story")
+    when = candidate.published_at or candidate.fetched_at
+    assert when is not None
+    late = candidate.replace(id="late", published_at=when + timedelta(days=30))
+    vector = np.ones(semantic.DIMENSIONS, np.float32) / np.sqrt(semantic.DIMENSIONS)
+    embeddings = _Asked({article.id: vector, candidate.id: vector, "late": vector})
+    found = dedupe.match_story(article, [candidate, late], threshold=0.0, embeddings=embeddings)
+    assert found is not None and found.matched_article == candidate.id
+    assert "late" not in embeddings.asked

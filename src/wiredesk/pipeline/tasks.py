@@ -96,20 +96,16 @@ def resolve_story(services: Services, session: Any, article: Article,
 
 
 def story_embeddings(session: Any, article: Article,
-                     candidates: list[Article]) -> dict[str, Any] | None:
+                     candidates: list[Article]) -> semantic.StoryEmbeddings | None:
     """Tier 3's semantic signal (WIREDESK_DEDUPE_SEMANTIC): the embeddings of ``article`` and
-    of its candidates (as stored, else computed once per process). None for an article no
-    later one can have as a candidate (no candidate key)."""
+    of its candidates (as stored, else computed once per process when tier 3 asks). None for
+    an article no later one can have as a candidate (no candidate key)."""
     if not dedupe.candidate_keys([e.id for e in article.entities], article.keywords,
                                  article.language):
         return None
     own = semantic.encoder().embed([semantic.embedding_text(article)])[0]
     stored = article_store.stored_embeddings(session, [c.id for c in candidates])
-    vectors = {article.id: own}
-    for cand in candidates:
-        found = semantic.unpack(stored.get(cand.id), cand.content_hash)
-        vectors[cand.id] = found if found is not None else semantic.candidate_embedding(cand)
-    return vectors
+    return semantic.StoryEmbeddings(article.id, own, candidates, stored)
 
 
 def classify(services: Services, article: Article) -> Article:

@@ -504,11 +504,22 @@ def story_score(a: Anchors, b: Anchors, window_seconds: float = STORY_WINDOW_SEC
     """Same-story probability in [0, 1]; 0 outside the window, for a pair that is no candidate,
     or without content evidence. ``cosine``: the pair's embedding cosine (the semantic model
     scores it); None: the anchors' model."""
+    features = gated_features(a, b, window_seconds)
+    return 0.0 if features is None else _score(features, cosine)
+
+
+def gated_features(a: Anchors, b: Anchors,
+                   window_seconds: float = STORY_WINDOW_SECONDS) -> tuple[float, ...] | None:
+    """The pair's features if it passes the gate (window, candidate key, content evidence);
+    None for a pair that scores 0 whatever else is known of it."""
     if not inside_window(a, b, window_seconds) or not is_candidate(a, b):
-        return 0.0
+        return None
     features = story_features(a, b)
-    if not has_content_evidence(features):
-        return 0.0
+    return features if has_content_evidence(features) else None
+
+
+def _score(features: Sequence[float], cosine: float | None) -> float:
+    """A gated pair's probability: by the semantic model given a cosine, else the anchors'."""
     if cosine is None:
         z = STORY_BIAS + sum(w * x for w, x in zip(STORY_WEIGHTS, features, strict=True))
     else:
@@ -546,7 +557,8 @@ def match_story(
 
     Candidates are recent articles with a story (e.g. sharing an entity id, from the database).
     ``embeddings`` (article id -> unit vector, the semantic signal): a pair whose two articles
-    have one is scored by the semantic model, any other by the anchors' model.
+    have one is scored by the semantic model, any other by the anchors' model; a candidate's
+    is looked up only if its pair passes the gate, so it may be computed on demand.
     Deterministic: highest score, then earliest candidate, then smallest story id.
     """
     own = anchors(article)
@@ -555,9 +567,12 @@ def match_story(
     for cand in candidates:
         if cand.id == article.id or not cand.story_id:
             continue
-        theirs = embeddings.get(cand.id) if own_vector is not None and embeddings else None
+        features = gated_features(own, candidate_anchors(cand), window_seconds)
+        # Asked only past the gate: a candidate's embedding may have to be computed (~40 ms).
+        theirs = (embeddings.get(cand.id) if features is not None and own_vector is not None
+                  and embeddings else None)
         cosine = None if theirs is None or own_vector is None else float(own_vector @ theirs)
-        score = story_score(own, candidate_anchors(cand), window_seconds, cosine)
+        score = 0.0 if features is None else _score(features, cosine)
         if score < threshold:
             continue
         when = cand.published_at or cand.fetched_at

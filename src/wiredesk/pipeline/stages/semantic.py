@@ -19,7 +19,7 @@ import mmap
 import os
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -313,6 +313,31 @@ def candidate_embedding(article: Article) -> np.ndarray:
             _candidates.clear()  # crude but bounded, as dedupe.candidate_anchors
         found = _candidates[key] = encoder().embed([embedding_text(article)])[0]
     return found
+
+
+class StoryEmbeddings(Mapping[str, np.ndarray]):
+    """Tier 3's embeddings of one article and its candidates (``dedupe.match_story``): the
+    article's own, and a candidate's as stored (``pack``), else computed (and kept by
+    ``candidate_embedding``) only when asked for, which tier 3 does only past its gate."""
+
+    def __init__(self, article_id: str, vector: np.ndarray, candidates: Sequence[Article],
+                 stored: Mapping[str, bytes]):
+        self._own = article_id, vector
+        self._candidates = {c.id: c for c in candidates if c.id != article_id}
+        self._stored = stored
+
+    def __getitem__(self, article_id: str) -> np.ndarray:
+        if article_id == self._own[0]:
+            return self._own[1]
+        candidate = self._candidates[article_id]
+        found = unpack(self._stored.get(article_id), candidate.content_hash)
+        return found if found is not None else candidate_embedding(candidate)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([self._own[0], *self._candidates])
+
+    def __len__(self) -> int:
+        return 1 + len(self._candidates)
 
 
 def _layers_model(file: _ModelFile) -> bytes:
