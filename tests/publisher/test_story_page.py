@@ -160,3 +160,21 @@ def test_arabic_copy_opening_with_a_latin_name_still_reads_right_to_left(
     assert (copy.get("lang"), copy.get("dir")) == ("ar", "rtl")
     page = _page(publisher, f"/stories/{story_id}")
     assert page.xpath("//*[@class='copy']/@dir") == ["rtl"]
+
+
+def test_copy_of_an_undetermined_language_does_not_claim_the_pages_english(
+        celery_app: Any, database: Any, publisher: Any) -> None:
+    """The language stage leaves a short unsure text without a feed hint undetermined. Its
+    copy then carried no lang and inherited the page's lang="en": a screen reader read a
+    German headline as English, and a translating browser skipped it. Unknown is lang=""."""
+    ids = _published(celery_app, database)
+    with database.session() as session:
+        session.get(models.Article, ids[0]).language = None
+        session.commit()
+    story_id = _story_id(database, ids[0])
+    page = _page(publisher, f"/stories/{story_id}")
+    assert page.xpath("//header[contains(@class, 'copy')]/@lang") == [""]
+    assert page.xpath("//div[contains(@class, 'body')]/@lang") == [""]
+    front = _page(publisher, "/")
+    (copy,) = front.xpath(f"//article[.//a[@href='/stories/{story_id}']]//div[@dir='auto']")
+    assert copy.get("lang") == ""
