@@ -42,23 +42,30 @@ def processed(database: Any, n: int) -> bool:
     return done == n
 
 
-def test_arabic_and_english_reports_end_as_one_story(worker: Any, database: Any,
-                                                     feed_server: Any, publisher: Any) -> None:
+def ingest_one_after_the_other(database: Any, feed_server: Any,
+                               meeting: dict[str, dict[str, str]]) -> None:
+    """The Arabic, then the English report of ``meeting``, each from a feed of its own, each
+    processed before the next is fetched: tier 3 finds candidates among articles already in a
+    story."""
     from wiredesk.ingester.tasks import fetch_feed
 
-    events = yaml.safe_load(GOLDEN.read_text(encoding="utf-8"))["events"]
-    meeting = next(e for e in events if e["id"] == "rubio-riyadh")["reports"]
-    put_rules_in_force(database, PUBLISH_EVERYTHING)
     feeds = []
     for lang, guid in (("ar", "wire-ar-0310-riyadh"), ("en", "wire-en-0310-riyadh")):
         url = feed_server.serve(f"/{lang}.xml", rss(lang, guid, meeting[lang]))
         with database.session() as session:
             feeds.append(add_feed(session, url, name=f"wire-{lang}", language=lang,
                                   trust="auto").id)
-    # One after the other: tier 3 finds candidates among articles already in a story.
     for n, feed_id in enumerate(feeds, start=1):
         fetch_feed.delay(feed_id)
         wait_until(lambda n=n: processed(database, n), message=f"{n} article(s) processed")
+
+
+def test_arabic_and_english_reports_end_as_one_story(worker: Any, database: Any,
+                                                     feed_server: Any, publisher: Any) -> None:
+    events = yaml.safe_load(GOLDEN.read_text(encoding="utf-8"))["events"]
+    meeting = next(e for e in events if e["id"] == "rubio-riyadh")["reports"]
+    put_rules_in_force(database, PUBLISH_EVERYTHING)
+    ingest_one_after_the_other(database, feed_server, meeting)
 
     with database.session() as session:
         rows = list(session.scalars(select(models.Article).order_by(models.Article.language)))

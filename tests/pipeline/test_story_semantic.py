@@ -14,13 +14,12 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force, wait_until
-from tests.pipeline.test_story_crosslang import processed, rss
+from tests.helpers import PUBLISH_EVERYTHING, put_rules_in_force
+from tests.pipeline.test_story_crosslang import ingest_one_after_the_other
 from wiredesk.config import Config
 from wiredesk.pipeline.stages import semantic
 from wiredesk.schemas import Article
 from wiredesk.store import models
-from wiredesk.store.feeds import add_feed
 
 pytestmark = pytest.mark.skipif(not semantic.available(),
                                 reason="pip install 'wiredesk[semantic]'")
@@ -86,21 +85,11 @@ def config(config: Config) -> Config:
 
 def test_with_the_setting_reports_join_on_the_semantic_model_and_keep_their_embedding(
         worker: Any, database: Any, feed_server: Any) -> None:
-    from wiredesk.ingester.tasks import fetch_feed
     from wiredesk.pipeline.stages import dedupe
     from wiredesk.store.articles import to_article
 
-    meeting = reports()["rubio-riyadh"]
     put_rules_in_force(database, PUBLISH_EVERYTHING)
-    feeds = []
-    for lang, guid in (("ar", "wire-ar-0310-riyadh"), ("en", "wire-en-0310-riyadh")):
-        url = feed_server.serve(f"/{lang}.xml", rss(lang, guid, meeting[lang]))
-        with database.session() as session:
-            feeds.append(add_feed(session, url, name=f"wire-{lang}", language=lang,
-                                  trust="auto").id)
-    for n, feed_id in enumerate(feeds, start=1):
-        fetch_feed.delay(feed_id)
-        wait_until(lambda n=n: processed(database, n), message=f"{n} article(s) processed")
+    ingest_one_after_the_other(database, feed_server, reports()["rubio-riyadh"])
 
     with database.session() as session:
         rows = list(session.scalars(select(models.Article).order_by(models.Article.language)))
