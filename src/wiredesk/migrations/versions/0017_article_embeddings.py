@@ -20,5 +20,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("articles") as batch:  # SQLite drops a column by copying
-        batch.drop_column("embedding")
+    # Not batch mode: SQLite would copy the table, and dropping the old one cascades to every
+    # article's revisions and members (foreign keys on).
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE articles DROP COLUMN embedding")  # 3.35+
+    else:
+        op.drop_column("articles", "embedding")
