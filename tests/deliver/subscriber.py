@@ -23,6 +23,8 @@ class Push:
 @dataclass
 class Subscriber:
     echo: bool = True  # echo the challenge of a verification (confirm the request)
+    # Answer verifications with this body and these headers instead (a hostile callback).
+    verify_answer: tuple[bytes, dict[str, str]] | None = None
     # Answers to pushes (a status, or a status and headers), then 204.
     push_statuses: list[int | tuple[int, dict[str, str]]] = field(default_factory=list)
     verifications: list[dict[str, str]] = field(default_factory=list)
@@ -53,7 +55,9 @@ def serving(subscriber: Subscriber) -> Iterator[Subscriber]:
             params = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
             with lock:
                 subscriber.verifications.append({**params, "path": urlsplit(self.path).path})
-            if subscriber.echo:
+            if subscriber.verify_answer is not None:
+                self._answer(200, *subscriber.verify_answer)
+            elif subscriber.echo:
                 self._answer(200, params.get("hub.challenge", "").encode())
             else:
                 self._answer(404, b"not mine")

@@ -4,7 +4,9 @@ challenge puts a request in force. Refused requests are refused at once, with th
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -160,3 +162,39 @@ def test_a_callback_with_a_fragment_is_verified(
     row = wait_until(lambda: settled(database, callback), timeout=20, message="verification")
     assert row.state == "active"
     assert subscriber.verifications[0]["feed"] == "1"
+
+
+BOMB = gzip.compress(b"\0" * 100_000_000)  # ~100 KB sent, 100 MB inflated
+
+
+def verification_row(callback: str) -> HubSubscription:
+    return HubSubscription(callback=callback, topic=TOPIC, request_mode="subscribe",
+                           request_lease_seconds=3600)
+
+
+def test_a_callback_answering_with_a_gzip_bomb_is_not_inflated(
+        config: Any, subscriber: Subscriber) -> None:
+    # The verification's answer was read with httpx's iter_bytes, which inflates each chunk
+    # received whole before the cap is looked at: ~1000 times a chunk in the deliver worker.
+    from wiredesk.deliver.tasks import ask_callback
+    from wiredesk.ingester.fetch import make_client
+
+    subscriber.verify_answer = (BOMB, {"Content-Encoding": "gzip"})
+    with make_client(config) as client:
+        tracemalloc.start()
+        try:
+            why_not = ask_callback(client, verification_row(subscriber.url()), "challenge")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 5_000_000, peak
+    assert why_not is not None and "too long" in why_not
+
+
+def test_a_compressed_echo_of_the_challenge_verifies(config: Any, subscriber: Subscriber) -> None:
+    from wiredesk.deliver.tasks import ask_callback
+    from wiredesk.ingester.fetch import make_client
+
+    subscriber.verify_answer = (gzip.compress(b"challenge\n"), {"Content-Encoding": "gzip"})
+    with make_client(config) as client:
+        assert ask_callback(client, verification_row(subscriber.url()), "challenge") is None

@@ -23,7 +23,7 @@ import httpx
 from wiredesk import metrics
 from wiredesk.broker import PermanentError, Services, WiredeskTask, wiredesk_task
 from wiredesk.config import Config
-from wiredesk.ingester.fetch import shared_client
+from wiredesk.ingester.fetch import FetchError, decode_stream_capped, shared_client
 from wiredesk.ingester.guard import BlockedURL
 from wiredesk.ingester.schedule import parse_retry_after
 from wiredesk.store import subscriptions
@@ -41,15 +41,6 @@ def with_params(url: str, params: dict[str, str]) -> str:
     return url + ("&" if "?" in url else "?") + urlencode(params)
 
 
-def _read_capped(response: httpx.Response, limit: int) -> bytes:
-    body = b""
-    for chunk in response.iter_bytes():
-        body += chunk
-        if len(body) > limit:
-            break
-    return body
-
-
 def ask_callback(client: httpx.Client, row: HubSubscription, challenge: str) -> str | None:
     """Send the verification of intent; None when the callback echoed ``challenge``, else why
     not."""
@@ -61,7 +52,14 @@ def ask_callback(client: httpx.Client, row: HubSubscription, challenge: str) -> 
         with client.stream("GET", with_params(row.callback, params)) as response:
             if not 200 <= response.status_code < 300:
                 return f"the callback answered {response.status_code}"
-            body = _read_capped(response, MAX_VERIFY_BODY)
+            # Raw, inflated here under the cap: httpx's iter_bytes inflates each chunk received
+            # whole first (a gzip bomb: ~1000 times a chunk in the worker's memory).
+            body = decode_stream_capped(response.iter_raw(), response.headers.get(
+                "content-encoding"), MAX_VERIFY_BODY)
+    except FetchError as exc:
+        if exc.outcome == "too_large":
+            return f"the callback's answer is too long for a challenge ({exc})"
+        return f"the callback's answer is unreadable: {exc}"
     except BlockedURL as exc:
         return f"callback refused by the SSRF guard: {exc}"
     except httpx.HTTPError as exc:

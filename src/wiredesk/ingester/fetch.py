@@ -263,40 +263,52 @@ def decode_capped(body: bytes, content_encoding: str | None, max_bytes: int) -> 
     """A body received whole (a WebSub push), decoded per its Content-Encoding and refused past
     ``max_bytes`` after decoding, as a fetched one is: FetchError too_large, or http_error for
     an encoding that is unsupported, corrupt or cut short."""
+    return decode_stream_capped([body], content_encoding, max_bytes)
+
+
+def decode_stream_capped(chunks: Iterable[bytes], content_encoding: str | None,
+                         max_bytes: int) -> bytes:
+    """A body as received (still encoded, e.g. httpx's ``iter_raw``), decoded chunk by chunk
+    and refused (FetchError too_large) once more than ``max_bytes`` arrive or decode: a gzip
+    bomb stops at the cap, never inflated whole. http_error for an encoding that is
+    unsupported, corrupt or cut short."""
     decoder = _decoder({"content-encoding": content_encoding or ""})
-    try:
-        decoded = decoder.decode(body, max_bytes)
-    except (zlib.error, brotli.error) as exc:
-        raise FetchError("http_error", f"corrupt {decoder.encoding} body: {exc}") from exc
-    if body and not decoder.finished():
-        raise FetchError("http_error", f"truncated {decoder.encoding} body")
-    return decoded
-
-
-def _read_capped(response: httpcore.Response, headers: dict[str, str], max_bytes: int,
-                 deadline: float) -> tuple[bytes, int]:
-    """The decoded body, refusing more than ``max_bytes`` on the wire or after decoding."""
-    declared = headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise FetchError("too_large", f"declared body of {declared} bytes exceeds {max_bytes}")
-    decoder = _decoder(headers)
-    chunks: list[bytes] = []
+    decoded: list[bytes] = []
     wire = size = 0
     try:
-        for chunk in response.iter_stream():  # as received, never buffered past the deadline
+        for chunk in chunks:
             wire += len(chunk)
             if wire > max_bytes:
                 raise FetchError("too_large", f"body exceeds {max_bytes} bytes")
             out = decoder.decode(chunk, max_bytes - size)
             size += len(out)
-            chunks.append(out)
-            if time.monotonic() > deadline:
-                raise FetchError("timeout", "body took longer than the fetch deadline")
+            decoded.append(out)
     except (zlib.error, brotli.error) as exc:
         raise FetchError("http_error", f"corrupt {decoder.encoding} body: {exc}") from exc
-    if wire and not decoder.finished():  # else the feed would be read cut short
+    if wire and not decoder.finished():  # else the body would be read cut short
         raise FetchError("http_error", f"truncated {decoder.encoding} body")
-    return b"".join(chunks), wire
+    return b"".join(decoded)
+
+
+def _read_capped(response: httpcore.Response, headers: dict[str, str], max_bytes: int,
+                 deadline: float) -> tuple[bytes, int]:
+    """The decoded body and its size on the wire, refusing more than ``max_bytes`` on the wire
+    or after decoding."""
+    declared = headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError("too_large", f"declared body of {declared} bytes exceeds {max_bytes}")
+    wire = 0
+
+    def received() -> Iterator[bytes]:
+        nonlocal wire
+        for chunk in response.iter_stream():  # as received, never buffered past the deadline
+            wire += len(chunk)
+            yield chunk
+            if time.monotonic() > deadline:
+                raise FetchError("timeout", "body took longer than the fetch deadline")
+
+    body = decode_stream_capped(received(), headers.get("content-encoding"), max_bytes)
+    return body, wire
 
 
 def _drain(response: httpcore.Response, headers: dict[str, str], deadline: float,
