@@ -467,6 +467,7 @@ def review_decide(article_id: str, decision: str, editor: str, note: str) -> Non
     """Approve (publish) or reject an article held for review."""
     from wiredesk import events
     from wiredesk.broker import Services, create_celery
+    from wiredesk.store.editors import EditorNameRefused
     from wiredesk.store.models import Article
     from wiredesk.store.review import NotPending, StoryKilled, decide
 
@@ -476,7 +477,7 @@ def review_decide(article_id: str, decision: str, editor: str, note: str) -> Non
         with services.db.session() as session:
             status = decide(session, article_id, decision, editor, note)
             story_id = session.get(Article, article_id).story_id  # type: ignore[union-attr]
-    except (NotPending, StoryKilled) as exc:
+    except (NotPending, StoryKilled, EditorNameRefused) as exc:
         raise click.ClickException(str(exc)) from exc
     events.decided(services.redis, lambda: create_celery(services.config), article_id, status,
                    editor, story_id, decision=decision, channel="cli")
@@ -491,6 +492,7 @@ def review_decide(article_id: str, decision: str, editor: str, note: str) -> Non
 def review_topics(article_id: str, qcodes: tuple[str, ...], editor: str) -> None:
     """Set an article's IPTC topics (e.g. medtop:15000000); kept for the next training."""
     from wiredesk.store.corrections import NoArticle, UnknownTopic, correct_topics
+    from wiredesk.store.editors import EditorNameRefused
     from wiredesk.store.models import Article
 
     config = _config()
@@ -500,7 +502,7 @@ def review_topics(article_id: str, qcodes: tuple[str, ...], editor: str) -> None
             story_id = session.get(Article, article_id).story_id  # type: ignore[union-attr]
     except NoArticle as exc:
         raise click.ClickException(f"no article {exc}") from exc
-    except UnknownTopic as exc:
+    except (UnknownTopic, EditorNameRefused) as exc:
         raise click.ClickException(str(exc)) from exc
     if config.redis_url:  # the services' broker: the story's new subjects reach subscribers
         from wiredesk.broker import create_celery

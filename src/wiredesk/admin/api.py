@@ -237,6 +237,7 @@ def correct_article_topics(article_id: str) -> Response | tuple[Response, int]:
     on, kept as a labeled example for the categorizer's next training."""
     from wiredesk.deliver.tasks import announce
     from wiredesk.store.corrections import NoArticle, UnknownTopic, correct_topics
+    from wiredesk.store.editors import EditorNameRefused
     from wiredesk.store.models import Article
 
     body = _body()
@@ -249,6 +250,8 @@ def correct_article_topics(article_id: str) -> Response | tuple[Response, int]:
             story_id = session.get(Article, article_id).story_id  # type: ignore[union-attr]
     except NoArticle:
         return jsonify(error=f"no article {article_id}"), 404
+    except EditorNameRefused as exc:
+        raise ValidationError({"editor": [str(exc)]}) from exc
     except UnknownTopic as exc:
         raise ValidationError({"qcodes": [str(exc)]}) from exc
     announce(story_id, celery_client())  # its topic feeds changed (fan-out: if shown)
@@ -269,6 +272,7 @@ def review_queue() -> Response:
 @admin_api.post("/review/<article_id>")
 def review_decision(article_id: str) -> Response | tuple[Response, int]:
     """``{"decision": "approve"|"reject", "editor": "...", "note": "..."}``."""
+    from wiredesk.store.editors import EditorNameRefused
     from wiredesk.store.models import Article
     from wiredesk.store.review import DECISIONS, NoSuchArticle, NotPending, StoryKilled, decide
 
@@ -281,6 +285,8 @@ def review_decision(article_id: str) -> Response | tuple[Response, int]:
         with _db().session() as session:
             status = decide(session, article_id, decision, editor, note)
             story_id = session.get(Article, article_id).story_id  # type: ignore[union-attr]
+    except EditorNameRefused as exc:
+        raise ValidationError({"editor": [str(exc)]}) from exc
     except NoSuchArticle as exc:
         return jsonify(error=str(exc)), 404
     except (NotPending, StoryKilled) as exc:

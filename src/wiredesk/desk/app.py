@@ -356,7 +356,6 @@ def decision(article_id: str) -> BaseResponse | tuple[str, int]:
                 + (f" ({row.routing_reason})." if row.routing_reason else "."))), 409
         row = db_session.get(models.Article, article_id)
         story_id, title = row.story_id if row else None, row.title if row else article_id
-        audit(db_session, editor, choice, article_id, story_id, note)
     events.decided(_redis(), celery_client, article_id, status, editor, story_id,
                    decision=choice, channel="desk")
     flash(f"{review.DECIDED[choice].capitalize()}: {title} (now {status})")
@@ -373,7 +372,8 @@ def edit(article_id: str) -> BaseResponse | tuple[str, int]:
     editor = _editor()
     with _db().session() as db_session:
         try:
-            changed = review.edit(db_session, article_id, editor, **form, seen_revision=seen)
+            changed = review.edit(db_session, article_id, editor, **form, seen_revision=seen,
+                                  note=note)
         except review.NoSuchArticle:
             abort(404)
         except review.CopyChanged as exc:
@@ -391,10 +391,7 @@ def edit(article_id: str) -> BaseResponse | tuple[str, int]:
                                  message=f"Not saved: {exc}."), 400
         row = db_session.get(models.Article, article_id)
         assert row is not None
-        revision, story_id = row.revision, row.story_id
-        if changed:
-            audit(db_session, editor, "edit", article_id, story_id,
-                  f"revision {revision}: {', '.join(changed)} changed" + (f"; {note}" if note else ""))
+        revision = row.revision
     if changed:
         _reenrich(article_id, revision)
         events.emit(_redis(), "article.edited", article_id=article_id, editor=editor)

@@ -33,8 +33,12 @@ def correct_topics(
     session: Session, article_id: str, qcodes: Sequence[str], editor: str
 ) -> list[dict[str, object]]:
     """Give the article ``qcodes`` (any level, in the editor's order) and the broader topics
-    above them, and record the correction; returns the article's new categories. Its story's
-    version moves, so consumers see the new subjects (not a killed story's)."""
+    above them, and record the correction (and the audit trail's entry); returns the article's
+    new categories. Its story's version moves, so consumers see the new subjects (not a killed
+    story's)."""
+    from wiredesk.store.editors import audit, check_editor_name
+
+    editor = check_editor_name(editor)
     known = taxonomy.topics()
     chosen = list(dict.fromkeys(q.strip() for q in qcodes if q.strip()))
     unknown = [q for q in chosen if q not in known]
@@ -54,6 +58,7 @@ def correct_topics(
         for q in given])
     session.add(models.TopicCorrection(article_id=article_id, qcodes=chosen, previous=previous,
                                        editor=editor[:200]))
+    audit(session, editor, "topics", article_id, row.story_id, ", ".join(chosen))
     if row.story_id is not None:
         story = session.get(models.Story, row.story_id)
         # A killed story's last version is its kill: consumers see nothing else of it.

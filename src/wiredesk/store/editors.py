@@ -21,6 +21,23 @@ class EditorExists(ValueError):
     """An editor of that name exists already."""
 
 
+class EditorNameRefused(ValueError):
+    """A name the audit trail cannot keep (blank, or longer than its column)."""
+
+
+# The audit trail's column for who did it.
+EDITOR_NAME_LIMIT: int = models.AuditEntry.__table__.c.editor.type.length
+
+
+def check_editor_name(editor: str) -> str:
+    """``editor`` as the audit trail keeps it (stripped); EditorNameRefused when it cannot. Call
+    it before changing anything, so a refused name leaves nothing half done."""
+    editor = editor.strip()
+    if not 0 < len(editor) <= EDITOR_NAME_LIMIT:
+        raise EditorNameRefused(f"the editor's name must be 1-{EDITOR_NAME_LIMIT} characters")
+    return editor
+
+
 def check_new_editor(name: str, password: str) -> None:
     """Raise ValueError saying what is wrong with a new editor's name or password."""
     if not _NAME.fullmatch(name):
@@ -72,8 +89,10 @@ def is_editor(session: Session, name: str) -> bool:
 
 def audit(session: Session, editor: str, action: str, article_id: str | None = None,
           story_id: str | None = None, note: str = "") -> None:
-    """Record one action in the audit trail (committed with the caller's session)."""
-    session.add(models.AuditEntry(editor=editor, action=action, article_id=article_id,
+    """Record one action in the audit trail, in the caller's transaction: the action and its
+    entry commit together or not at all, whichever channel (desk, admin API, CLI) took it."""
+    session.add(models.AuditEntry(editor=check_editor_name(editor), action=action,
+                                  article_id=article_id,
                                   story_id=story_id, note=note))
 
 

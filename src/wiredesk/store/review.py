@@ -1,7 +1,8 @@
 """Editors' decisions on articles routing held for review: approve (publish) or reject.
 
-The desk, the CLI and the admin API call these. Every decision records who made it and why in
-the article's routing rule and reason (the desk also writes its audit trail).
+The desk, the CLI and the admin API call these. Every decision and edit records who made it
+and why in the audit trail, in the same transaction (one trail whatever the channel), and a
+decision also in the article's routing rule and reason.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from wiredesk import identity
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
+from wiredesk.store.editors import audit, check_editor_name
 from wiredesk.store.models import utcnow
 from wiredesk.text.html import html_to_text
 
@@ -84,7 +86,7 @@ def paragraphs_html(text: str) -> str:
 
 
 def edit(session: Session, article_id: str, editor: str, title: str, summary: str,
-         body: str, seen_revision: int | None = None) -> list[str]:
+         body: str, seen_revision: int | None = None, note: str = "") -> list[str]:
     """An editor's copy of a held article, saved as a new revision the way a feed's correction
     is (the replaced version joins the history) and marked as the editor's; the article stays
     held. ``body`` is plain text, a paragraph a line. Returns what changed (title, summary,
@@ -92,6 +94,7 @@ def edit(session: Session, article_id: str, editor: str, title: str, summary: st
     too long); CopyChanged: ``seen_revision`` (the one the editor edited) is not the current."""
     # Browsers send a textarea's lines with CRLF: an untouched summary is no change.
     title, summary = title.strip(), "\n".join(summary.strip().splitlines())
+    editor = check_editor_name(editor)
     if not title:
         raise ValueError("an article needs a title")
     for name, value in (("title", title), ("summary", summary), ("body", body)):
@@ -112,6 +115,8 @@ def edit(session: Session, article_id: str, editor: str, title: str, summary: st
     row.content_hash = identity.content_hash(row.title, row.body_text)
     row.edited_by = editor
     row.revision += 1
+    audit(session, editor, "edit", article_id, row.story_id,
+          f"revision {row.revision}: {', '.join(changed)} changed" + (f"; {note}" if note else ""))
     return changed
 
 
@@ -129,6 +134,7 @@ def decide(session: Session, article_id: str, decision: str, editor: str, note: 
     revision the editor read (the desk's forms); another one now raises CopyChanged."""
     if decision not in DECISIONS:
         raise ValueError(f"decision must be one of {DECISIONS}")
+    editor = check_editor_name(editor)
     row = _held_row(session, article_id, seen_revision)
     story = session.get(models.Story, row.story_id) if row.story_id else None
     now = utcnow()
@@ -163,6 +169,7 @@ def decide(session: Session, article_id: str, decision: str, editor: str, note: 
         reason = f"revision {row.revision - 1} {reason}; the published version is back"
     row.routing_reason = reason[:1000]
     article_store.set_status(row, status)
+    audit(session, editor, decision, article_id, row.story_id, note)
     return status
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from wiredesk.identity import story_id_for
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
-from wiredesk.store.editors import audit
+from wiredesk.store.editors import audit, check_editor_name
 from wiredesk.store.models import utcnow
 from wiredesk.store.review import published_before
 
@@ -257,10 +257,6 @@ def move(session: Session, article_id: str, target_id: str,
                        previous_story_id=story.id)
 
 
-# The audit trail's column for who did it.
-EDITOR_NAME_LIMIT: int = models.AuditEntry.__table__.c.editor.type.length
-
-
 @dataclass
 class Killed:
     """What a kill did: the story withdrawn, and its articles (all now ``retracted``)."""
@@ -286,11 +282,10 @@ def kill(session: Session, story_id: str, editor: str, reason: str,
     reason, or no editor's name."""
     from wiredesk.publisher.stories import get_story, last_shown  # what consumers see
 
-    reason, editor = reason.strip(), editor.strip()
+    reason = reason.strip()
     if not reason:
         raise ValueError("say why the story is killed")
-    if not 0 < len(editor) <= EDITOR_NAME_LIMIT:
-        raise ValueError(f"the editor's name must be 1-{EDITOR_NAME_LIMIT} characters")
+    editor = check_editor_name(editor)
     now = now or utcnow()
     story = _lock(session, [story_id], killed=True)[story_id]
     if story.status == models.KILLED:
