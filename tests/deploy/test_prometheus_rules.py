@@ -63,6 +63,7 @@ def test_the_alerts_the_design_asks_for() -> None:
         "WiredeskQueueBacklogGrowing",
         "WiredeskIngestToPublishSlow",
         "WiredeskFeedsInError",
+        "WiredeskPublisherErrors",
     } <= set(_alerts())
     for name, rule in _alerts().items():
         assert rule["labels"]["severity"] in {"critical", "warning"}, name
