@@ -51,3 +51,22 @@ def test_feed_lifecycle_through_the_cli(config: Any, database: Any, tmp_path: Pa
     assert run(config, "feeds", "show", feed_id).exit_code == 1
     imported = run(config, "feeds", "import-opml", str(exported))
     assert "added 1 feeds, 0 already registered" in imported.output
+
+
+def test_a_feeds_language_and_zone_hints_can_be_cleared(config: Any, database: Any) -> None:
+    # `--language ""` and `--zone ""` were refused, and nothing else cleared them: a feed given
+    # a wrong language hint or zone kept one until it was removed and added again.
+    added = run(config, "feeds", "add", "https://example.org/rss", "--language", "en",
+                "--zone", "Europe/London")
+    feed_id = added.output.split("\t")[0]
+    cleared = run(config, "feeds", "update", feed_id, "--language", "none", "--zone", "none")
+    assert cleared.exit_code == 0, cleared.output
+    with database.session() as session:
+        feed = session.get(Feed, int(feed_id))
+        assert (feed.language, feed.date_zone) == (None, "UTC")
+    shown = run(config, "feeds", "show", feed_id).output
+    assert "language:         -" in shown and "zone:             UTC" in shown
+    again = run(config, "feeds", "add", "https://example.org/other", "--language", "none")
+    assert again.exit_code == 0, again.output
+    helped = run(config, "feeds", "update", "--help").output
+    assert "none" in helped and "clears" in helped

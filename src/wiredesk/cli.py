@@ -115,11 +115,18 @@ def feeds() -> None:
     """The feed registry."""
 
 
+# `--language none`, `--zone none`: clear the hint. An empty value stays an error (an unset
+# shell variable is no request to clear); "none" is neither a BCP 47 tag nor an IANA zone.
+CLEAR = "none"
+CLEARABLE = ("language", "zone")
+
+
 def _feed_options(update: bool) -> Any:
     """The per-feed options shared by ``feeds add`` and ``feeds update`` (None: not given)."""
     options = [
         click.option("--name", default=None, help="Display name (default: the URL)."),
-        click.option("--language", default=None, help="Language hint, BCP 47 (e.g. ar, en)."),
+        click.option("--language", default=None,
+                     help=f"Language hint, BCP 47 (e.g. ar, en); '{CLEAR}' clears it."),
         click.option("--trust", type=click.Choice(["auto", "review"]), default=None,
                      help="auto: publish without review; review: hold for an editor."),
         click.option("--interval", type=click.IntRange(min=10), default=None,
@@ -127,7 +134,8 @@ def _feed_options(update: bool) -> Any:
         click.option("--identity", type=click.Choice(["guid", "link", "content"]), default=None,
                      help="What identifies an entry: its guid, its link, or its content."),
         click.option("--zone", default=None,
-                     help="IANA zone for entry dates that carry none (default UTC)."),
+                     help=f"IANA zone for entry dates that carry none (default UTC); "
+                          f"'{CLEAR}' clears it (back to UTC)."),
         click.option("--full-text/--no-full-text", "full_text", default=None,
                      help="Fetch each entry's page and keep its main text."),
         click.option("--enabled/--disabled", "enabled", default=None, help="Poll this feed."),
@@ -144,7 +152,12 @@ def _feed_options(update: bool) -> Any:
 
 
 def _given(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in values.items() if value is not None}
+    """The options given, a hint given as ``none`` cleared (None, the API's null)."""
+    given = {key: value for key, value in values.items() if value is not None}
+    for key in CLEARABLE:
+        if isinstance(given.get(key), str) and given[key].strip().lower() == CLEAR:
+            given[key] = None
+    return given
 
 
 def _registry_call(fn: Any, *args: Any, **kwargs: Any) -> Any:

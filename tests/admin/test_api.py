@@ -51,6 +51,10 @@ def test_crud(admin: Any) -> None:
     assert (patched.json["enabled"], patched.json["interval"], patched.json["zone"]) == (
         False, 1800, "Asia/Dubai")
     assert admin.get(url, headers=AUTH).json == patched.json
+    # null clears a hint: no language hint, dates without a zone read as UTC (the default).
+    cleared = admin.patch(url, headers=AUTH, json={"language": None, "zone": None})
+    assert cleared.status_code == 200, cleared.json
+    assert (cleared.json["language"], cleared.json["zone"]) == (None, "UTC")
     assert [f["id"] for f in admin.get("/admin/api/feeds", headers=AUTH).json["data"]] == [
         feed["id"]]
     assert admin.post(f"{url}/fetch", headers=AUTH).status_code == 202

@@ -52,13 +52,15 @@ class FeedSpecSchema(Schema):
     interval = fields.Integer(strict=True,
                               validate=validate.Range(MIN_INTERVAL_SECONDS, 7 * 86400))
     identity = fields.String(validate=validate.OneOf(IDENTITY_RULES))
-    zone = fields.String(validate=validate.Length(max=64))
+    # null: no zone hint, so dates that carry none are read as UTC (stored as "UTC").
+    zone = fields.String(allow_none=True, validate=validate.Length(max=64))
     full_text = fields.Boolean()
     enabled = fields.Boolean()
 
     @validates("zone")
-    def _known_zone(self, value: str, **_: Any) -> None:
-        check_zone(value)
+    def _known_zone(self, value: str | None, **_: Any) -> None:
+        if value is not None:
+            check_zone(value)
 
 
 class FeedsFileSchema(Schema):
@@ -88,6 +90,8 @@ def check_zone(value: str) -> None:
 
 def _apply(feed: Feed, spec: Mapping[str, Any]) -> None:
     for key, value in spec.items():
+        if key == "zone" and value is None:  # the hint cleared: the default
+            value = "UTC"
         setattr(feed, SPEC_COLUMNS[key], value)
 
 
