@@ -242,16 +242,27 @@ def feeds_show(feed: str, as_json: bool) -> None:
 @_feed_options(update=True)
 def feeds_update(feed: str, **options: Any) -> None:
     """Change some settings of a feed (FEED: id or URL); options not given stay as they are."""
-    from wiredesk.store.feeds import update_feed
+    from wiredesk.store.feeds import HubLeft, update_feed
 
     changes = _given(options)
     if not changes:
         raise click.UsageError("nothing to change: give at least one option")
-    with _database(_config()).session() as session:
-        updated = _registry_call(update_feed, session, feed, changes)
+    config, leaving = _config(), list[HubLeft]()
+    with _database(config).session() as session:
+        updated = _registry_call(update_feed, session, feed, changes, leaving=leaving)
         if updated is None:
             raise click.ClickException(f"no feed {feed}")
         click.echo(f"{updated.id}\t{updated.url}")
+    if leaving and config.redis_url:  # the services' broker: the old hub is told
+        from wiredesk.broker import create_celery
+        from wiredesk.ingester.tasks import leave_hub
+
+        celery = create_celery(config)
+        for left in leaving:
+            leave_hub(left, celery)
+    elif leaving:
+        click.echo(f"no REDIS_URL: hub {leaving[0].hub} is not asked to unsubscribe (its "
+                   "pushes are refused all the same)", err=True)
 
 
 @feeds.command("remove")

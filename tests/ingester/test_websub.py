@@ -445,6 +445,42 @@ def test_a_feed_moved_to_another_url_leaves_the_old_subscription(
     assert websub_renewals(services, datetime.now(UTC) + timedelta(days=30)) == []
 
 
+@pytest.mark.parametrize("channel", ["cli", "api"])
+def test_a_feed_moved_by_an_operator_unsubscribes_from_the_old_hub(
+        websub_stack: dict[str, Any], hub: FakeHub, database: Any, feed_server: Any,
+        channel: str) -> None:
+    # The move dropped the old hub without a word to it: the hub kept the subscription to its
+    # lease's end, pushing (each answered 410) until it gave up. A feed whose document stops
+    # naming its hub unsubscribes (ingest.websub_unsubscribe); a move now does the same.
+    feed_url, feed_id, callback = subscribed_by_polling(websub_stack, hub, database, feed_server)
+    new_url = feed_server.url("/elsewhere.xml")
+    config = websub_stack["config"]
+    if channel == "cli":
+        from click.testing import CliRunner
+
+        from wiredesk.cli import main
+
+        # The services' settings (the worker here shares this process, and Celery's current
+        # app, with the command).
+        env = {"DATABASE_URL": config.sqlalchemy_url, "REDIS_URL": config.redis_url,
+               "WIREDESK_DATA_DIR": str(config.data_dir),
+               "WIREDESK_WEBSUB_CALLBACK_URL": config.websub_callback_base_url,
+               "WIREDESK_FETCH_ALLOW_NETWORKS": "127.0.0.1/32"}
+        result = CliRunner().invoke(main, ["feeds", "update", str(feed_id), "--url", new_url],
+                                    env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    else:
+        from wiredesk.publisher.app import create_app
+
+        admin = create_app(config.replace(admin_token="t0ken"))
+        admin.extensions.update(wiredesk_db=database, wiredesk_celery=create_celery(config))
+        moved = admin.test_client().patch(f"/admin/api/feeds/{feed_id}", json={"url": new_url},
+                                          headers={"Authorization": "Bearer t0ken"})
+        assert moved.status_code == 200, moved.json
+    wait_until(lambda: callback in hub.unsubscribed, message="the old hub unsubscribed")
+    assert hub.unsubscribed == [callback]
+
+
 def test_relative_hub_and_self_links_are_resolved_against_the_feed() -> None:
     # RFC 8288 lets a Link header carry a relative reference: "/hub" was recorded as the hub,
     # and every subscription failed ("scheme '' is not http or https"), hourly, for ever.

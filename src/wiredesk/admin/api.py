@@ -140,13 +140,18 @@ def show_feed(feed_id: int) -> Response | tuple[Response, int]:
 
 @admin_api.patch("/feeds/<int:feed_id>")
 def update_feed(feed_id: int) -> Response | tuple[Response, int]:
-    changes = _body()
+    from wiredesk.ingester.tasks import leave_hub
+
+    changes, leaving = _body(), []
     try:
         with _db().session() as session:
-            feed = registry.update_feed(session, feed_id, changes)
-            return jsonify(registry.feed_to_dict(feed)) if feed else _not_found(feed_id)
+            feed = registry.update_feed(session, feed_id, changes, leaving=leaving)
+            answer = jsonify(registry.feed_to_dict(feed)) if feed else _not_found(feed_id)
     except IntegrityError as exc:  # the URL's unique index: another request added it meanwhile
         raise ValidationError({"url": ["another feed has this URL"]}) from exc
+    for left in leaving:  # committed: the hub may verify with the callback at once
+        leave_hub(left, celery_client())
+    return answer
 
 
 @admin_api.delete("/feeds/<int:feed_id>")

@@ -32,6 +32,7 @@ from wiredesk.ingester.hostlimit import feed_slot, host_slot
 from wiredesk.ingester.parse import ParsedFeed, ParseError, parse_feed
 from wiredesk.store import articles as article_store
 from wiredesk.store import models
+from wiredesk.store.feeds import HubLeft
 from wiredesk.store.models import Feed, fits_url_column
 
 log = logging.getLogger(__name__)
@@ -219,7 +220,7 @@ def _fetch_and_store(services: Services, feed_id: int, view: _FeedView,
         # Committed above: only now may workers see these ids.
         _after_commit(report, enqueue, view.full_text)
         if hub_change.leave is not None:
-            websub_unsubscribe.delay(feed_id, *hub_change.leave)
+            leave_hub(HubLeft(feed_id, *hub_change.leave))
         if hub_change.subscribe:
             websub_subscribe.delay(feed_id)
     except (FetchError, ParseError) as exc:
@@ -606,6 +607,20 @@ def websub_unsubscribe(self: Any, feed_id: int, hub: str, topic: str) -> str:
         return "error"
     metrics.WEBSUB_SUBSCRIPTIONS.labels("unsubscribe_requested").inc()
     return "requested"
+
+
+def leave_hub(left: HubLeft, celery: Any = None) -> None:
+    """After the commit that dropped a feed's hub (its document no longer names it, or an
+    operator moved the feed): have ``websub_unsubscribe`` ask the hub to end the subscription,
+    through ``celery`` (default: the worker's app). A broker hiccup must not undo the committed
+    change: it logs (the hub's pushes are refused with 410 all the same)."""
+    try:
+        (celery or websub_unsubscribe.app).send_task(
+            "ingest.websub_unsubscribe", args=[left.feed_id, left.hub, left.topic],
+            queue="ingest")
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not ask to unsubscribe feed %s from %s: %s", left.feed_id,
+                    _logged(left.hub), exc)
 
 
 def store_push(services: Services, feed_id: int, body: bytes, enqueue: Any = None,

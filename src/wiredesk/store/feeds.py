@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -142,8 +143,21 @@ def add_feed(session: Session, url: str, *, name: str = "", language: str | None
         raise ValueError(format_errors(exc)) from exc
 
 
-def update_feed(session: Session, ref: int | str, changes: Mapping[str, Any]) -> Feed | None:
-    """Change some settings of a feed (None if there is no such feed)."""
+@dataclass(frozen=True)
+class HubLeft:
+    """A WebSub subscription a change ended: ask ``hub`` to end it once the change commits
+    (``ingester.tasks.leave_hub``), as a fetch does when a feed stops naming its hub."""
+
+    feed_id: int
+    hub: str
+    topic: str
+
+
+def update_feed(session: Session, ref: int | str, changes: Mapping[str, Any], *,
+                leaving: list[HubLeft] | None = None) -> Feed | None:
+    """Change some settings of a feed (None if there is no such feed). A move to another URL
+    ends its WebSub subscription: appended to ``leaving``, for the caller to unsubscribe after
+    its commit."""
     data = update_schema.load(dict(changes))
     feed = get_feed(session, ref)
     if feed is None:
@@ -158,7 +172,11 @@ def update_feed(session: Session, ref: int | str, changes: Mapping[str, Any]) ->
         feed.etag, feed.last_modified = None, None
         # The old URL's WebSub subscription is not the new one's: without its secret, the old
         # hub's pushes are refused (410, so the hub drops them) and its topic is not renewed;
-        # the new URL's first fetch discovers its own hub, if it has one.
+        # the new URL's first fetch discovers its own hub, if it has one. The old hub is told
+        # (else it keeps the subscription, pushing into 410s, until its lease ends).
+        if leaving is not None and feed.websub_hub and feed.websub_topic \
+                and feed.websub_state in ("pending", "subscribed"):
+            leaving.append(HubLeft(feed.id, feed.websub_hub, feed.websub_topic))
         feed.websub_hub, feed.websub_topic, feed.websub_secret = None, None, None
         feed.websub_state, feed.websub_requested_at = None, None
         feed.websub_lease_expires_at = None
