@@ -73,7 +73,7 @@ WEBSUB_PUSHES = Counter(
     "wiredesk_ingest_websub_pushes_total",
     "WebSub content pushes by outcome (accepted, bad_signature, unknown_feed, unknown_topic, "
     "not_a_feed, too_large, bad_encoding; ping: a plain-http hub's, which only brings a poll "
-    "forward).", ["outcome"],
+    "forward; unparsable: accepted, then the ingest worker could not parse it).", ["outcome"],
 )
 WEBSUB_SUBSCRIPTIONS = Counter(
     "wiredesk_ingest_websub_subscriptions_total",
@@ -187,7 +187,7 @@ def report_from_zero(queue: str) -> None:
     consumes ``queue``: a series born at its first increment hides that increment from
     rate() and increase(), and leaves a panel empty until something happens."""
     for counter, outcomes in {
-        "ingest": ((FETCHES, FETCH_OUTCOMES),),
+        "ingest": ((FETCHES, FETCH_OUTCOMES), (WEBSUB_PUSHES, ("unparsable",))),
         "process": ((STORY_DECISION_WAITS, STORY_DECISION_WAIT_OUTCOMES),),
         "deliver": ((DELIVERIES, DELIVERY_OUTCOMES),),
     }.get(queue, ()):

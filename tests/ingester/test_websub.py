@@ -733,6 +733,20 @@ def test_a_compressed_push_is_inflated_under_the_cap_and_a_bomb_refused(
                message="nothing parked")
 
 
+def test_a_push_the_worker_cannot_parse_is_counted(
+        websub_stack: dict[str, Any], hub: FakeHub, database: Any, feed_server: Any,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Signed, labelled as a feed, accepted (202): the worker's parse failed and only a log line
+    # said so. Its entries are lost until the next poll; now the outcome says how often.
+    feed_url, feed_id, callback = subscribed_by_polling(websub_stack, hub, database, feed_server)
+    before = pushes("unparsable")
+    assert hub.publish(callback, b"<html><body>a proxy's error page</body></html>").status_code \
+        == 202
+    wait_until(lambda: pushes("unparsable") == before + 1, message="the failed parse counted")
+    assert any("WebSub push for feed" in r.getMessage() for r in caplog.records)
+    assert guids(database, feed_id) == {"polled-1"}
+
+
 def queued_tasks(redis_client: Any, name: str) -> int:
     """Messages for task ``name`` waiting in the ingest queue."""
     import json

@@ -634,9 +634,10 @@ def store_push(services: Services, feed_id: int, body: bytes, enqueue: Any = Non
     report = IngestReport(feed_id, "ok")
     try:
         parsed = _parse(body, feed_id, view.url, headers or {}, view, now)
-    except ParseError as exc:
+    except ParseError as exc:  # accepted by the callback, its entries lost until the next poll
         report.outcome, report.error = exc.outcome, str(exc)
-        log.warning("WebSub push for feed %s: %s", feed_id, exc)
+        log.warning("WebSub push for feed %s: %s: %s", feed_id, exc.outcome, exc)
+        metrics.WEBSUB_PUSHES.labels("unparsable").inc()
         return report
     with services.db.session() as session:
         feed = session.get(Feed, feed_id, with_for_update=article_store.FEED_ROW_LOCK)
