@@ -335,3 +335,19 @@ def test_a_page_links_to_the_next_in_a_link_header(
     seen += [story["uri"] for story in last.get_json()["data"]]
     assert len(seen) == len(set(seen)) == 3
     assert "next" not in last.headers.get("Link", "") and "next_cursor" not in last.get_json()
+
+
+def test_a_story_document_links_to_its_page_for_readers(publisher: Any, database: Any,
+                                                       celery_app: Any) -> None:
+    """The ninjs document says where its story's HTML page is (RFC 8288 ``rel="alternate"``),
+    so a client showing it to a person can send them there."""
+    from tests.helpers import PUBLISH_EVERYTHING
+
+    put_rules_in_force(database, PUBLISH_EVERYTHING)
+    for article_id in store_sample_feed(database):
+        process_article(celery_app.wiredesk, article_id)
+    uri = publisher.get("/api/v1/stories").get_json()["data"][0]["uri"]
+    response = publisher.get("/api/" + uri.split("/api/", 1)[1])
+    assert response.status_code == 200
+    page = uri.replace("/api/v1/stories/", "/stories/")
+    assert response.headers["Link"] == f'<{page}>; rel="alternate"; type="text/html"'

@@ -88,6 +88,25 @@ def test_a_headline_only_flash_is_a_valid_atom_entry(
     assert entry.find(f"{ATOM}content") is not None or alternate, etree.tostring(entry)
 
 
+@pytest.mark.parametrize("body", [FLASH_FEED, "script"])
+def test_an_entry_with_no_source_link_links_readers_to_its_page(
+        celery_app: Any, database: Any, publisher: Any, body: Any) -> None:
+    """A story whose source gave no (usable) link: a headline alone was linked to its ninjs
+    document (JSON, which a feed reader opens as text), one with a body to nothing. Readers
+    get the story's page, /stories/<id>, in every feed format."""
+    _publish_first_entry(celery_app, database, SCRIPT_LINK_FEED if body == "script" else body,
+                         "http://127.0.0.1/nolink.xml")
+    (story,) = publisher.get("/api/v1/stories").get_json()["data"]
+    page = story["uri"].replace("/api/v1/stories/", "/stories/")
+    atom = etree.fromstring(publisher.get("/feeds/all.atom").data).find(f"{ATOM}entry")
+    alternate = [link.get("href") for link in atom.findall(f"{ATOM}link")
+                 if link.get("rel", "alternate") == "alternate"]
+    assert alternate == [page]
+    assert feedparser.parse(publisher.get("/feeds/all.rss").data).entries[0].link == page
+    assert publisher.get("/feeds/all.json").get_json()["items"][0]["url"] == page
+    assert publisher.get("/stories/" + page.rsplit("/", 1)[1]).status_code == 200
+
+
 SCRIPT_LINK_FEED = (
     "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>wire</title>"
     "<item><guid isPermaLink='false'>js-1</guid><link>javascript:alert(document.cookie)</link>"

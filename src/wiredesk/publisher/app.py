@@ -180,11 +180,17 @@ def story_detail(story_id: str) -> Response | BaseResponse:
     story = _story(story_id)
     if isinstance(story, str):
         return redirect(ninjs.story_uri(_config().public_base_url, story), 301)
+    base = _config().public_base_url
     if isinstance(story, KilledStory):
-        doc = ninjs.to_ninjs_canceled(story, _config().public_base_url)
+        doc = ninjs.to_ninjs_canceled(story, base)
     else:
-        doc = ninjs.to_ninjs(story, _config().public_base_url)
-    return _conditional(json.dumps(doc, ensure_ascii=False).encode(), "application/json")
+        doc = ninjs.to_ninjs(story, base)
+    response = _conditional(json.dumps(doc, ensure_ascii=False).encode(), "application/json")
+    if not isinstance(story, KilledStory):  # a killed story's page answers 410
+        # RFC 8288: where a person reads it, for a client showing the document to one.
+        response.headers["Link"] = (f'<{ninjs.page_url(base, story.id)}>; rel="alternate"; '
+                                    'type="text/html"')
+    return response
 
 
 @pages.after_request

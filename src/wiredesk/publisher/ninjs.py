@@ -28,6 +28,11 @@ def story_uri(base_url: str, story_id: str) -> str:
     return f"{base_url.rstrip('/')}/api/v1/stories/{story_id}"
 
 
+def page_url(base_url: str, story_id: str) -> str:
+    """The story's HTML page for readers (the ninjs document's ``rel="alternate"``)."""
+    return f"{base_url.rstrip('/')}/stories/{story_id}"
+
+
 def to_ninjs(story: StoryView, base_url: str) -> dict[str, Any]:
     """One story as a ninjs 3.1 object."""
     article = story.canonical

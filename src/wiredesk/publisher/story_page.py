@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from markupsafe import Markup
 
 from wiredesk.ingester.parse import sanitize_html
-from wiredesk.publisher.ninjs import story_uri
+from wiredesk.publisher.ninjs import page_url, story_uri
 from wiredesk.publisher.stories import StoryView
 from wiredesk.publisher.syndication import web_url
 
@@ -35,10 +35,6 @@ def direction(language: str | None) -> str:
 def html_time(value: datetime) -> str:
     """A ``<time datetime>`` value (HTML takes at most three digits of a second: none here)."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def page_url(base_url: str, story_id: str) -> str:
-    return f"{base_url.rstrip('/')}/stories/{story_id}"
 
 
 @dataclass

@@ -15,7 +15,7 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from wiredesk.publisher.ninjs import WITHDRAWN_NOTE, iso, story_uri
+from wiredesk.publisher.ninjs import WITHDRAWN_NOTE, iso, page_url, story_uri
 from wiredesk.publisher.stories import KilledStory, StoryView
 
 ENTITY_SCHEME = "http://www.wikidata.org/entity/"
@@ -188,12 +188,10 @@ def _generator(stories: Sequence[StoryView], base_url: str, self_url: str,
         entry.id(story_uri(base_url, story.id))
         entry.guid(story_uri(base_url, story.id), permalink=False)
         entry.title(_xml(article.title) or "(untitled)")
-        url = web_url(article.url)
-        if url:
-            entry.link(href=url, rel="alternate")
-        elif not article.body_html:  # a headline alone: Atom needs content or this link
-            entry.link(href=story_uri(base_url, story.id), rel="alternate",
-                       type="application/json")
+        # The source's page; without one, the story's own (a headline alone needs a link, as
+        # Atom requires content or one). It was the ninjs document, JSON, which readers open as
+        # text. (feedgen writes neither a link's rel, alternate by default, nor its type.)
+        entry.link(href=web_url(article.url) or page_url(base_url, story.id), rel="alternate")
         if article.language:
             entry.entry_language.language = article.language
             entry.dc.dc_language(article.language)
@@ -261,9 +259,7 @@ def json_feed(stories: Sequence[StoryView], base_url: str, self_url: str, title:
             "date_modified": story.updated_at.isoformat(),
             "tags": [c.label for c in article.categories] + [e.name for e in article.entities],
         }
-        url = web_url(article.url)
-        if url:
-            item["url"] = url
+        item["url"] = web_url(article.url) or page_url(base_url, story.id)
         if article.body_html:
             item["content_html"] = article.body_html
         item["content_text"] = article.body_text or article.summary or article.title
