@@ -94,8 +94,8 @@ def test_an_entry_with_no_source_link_links_readers_to_its_page(
     """A story whose source gave no (usable) link: a headline alone was linked to its ninjs
     document (JSON, which a feed reader opens as text), one with a body to nothing. Readers
     get the story's page, /stories/<id>, in every feed format."""
-    _publish_first_entry(celery_app, database, SCRIPT_LINK_FEED if body == "script" else body,
-                         "http://127.0.0.1/nolink.xml")
+    publish_first_entry(celery_app, database, SCRIPT_LINK_FEED if body == "script" else body,
+                        "http://127.0.0.1/nolink.xml")
     (story,) = publisher.get("/api/v1/stories").get_json()["data"]
     page = story["uri"].replace("/api/v1/stories/", "/stories/")
     atom = etree.fromstring(publisher.get("/feeds/all.atom").data).find(f"{ATOM}entry")
