@@ -34,6 +34,27 @@ def test_conditional_requests(path: str, publisher: Any, published: list[str]) -
     assert since.status_code == 304
 
 
+def test_cache_busting_queries_share_one_last_modified_record(
+        publisher: Any, published: list[str], redis_client: Any) -> None:
+    """The date a body was first served was kept (7 days) per path and whole query: a client
+    adding a cache-buster (?_=<time>, as jQuery does) to every poll made a Redis key per
+    request. Only the parameters a body depends on (the API's limit and cursor) name one."""
+    from wiredesk import keys
+
+    def records() -> int:
+        return len(list(redis_client.scan_iter(keys.publisher_last_modified("*"))))
+
+    publisher.get("/feeds/all.atom")
+    publisher.get("/api/v1/stories?limit=2")
+    before = records()
+    for n in range(20):
+        assert publisher.get(f"/feeds/all.atom?_={n}").status_code == 200
+        assert publisher.get(f"/api/v1/stories?_={n}&limit=2").status_code == 200
+    assert records() == before
+    publisher.get("/api/v1/stories?limit=3")  # another body: its own record
+    assert records() == before + 1
+
+
 def test_story_detail_caching_and_404(publisher: Any, published: list[str]) -> None:
     story_uri = publisher.get("/api/v1/stories").get_json()["data"][0]["uri"]
     path = "/api/v1/stories/" + story_uri.rsplit("/", 1)[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import redis
 from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, render_template, request
@@ -62,13 +63,23 @@ def _redis() -> redis.Redis:
     return current_app.extensions["wiredesk_redis"]  # type: ignore[no-any-return]
 
 
+# The query parameters a body depends on (the API's paging). Any other, a client's
+# cache-buster say, names the same body: it must not make a Last-Modified record per request.
+BODY_PARAMETERS = ("limit", "cursor")
+
+
+def _body_url() -> str:
+    kept = [(name, request.args[name]) for name in BODY_PARAMETERS if name in request.args]
+    return request.path + ("?" + urlencode(kept) if kept else "")
+
+
 def _conditional(body: bytes, mimetype: str) -> Response:
     """A cacheable response: strong ETag of the body, Last-Modified (when the publisher first
     served that body: ``freshness``), 304 when unchanged."""
     response = Response(body, mimetype=mimetype)
     response.add_etag()
     etag, _ = response.get_etag()
-    first_served = freshness.last_modified(_redis(), request.full_path, etag or "")
+    first_served = freshness.last_modified(_redis(), _body_url(), etag or "")
     if first_served is not None:  # (werkzeug would send "now" for None)
         response.last_modified = first_served
     response.cache_control.public = True
