@@ -11,6 +11,8 @@ Revises: 0007
 import sqlalchemy as sa
 from alembic import op
 
+from wiredesk.store.migration_ops import drop_column
+
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
@@ -26,8 +28,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        # In place (SQLite 3.35+): a batch copy would drop the table articles refer to.
-        op.execute("ALTER TABLE stories DROP COLUMN version")
-    else:
-        op.drop_column("stories", "version")
+    drop_column("stories", "version")

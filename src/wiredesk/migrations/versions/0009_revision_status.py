@@ -8,6 +8,8 @@ Revises: 0008
 import sqlalchemy as sa
 from alembic import op
 
+from wiredesk.store.migration_ops import drop_column
+
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
@@ -19,7 +21,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute("ALTER TABLE article_revisions DROP COLUMN status")  # in place (3.35+)
-    else:
-        op.drop_column("article_revisions", "status")
+    drop_column("article_revisions", "status")

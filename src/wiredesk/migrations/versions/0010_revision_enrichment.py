@@ -9,6 +9,8 @@ Revises: 0009
 import sqlalchemy as sa
 from alembic import op
 
+from wiredesk.store.migration_ops import drop_column
+
 revision = "0010"
 down_revision = "0009"
 branch_labels = None
@@ -32,7 +34,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for column in COLUMNS:
-        if op.get_bind().dialect.name == "sqlite":
-            op.execute(f"ALTER TABLE article_revisions DROP COLUMN {column.name}")  # 3.35+
-        else:
-            op.drop_column("article_revisions", column.name)
+        drop_column("article_revisions", column.name)

@@ -8,6 +8,8 @@ Revises: 0012
 import sqlalchemy as sa
 from alembic import op
 
+from wiredesk.store.migration_ops import drop_column
+
 revision = "0013"
 down_revision = "0012"
 branch_labels = None
@@ -23,7 +25,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in TABLES:
-        if op.get_bind().dialect.name == "sqlite":
-            op.execute(f"ALTER TABLE {table} DROP COLUMN edited_by")  # 3.35+
-        else:
-            op.drop_column(table, "edited_by")
+        drop_column(table, "edited_by")

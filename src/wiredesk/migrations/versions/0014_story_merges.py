@@ -9,6 +9,8 @@ Revises: 0013
 import sqlalchemy as sa
 from alembic import op
 
+from wiredesk.store.migration_ops import drop_column
+
 revision = "0014"
 down_revision = "0013"
 branch_labels = None
@@ -20,7 +22,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute("ALTER TABLE stories DROP COLUMN merged_into")  # 3.35+
-    else:
-        op.drop_column("stories", "merged_into")
+    drop_column("stories", "merged_into")

@@ -9,6 +9,8 @@ Revises: 0015
 import sqlalchemy as sa
 from alembic import op
 
+from wiredesk.store.migration_ops import drop_column
+
 revision = "0016"
 down_revision = "0015"
 branch_labels = None
@@ -22,7 +24,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for column in ("last_shown", "killed_at"):
-        if op.get_bind().dialect.name == "sqlite":
-            op.execute(f"ALTER TABLE stories DROP COLUMN {column}")  # 3.35+
-        else:
-            op.drop_column("stories", column)
+        drop_column("stories", column)

@@ -9,6 +9,8 @@ Revises: 0016
 import sqlalchemy as sa
 from alembic import op
 
+from wiredesk.store.migration_ops import drop_column
+
 revision = "0017"
 down_revision = "0016"
 branch_labels = None
@@ -20,9 +22,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Not batch mode: SQLite would copy the table, and dropping the old one cascades to every
-    # article's revisions and members (foreign keys on).
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute("ALTER TABLE articles DROP COLUMN embedding")  # 3.35+
-    else:
-        op.drop_column("articles", "embedding")
+    drop_column("articles", "embedding")
