@@ -291,9 +291,7 @@ def queue_item(article_id: str) -> str:
 def article(article_id: str) -> str:
     """One article: its sanitized body, where routing put it and why, its story, its audit."""
     with _db().session() as db_session:
-        row = db_session.get(models.Article, article_id)
-        if row is None:
-            abort(404)
+        row = _article_or_404(db_session, article_id)
         return _article_page(db_session, row)
 
 
@@ -311,6 +309,10 @@ def _refused(db_session: Any, article_id: str) -> models.Article:
     """The article as it is, for its page to say why an action on it was refused (the
     action's changes rolled back; 404 when it is gone)."""
     db_session.rollback()
+    return _article_or_404(db_session, article_id)
+
+
+def _article_or_404(db_session: Any, article_id: str) -> models.Article:
     row = db_session.get(models.Article, article_id)
     if row is None:
         abort(404)
@@ -439,9 +441,7 @@ def _change_story(article_id: str, action: str, other: str = "") -> BaseResponse
     note = request.form.get("note", "").strip()[:NOTE_LIMIT]
     editor = _editor()
     with _db().session() as db_session:
-        row = db_session.get(models.Article, article_id)
-        if row is None:
-            abort(404)
+        row = _article_or_404(db_session, article_id)
         try:
             if action == "split":
                 change = story_store.split(db_session, article_id)
@@ -489,9 +489,7 @@ def kill(article_id: str) -> BaseResponse | tuple[str, int]:
     seen = request.form.get("story", "").strip()
     editor = _editor()
     with _db().session() as db_session:
-        row = db_session.get(models.Article, article_id)
-        if row is None:
-            abort(404)
+        row = _article_or_404(db_session, article_id)
         try:
             if row.story_id is None or row.story_id != seen:
                 raise story_store.StoryChangeRefused(
