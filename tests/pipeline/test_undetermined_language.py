@@ -39,16 +39,22 @@ def undeclared(*titles: str) -> bytes:
             f"{items}</channel></rss>").encode()
 
 
-def test_an_undetermined_language_is_processed_routed_and_filed_in_no_language_feed(
-        worker: Any, database: Any, feed_server: Any, publisher: Any) -> None:
+def fetched(database: Any, feed_server: Any, rules: Any) -> None:
+    """The headlines fetched from a feed that declares no language, under ``rules``, and
+    processed."""
     from wiredesk.ingester.tasks import fetch_feed
 
-    put_rules_in_force(database, RULES)
+    put_rules_in_force(database, rules)
     url = feed_server.serve("/undeclared.xml", undeclared(*HEADLINES))
     with database.session() as session:
         feed_id = add_feed(session, url, name="wire", trust="auto").id
     fetch_feed.delay(feed_id)
     wait_until(lambda: processed(database, len(HEADLINES)), message="the articles processed")
+
+
+def test_an_undetermined_language_is_processed_routed_and_filed_in_no_language_feed(
+        worker: Any, database: Any, feed_server: Any, publisher: Any) -> None:
+    fetched(database, feed_server, RULES)
 
     with database.session() as session:
         rows = list(session.scalars(select(models.Article)))
@@ -56,17 +62,9 @@ def test_an_undetermined_language_is_processed_routed_and_filed_in_no_language_f
             (None, "pending_review", "no-language", None)] * len(HEADLINES)
 
 
-
 def test_published_without_a_language_in_no_language_feed(
         worker: Any, database: Any, feed_server: Any, publisher: Any) -> None:
-    from wiredesk.ingester.tasks import fetch_feed
-
-    put_rules_in_force(database, PUBLISH_EVERYTHING)
-    url = feed_server.serve("/undeclared.xml", undeclared(*HEADLINES))
-    with database.session() as session:
-        feed_id = add_feed(session, url, name="wire", trust="auto").id
-    fetch_feed.delay(feed_id)
-    wait_until(lambda: processed(database, len(HEADLINES)), message="the articles processed")
+    fetched(database, feed_server, PUBLISH_EVERYTHING)
 
     with database.session() as session:
         assert {(r.language, r.status) for r in session.scalars(select(models.Article))} == {
