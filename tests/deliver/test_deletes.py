@@ -10,12 +10,11 @@ import feedparser
 import pytest
 
 from tests.deliver.subscriber import Subscriber
+from tests.deliver.test_kills import TOKEN, publisher_client
 from tests.deliver.test_push import subscribed
 from tests.helpers import celery_worker, killed, store_reprint, store_sample_feed, wait_until
 from wiredesk.pipeline.tasks import process_article
 from wiredesk.store import models
-
-TOKEN = "admin-token-for-tests"
 
 
 def two_source_story(celery_app: Any, database: Any) -> tuple[str, str, str]:
@@ -36,14 +35,6 @@ def two_source_story(celery_app: Any, database: Any) -> tuple[str, str, str]:
     return story.id, canonical, other
 
 
-def admin_client(config: Any, database: Any, celery_app: Any) -> Any:
-    from wiredesk.publisher.app import create_app
-
-    app = create_app(config.replace(admin_token=TOKEN))
-    app.extensions.update(wiredesk_db=database, wiredesk_celery=celery_app)
-    return app.test_client()
-
-
 def quiet_story(celery_app: Any, database: Any, redis_client: Any) -> tuple[str, str, str]:
     """``two_source_story``, its own announcements dropped (no worker ran yet): what a test
     sees pushed comes after."""
@@ -56,7 +47,7 @@ def delete(via: str, config: Any, database: Any, celery_app: Any, article_id: st
            reason: str = "wrong") -> None:
     """Delete an article as an operator does: through the admin API or the CLI."""
     if via == "api":
-        answer = admin_client(config, database, celery_app).delete(
+        answer = publisher_client(config, database, celery_app).delete(
             f"/admin/api/articles/{article_id}", json={"reason": reason},
             headers={"Authorization": f"Bearer {TOKEN}"})
         assert answer.status_code == 200, answer.text
@@ -100,7 +91,7 @@ def test_deleting_the_only_report_of_a_published_story_withdraws_it_and_says_so(
         delete(via, config, database, celery_app, article_id, reason="copyright claim")
         (push,) = wait_until(lambda: subscriber.pushes, timeout=20, message="the withdrawal")
     assert_tells_of_the_kill(push, story_id)
-    assert_withdrawn(admin_client(config, database, celery_app), story_id)
+    assert_withdrawn(publisher_client(config, database, celery_app), story_id)
     assert killed(redis_client, "delete") == deletes + 1
     with database.session() as session:
         assert session.get(models.Article, article_id) is None
@@ -118,6 +109,6 @@ def test_deleting_the_last_shown_report_of_a_story_withdraws_it_though_a_held_on
     with database.session() as session:
         session.get(models.Article, other).status = "pending_review"
     delete("api", config, database, celery_app, canonical)
-    assert_withdrawn(admin_client(config, database, celery_app), story_id)
+    assert_withdrawn(publisher_client(config, database, celery_app), story_id)
     with database.session() as session:
         assert session.get(models.Article, other).status == "pending_review"
