@@ -344,6 +344,25 @@ def processing_paused(monkeypatch: Any, services: Any, article_id: str) -> Itera
         worker.join(timeout=60)
 
 
+def pause_after(monkeypatch: Any, owner: Any, name: str,
+                thread: str) -> tuple[threading.Event, threading.Event]:
+    """Make ``owner.<name>``, once it has returned in the thread named ``thread``, set the
+    first event returned and wait (30 s at most) until the test sets the second: the writer
+    stops at a chosen point, its locks held (see second_waits_for_first)."""
+    real = getattr(owner, name)
+    paused, go = threading.Event(), threading.Event()
+
+    def then_wait(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        if threading.current_thread().name == thread:
+            paused.set()
+            assert go.wait(timeout=30), f"the test never released {thread}"
+        return result
+
+    monkeypatch.setattr(owner, name, then_wait)
+    return paused, go
+
+
 def second_waits_for_first(database: Any, first: tuple[str, Callable[[], Any]],
                            second: tuple[str, Callable[[], Any]], paused: threading.Event,
                            go: threading.Event) -> dict[str, Any]:

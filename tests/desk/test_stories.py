@@ -4,7 +4,6 @@ read (ninjs altIds, infoSources, versions), the audit, the index, and two editor
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +12,7 @@ from sqlalchemy import select
 
 from tests.desk.conftest import EDITOR, csrf_token
 from tests.desk.test_queue import audit_rows
-from tests.helpers import second_waits_for_first, store_reprint, store_sample_feed
+from tests.helpers import pause_after, second_waits_for_first, store_reprint, store_sample_feed
 from wiredesk.pipeline.stages import dedupe
 from wiredesk.pipeline.tasks import process_article
 from wiredesk.store import articles as article_store
@@ -210,17 +209,8 @@ def test_two_editors_merging_and_splitting_the_same_stories_at_once(
     assert members(database, b_id) == {early, reprint}
     assert canonical_of(database, {early, late, reprint}) == early
 
-    chose, go = threading.Event(), threading.Event()
     real_canonical = dedupe.canonical
-
-    def canonical_then_wait(candidates: Any) -> Any:
-        chosen = real_canonical(list(candidates))
-        if threading.current_thread().name == "merge":
-            chose.set()
-            assert go.wait(timeout=30), "the test never released the merge"
-        return chosen
-
-    monkeypatch.setattr(dedupe, "canonical", canonical_then_wait)
+    chose, go = pause_after(monkeypatch, dedupe, "canonical", "merge")
 
     def in_session(act: Any) -> Any:
         with database.session() as session:

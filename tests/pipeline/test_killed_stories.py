@@ -5,13 +5,13 @@ with live copy; and a report committed while the kill runs waits for it, then is
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
 
 from tests.helpers import (
     PUBLISH_EVERYTHING,
+    pause_after,
     put_rules_in_force,
     second_waits_for_first,
     store_reprint,
@@ -164,17 +164,7 @@ def test_a_report_committed_while_the_kill_runs_waits_for_it_then_is_held(
     original_id, story_id = _published_story(celery_app, database)
     reprint_id = store_reprint(database, article_store.to_article(
         _article(database, original_id)))
-    paused, go = threading.Event(), threading.Event()
-    real_get_story = publisher_stories.get_story
-
-    def get_story_then_wait(session: Any, wanted: str) -> Any:
-        found = real_get_story(session, wanted)
-        if threading.current_thread().name == "kill":
-            paused.set()
-            assert go.wait(timeout=30), "the test never released the kill"
-        return found
-
-    monkeypatch.setattr(publisher_stories, "get_story", get_story_then_wait)
+    paused, go = pause_after(monkeypatch, publisher_stories, "get_story", "kill")
     results = second_waits_for_first(
         database, ("kill", lambda: _kill(database, story_id)),
         ("worker", lambda: process_article(celery_app.wiredesk, reprint_id)), paused, go)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from tests.helpers import (
     events_of,
+    pause_after,
     processing_paused,
     second_waits_for_first,
     store_reprint,
@@ -137,18 +138,8 @@ def test_two_reports_joining_a_story_at_once_leave_the_earliest_canonical(
         for article in reprints.values():
             article_store.upsert(session, article)
 
-    decided, go = threading.Event(), threading.Event()
-    real_canonical = dedupe.canonical
-
-    def canonical_then_wait(members: Any) -> Any:
-        members = list(members)
-        chosen = real_canonical(members)
-        if threading.current_thread().name == "between":
-            decided.set()  # it has read the story's canonical and decided to replace it
-            assert go.wait(timeout=30), "the test never released the worker"
-        return chosen
-
-    monkeypatch.setattr(dedupe, "canonical", canonical_then_wait)
+    # "between" stops once it has read the story's canonical and decided to replace it.
+    decided, go = pause_after(monkeypatch, dedupe, "canonical", "between")
     # The earliest report either commits meanwhile (the defect) or waits for the story.
     results = second_waits_for_first(
         database, ("between", lambda: process_article(services, ids["between"])),
@@ -346,17 +337,7 @@ def test_a_run_whose_article_lock_was_lost_does_not_save_over_the_run_that_finis
 
     services = celery_app.wiredesk
     article_id = store_sample_feed(database)[0]
-    reached, go = threading.Event(), threading.Event()
-    enrich = tasks.enrich
-
-    def enrich_then_wait(article: Any, config: Any) -> Any:
-        enriched = enrich(article, config)
-        if threading.current_thread().name == "first":
-            reached.set()
-            assert go.wait(timeout=30), "the test never released the worker"
-        return enriched
-
-    monkeypatch.setattr(tasks, "enrich", enrich_then_wait)
+    reached, go = pause_after(monkeypatch, tasks, "enrich", "first")
     outcome: list[str] = []
     first = threading.Thread(target=lambda: outcome.append(
         process_article(services, article_id)), name="first")
